@@ -1,0 +1,59 @@
+"""What each workspace role may do: the one table every layer asks.
+
+Templates, services, the API and the admin all go through
+``user.has_perm("<app>.<codename>", obj)``, which the
+``WorkspaceRoleBackend`` answers from ``ROLE_PERMISSIONS``.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    REVIEWER = "reviewer", "Reviewer"
+    LABELER = "labeler", "Labeler"
+    VIEWER = "viewer", "Viewer"
+
+
+# Higher rank includes everything a lower rank may do.
+ROLE_RANK = {
+    Role.VIEWER: 0,
+    Role.LABELER: 1,
+    Role.REVIEWER: 2,
+    Role.MANAGER: 3,
+    Role.OWNER: 4,
+}
+
+VIEW = {"boards.view_project", "boards.view_batch", "boards.view_image"}
+ANNOTATE = {"boards.annotate_batch"}
+REVIEW = {"boards.review_batch"}
+MANAGE = {
+    "boards.upload_images",
+    "boards.assign_batch",
+    "boards.unassign_batch",
+    "boards.archive_batch",
+    "boards.delete_batch",
+    "boards.change_batch_priority",
+    "boards.manage_project",
+    "accounts.manage_api_keys",
+}
+OWN = {"accounts.manage_workspace", "accounts.manage_members"}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.VIEWER: frozenset(VIEW),
+    Role.LABELER: frozenset(VIEW | ANNOTATE),
+    Role.REVIEWER: frozenset(VIEW | ANNOTATE | REVIEW),
+    Role.MANAGER: frozenset(VIEW | ANNOTATE | REVIEW | MANAGE),
+    Role.OWNER: frozenset(VIEW | ANNOTATE | REVIEW | MANAGE | OWN),
+}
+
+ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+def role_allows(role: str | None, perm: str) -> bool:
+    return role is not None and perm in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def role_at_least(role: str | None, minimum: str) -> bool:
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]

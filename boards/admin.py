@@ -1,0 +1,203 @@
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django_fsm.admin import FSMAdminMixin
+
+from accounts.models import User
+from boards import services
+from boards.errors import ServiceError
+from boards.models import Annotation, Batch, BatchEvent, Image, Job, LabelClass, Project
+
+
+class LabelClassInline(admin.TabularInline):
+    model = LabelClass
+    extra = 0
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "slug", "review_mode", "created_at"]
+    list_filter = ["workspace", "review_mode"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [LabelClassInline]
+
+
+@admin.register(LabelClass)
+class LabelClassAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "color", "hotkey"]
+    list_filter = ["project"]
+    search_fields = ["name"]
+
+
+class JobInline(admin.TabularInline):
+    model = Job
+    extra = 0
+    fields = ["name", "labeler", "reviewer", "state", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(admin.TabularInline):
+    model = BatchEvent
+    extra = 0
+    fields = ["at", "kind", "from_status", "to_status", "actor", "detail"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-at", "-pk"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class AssignForm(forms.Form):
+    labeler = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True))
+    reviewer = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), required=False)
+
+
+class UnassignForm(forms.Form):
+    keep_annotations = forms.BooleanField(required=False, help_text="Keep them as pre-labels.")
+
+
+@admin.register(Batch)
+class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
+    """Transitions run through ``boards.services``: the same checks as the board."""
+
+    fsm_fields = ["status"]
+    fsm_forms = {"assign": AssignForm, "move_to_unassigned": UnassignForm}
+    list_display = ["name", "project", "status", "priority", "image_count", "uploaded_at", "source"]
+    list_filter = ["status", "project", "priority", "source"]
+    search_fields = ["name"]
+    readonly_fields = ["status", "thumbnails", "uploaded_at", "created_by", "split_from", "updated_at"]
+    fields = [
+        "project",
+        "name",
+        "priority",
+        "status",
+        "source",
+        "uploaded_at",
+        "created_by",
+        "split_from",
+        "thumbnails",
+    ]
+    inlines = [JobInline, EventInline]
+    list_select_related = ["project"]
+
+    SERVICES = {
+        "assign": lambda batch, user, kw: services.assign(
+            batch=batch, actor=user, labeler=kw["labeler"], reviewer=kw.get("reviewer")
+        ),
+        "submit": lambda batch, user, kw: services.submit(batch=batch, actor=user),
+        "approve": lambda batch, user, kw: services.approve(batch=batch, actor=user),
+        "reject": lambda batch, user, kw: services.reject(batch=batch, actor=user),
+        "move_to_unassigned": lambda batch, user, kw: services.move_to_unassigned(
+            batch=batch, actor=user, keep_annotations=kw.get("keep_annotations", False)
+        ),
+        "archive": lambda batch, user, kw: services.archive(batch=batch, actor=user),
+    }
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_images=Count("images"))
+
+    @admin.display(description="images", ordering="n_images")
+    def image_count(self, obj):
+        return obj.n_images
+
+    @admin.display(description="thumbnails")
+    def thumbnails(self, obj):
+        images = obj.images.all()[:8] if obj.pk else []
+        return format_html_join(
+            "",
+            '<img src="{}" alt="" style="height:64px;margin:2px">',
+            ((reverse("image-file", args=[image.pk, "thumb"]),) for image in images),
+        )
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
+        run = self.SERVICES.get(transition_name)
+        if run is None:
+            self.message_user(request, f"“{transition_name}” is not available here.", messages.ERROR)
+            return False
+        try:
+            run(obj, request.user, dict(kwargs or {}))
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return False
+        label = transition_name.replace("_", " ")
+        self.message_user(request, f"“{obj}”: {label} done.", messages.SUCCESS)
+        return True
+
+    def delete_model(self, request, obj):
+        try:
+            services.delete_batch(batch=obj, actor=request.user)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for batch in queryset:
+            self.delete_model(request, batch)
+
+    def save_model(self, request, obj, form, change):
+        if change and "priority" in form.changed_data:
+            services.set_priority(batch=obj, actor=request.user, priority=obj.priority)
+            form.changed_data.remove("priority")
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = [
+        "thumb",
+        "original_filename",
+        "project",
+        "batch",
+        "width",
+        "height",
+        "annotation_state",
+        "review_state",
+        "uploaded_at",
+    ]
+    list_filter = ["project", "annotation_state", "review_state"]
+    search_fields = ["original_filename", "sha256"]
+    raw_id_fields = ["batch"]
+    readonly_fields = ["sha256", "width", "height", "file", "thumbnail", "uploaded_at"]
+    list_select_related = ["project", "batch"]
+
+    @admin.display(description="")
+    def thumb(self, obj):
+        return format_html('<img src="{}" alt="" style="height:40px">', reverse("image-file", args=[obj.pk, "thumb"]))
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["image", "label", "x", "y", "width", "height"]
+    raw_id_fields = ["image"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "batch", "labeler", "reviewer", "state", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["name", "labeler__email"]
+    raw_id_fields = ["batch"]
+
+
+@admin.register(BatchEvent)
+class BatchEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "batch_name", "kind", "from_status", "to_status", "actor"]
+    list_filter = ["kind", "project"]
+    search_fields = ["batch_name"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

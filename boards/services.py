@@ -1,0 +1,725 @@
+"""The only code that changes Batchboard's state.
+
+Every function is keyword-only and takes the acting user. Each one checks the
+actor's permission itself (django-fsm does not enforce ``permission=`` on a
+call), runs in one transaction, moves images with bulk queries and writes a
+``BatchEvent`` for every batch it changes. Errors are ``boards.errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+from django_fsm import ConcurrentTransition
+
+from accounts.models import User
+from accounts.roles import Role, role_at_least
+from boards import imaging
+from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.models import (
+    MAX_BATCH_IMAGES,
+    PRIORITY_HIGHEST,
+    PRIORITY_LOWEST,
+    Annotation,
+    AnnotationState,
+    Batch,
+    BatchEvent,
+    BatchSource,
+    BatchStatus,
+    EventKind,
+    Image,
+    Job,
+    JobState,
+    Project,
+    ReviewState,
+    original_upload_to,
+    thumbnail_upload_to,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_LABELS = dict(BatchStatus.choices)
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _event(
+    batch: Batch,
+    kind: str,
+    actor: User | None,
+    *,
+    from_status: str = "",
+    to_status: str = "",
+    **detail,
+) -> BatchEvent:
+    return BatchEvent.objects.create(
+        project_id=batch.project_id,
+        batch=batch,
+        batch_name=batch.name,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        detail=detail,
+    )
+
+
+def _locked(batch: Batch) -> Batch:
+    """Re-read the batch under a row lock; refuse if it moved since the caller read it."""
+    try:
+        fresh = Batch.objects.select_for_update().select_related("project").get(pk=batch.pk)
+    except Batch.DoesNotExist:
+        raise ConcurrentChange("This batch no longer exists; someone deleted it.") from None
+    if fresh.status != batch.status:
+        raise ConcurrentChange(f"Someone else moved this batch to {STATUS_LABELS[fresh.status]} meanwhile.")
+    return fresh
+
+
+def _check_transition(batch: Batch, name: str, actor: User, *, verb: str) -> None:
+    """Permission first (403), then state (409), then the transition's conditions."""
+    method = getattr(batch, name)
+    meta = method._django_fsm
+    any_transition = next(iter(meta.transitions.values()))
+    if not actor.is_authenticated or not any_transition.has_perm(batch, actor):
+        raise NotAllowed(f"You do not have permission to {verb} this batch.")
+    if not meta.has_transition(batch.status):
+        raise WrongState(f"A batch in {STATUS_LABELS[batch.status]} cannot be {_past(verb)}.")
+
+
+def _past(verb: str) -> str:
+    return {
+        "assign": "assigned",
+        "submit": "submitted",
+        "review": "reviewed",
+        "move": "moved to Unassigned",
+        "archive": "archived",
+        "restore": "restored",
+    }.get(verb, verb)
+
+
+def _save_transition(batch: Batch) -> None:
+    try:
+        batch.save()
+    except ConcurrentTransition:
+        raise ConcurrentChange("Someone else moved this batch meanwhile; reload and try again.") from None
+
+
+def unique_batch_name(project: Project, base: str, *, exclude: Iterable[str] = ()) -> str:
+    """``base``, or ``base (2)``, ``base (3)``… whichever is free in the project."""
+    base = base.strip()[:190] or "Batch"
+    taken = set(Batch.objects.filter(project=project, name__startswith=base).values_list("name", flat=True)) | set(
+        exclude
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})" in taken:
+        n += 1
+    return f"{base} ({n})"
+
+
+def upload_batch_name(at) -> str:
+    """Like "Uploaded on 11/22/22 at 1:39 pm", in the server's time zone."""
+    local = timezone.localtime(at)
+    hour = local.hour % 12 or 12
+    return f"Uploaded on {local:%m/%d/%y} at {hour}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
+
+
+def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[int]:
+    try:
+        ids = {int(i) for i in image_ids}
+    except (TypeError, ValueError):
+        raise InvalidInput(f"The {what} must be a list of image ids.") from None
+    if not ids:
+        raise InvalidInput(f"Select at least one image to {what.split()[0]}.")
+    found = Image.objects.filter(batch=batch, pk__in=ids).count()
+    if found != len(ids):
+        raise InvalidInput(f"{len(ids) - found} of the {len(ids)} selected images are not in this batch.")
+    return ids
+
+
+def _split_off(batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, suffix: str, actor) -> Batch:
+    """Move images out of ``batch`` into a new batch split from it.
+
+    With ``keep`` the ids are the ones that stay and every other image moves;
+    otherwise the ids are the ones that move.
+    """
+    new = Batch.objects.create(
+        project=batch.project,
+        name=unique_batch_name(batch.project, f"{batch.name} ({suffix})"),
+        priority=batch.priority,
+        status=status,
+        source=BatchSource.SPLIT,
+        uploaded_at=batch.uploaded_at,
+        created_by=actor,
+        split_from=batch,
+    )
+    moving = Image.objects.filter(batch=batch)
+    moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
+    moved = moving.update(batch=new)
+    _event(
+        batch,
+        EventKind.SPLIT,
+        actor,
+        from_status=batch.status,
+        to_status=batch.status,
+        images_moved=moved,
+        into_batch=new.pk,
+        into_batch_name=new.name,
+    )
+    _event(
+        new,
+        EventKind.CREATED,
+        actor,
+        to_status=status,
+        images=moved,
+        split_from=batch.pk,
+        split_from_name=batch.name,
+    )
+    return new
+
+
+# --- uploads -----------------------------------------------------------------
+
+
+@dataclass
+class FileResult:
+    filename: str
+    status: str  # "landed", "duplicate" or "rejected"
+    reason: str = ""
+    image_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "filename": self.filename,
+            "status": self.status,
+            "reason": self.reason,
+            "image_id": self.image_id,
+        }
+
+
+@dataclass
+class UploadResult:
+    batch: Batch | None
+    files: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def landed(self) -> int:
+        return self.count("landed")
+
+    @property
+    def duplicates(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self.count("rejected")
+
+    def to_dict(self) -> dict:
+        return {
+            "batch": {"id": self.batch.pk, "name": self.batch.name} if self.batch else None,
+            "landed": self.landed,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+def _read(upload) -> bytes:
+    upload.seek(0)
+    return upload.read()
+
+
+def _process_one(upload) -> imaging.ProcessedImage | str:
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        return f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
+    try:
+        data = _read(upload)
+        if len(data) > limit:
+            return f"The file is {len(data) / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
+        return imaging.process(data)
+    except imaging.ImageRejected as exc:
+        return str(exc)
+
+
+def upload_images(
+    *,
+    project: Project,
+    actor: User,
+    files: Sequence,
+    batch_name: str | None = None,
+    source: str = BatchSource.WEB,
+    priority: int | None = None,
+) -> UploadResult:
+    """Store many image files as one new Unassigned batch.
+
+    Each file is checked on its own: a bad file is reported with a reason and
+    the rest land. No good file means no batch.
+    """
+    if not actor.has_perm("boards.upload_images", project):
+        raise NotAllowed("You do not have permission to upload images to this project.")
+    if not files:
+        raise InvalidInput("Choose at least one image to upload.")
+    if len(files) > MAX_BATCH_IMAGES:
+        raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; upload fewer at once.")
+    if priority is not None:
+        _validate_priority(priority)
+
+    workers = max(1, min(settings.UPLOAD_WORKERS, len(files)))
+    if workers == 1:
+        processed = [_process_one(f) for f in files]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            processed = list(pool.map(_process_one, files))
+
+    results: list[FileResult] = []
+    candidates: dict[str, tuple[int, imaging.ProcessedImage]] = {}
+    for index, (upload, outcome) in enumerate(zip(files, processed, strict=True)):
+        name = _display_name(upload)
+        if isinstance(outcome, str):
+            results.append(FileResult(name, "rejected", outcome))
+        elif outcome.sha256 in candidates:
+            first = results[candidates[outcome.sha256][0]].filename
+            results.append(FileResult(name, "duplicate", f"Same image as {first} in this upload."))
+        else:
+            candidates[outcome.sha256] = (index, outcome)
+            results.append(FileResult(name, "landed"))
+
+    for _attempt in range(2):
+        try:
+            batch = _store_upload(
+                project=project,
+                actor=actor,
+                files=files,
+                results=results,
+                candidates=candidates,
+                batch_name=batch_name,
+                source=source,
+                priority=priority,
+            )
+            break
+        except IntegrityError:
+            # Another upload stored one of these images a moment ago; the
+            # second pass sees it and reports it as a duplicate.
+            continue
+    else:  # pragma: no cover - needs two racing uploads twice in a row
+        raise ConcurrentChange("Another upload of the same images is running; try again.")
+    return UploadResult(batch=batch, files=results)
+
+
+def _display_name(upload) -> str:
+    return (getattr(upload, "name", "") or "unnamed").replace("\\", "/").rsplit("/", 1)[-1][:255]
+
+
+def _store_upload(*, project, actor, files, results, candidates, batch_name, source, priority) -> Batch | None:
+    existing = dict(Image.objects.filter(project=project, sha256__in=list(candidates)).values_list("sha256", "pk"))
+    for sha, pk in existing.items():
+        index, _ = candidates[sha]
+        results[index].status = "duplicate"
+        results[index].reason = "This image is already in the project."
+        results[index].image_id = pk
+    fresh = [(i, p) for sha, (i, p) in candidates.items() if sha not in existing]
+    if not fresh:
+        return None
+
+    now = timezone.now()
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(
+                project=project,
+                name=unique_batch_name(project, batch_name or upload_batch_name(now)),
+                priority=priority or Batch._meta.get_field("priority").default,
+                source=source,
+                uploaded_at=now,
+                created_by=actor,
+            )
+            images = []
+            for index, p in fresh:
+                image = Image(
+                    project=project,
+                    batch=batch,
+                    width=p.width,
+                    height=p.height,
+                    sha256=p.sha256,
+                    original_filename=results[index].filename,
+                    uploaded_at=now,
+                )
+                image.file.name = _store(original_upload_to(image, f"x.{p.extension}"), _read(files[index]), written)
+                image.thumbnail.name = _store(thumbnail_upload_to(image, "t.jpg"), p.thumbnail, written)
+                images.append(image)
+            Image.objects.bulk_create(images, batch_size=500)
+            _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
+    except BaseException:
+        _delete_files(written)
+        raise
+    for (index, _), image in zip(fresh, images, strict=True):
+        results[index].image_id = image.pk
+    return batch
+
+
+def _store(name: str, data: bytes, written: list[str]) -> str:
+    if default_storage.exists(name):
+        # Same content, same name: the file is already there (content-addressed).
+        return name
+    saved = default_storage.save(name, ContentFile(data))
+    written.append(saved)
+    return saved
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:  # pragma: no cover - storage trouble is logged, not fatal
+            log.warning("Could not delete %s from storage", name, exc_info=True)
+
+
+# --- assignment ----------------------------------------------------------------
+
+
+@dataclass
+class AssignResult:
+    batch: Batch
+    job: Job
+    remainder: Batch | None
+
+
+def assign(
+    *,
+    batch: Batch,
+    actor: User,
+    labeler: User,
+    reviewer: User | None = None,
+    image_ids: Iterable[int] | None = None,
+    job_name: str = "",
+) -> AssignResult:
+    """Assign a batch, or a selection of its images, to a labeler.
+
+    With a selection, the images not selected split off into a new
+    Unassigned batch of the same priority.
+    """
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "assign", actor, verb="assign")
+        workspace_id = batch.project.workspace_id
+        if not role_at_least(labeler.role_in(workspace_id), Role.LABELER):
+            raise InvalidInput(f"{labeler} cannot label in this workspace (needs the labeler role or above).")
+        if reviewer is not None and not role_at_least(reviewer.role_in(workspace_id), Role.REVIEWER):
+            raise InvalidInput(f"{reviewer} cannot review in this workspace (needs the reviewer role or above).")
+        total = batch.images.count()
+        if total == 0:
+            raise InvalidInput("This batch has no images to assign.")
+        remainder = None
+        assigned = total
+        if image_ids is not None:
+            ids = _image_ids_in(batch, image_ids, what="assign")
+            if len(ids) < total:
+                remainder = _split_off(batch, ids, keep=True, status=BatchStatus.UNASSIGNED, suffix="rest", actor=actor)
+                assigned = len(ids)
+        from_status = batch.status
+        batch.assign()
+        _save_transition(batch)
+        job = Job.objects.create(
+            batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
+        )
+        _event(
+            batch,
+            EventKind.ASSIGNED,
+            actor,
+            from_status=from_status,
+            to_status=batch.status,
+            labeler=labeler.email,
+            reviewer=reviewer.email if reviewer else None,
+            job=job.pk,
+            images=assigned,
+        )
+    return AssignResult(batch=batch, job=job, remainder=remainder)
+
+
+def submit(*, batch: Batch, actor: User) -> Batch:
+    """Annotating → Review (review mode) or → Dataset, once every image is done."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "submit", actor, verb="submit")
+        pending = batch.images.filter(annotation_state=AnnotationState.UNANNOTATED).count()
+        if pending:
+            raise WrongState(
+                f"{pending} image{'s are' if pending != 1 else ' is'} not annotated yet; "
+                "annotate or mark them empty before submitting."
+            )
+        if not batch.images.exists():
+            raise WrongState("This batch has no images to submit.")
+        from_status = batch.status
+        batch.submit()
+        _save_transition(batch)
+        batch.images.update(review_state=ReviewState.PENDING)
+        Job.objects.filter(batch=batch, state=JobState.ANNOTATING).update(
+            state=JobState.IN_REVIEW if batch.status == BatchStatus.REVIEW else JobState.COMPLETE,
+            updated_at=timezone.now(),
+        )
+        _event(batch, EventKind.SUBMITTED, actor, from_status=from_status, to_status=batch.status)
+    return batch
+
+
+# --- review --------------------------------------------------------------------
+
+
+@dataclass
+class ReviewResult:
+    approved: Batch | None
+    rejected: Batch | None
+
+
+APPROVE = "approve"
+REJECT = "reject"
+
+
+def record_decision(*, image: Image, actor: User, decision: str, comment: str = "") -> Image:
+    """One reviewer decision on one image of a batch in Review."""
+    if decision not in (APPROVE, REJECT):
+        raise InvalidInput("A decision is either approve or reject.")
+    with transaction.atomic():
+        image = Image.objects.select_for_update().select_related("batch__project").get(pk=image.pk)
+        batch = image.batch
+        if batch is None:
+            raise WrongState("This image is not in a batch.")
+        if not actor.has_perm("boards.review_batch", batch):
+            raise NotAllowed("You do not have permission to review this batch.")
+        if batch.status != BatchStatus.REVIEW:
+            raise WrongState(f"A batch in {STATUS_LABELS[batch.status]} cannot be reviewed.")
+        image.review_state = ReviewState.APPROVED if decision == APPROVE else ReviewState.REJECTED
+        image.review_comment = comment.strip() if decision == REJECT else ""
+        image.save(update_fields=["review_state", "review_comment"])
+    return image
+
+
+def review(
+    *,
+    batch: Batch,
+    actor: User,
+    approved: Iterable[int] = (),
+    rejected: Iterable[int] = (),
+    comments: Mapping[int, str] | None = None,
+    all: str | None = None,  # noqa: A002 - reads best at the call site: review(all=APPROVE)
+    comment: str = "",
+) -> ReviewResult:
+    """Finish the review of a batch.
+
+    Decisions come from ``approved``/``rejected`` (or ``all``) plus any recorded
+    earlier with ``record_decision``; every image needs one. Approved images go
+    to Dataset; rejected ones go back to Annotating, to the same labeler, split
+    off as their own batch when the decisions are mixed.
+    """
+    comments = dict(comments or {})
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "approve", actor, verb="review")
+        images = Image.objects.filter(batch=batch)
+        if all is not None:
+            if all not in (APPROVE, REJECT):
+                raise InvalidInput("'all' is either approve or reject.")
+            images.update(
+                review_state=ReviewState.APPROVED if all == APPROVE else ReviewState.REJECTED,
+                review_comment=comment.strip() if all == REJECT else "",
+            )
+        else:
+            approved_ids = set(_image_ids_in(batch, approved, what="approve")) if approved else set()
+            rejected_ids = set(_image_ids_in(batch, rejected, what="reject")) if rejected else set()
+            if approved_ids & rejected_ids:
+                raise InvalidInput(
+                    f"{len(approved_ids & rejected_ids)} images are both approved and rejected; choose one for each."
+                )
+            if approved_ids:
+                images.filter(pk__in=approved_ids).update(review_state=ReviewState.APPROVED, review_comment="")
+            if rejected_ids:
+                images.filter(pk__in=rejected_ids).update(
+                    review_state=ReviewState.REJECTED, review_comment=comment.strip()
+                )
+            commented = [
+                Image(pk=pk, review_comment=text.strip()) for pk, text in comments.items() if int(pk) in rejected_ids
+            ]
+            if commented:
+                Image.objects.bulk_update(commented, ["review_comment"], batch_size=500)
+        counts = dict(images.order_by().values("review_state").annotate(n=Count("pk")).values_list("review_state", "n"))
+        pending = counts.get(ReviewState.PENDING, 0)
+        if pending:
+            raise InvalidInput(
+                f"{pending} image{'s' if pending != 1 else ''} still need{'s' if pending == 1 else ''} "
+                "a decision: approve or reject every image."
+            )
+        n_approved = counts.get(ReviewState.APPROVED, 0)
+        n_rejected = counts.get(ReviewState.REJECTED, 0)
+        job = batch.current_job
+        if n_rejected == 0:
+            _finish(batch, actor, "approve", approved=n_approved)
+            if job:
+                Job.objects.filter(pk=job.pk).update(state=JobState.COMPLETE, updated_at=timezone.now())
+            return ReviewResult(approved=batch, rejected=None)
+        if n_approved == 0:
+            _finish(batch, actor, "reject", rejected=n_rejected)
+            if job:
+                Job.objects.filter(pk=job.pk).update(state=JobState.ANNOTATING, updated_at=timezone.now())
+            return ReviewResult(approved=None, rejected=batch)
+        rejected_ids = set(images.filter(review_state=ReviewState.REJECTED).values_list("pk", flat=True))
+        back = _split_off(
+            batch, rejected_ids, keep=False, status=BatchStatus.ANNOTATING, suffix="rejected", actor=actor
+        )
+        if job:
+            Job.objects.create(
+                batch=back,
+                name=f"{job.name} (rejected)",
+                labeler_id=job.labeler_id,
+                reviewer_id=job.reviewer_id,
+                created_by=actor,
+            )
+            Job.objects.filter(pk=job.pk).update(state=JobState.COMPLETE, updated_at=timezone.now())
+        _event(
+            back,
+            EventKind.REJECTED,
+            actor,
+            from_status=BatchStatus.REVIEW,
+            to_status=BatchStatus.ANNOTATING,
+            rejected=n_rejected,
+            labeler=job.labeler.email if job else None,
+        )
+        _finish(batch, actor, "approve", approved=n_approved)
+    return ReviewResult(approved=batch, rejected=back)
+
+
+def _finish(batch: Batch, actor: User, name: str, **detail) -> None:
+    from_status = batch.status
+    getattr(batch, name)()
+    _save_transition(batch)
+    kind = EventKind.APPROVED if name == "approve" else EventKind.REJECTED
+    _event(batch, kind, actor, from_status=from_status, to_status=batch.status, **detail)
+
+
+def approve(*, batch: Batch, actor: User) -> ReviewResult:
+    return review(batch=batch, actor=actor, all=APPROVE)
+
+
+def reject(*, batch: Batch, actor: User, comment: str = "") -> ReviewResult:
+    return review(batch=batch, actor=actor, all=REJECT, comment=comment)
+
+
+# --- moving back, archiving, deleting ------------------------------------------
+
+
+def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = False) -> Batch:
+    """Back to Unassigned: annotations are removed, or kept as pre-labels."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "move_to_unassigned", actor, verb="move")
+        from_status = batch.status
+        removed = 0
+        if not keep_annotations:
+            removed, _ = Annotation.objects.filter(image__batch=batch).delete()
+        batch.images.update(
+            annotation_state=AnnotationState.UNANNOTATED,
+            review_state=ReviewState.PENDING,
+            review_comment="",
+        )
+        Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).exclude(state=JobState.COMPLETE).update(
+            state=JobState.CANCELLED, updated_at=timezone.now()
+        )
+        batch.move_to_unassigned()
+        _save_transition(batch)
+        _event(
+            batch,
+            EventKind.UNASSIGNED,
+            actor,
+            from_status=from_status,
+            to_status=batch.status,
+            kept_annotations=keep_annotations,
+            annotations_removed=removed,
+        )
+    return batch
+
+
+def archive(*, batch: Batch, actor: User) -> Batch:
+    """Unassigned → Archived: the images leave the batch and are free again."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "archive", actor, verb="archive")
+        released = batch.images.update(batch=None)
+        batch.archive()
+        _save_transition(batch)
+        _event(
+            batch,
+            EventKind.ARCHIVED,
+            actor,
+            from_status=BatchStatus.UNASSIGNED,
+            to_status=batch.status,
+            images_released=released,
+        )
+    return batch
+
+
+def delete_batch(*, batch: Batch, actor: User) -> int:
+    """Delete an Unassigned batch with its images and their files, for good.
+
+    Returns how many images went.
+    """
+    with transaction.atomic():
+        batch = _locked(batch)
+        if not actor.is_authenticated or not actor.has_perm("boards.delete_batch", batch):
+            raise NotAllowed("You do not have permission to delete this batch.")
+        if batch.status != BatchStatus.UNASSIGNED:
+            raise WrongState(
+                f"Only batches in Unassigned can be deleted; this one is in "
+                f"{STATUS_LABELS[batch.status]}. Move it to Unassigned first."
+            )
+        files = [name for pair in batch.images.values_list("file", "thumbnail") for name in pair]
+        count = len(files) // 2
+        _event(
+            batch,
+            EventKind.DELETED,
+            actor,
+            from_status=batch.status,
+            images_deleted=count,
+            batch_id=batch.pk,
+        )
+        Annotation.objects.filter(image__batch=batch).delete()
+        Image.objects.filter(batch=batch).delete()
+        batch.delete()
+        transaction.on_commit(lambda: _delete_files(files))
+    return count
+
+
+def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
+    _validate_priority(priority)
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().get(pk=batch.pk)
+        if not actor.is_authenticated or not actor.has_perm("boards.change_batch_priority", batch):
+            raise NotAllowed("You do not have permission to change this batch's priority.")
+        old = batch.priority
+        if old != priority:
+            Batch.objects.filter(pk=batch.pk).update(priority=priority, updated_at=timezone.now())
+            batch.priority = priority
+            _event(batch, EventKind.PRIORITY, actor, old=old, new=priority)
+    return batch
+
+
+def _validate_priority(priority) -> None:
+    if not isinstance(priority, int) or not PRIORITY_HIGHEST <= priority <= PRIORITY_LOWEST:
+        raise InvalidInput(
+            f"Priority is a whole number from {PRIORITY_HIGHEST} (highest) to {PRIORITY_LOWEST} (lowest)."
+        )

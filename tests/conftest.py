@@ -1,0 +1,98 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.roles import Role
+from tests.factories import (
+    BatchFactory,
+    ImageFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    WorkspaceFactory,
+    jpeg_bytes,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def workspace(db):
+    return WorkspaceFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def project(workspace):
+    return ProjectFactory(workspace=workspace, name="Parcels", slug="parcels", review_mode=True)
+
+
+def _member(workspace, role, email):
+    return MembershipFactory(workspace=workspace, role=role, user=UserFactory(email=email)).user
+
+
+@pytest.fixture
+def owner(workspace):
+    return _member(workspace, Role.OWNER, "owner@acme.test")
+
+
+@pytest.fixture
+def manager(workspace):
+    return _member(workspace, Role.MANAGER, "manager@acme.test")
+
+
+@pytest.fixture
+def reviewer(workspace):
+    return _member(workspace, Role.REVIEWER, "reviewer@acme.test")
+
+
+@pytest.fixture
+def labeler(workspace):
+    return _member(workspace, Role.LABELER, "labeler@acme.test")
+
+
+@pytest.fixture
+def viewer(workspace):
+    return _member(workspace, Role.VIEWER, "viewer@acme.test")
+
+
+@pytest.fixture
+def outsider(db):
+    """A manager, but of another workspace."""
+    other = WorkspaceFactory(name="Other", slug="other")
+    return _member(other, Role.MANAGER, "outsider@other.test")
+
+
+@pytest.fixture
+def personas(owner, manager, reviewer, labeler, viewer, outsider):
+    return {
+        "owner": owner,
+        "manager": manager,
+        "reviewer": reviewer,
+        "labeler": labeler,
+        "viewer": viewer,
+        "outsider": outsider,
+    }
+
+
+@pytest.fixture
+def make_batch(project):
+    """A batch of ``n`` images in the given project."""
+
+    def make(n=4, *, project=project, **kwargs):
+        batch = BatchFactory(project=project, **kwargs)
+        for _ in range(n):
+            ImageFactory(project=project, batch=batch)
+        return batch
+
+    return make
+
+
+@pytest.fixture
+def image_file():
+    def make(name="photo.jpg", **kwargs):
+        return SimpleUploadedFile(name, jpeg_bytes(**kwargs), content_type="image/jpeg")
+
+    return make

@@ -1,0 +1,100 @@
+"""The admin site: every model registered, transitions go through the services."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from accounts.models import ApiKey, Membership, User, Workspace
+from boards.models import Annotation, Batch, BatchEvent, BatchStatus, EventKind, Image, Job, LabelClass, Project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("admin@acme.test", "pw")
+
+
+@pytest.fixture
+def staff_labeler(labeler):
+    """A staff user whose workspace role is only labeler."""
+    from django.contrib.auth.models import Permission
+
+    labeler.is_staff = True
+    labeler.save()
+    labeler.user_permissions.add(*Permission.objects.filter(content_type__app_label="boards"))
+    return User.objects.get(pk=labeler.pk)
+
+
+@pytest.mark.parametrize(
+    "model", [User, Workspace, Membership, ApiKey, Project, LabelClass, Batch, Image, Annotation, Job, BatchEvent]
+)
+def test_every_model_is_in_the_admin(model):
+    assert admin.site.is_registered(model)
+
+
+def test_the_batch_list_filters_and_searches(client, superuser, make_batch):
+    make_batch(2, name="Harbour")
+    client.force_login(superuser)
+    response = client.get(reverse("admin:boards_batch_changelist"), {"status__exact": "unassigned", "q": "Harb"})
+    assert response.status_code == 200
+    assert b"Harbour" in response.content
+
+
+def test_the_batch_page_shows_thumbnails_jobs_and_events(client, superuser, make_batch):
+    batch = make_batch(2)
+    client.force_login(superuser)
+    response = client.get(reverse("admin:boards_batch_change", args=[batch.pk]))
+    assert response.status_code == 200
+    assert b"/thumb" in response.content
+
+
+def test_an_admin_transition_runs_the_service_and_writes_an_event(client, superuser, make_batch, labeler):
+    batch = make_batch(2)
+    client.force_login(superuser)
+    url = reverse("admin:boards_batch_transition", args=[batch.pk, "assign"])
+    response = client.post(url, {"labeler": labeler.pk})
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.ANNOTATING
+    assert batch.current_job.labeler == labeler
+    assert BatchEvent.objects.filter(batch=batch, kind=EventKind.ASSIGNED, actor=superuser).exists()
+
+
+def test_an_admin_transition_is_refused_by_the_same_role_checks(client, staff_labeler, make_batch):
+    batch = make_batch(2)
+    client.force_login(staff_labeler)
+    change = reverse("admin:boards_batch_change", args=[batch.pk])
+    form = {"_fsm_transition_to": "archive", "name": batch.name, "priority": 3, "project": batch.project_id}
+    for prefix in ("jobs", "events"):
+        form |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+    response = client.post(change, form | {"source": "web"})
+    assert response.status_code == 302
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.UNASSIGNED
+    assert not BatchEvent.objects.filter(kind=EventKind.ARCHIVED).exists()
+
+
+def test_admin_delete_goes_through_the_service(client, superuser, make_batch, labeler):
+    from boards import services
+
+    keep = make_batch(1)
+    services.assign(batch=keep, actor=superuser, labeler=labeler)
+    gone = make_batch(1)
+    client.force_login(superuser)
+    client.post(
+        reverse("admin:boards_batch_changelist"),
+        {"action": "delete_selected", "_selected_action": [keep.pk, gone.pk], "post": "yes"},
+    )
+    assert Batch.objects.filter(pk=keep.pk).exists()
+    assert not Batch.objects.filter(pk=gone.pk).exists()
+    assert Image.objects.count() == 1
+    assert BatchEvent.objects.filter(kind=EventKind.DELETED).count() == 1
+
+
+def test_events_are_read_only_in_the_admin(client, superuser, make_batch):
+    batch = make_batch(1)
+    event = BatchEvent.objects.create(project=batch.project, batch=batch, batch_name=batch.name, kind=EventKind.CREATED)
+    client.force_login(superuser)
+    response = client.post(reverse("admin:boards_batchevent_change", args=[event.pk]), {"batch_name": "forged"})
+    assert response.status_code == 403
+    assert BatchEvent.objects.get(pk=event.pk).batch_name == batch.name

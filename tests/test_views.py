@@ -1,0 +1,274 @@
+"""Pages: login, home, board, upload, batch actions, image files; tenancy is 404."""
+
+import pytest
+from django.urls import reverse
+
+from boards import services
+from boards.models import AnnotationState, Batch, BatchStatus, Image
+from tests.factories import BatchFactory, ImageFactory, ProjectFactory, jpeg_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def board_url(project):
+    return reverse("board", args=[project.workspace.slug, project.slug])
+
+
+def batch_url(batch):
+    return reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
+
+
+def action_url(batch, action):
+    return reverse("batch-action", args=[batch.project.workspace.slug, batch.project.slug, batch.pk, action])
+
+
+def test_it_sends_anonymous_visitors_to_login(client, project):
+    response = client.get(board_url(project))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_login_page_logs_in_by_email(client, manager):
+    page = client.get(reverse("login"))
+    assert b"Log in to Batchboard" in page.content
+    response = client.post(reverse("login"), {"username": "manager@acme.test", "password": "pw"})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+
+
+def test_a_wrong_password_says_so(client, manager):
+    response = client.post(reverse("login"), {"username": "manager@acme.test", "password": "nope"})
+    assert response.status_code == 200 and b"didn\xe2\x80\x99t match" in response.content
+
+
+def test_password_change_works(client, manager):
+    client.force_login(manager)
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": "pw", "new_password1": "a-much-longer-secret-9", "new_password2": "a-much-longer-secret-9"},
+    )
+    assert response.status_code == 302
+    manager.refresh_from_db()
+    assert manager.check_password("a-much-longer-secret-9")
+
+
+def test_logout_needs_a_post(client, manager):
+    client.force_login(manager)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_home_lists_only_the_users_workspaces_with_counts(client, manager, project, outsider, make_batch):
+    make_batch(2)
+    make_batch(1)
+    ProjectFactory(workspace=outsider.memberships.get().workspace, name="Secret project")
+    client.force_login(manager)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    assert b"Parcels" in response.content and b"Secret project" not in response.content
+    project_row = response.context["workspaces"][project.workspace][0]
+    assert project_row.n_unassigned == 2
+
+
+@pytest.mark.parametrize(
+    ("who", "sees_review"), [("manager", True), ("reviewer", True), ("labeler", False), ("viewer", False)]
+)
+def test_the_review_column_is_shown_only_to_reviewers(who, sees_review, personas, client, project):
+    client.force_login(personas[who])
+    response = client.get(board_url(project))
+    assert response.status_code == 200
+    statuses = [c.status for c in response.context["columns"]]
+    assert ("review" in statuses) is sees_review
+    assert (b'id="column-review"' in response.content) is sees_review
+
+
+def test_the_review_column_is_hidden_without_review_mode(client, manager, project):
+    project.review_mode = False
+    project.save()
+    client.force_login(manager)
+    assert [c.status for c in client.get(board_url(project)).context["columns"]] == [
+        "unassigned",
+        "annotating",
+        "dataset",
+    ]
+
+
+def test_the_board_groups_cards_by_status_and_priority(client, manager, project):
+    low = BatchFactory(project=project, name="low", priority=5)
+    high = BatchFactory(project=project, name="high", priority=1)
+    BatchFactory(project=project, name="gone", status=BatchStatus.ARCHIVED)
+    client.force_login(manager)
+    columns = {c.status: c for c in client.get(board_url(project)).context["columns"]}
+    assert [b.name for b in columns["unassigned"].batches] == [high.name, low.name]
+
+
+def test_the_board_needs_a_constant_number_of_queries(client, manager, project, django_assert_max_num_queries):
+    for i in range(30):
+        batch = BatchFactory(project=project, priority=1 + i % 5)
+        ImageFactory(project=project, batch=batch)
+    client.force_login(manager)
+    with django_assert_max_num_queries(8):
+        response = client.get(board_url(project))
+    assert response.status_code == 200 and response.context["columns"][0].count == 30
+
+
+@pytest.mark.parametrize("name", ["board", "upload"])
+def test_other_workspaces_projects_are_404(name, client, outsider, project):
+    client.force_login(outsider)
+    assert client.get(reverse(name, args=[project.workspace.slug, project.slug])).status_code == 404
+
+
+def test_other_workspaces_batches_and_images_are_404(client, outsider, make_batch):
+    batch = make_batch(1)
+    image = batch.images.get()
+    client.force_login(outsider)
+    assert client.get(batch_url(batch)).status_code == 404
+    assert client.post(action_url(batch, "delete")).status_code == 404
+    assert client.get(reverse("image-file", args=[image.pk, "thumb"])).status_code == 404
+    assert Batch.objects.filter(pk=batch.pk).exists()
+
+
+def test_a_batch_id_from_another_project_is_404(client, manager, workspace):
+    mine = ProjectFactory(workspace=workspace)
+    batch = BatchFactory(project=ProjectFactory(workspace=workspace))
+    client.force_login(manager)
+    url = reverse("batch", args=[workspace.slug, mine.slug, batch.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_members_get_image_files(client, viewer, make_batch):
+    image = make_batch(1).images.get()
+    client.force_login(viewer)
+    response = client.get(reverse("image-file", args=[image.pk, "original"]))
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_the_upload_page_takes_many_files_and_reports_each(client, manager, project):
+    client.force_login(manager)
+    files = [
+        ("a.jpg", jpeg_bytes(color=(1, 1, 1))),
+        ("b.jpg", jpeg_bytes(color=(2, 2, 2))),
+        ("c.txt", b"not an image"),
+    ]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(
+        reverse("upload", args=[project.workspace.slug, project.slug]),
+        {"files": [SimpleUploadedFile(n, d) for n, d in files], "name": "From the browser"},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["landed"] == 2 and body["rejected"] == 1 and body["batch"]["name"] == "From the browser"
+    assert [f["status"] for f in body["files"]] == ["landed", "landed", "rejected"]
+    assert Image.objects.filter(batch_id=body["batch"]["id"]).count() == 2
+
+
+def test_the_upload_page_renders_results_for_a_plain_post(client, manager, project):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(manager)
+    response = client.post(
+        reverse("upload", args=[project.workspace.slug, project.slug]),
+        {"files": [SimpleUploadedFile("x.txt", b"nope")]},
+    )
+    assert response.status_code == 422
+    assert b"No image landed" in response.content and b"x.txt" in response.content
+
+
+@pytest.mark.parametrize("who", ["reviewer", "labeler", "viewer"])
+def test_the_upload_endpoint_refuses_non_managers(who, personas, client, project):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(personas[who])
+    response = client.post(
+        reverse("upload", args=[project.workspace.slug, project.slug]),
+        {"files": [SimpleUploadedFile("a.jpg", jpeg_bytes())]},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["type"] == "forbidden"
+    assert not Image.objects.exists()
+
+
+def test_assign_through_the_batch_page(client, manager, labeler, make_batch):
+    batch = make_batch(3)
+    client.force_login(manager)
+    page = client.get(batch_url(batch))
+    assert page.status_code == 200 and "assign" in page.context["actions"]
+    response = client.post(action_url(batch, "assign"), {"labeler": labeler.pk})
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.ANNOTATING and batch.current_job.labeler == labeler
+
+
+def test_assigning_a_selection_through_the_page_splits(client, manager, labeler, make_batch):
+    batch = make_batch(4)
+    ids = list(batch.images.values_list("pk", flat=True))[:1]
+    client.force_login(manager)
+    client.post(action_url(batch, "assign"), {"labeler": labeler.pk, "images": ids})
+    assert Batch.objects.count() == 2
+    assert Image.objects.filter(batch=batch).count() == 1
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+@pytest.mark.parametrize("who", ["labeler", "viewer"])
+def test_the_server_refuses_review_actions_from_public_users(
+    action, who, personas, client, manager, labeler, make_batch
+):
+    batch = make_batch(2)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    batch.images.update(annotation_state=AnnotationState.ANNOTATED)
+    services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
+    client.force_login(personas[who])
+    response = client.post(action_url(batch, action))
+    assert response.status_code == 403
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
+
+
+def test_delete_outside_unassigned_answers_409_with_the_reason(client, manager, labeler, make_batch):
+    batch = make_batch(2)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    client.force_login(manager)
+    response = client.post(action_url(batch, "delete"))
+    assert response.status_code == 409
+    assert "Move it to Unassigned first" in response.content.decode()
+    assert Image.objects.filter(batch=batch).count() == 2
+
+
+def test_delete_from_unassigned_removes_the_batch(client, manager, make_batch):
+    batch = make_batch(2)
+    client.force_login(manager)
+    response = client.post(action_url(batch, "delete"))
+    assert response.status_code == 302 and response["Location"] == board_url(batch.project)
+    assert not Batch.objects.exists() and not Image.objects.exists()
+
+
+def test_htmx_errors_come_back_as_plain_text_with_the_status(client, manager, labeler, make_batch):
+    batch = make_batch(1)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    client.force_login(manager)
+    response = client.post(action_url(batch, "archive"), headers={"hx-request": "true"})
+    assert response.status_code == 409 and response["HX-Reswap"] == "none"
+    assert "cannot be archived" in response.content.decode()
+
+
+def test_bad_priority_is_a_400(client, manager, make_batch):
+    batch = make_batch(1)
+    client.force_login(manager)
+    assert client.post(action_url(batch, "priority"), {"priority": "9"}).status_code == 400
+    assert client.post(action_url(batch, "priority"), {"priority": "x"}).status_code == 400
+    assert client.post(action_url(batch, "priority"), {"priority": "1"}).status_code == 302
+    assert Batch.objects.get(pk=batch.pk).priority == 1
+
+
+def test_unknown_actions_are_404(client, manager, make_batch):
+    client.force_login(manager)
+    assert client.post(action_url(make_batch(1), "explode")).status_code == 404
+
+
+def test_a_viewer_sees_no_actions(client, viewer, make_batch):
+    client.force_login(viewer)
+    response = client.get(batch_url(make_batch(2)))
+    assert response.context["actions"] == set()
+    assert b"<button" not in response.content.split(b"<main")[1].replace(b'<button class="link">', b"")
