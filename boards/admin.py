@@ -7,7 +7,7 @@ from django_fsm.admin import FSMAdminMixin
 from accounts.models import User
 from boards import services
 from boards.errors import ServiceError
-from boards.models import Annotation, Batch, BatchEvent, Image, Job, LabelClass, Project
+from boards.models import Annotation, Batch, BatchEvent, Image, Job, LabelClass, Project, Tag
 
 
 class LabelClassInline(admin.TabularInline):
@@ -171,6 +171,13 @@ class ImageAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def thumb(self, obj):
         return format_html('<img src="{}" alt="" style="height:40px">', reverse("image-file", args=[obj.pk, "thumb"]))
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "project"]
+    list_filter = ["project"]
+    search_fields = ["name"]
 
 
 @admin.register(Annotation)

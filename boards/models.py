@@ -228,6 +228,25 @@ class ReviewState(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class Split(models.TextChoices):
+    NONE = "", "Not set"
+    TRAIN = "train", "Train"
+    VALID = "valid", "Valid"
+    TEST = "test", "Test"
+
+
+class Tag(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="tag_name_unique_in_project")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def original_upload_to(image: "Image", filename: str) -> str:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
     return f"images/{image.project_id}/{image.sha256[:2]}/{image.sha256}.{ext}"
@@ -252,12 +271,29 @@ class Image(models.Model):
     )
     review_state = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.PENDING)
     review_comment = models.TextField(blank=True)
+    annotation_version = models.PositiveIntegerField(
+        default=0, help_text="Goes up with every save, so two editors cannot silently overwrite each other."
+    )
+    split = models.CharField(max_length=5, choices=Split.choices, blank=True, default=Split.NONE)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    archived_from = models.ForeignKey(
+        Batch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="archived_images",
+        help_text="The archived batch this image left; a restore brings it back while it is free.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project")]
         indexes = [
             models.Index(fields=["batch", "id"]),
             models.Index(fields=["project", "uploaded_at"]),
+            models.Index(fields=["project", "original_filename"]),
+            models.Index(fields=["project", "annotation_state"]),
+            models.Index(fields=["project", "review_state"]),
+            models.Index(fields=["project", "width", "height"]),
         ]
         ordering = ["pk"]
 
@@ -345,6 +381,7 @@ class EventKind(models.TextChoices):
     RESTORED = "restored", "Restored"
     DELETED = "deleted", "Deleted"
     PRIORITY = "priority", "Priority changed"
+    MERGED = "merged", "Merged"
 
 
 class BatchEvent(models.Model):

@@ -659,7 +659,7 @@ def archive(*, batch: Batch, actor: User) -> Batch:
     with transaction.atomic():
         batch = _locked(batch)
         _check_transition(batch, "archive", actor, verb="archive")
-        released = batch.images.update(batch=None)
+        released = batch.images.update(batch=None, archived_from=batch)
         batch.archive()
         _save_transition(batch)
         _event(

@@ -305,6 +305,7 @@ def test_archive_is_for_managers_and_frees_the_images(who, personas, make_batch)
         batch.refresh_from_db()
         assert batch.status == BatchStatus.ARCHIVED
         assert set(Image.objects.filter(pk__in=image_ids).values_list("batch", flat=True)) == {None}
+        assert set(Image.objects.filter(pk__in=image_ids).values_list("archived_from", flat=True)) == {batch.pk}
         assert BatchEvent.objects.get(batch=batch, kind=EventKind.ARCHIVED).detail["images_released"] == 3
     else:
         with pytest.raises(NotAllowed):
