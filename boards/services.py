@@ -723,3 +723,109 @@ def _validate_priority(priority) -> None:
         raise InvalidInput(
             f"Priority is a whole number from {PRIORITY_HIGHEST} (highest) to {PRIORITY_LOWEST} (lowest)."
         )
+
+
+# --- annotations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box in pixels of the original image; ``label`` is a class name or id."""
+
+    label: str | int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def _may_edit_annotations(actor: User, image: Image) -> None:
+    batch = image.batch
+    if batch is not None and batch.status == BatchStatus.ANNOTATING:
+        if not actor.is_authenticated or not actor.has_perm("boards.annotate_batch", batch):
+            raise NotAllowed("You do not have permission to annotate this batch.")
+        if not role_at_least(actor.role_in(batch.workspace_id), Role.REVIEWER):
+            job = batch.current_job
+            if job is None or job.labeler_id != actor.pk:
+                raise NotAllowed("This batch is assigned to someone else.")
+        return
+    if batch is None or batch.status == BatchStatus.UNASSIGNED:
+        # Importing annotations (pre-labels) is a manager's job.
+        if not actor.is_authenticated or not actor.has_perm("boards.upload_images", image.project):
+            raise NotAllowed("You do not have permission to import annotations into this project.")
+        return
+    raise WrongState(
+        f"Annotations can change only while the batch is in Annotating; this one is in "
+        f"{STATUS_LABELS[batch.status]}."
+    )
+
+
+def _clip(box: Box, image: Image) -> tuple[float, float, float, float] | None:
+    x0, y0 = max(0.0, box.x), max(0.0, box.y)
+    x1, y1 = min(float(image.width), box.x + box.width), min(float(image.height), box.y + box.height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def save_annotations(
+    *,
+    image: Image,
+    actor: User,
+    boxes: Sequence[Box],
+    expected_version: int | None = None,
+    empty: bool = False,
+    create_labels: bool = False,
+    clip: bool = True,
+) -> Image:
+    """Replace an image's boxes in one go.
+
+    ``expected_version`` guards against two editors overwriting each other: a
+    save based on an older version is refused with ``ConcurrentChange``. An
+    image with no boxes is ``empty`` when the labeler says so, else unannotated.
+    Boxes reaching outside the image are clipped (or refused when ``clip`` is
+    off); boxes wholly outside it are refused with a reason.
+    """
+    from boards.models import LabelClass
+
+    with transaction.atomic():
+        image = Image.objects.select_for_update().select_related("project", "batch__project").get(pk=image.pk)
+        _may_edit_annotations(actor, image)
+        if expected_version is not None and expected_version != image.annotation_version:
+            raise ConcurrentChange(
+                f"This image was saved elsewhere meanwhile (now version {image.annotation_version}); "
+                "reload it to see the latest boxes."
+            )
+        if boxes and empty:
+            raise InvalidInput("An image with boxes cannot also be marked empty.")
+        labels = {c.name: c for c in LabelClass.objects.filter(project=image.project)}
+        by_id = {c.pk: c for c in labels.values()}
+        rows = []
+        for n, box in enumerate(boxes, start=1):
+            for value in (box.x, box.y, box.width, box.height):
+                if not isinstance(value, int | float) or value != value:  # NaN is not a number here
+                    raise InvalidInput(f"Box {n}: x, y, width and height must be numbers.")
+            if box.width <= 0 or box.height <= 0:
+                raise InvalidInput(f"Box {n}: width and height must be greater than zero.")
+            label = by_id.get(box.label) if isinstance(box.label, int) else labels.get(str(box.label).strip())
+            if label is None:
+                name = str(box.label).strip()
+                if not create_labels or isinstance(box.label, int) or not name:
+                    raise InvalidInput(f"Box {n}: there is no class “{box.label}” in this project.")
+                label = labels[name] = LabelClass.objects.create(project=image.project, name=name)
+            clipped = _clip(box, image)
+            if clipped is None:
+                raise InvalidInput(f"Box {n} lies wholly outside the {image.width}×{image.height} image.")
+            if not clip and clipped != (box.x, box.y, box.width, box.height):
+                raise InvalidInput(f"Box {n} reaches outside the {image.width}×{image.height} image.")
+            x, y, w, h = clipped
+            rows.append(Annotation(image=image, label=label, x=x, y=y, width=w, height=h))
+        image.annotations.all().delete()
+        Annotation.objects.bulk_create(rows)
+        if rows:
+            image.annotation_state = AnnotationState.ANNOTATED
+        else:
+            image.annotation_state = AnnotationState.EMPTY if empty else AnnotationState.UNANNOTATED
+        image.annotation_version += 1
+        image.save(update_fields=["annotation_state", "annotation_version"])
+    return image
