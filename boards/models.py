@@ -67,7 +67,7 @@ class BatchSource(models.TextChoices):
     CATALOG = "catalog", "Image catalog"
 
 
-def _can_submit(batch: "Batch", user) -> bool:
+def can_submit(batch: "Batch", user) -> bool:
     """Reviewers and above may submit any batch; a labeler only one assigned to them."""
     role = user.role_in(batch.workspace_id) if user.is_authenticated else None
     if not user.has_perm("boards.annotate_batch", batch):
@@ -158,7 +158,7 @@ class Batch(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=BatchStatus.ANNOTATING,
         target=RETURN_VALUE(BatchStatus.REVIEW, BatchStatus.DATASET),
-        permission=_can_submit,
+        permission=can_submit,
         conditions=[_all_images_done],
         custom={"label": "Submit for review"},
     )
@@ -382,6 +382,7 @@ class EventKind(models.TextChoices):
     DELETED = "deleted", "Deleted"
     PRIORITY = "priority", "Priority changed"
     MERGED = "merged", "Merged"
+    ADDED = "added", "Images added"
 
 
 class BatchEvent(models.Model):

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from accounts.models import User
-from boards.models import Batch, BatchEvent, BatchStatus, Image, Job, JobState, Project
+from boards.models import (
+    AnnotationState,
+    Batch,
+    BatchEvent,
+    BatchStatus,
+    Image,
+    Job,
+    JobState,
+    Project,
+    ReviewState,
+)
 
 BOARD_COLUMNS = [
     (BatchStatus.UNASSIGNED, "Unassigned", "New uploads and split-off images wait here for a labeler."),
@@ -65,48 +76,192 @@ def image_for(user: User, image_id: int) -> Image:
     return image
 
 
+COLUMN_PAGE = 50
+ASSIGN_GRID_LIMIT = 500  # thumbnails in the assign dialog; "first N" covers any size
+OPEN_JOB_STATES = [JobState.ANNOTATING, JobState.IN_REVIEW, JobState.COMPLETE]
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """The board's filter box: batch name and labeler (email or name)."""
+
+    q: str = ""
+    labeler: str = ""
+
+    @classmethod
+    def from_query(cls, params) -> BoardFilter:
+        return cls(q=params.get("q", "").strip()[:100], labeler=params.get("labeler", "").strip()[:100])
+
+    def __bool__(self) -> bool:
+        return bool(self.q or self.labeler)
+
+    def apply(self, batches):
+        if self.q:
+            batches = batches.filter(name__icontains=self.q)
+        if self.labeler:
+            batches = batches.filter(
+                Exists(
+                    Job.objects.filter(batch=OuterRef("pk"))
+                    .exclude(state=JobState.CANCELLED)
+                    .filter(Q(labeler__email__icontains=self.labeler) | Q(labeler__full_name__icontains=self.labeler))
+                )
+            )
+        return batches
+
+    def as_query(self) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode({k: v for k, v in (("q", self.q), ("labeler", self.labeler)) if v})
+
+
 @dataclass
 class Column:
     status: str
     label: str
     hint: str
     batches: list[Batch]
+    total: int
+    offset: int = 0
 
     @property
     def count(self) -> int:
-        return len(self.batches)
+        return self.total
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.batches) < self.total
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.batches)
 
 
 def shows_review(user: User, project: Project) -> bool:
     return project.review_mode and user.has_perm("boards.review_batch", project)
 
 
-def board_columns(user: User, project: Project) -> list[Column]:
-    """The board's columns with their cards, in a constant number of queries."""
-    batches = list(
-        Batch.objects.filter(project=project)
-        .exclude(status=BatchStatus.ARCHIVED)
-        .annotate(image_count=Count("images"))
-        .prefetch_related(
-            Prefetch(
-                "jobs",
-                queryset=Job.objects.exclude(state=JobState.CANCELLED).select_related("labeler", "reviewer"),
-                to_attr="open_jobs",
-            )
+def visible_statuses(user: User, project: Project) -> list[str]:
+    review = shows_review(user, project)
+    return [status for status, _l, _h in BOARD_COLUMNS if status != BatchStatus.REVIEW or review]
+
+
+def _board_batches(project: Project, board_filter: BoardFilter):
+    return board_filter.apply(Batch.objects.filter(project=project))
+
+
+def board_columns(user: User, project: Project, board_filter: BoardFilter | None = None) -> list[Column]:
+    """The board: each visible column's first page of cards and its total.
+
+    A constant number of queries whatever the number of batches and images:
+    totals, one windowed query for every column's first page, then the cards'
+    counts, thumbnails and jobs for the cards shown.
+    """
+    board_filter = board_filter or BoardFilter()
+    statuses = visible_statuses(user, project)
+    base = _board_batches(project, board_filter).filter(status__in=statuses)
+    totals = dict(base.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    ranked = base.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("status")],
+            order_by=[F("priority").asc(), F("uploaded_at").asc(), F("pk").asc()],
         )
-        .order_by("priority", "uploaded_at", "pk")
-    )
-    by_status: dict[str, list[Batch]] = {status: [] for status, _l, _h in BOARD_COLUMNS}
+    ).filter(rank__lte=COLUMN_PAGE)
+    batches = decorate_cards(project, list(ranked.order_by("priority", "uploaded_at", "pk")))
+    by_status: dict[str, list[Batch]] = {status: [] for status in statuses}
     for batch in batches:
-        batch.project = project
-        batch._current_job = batch.open_jobs[0] if batch.open_jobs else None
-        by_status.setdefault(batch.status, []).append(batch)
-    review_visible = shows_review(user, project)
-    return [
-        Column(status, label, hint, by_status[status])
-        for status, label, hint in BOARD_COLUMNS
-        if status != BatchStatus.REVIEW or review_visible
-    ]
+        by_status[batch.status].append(batch)
+    labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
+    return [Column(s, *labels[s], by_status[s], totals.get(s, 0)) for s in statuses]
+
+
+def column_page(
+    user: User, project: Project, status: str, *, offset: int, board_filter: BoardFilter | None = None
+) -> Column:
+    """One more page of a column, for "show more"."""
+    if status not in visible_statuses(user, project):
+        raise Http404("No such column.")
+    board_filter = board_filter or BoardFilter()
+    base = _board_batches(project, board_filter).filter(status=status)
+    total = base.count()
+    page = list(base.order_by("priority", "uploaded_at", "pk")[offset : offset + COLUMN_PAGE])
+    labels = {s: (label, hint) for s, label, hint in BOARD_COLUMNS}
+    return Column(status, *labels[status], decorate_cards(project, page), total, offset)
+
+
+def card(project: Project, batch_id: int) -> Batch:
+    batch = batch_in(project, batch_id)
+    return decorate_cards(project, [batch])[0]
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    label: str
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]:
+    """Give each batch what its card shows, in three queries for any number of cards."""
+    ids = [b.pk for b in batches]
+    if not ids:
+        return batches
+    counts = {
+        row["batch_id"]: row
+        for row in Image.objects.filter(batch_id__in=ids)
+        .order_by()
+        .values("batch_id")
+        .annotate(
+            total=Count("pk"),
+            annotated=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),
+            reviewed=Count("pk", filter=~Q(review_state=ReviewState.PENDING)),
+        )
+    }
+    thumbs: dict[int, list[int]] = {}
+    for batch_id, image_id in (
+        Image.objects.filter(batch_id__in=ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("batch_id")], order_by=[F("pk").asc()]))
+        .filter(rank__lte=4)
+        .order_by("batch_id", "pk")
+        .values_list("batch_id", "pk")
+    ):
+        thumbs.setdefault(batch_id, []).append(image_id)
+    jobs: dict[int, list[Job]] = {}
+    for job in (
+        Job.objects.filter(batch_id__in=ids).select_related("labeler", "reviewer").order_by("-created_at", "-pk")
+    ):
+        jobs.setdefault(job.batch_id, []).append(job)
+    for batch in batches:
+        if project is not None:
+            batch.project = project
+        row = counts.get(batch.pk, {})
+        batch.image_count = row.get("total", 0)
+        batch.annotated_count = row.get("annotated", 0)
+        batch.reviewed_count = row.get("reviewed", 0)
+        batch.thumb_ids = thumbs.get(batch.pk, [])
+        batch_jobs = jobs.get(batch.pk, [])
+        batch.num_jobs = len(batch_jobs)
+        batch._current_job = next((j for j in batch_jobs if j.state != JobState.CANCELLED), None)
+        if batch.status == BatchStatus.REVIEW:
+            batch.progress = Progress(batch.reviewed_count, batch.image_count, "reviewed")
+        else:
+            batch.progress = Progress(batch.annotated_count, batch.image_count, "annotated")
+    return batches
+
+
+def board_version(project: Project) -> str:
+    """Changes whenever anything a board shows changes; one aggregate query."""
+    row = Batch.objects.filter(project=project).aggregate(n=Count("pk"), last=Max("updated_at"))
+    last = row["last"].timestamp() if row["last"] else 0
+    return f"{row['n']}-{last:.6f}"
+
+
+def first_image_ids(batch: Batch, n: int) -> list[int]:
+    return list(Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[: max(0, n)])
 
 
 def batch_images(batch: Batch):
@@ -135,3 +290,78 @@ def assignable_reviewers(project: Project):
         memberships__role__in=[Role.REVIEWER, Role.MANAGER, Role.OWNER],
         is_active=True,
     ).order_by("email")
+
+
+def image_in(batch: Batch, image_id) -> Image:
+    try:
+        return Image.objects.get(batch=batch, pk=int(image_id or ""))
+    except (ValueError, Image.DoesNotExist):
+        raise Http404("No such image in this batch.") from None
+
+
+def next_to_review(batch: Batch, *, after: int | None = None) -> int | None:
+    pending = Image.objects.filter(batch=batch, review_state=ReviewState.PENDING).order_by("pk")
+    later = pending.filter(pk__gt=after).values_list("pk", flat=True).first() if after else None
+    return later or pending.values_list("pk", flat=True).first()
+
+
+def review_context(batch: Batch, image_id=None) -> dict:
+    """The review screen: the image in view, its neighbours, and the tally."""
+    images = Image.objects.filter(batch=batch).order_by("pk")
+    tally = dict(images.order_by().values("review_state").annotate(n=Count("pk")).values_list("review_state", "n"))
+    current = None
+    if image_id:
+        current = images.filter(pk=int(image_id) if str(image_id).isdigit() else 0).first()
+    if current is None:
+        first = next_to_review(batch)
+        current = images.filter(pk=first).first() if first else images.first()
+    previous_id = (
+        images.filter(pk__lt=current.pk).order_by("-pk").values_list("pk", flat=True).first() if current else None
+    )
+    next_id = images.filter(pk__gt=current.pk).values_list("pk", flat=True).first() if current else None
+    position = images.filter(pk__lte=current.pk).count() if current else 0
+    total = sum(tally.values())
+    return {
+        "batch": batch,
+        "image": current,
+        "boxes": list(current.annotations.select_related("label")) if current else [],
+        "previous_id": previous_id,
+        "next_id": next_id,
+        "position": position,
+        "total": total,
+        "approved": tally.get(ReviewState.APPROVED, 0),
+        "rejected": tally.get(ReviewState.REJECTED, 0),
+        "pending": tally.get(ReviewState.PENDING, 0),
+        "strip": list(images.values_list("pk", "review_state")[:200]),
+    }
+
+
+def my_work(user: User) -> dict:
+    """A labeler's and a reviewer's queue across projects, highest priority first."""
+    from accounts.roles import Role, role_at_least
+
+    labeling = decorate_jobs(
+        Job.objects.filter(labeler=user, state=JobState.ANNOTATING, batch__status=BatchStatus.ANNOTATING)
+    )
+    reviewer_workspaces = [ws for ws, role in user.workspace_roles().items() if role_at_least(role, Role.REVIEWER)]
+    reviewing = decorate_jobs(
+        Job.objects.filter(state=JobState.IN_REVIEW, batch__status=BatchStatus.REVIEW).filter(
+            Q(reviewer=user) | Q(reviewer__isnull=True, batch__project__workspace_id__in=reviewer_workspaces)
+        )
+    )
+    return {
+        "labeling": labeling,
+        "reviewing": reviewing,
+        "images_to_label": sum(j.batch.image_count - j.batch.annotated_count for j in labeling),
+        "images_to_review": sum(j.batch.image_count - j.batch.reviewed_count for j in reviewing),
+    }
+
+
+def decorate_jobs(jobs) -> list[Job]:
+    jobs = list(
+        jobs.select_related("batch__project__workspace", "labeler", "reviewer").order_by(
+            "batch__priority", "batch__uploaded_at", "pk"
+        )
+    )
+    decorate_cards(None, [job.batch for job in jobs])
+    return jobs

@@ -265,11 +265,14 @@ def upload_images(
     batch_name: str | None = None,
     source: str = BatchSource.WEB,
     priority: int | None = None,
+    into: Batch | None = None,
 ) -> UploadResult:
     """Store many image files as one new Unassigned batch.
 
     Each file is checked on its own: a bad file is reported with a reason and
-    the rest land. No good file means no batch.
+    the rest land. No good file means no batch. ``into`` continues an upload
+    sent in several requests: the images join the batch its first request
+    made, which must still be in Unassigned and be the actor's own upload.
     """
     if not actor.has_perm("boards.upload_images", project):
         raise NotAllowed("You do not have permission to upload images to this project.")
@@ -279,6 +282,8 @@ def upload_images(
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; upload fewer at once.")
     if priority is not None:
         _validate_priority(priority)
+    if into is not None:
+        _check_upload_target(into, project, actor, adding=len(files))
 
     workers = max(1, min(settings.UPLOAD_WORKERS, len(files)))
     if workers == 1:
@@ -303,6 +308,7 @@ def upload_images(
     for _attempt in range(2):
         try:
             batch = _store_upload(
+                into=into,
                 project=project,
                 actor=actor,
                 files=files,
@@ -326,7 +332,24 @@ def _display_name(upload) -> str:
     return (getattr(upload, "name", "") or "unnamed").replace("\\", "/").rsplit("/", 1)[-1][:255]
 
 
-def _store_upload(*, project, actor, files, results, candidates, batch_name, source, priority) -> Batch | None:
+def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding: int) -> None:
+    if (
+        batch.project_id != project.pk
+        or batch.created_by_id != actor.pk
+        or batch.source
+        not in (
+            BatchSource.WEB,
+            BatchSource.API,
+        )
+    ):
+        raise InvalidInput("Images can only be added to a batch you are uploading right now.")
+    if batch.status != BatchStatus.UNASSIGNED:
+        raise WrongState("This batch has left Unassigned; start a new upload.")
+    if Image.objects.filter(batch=batch).count() + adding > MAX_BATCH_IMAGES:
+        raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; start a new upload for the rest.")
+
+
+def _store_upload(*, into, project, actor, files, results, candidates, batch_name, source, priority) -> Batch | None:
     existing = dict(Image.objects.filter(project=project, sha256__in=list(candidates)).values_list("sha256", "pk"))
     for sha, pk in existing.items():
         index, _ = candidates[sha]
@@ -341,14 +364,18 @@ def _store_upload(*, project, actor, files, results, candidates, batch_name, sou
     written: list[str] = []
     try:
         with transaction.atomic():
-            batch = Batch.objects.create(
-                project=project,
-                name=unique_batch_name(project, batch_name or upload_batch_name(now)),
-                priority=priority or Batch._meta.get_field("priority").default,
-                source=source,
-                uploaded_at=now,
-                created_by=actor,
-            )
+            if into is not None:
+                batch = _locked(into)
+                _check_upload_target(batch, project, actor, adding=len(fresh))
+            else:
+                batch = Batch.objects.create(
+                    project=project,
+                    name=unique_batch_name(project, batch_name or upload_batch_name(now)),
+                    priority=priority or Batch._meta.get_field("priority").default,
+                    source=source,
+                    uploaded_at=now,
+                    created_by=actor,
+                )
             images = []
             for index, p in fresh:
                 image = Image(
@@ -364,7 +391,10 @@ def _store_upload(*, project, actor, files, results, candidates, batch_name, sou
                 image.thumbnail.name = _store(thumbnail_upload_to(image, "t.jpg"), p.thumbnail, written)
                 images.append(image)
             Image.objects.bulk_create(images, batch_size=500)
-            _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
+            if into is None:
+                _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
+            else:
+                _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
     except BaseException:
         _delete_files(written)
         raise
@@ -497,7 +527,7 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
     if decision not in (APPROVE, REJECT):
         raise InvalidInput("A decision is either approve or reject.")
     with transaction.atomic():
-        image = Image.objects.select_for_update().select_related("batch__project").get(pk=image.pk)
+        image = Image.objects.select_for_update(of=("self",)).select_related("batch__project").get(pk=image.pk)
         batch = image.batch
         if batch is None:
             raise WrongState("This image is not in a batch.")
@@ -508,6 +538,7 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
         image.review_state = ReviewState.APPROVED if decision == APPROVE else ReviewState.REJECTED
         image.review_comment = comment.strip() if decision == REJECT else ""
         image.save(update_fields=["review_state", "review_comment"])
+        Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
     return image
 
 
@@ -725,6 +756,66 @@ def _validate_priority(priority) -> None:
         )
 
 
+# --- moving a card ---------------------------------------------------------------
+
+
+class NeedsInput(InvalidInput):
+    """The move needs a choice first (a labeler, or what to do with annotations)."""
+
+    def __init__(self, message: str, *, dialog: str):
+        super().__init__(message)
+        self.dialog = dialog
+
+
+def move_batch(
+    *,
+    batch: Batch,
+    actor: User,
+    to: str,
+    labeler: User | None = None,
+    reviewer: User | None = None,
+    image_ids: Iterable[int] | None = None,
+    keep_annotations: bool | None = None,
+    comment: str = "",
+) -> Batch:
+    """Move a card to another column: the one entry point of the board and the API.
+
+    Runs the service for that pair of columns. Raises ``NeedsInput`` when the
+    move needs a choice first: a labeler for Annotating, and whether to keep
+    the annotations when going back to Unassigned.
+    """
+    here = batch.status
+    if to == here:
+        return batch
+    label_to = STATUS_LABELS.get(to)
+    if label_to is None:
+        raise InvalidInput(f"There is no column “{to}”.")
+    if here == BatchStatus.UNASSIGNED and to == BatchStatus.ANNOTATING:
+        _check_transition(batch, "assign", actor, verb="assign")
+        if labeler is None:
+            raise NeedsInput("Choose a labeler for this batch.", dialog="assign")
+        return assign(batch=batch, actor=actor, labeler=labeler, reviewer=reviewer, image_ids=image_ids).batch
+    if here == BatchStatus.ANNOTATING and to in (BatchStatus.REVIEW, BatchStatus.DATASET):
+        review_mode = batch.project.review_mode
+        if to == BatchStatus.DATASET and review_mode:
+            raise WrongState("This project reviews every batch: submit it to Review first.")
+        if to == BatchStatus.REVIEW and not review_mode:
+            raise WrongState("This project has no review step: submit goes straight to Dataset.")
+        return submit(batch=batch, actor=actor)
+    if here == BatchStatus.REVIEW and to == BatchStatus.DATASET:
+        return approve(batch=batch, actor=actor).approved
+    if here == BatchStatus.REVIEW and to == BatchStatus.ANNOTATING:
+        return reject(batch=batch, actor=actor, comment=comment).rejected
+    if to == BatchStatus.UNASSIGNED and here in (BatchStatus.ANNOTATING, BatchStatus.REVIEW, BatchStatus.DATASET):
+        _check_transition(batch, "move_to_unassigned", actor, verb="move")
+        if keep_annotations is None:
+            raise NeedsInput("Remove the annotations, or keep them as pre-labels?", dialog="unassign")
+        return move_to_unassigned(batch=batch, actor=actor, keep_annotations=keep_annotations)
+    if here == BatchStatus.UNASSIGNED and to == BatchStatus.ARCHIVED:
+        return archive(batch=batch, actor=actor)
+    raise WrongState(f"A batch cannot move from {STATUS_LABELS[here]} to {label_to}.")
+
+
 # --- annotations ---------------------------------------------------------------
 
 
@@ -755,8 +846,7 @@ def _may_edit_annotations(actor: User, image: Image) -> None:
             raise NotAllowed("You do not have permission to import annotations into this project.")
         return
     raise WrongState(
-        f"Annotations can change only while the batch is in Annotating; this one is in "
-        f"{STATUS_LABELS[batch.status]}."
+        f"Annotations can change only while the batch is in Annotating; this one is in {STATUS_LABELS[batch.status]}."
     )
 
 
@@ -789,7 +879,9 @@ def save_annotations(
     from boards.models import LabelClass
 
     with transaction.atomic():
-        image = Image.objects.select_for_update().select_related("project", "batch__project").get(pk=image.pk)
+        image = (
+            Image.objects.select_for_update(of=("self",)).select_related("project", "batch__project").get(pk=image.pk)
+        )
         _may_edit_annotations(actor, image)
         if expected_version is not None and expected_version != image.annotation_version:
             raise ConcurrentChange(
@@ -828,4 +920,7 @@ def save_annotations(
             image.annotation_state = AnnotationState.EMPTY if empty else AnnotationState.UNANNOTATED
         image.annotation_version += 1
         image.save(update_fields=["annotation_state", "annotation_version"])
+        if image.batch_id:
+            # The board's change check reads batches' updated_at: progress moved.
+            Batch.objects.filter(pk=image.batch_id).update(updated_at=timezone.now())
     return image

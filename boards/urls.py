@@ -2,15 +2,22 @@ from django.urls import path
 
 from boards import views
 
+P = "w/<slug:ws>/p/<slug:project>/"
+B = P + "batches/<int:batch_id>/"
+
 urlpatterns = [
     path("", views.home, name="home"),
-    path("w/<slug:ws>/p/<slug:project>/", views.board, name="board"),
-    path("w/<slug:ws>/p/<slug:project>/upload/", views.upload, name="upload"),
-    path("w/<slug:ws>/p/<slug:project>/batches/<int:batch_id>/", views.batch_detail, name="batch"),
-    path(
-        "w/<slug:ws>/p/<slug:project>/batches/<int:batch_id>/<slug:action>/",
-        views.batch_action,
-        name="batch-action",
-    ),
+    path("my-work/", views.my_work, name="my-work"),
+    path(P, views.board, name="board"),
+    path(P + "board/version", views.board_version, name="board-version"),
+    path(P + "board/<slug:status>/more", views.column_more, name="column-more"),
+    path(P + "upload/", views.upload, name="upload"),
+    path(B, views.batch_detail, name="batch"),
+    path(B + "move", views.move, name="move"),
+    path(B + "dialog/<slug:name>", views.dialog, name="dialog"),
+    path(B + "review/", views.review, name="review"),
+    path(B + "review/decide", views.review_decide, name="review-decide"),
+    path(B + "review/finish", views.review_finish, name="review-finish"),
+    path(B + "<slug:action>/", views.batch_action, name="batch-action"),
     path("images/<int:image_id>/<str:kind>", views.image_file, name="image-file"),
 ]

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
 
 from accounts.models import User
 from boards import selectors, services
 from boards.errors import InvalidInput, ServiceError
-from boards.models import Batch, BatchStatus
+from boards.models import Batch, BatchStatus, Project, can_submit
 
 IMAGES_PER_PAGE = 120
 
@@ -30,19 +35,205 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "boards/home.html", {"workspaces": workspaces})
 
 
+@dataclass(frozen=True)
+class Move:
+    to: str
+    label: str
+    dialog: str | None = None
+
+
+def card_moves(user: User, batch: Batch) -> list[Move]:
+    """The moves this user may make on this card now: the menu and the drop targets.
+
+    Uses what ``selectors.decorate_cards`` attached and the cached roles: no query.
+    The services check everything again when the move is posted.
+    """
+    moves: list[Move] = []
+    status, project = batch.status, batch.project
+    if status == BatchStatus.UNASSIGNED:
+        if user.has_perm("boards.assign_batch", batch) and batch.image_count:
+            moves.append(Move(BatchStatus.ANNOTATING, "Assign…", "assign"))
+        if user.has_perm("boards.archive_batch", batch):
+            moves.append(Move(BatchStatus.ARCHIVED, "Archive"))
+        if user.has_perm("boards.delete_batch", batch):
+            moves.append(Move("delete", "Delete…", "delete"))
+        return moves
+    if status == BatchStatus.ANNOTATING:
+        done = batch.image_count and batch.annotated_count == batch.image_count
+        if done and can_submit(batch, user):
+            target = BatchStatus.REVIEW if project.review_mode else BatchStatus.DATASET
+            moves.append(Move(target, "Submit for review" if project.review_mode else "Submit to Dataset"))
+    if status == BatchStatus.REVIEW and user.has_perm("boards.review_batch", batch):
+        moves.append(Move(BatchStatus.DATASET, "Approve all"))
+        moves.append(Move(BatchStatus.ANNOTATING, "Reject all"))
+    if status != BatchStatus.ARCHIVED and user.has_perm("boards.unassign_batch", batch):
+        moves.append(Move(BatchStatus.UNASSIGNED, "Move to Unassigned…", "unassign"))
+    return moves
+
+
+def _board_context(request: HttpRequest, project: Project) -> dict:
+    board_filter = selectors.BoardFilter.from_query(request.GET)
+    columns = selectors.board_columns(request.user, project, board_filter)
+    for column in columns:
+        for batch in column.batches:
+            batch.moves = card_moves(request.user, batch)
+    return {
+        "project": project,
+        "columns": columns,
+        "filter": board_filter,
+        "can_upload": request.user.has_perm("boards.upload_images", project),
+        "can_drag": any(batch.moves for column in columns for batch in column.batches),
+        "version": selectors.board_version(project),
+    }
+
+
 @login_required
+@vary_on_headers("HX-Request")
 def board(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
-    columns = selectors.board_columns(request.user, project_obj)
+    context = _board_context(request, project_obj)
+    template = "boards/board.html#board" if request.htmx else "boards/board.html"
+    response = render(request, template, context)
+    response["ETag"] = f'"{context["version"]}"'
+    return response
+
+
+def _board_etag(project: Project) -> str:
+    return f'"{selectors.board_version(project)}"'
+
+
+@login_required
+def board_version(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    """A cheap check the board polls: 304 while nothing on it changed."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    etag = _board_etag(project_obj)
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(status=204)
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@login_required
+def column_more(request: HttpRequest, ws: str, project: str, status: str) -> HttpResponse:
+    project_obj = selectors.project_for(request.user, ws, project)
+    try:
+        offset = max(0, int(request.GET.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    column = selectors.column_page(
+        request.user, project_obj, status, offset=offset, board_filter=selectors.BoardFilter.from_query(request.GET)
+    )
+    for batch in column.batches:
+        batch.moves = card_moves(request.user, batch)
     return render(
         request,
-        "boards/board.html",
-        {
-            "project": project_obj,
-            "columns": columns,
-            "can_upload": request.user.has_perm("boards.upload_images", project_obj),
-        },
+        "boards/board.html#more-cards",
+        {"project": project_obj, "column": column, "filter": selectors.BoardFilter.from_query(request.GET)},
     )
+
+
+@login_required
+@require_POST
+def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """Move a card to another column: drag-and-drop, the card menu and plain forms all post here."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    data = request.POST
+    to = data.get("to", "")
+    try:
+        if to == "delete":
+            if data.get("confirm") != "yes":
+                raise services.NeedsInput("Deleting is permanent: confirm first.", dialog="delete")
+            name = batch.name
+            count = services.delete_batch(batch=batch, actor=request.user)
+            message = f"Deleted “{name}” and its {count} image{pluralize(count)} for good."
+        else:
+            keep = data.get("keep_annotations")
+            ids = data.getlist("images") or None
+            if data.get("selection") == "first":
+                ids = selectors.first_image_ids(batch, _whole_number(data.get("first"), "How many images"))
+            elif data.get("selection") == "all":
+                ids = None
+            moved = services.move_batch(
+                batch=batch,
+                actor=request.user,
+                to=to,
+                labeler=_member(batch, data.get("labeler"), "labeler") if data.get("labeler") else None,
+                reviewer=_member(batch, data.get("reviewer"), "reviewer") if data.get("reviewer") else None,
+                image_ids=ids,
+                keep_annotations=None if keep is None else keep in ("1", "on", "true", "yes"),
+                comment=data.get("comment", ""),
+            )
+            message = _moved_message(batch, moved, to)
+    except services.NeedsInput as needs:
+        return _dialog(request, project_obj, batch, needs.dialog, needs.message)
+    except ServiceError as exc:
+        return _refused(request, project_obj, exc)
+    if request.htmx:
+        response = render(request, "boards/board.html#board-oob", _board_context(request, project_obj))
+        return trigger_client_event(response, "toast", {"message": message, "level": "success"})
+    messages.success(request, message)
+    return redirect(reverse("board", args=[ws, project]))
+
+
+def _whole_number(value: str | None, what: str) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        raise InvalidInput(f"{what} must be a whole number.") from None
+    if number < 1:
+        raise InvalidInput(f"{what} must be at least 1.")
+    return number
+
+
+def _moved_message(batch: Batch, moved: Batch | None, to: str) -> str:
+    labels = dict(BatchStatus.choices)
+    if to == BatchStatus.ARCHIVED:
+        return f"Archived “{batch.name}”; its images are free to join another batch."
+    if moved is None or moved.status == to:
+        return f"Moved “{batch.name}” to {labels.get(to, to)}."
+    return f"“{batch.name}” is now in {labels[moved.status]}."
+
+
+def _refused(request: HttpRequest, project: Project, exc: ServiceError) -> HttpResponse:
+    """A refused move: the status says why to scripts, the message to people."""
+    if request.htmx:
+        response = HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+        response["HX-Reswap"] = "none"
+        return response
+    messages.error(request, exc.message)
+    return render(request, "boards/board.html", _board_context(request, project), status=exc.status)
+
+
+@login_required
+def dialog(request: HttpRequest, ws: str, project: str, batch_id: int, name: str) -> HttpResponse:
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    if name not in ("assign", "unassign", "delete"):
+        raise Http404
+    return _dialog(request, project_obj, batch, name, "")
+
+
+def _dialog(request: HttpRequest, project: Project, batch: Batch, name: str, message: str) -> HttpResponse:
+    batch = selectors.decorate_cards(project, [batch])[0]
+    context = {"project": project, "batch": batch, "message": message}
+    if name == "assign":
+        context |= {
+            "labelers": selectors.assignable_labelers(project),
+            "reviewers": selectors.assignable_reviewers(project),
+            "images": selectors.batch_images(batch).only("pk", "original_filename")[: selectors.ASSIGN_GRID_LIMIT],
+            "grid_limit": selectors.ASSIGN_GRID_LIMIT,
+        }
+    template = f"boards/dialogs.html#{name}"
+    if request.htmx:
+        response = render(request, template, context)
+        response["HX-Retarget"] = "#dialog-slot"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "boards/dialog_page.html", context | {"dialog": name, "standalone": True})
 
 
 @login_required
@@ -55,11 +246,15 @@ def upload(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     context = {"project": project_obj}
     if request.method == "POST":
         try:
+            into = None
+            if request.POST.get("batch"):
+                into = selectors.batch_in(project_obj, _whole_number(request.POST["batch"], "The batch"))
             result = services.upload_images(
                 project=project_obj,
                 actor=request.user,
                 files=request.FILES.getlist("files"),
                 batch_name=request.POST.get("name", "").strip() or None,
+                into=into,
             )
         except ServiceError as exc:
             return _refuse(request, exc.message, exc.status, wants_json, "boards/upload.html", context)
@@ -179,6 +374,80 @@ def _member(batch: Batch, user_id: str | None, what: str) -> User:
         return User.objects.get(pk=int(user_id or ""), memberships__workspace_id=batch.project.workspace_id)
     except (ValueError, User.DoesNotExist):
         raise InvalidInput(f"Choose a {what} from this workspace.") from None
+
+
+@login_required
+def review(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """Step through a batch in Review one image at a time."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    if not request.user.has_perm("boards.review_batch", batch):
+        raise PermissionDenied("You do not have permission to review this batch.")
+    if batch.status != BatchStatus.REVIEW:
+        messages.info(request, f"“{batch.name}” is not waiting for review.")
+        return redirect(reverse("batch", args=[ws, project, batch.pk]))
+    return _render_review(request, batch, request.GET.get("image"))
+
+
+def _render_review(request: HttpRequest, batch: Batch, image_id, *, status: int = 200) -> HttpResponse:
+    context = selectors.review_context(batch, image_id)
+    context["project"] = batch.project
+    template = "boards/review.html#stage" if request.htmx else "boards/review.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_POST
+def review_decide(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    image = selectors.image_in(batch, request.POST.get("image"))
+    try:
+        services.record_decision(
+            image=image,
+            actor=request.user,
+            decision=request.POST.get("decision", ""),
+            comment=request.POST.get("comment", ""),
+        )
+    except ServiceError as exc:
+        if request.htmx:
+            return _refused(request, project_obj, exc)
+        messages.error(request, exc.message)
+        return _render_review(request, batch, image.pk, status=exc.status)
+    next_id = selectors.next_to_review(batch, after=image.pk)
+    if request.htmx:
+        return _render_review(request, batch, next_id or image.pk)
+    url = reverse("review", args=[ws, project, batch.pk])
+    return redirect(f"{url}?image={next_id or image.pk}")
+
+
+@login_required
+@require_POST
+def review_finish(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    decide_all = request.POST.get("all") or None
+    try:
+        result = services.review(
+            batch=batch, actor=request.user, all=decide_all, comment=request.POST.get("comment", "")
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        if batch.status != BatchStatus.REVIEW or exc.status == 403:
+            return _refused(request, project_obj, exc)
+        return _render_review(request, batch, None, status=exc.status)
+    parts = []
+    if result.approved:
+        parts.append(f"{result.approved.images.count()} approved went to Dataset")
+    if result.rejected:
+        parts.append(f"{result.rejected.images.count()} rejected went back to Annotating")
+    messages.success(request, f"Review of “{batch.name}” finished: {' and '.join(parts)}.")
+    return redirect(reverse("board", args=[ws, project]))
+
+
+@login_required
+def my_work(request: HttpRequest) -> HttpResponse:
+    return render(request, "boards/my_work.html", selectors.my_work(request.user))
 
 
 @login_required

@@ -101,14 +101,36 @@ def test_the_board_groups_cards_by_status_and_priority(client, manager, project)
     assert [b.name for b in columns["unassigned"].batches] == [high.name, low.name]
 
 
-def test_the_board_needs_a_constant_number_of_queries(client, manager, project, django_assert_max_num_queries):
-    for i in range(30):
-        batch = BatchFactory(project=project, priority=1 + i % 5)
-        ImageFactory(project=project, batch=batch)
+def _fill_board(project, labeler, n):
+    from boards.models import Job
+
+    for i in range(n):
+        status = [BatchStatus.UNASSIGNED, BatchStatus.ANNOTATING, BatchStatus.REVIEW, BatchStatus.DATASET][i % 4]
+        batch = BatchFactory(project=project, priority=1 + i % 5, status=status)
+        for _ in range(2):
+            ImageFactory(project=project, batch=batch)
+        if status != BatchStatus.UNASSIGNED:
+            Job.objects.create(batch=batch, labeler=labeler)
+
+
+def test_the_board_needs_a_constant_number_of_queries(client, manager, labeler, project, django_assert_max_num_queries):
+    _fill_board(project, labeler, 8)
     client.force_login(manager)
-    with django_assert_max_num_queries(8):
+    client.get(board_url(project))
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        client.get(board_url(project))
+    _fill_board(project, labeler, 192)
+    with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(board_url(project))
-    assert response.status_code == 200 and response.context["columns"][0].count == 30
+    columns = response.context["columns"]
+    assert sum(c.count for c in columns) == 200
+    assert [len(c.batches) for c in columns] == [50, 50, 50, 50]
+    card = columns[1].batches[0]
+    assert card.image_count == 2 and len(card.thumb_ids) == 2 and card.num_jobs == 1
+    assert len(small.captured_queries) <= 10
 
 
 @pytest.mark.parametrize("name", ["board", "upload"])

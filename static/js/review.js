@@ -1,0 +1,13 @@
+// Review keys: A approves, R rejects, ← and → step through the images.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", (evt) => {
+    if (evt.ctrlKey || evt.metaKey || evt.altKey) return;
+    if (evt.target.closest("input, textarea, select")) return;
+    const key = evt.key.toLowerCase();
+    const target = document.querySelector('#stage [data-key="' + key + '"]');
+    if (!target) return;
+    evt.preventDefault();
+    target.click();
+  });
+})();
