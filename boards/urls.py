@@ -18,6 +18,6 @@ urlpatterns = [
     path(B + "review/", views.review, name="review"),
     path(B + "review/decide", views.review_decide, name="review-decide"),
     path(B + "review/finish", views.review_finish, name="review-finish"),
-    path(B + "<slug:action>/", views.batch_action, name="batch-action"),
+    path(B + "priority", views.priority, name="priority"),
     path("images/<int:image_id>/<str:kind>", views.image_file, name="image-file"),
 ]

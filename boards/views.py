@@ -167,16 +167,27 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
                 keep_annotations=None if keep is None else keep in ("1", "on", "true", "yes"),
                 comment=data.get("comment", ""),
             )
-            message = _moved_message(batch, moved, to)
+            message = _moved_message(batch, moved, to, split=ids is not None)
     except services.NeedsInput as needs:
         return _dialog(request, project_obj, batch, needs.dialog, needs.message)
     except ServiceError as exc:
+        if data.get("from_page") == "batch" and not request.htmx:
+            messages.error(request, exc.message)
+            return _render_batch(request, selectors.batch_in(project_obj, batch_id), status=exc.status)
         return _refused(request, project_obj, exc)
-    if request.htmx:
+    from_batch_page = data.get("from_page") == "batch"
+    if request.htmx and not from_batch_page:
         response = render(request, "boards/board.html#board-oob", _board_context(request, project_obj))
         return trigger_client_event(response, "toast", {"message": message, "level": "success"})
     messages.success(request, message)
-    return redirect(reverse("board", args=[ws, project]))
+    target = reverse("board", args=[ws, project])
+    if from_batch_page and to != "delete":
+        target = reverse("batch", args=[ws, project, batch_id])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 def _whole_number(value: str | None, what: str) -> int:
@@ -189,8 +200,15 @@ def _whole_number(value: str | None, what: str) -> int:
     return number
 
 
-def _moved_message(batch: Batch, moved: Batch | None, to: str) -> str:
+def _moved_message(batch: Batch, moved: Batch | None, to: str, *, split: bool = False) -> str:
     labels = dict(BatchStatus.choices)
+    if to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None:
+        labeler = moved.current_job.labeler.get_full_name()
+        rest = Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()
+        if not split or rest is None:
+            return f"Assigned “{batch.name}” to {labeler}."
+        assigned = f"Assigned {moved.images.count()} images of “{batch.name}” to {labeler}."
+        return f"{assigned} The other {rest.images.count()} wait in Unassigned as “{rest.name}”."
     if to == BatchStatus.ARCHIVED:
         return f"Archived “{batch.name}”; its images are free to join another batch."
     if moved is None or moved.status == to:
@@ -214,12 +232,15 @@ def dialog(request: HttpRequest, ws: str, project: str, batch_id: int, name: str
     batch = selectors.batch_in(project_obj, batch_id)
     if name not in ("assign", "unassign", "delete"):
         raise Http404
-    return _dialog(request, project_obj, batch, name, "")
+    return _dialog(request, project_obj, batch, name, "", from_page=request.GET.get("from_page", ""))
 
 
-def _dialog(request: HttpRequest, project: Project, batch: Batch, name: str, message: str) -> HttpResponse:
+def _dialog(
+    request: HttpRequest, project: Project, batch: Batch, name: str, message: str, *, from_page: str = ""
+) -> HttpResponse:
     batch = selectors.decorate_cards(project, [batch])[0]
-    context = {"project": project, "batch": batch, "message": message}
+    from_page = from_page or request.POST.get("from_page", "")
+    context = {"project": project, "batch": batch, "message": message, "from_page": from_page}
     if name == "assign":
         context |= {
             "labelers": selectors.assignable_labelers(project),
@@ -276,6 +297,7 @@ def batch_detail(request: HttpRequest, ws: str, project: str, batch_id: int) -> 
 def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> HttpResponse:
     page = Paginator(selectors.batch_images(batch), IMAGES_PER_PAGE).get_page(request.GET.get("page"))
     user = request.user
+    batch = selectors.decorate_cards(batch.project, [batch])[0]
     return render(
         request,
         "boards/batch.html",
@@ -284,89 +306,30 @@ def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> H
             "batch": batch,
             "page": page,
             "history": selectors.batch_history(batch)[:100],
-            "actions": _actions_for(user, batch),
-            "labelers": selectors.assignable_labelers(batch.project),
-            "reviewers": selectors.assignable_reviewers(batch.project),
+            "moves": card_moves(user, batch),
+            "can_review": batch.status == BatchStatus.REVIEW and user.has_perm("boards.review_batch", batch),
+            "can_prioritize": user.has_perm("boards.change_batch_priority", batch),
             "job": batch.current_job,
         },
         status=status,
     )
 
 
-def _actions_for(user: User, batch: Batch) -> set[str]:
-    """The actions this user may take on this batch now (the same rules the services apply)."""
-    names = {t.name for t in batch.get_available_user_status_transitions(user)}
-    actions = {n for n in names if n in ("assign", "submit", "move_to_unassigned", "archive", "restore")}
-    if batch.status == BatchStatus.REVIEW and user.has_perm("boards.review_batch", batch):
-        actions.add("review")
-    if batch.status == BatchStatus.UNASSIGNED and user.has_perm("boards.delete_batch", batch):
-        actions.add("delete")
-    return actions
-
-
 @login_required
 @require_POST
-def batch_action(request: HttpRequest, ws: str, project: str, batch_id: int, action: str) -> HttpResponse:
+def priority(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
-    board_url = reverse("board", args=[ws, project])
     try:
-        message, target = _run_action(request, batch, action)
+        value = _whole_number(request.POST.get("priority"), "Priority")
+        batch = services.set_priority(batch=batch, actor=request.user, priority=value)
     except ServiceError as exc:
         if request.htmx:
-            response = HttpResponse(exc.message, status=exc.status)
-            response["HX-Reswap"] = "none"
-            return response
+            return _refused(request, project_obj, exc)
         messages.error(request, exc.message)
-        batch = selectors.batch_in(project_obj, batch_id)
         return _render_batch(request, batch, status=exc.status)
-    messages.success(request, message)
-    return redirect(target or board_url)
-
-
-def _run_action(request: HttpRequest, batch: Batch, action: str) -> tuple[str, str | None]:
-    user, data = request.user, request.POST
-    batch_url = reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
-    if action == "assign":
-        labeler = _member(batch, data.get("labeler"), "labeler")
-        reviewer = _member(batch, data.get("reviewer"), "reviewer") if data.get("reviewer") else None
-        ids = data.getlist("images") or None
-        result = services.assign(batch=batch, actor=user, labeler=labeler, reviewer=reviewer, image_ids=ids)
-        note = (
-            f" {result.remainder.images.count()} images stay in Unassigned as “{result.remainder.name}”."
-            if result.remainder
-            else ""
-        )
-        return f"Assigned “{batch.name}” to {labeler}.{note}", batch_url
-    if action == "submit":
-        batch = services.submit(batch=batch, actor=user)
-        return f"Submitted “{batch.name}”; it is now in {batch.get_status_display()}.", batch_url
-    if action == "approve":
-        services.approve(batch=batch, actor=user)
-        return f"Approved “{batch.name}”: its images are in the Dataset.", batch_url
-    if action == "reject":
-        services.reject(batch=batch, actor=user, comment=data.get("comment", ""))
-        return f"Rejected “{batch.name}”: it went back to its labeler.", batch_url
-    if action == "unassign":
-        keep = data.get("keep_annotations") in ("1", "on", "true")
-        services.move_to_unassigned(batch=batch, actor=user, keep_annotations=keep)
-        kept = "kept as pre-labels" if keep else "removed"
-        return f"Moved “{batch.name}” to Unassigned; its annotations were {kept}.", batch_url
-    if action == "archive":
-        services.archive(batch=batch, actor=user)
-        return f"Archived “{batch.name}”; its images are free to join another batch.", None
-    if action == "delete":
-        name = batch.name
-        count = services.delete_batch(batch=batch, actor=user)
-        return f"Deleted “{name}” and its {count} images for good.", None
-    if action == "priority":
-        try:
-            priority = int(data.get("priority", ""))
-        except ValueError:
-            raise InvalidInput("Priority is a whole number from 1 (highest) to 5 (lowest).") from None
-        services.set_priority(batch=batch, actor=user, priority=priority)
-        return f"“{batch.name}” now has priority {priority}.", batch_url
-    raise Http404("No such action.")
+    messages.success(request, f"“{batch.name}” now has priority {batch.priority}.")
+    return redirect(reverse("batch", args=[ws, project, batch.pk]))
 
 
 def _member(batch: Batch, user_id: str | None, what: str) -> User:

@@ -18,8 +18,12 @@ def batch_url(batch):
     return reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
 
 
-def action_url(batch, action):
-    return reverse("batch-action", args=[batch.project.workspace.slug, batch.project.slug, batch.pk, action])
+def move_url(batch):
+    return reverse("move", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
+
+
+def priority_url(batch):
+    return reverse("priority", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
 
 
 def test_it_sends_anonymous_visitors_to_login(client, project):
@@ -144,7 +148,7 @@ def test_other_workspaces_batches_and_images_are_404(client, outsider, make_batc
     image = batch.images.get()
     client.force_login(outsider)
     assert client.get(batch_url(batch)).status_code == 404
-    assert client.post(action_url(batch, "delete")).status_code == 404
+    assert client.post(move_url(batch), {"to": "delete", "confirm": "yes"}).status_code == 404
     assert client.get(reverse("image-file", args=[image.pk, "thumb"])).status_code == 404
     assert Batch.objects.filter(pk=batch.pk).exists()
 
@@ -217,9 +221,12 @@ def test_assign_through_the_batch_page(client, manager, labeler, make_batch):
     batch = make_batch(3)
     client.force_login(manager)
     page = client.get(batch_url(batch))
-    assert page.status_code == 200 and "assign" in page.context["actions"]
-    response = client.post(action_url(batch, "assign"), {"labeler": labeler.pk})
-    assert response.status_code == 302
+    assert page.status_code == 200 and [m.to for m in page.context["moves"]] == ["annotating", "archived", "delete"]
+    assert b"Delete batch and its 3 images" in page.content
+    dialog = client.get(reverse("dialog", args=["acme", "parcels", batch.pk, "assign"]), {"from_page": "batch"})
+    assert b'name="from_page" value="batch"' in dialog.content
+    response = client.post(move_url(batch), {"to": "annotating", "labeler": labeler.pk, "from_page": "batch"})
+    assert response.status_code == 302 and response["Location"] == batch_url(batch)
     batch.refresh_from_db()
     assert batch.status == BatchStatus.ANNOTATING and batch.current_job.labeler == labeler
 
@@ -228,23 +235,22 @@ def test_assigning_a_selection_through_the_page_splits(client, manager, labeler,
     batch = make_batch(4)
     ids = list(batch.images.values_list("pk", flat=True))[:1]
     client.force_login(manager)
-    client.post(action_url(batch, "assign"), {"labeler": labeler.pk, "images": ids})
+    client.post(move_url(batch), {"to": "annotating", "labeler": labeler.pk, "images": ids, "from_page": "batch"})
     assert Batch.objects.count() == 2
     assert Image.objects.filter(batch=batch).count() == 1
 
 
-@pytest.mark.parametrize("action", ["approve", "reject"])
+@pytest.mark.parametrize("to", ["dataset", "annotating"])
 @pytest.mark.parametrize("who", ["labeler", "viewer"])
-def test_the_server_refuses_review_actions_from_public_users(
-    action, who, personas, client, manager, labeler, make_batch
-):
+def test_the_server_refuses_review_actions_from_public_users(to, who, personas, client, manager, labeler, make_batch):
     batch = make_batch(2)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     batch.images.update(annotation_state=AnnotationState.ANNOTATED)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     client.force_login(personas[who])
-    response = client.post(action_url(batch, action))
+    response = client.post(move_url(batch), {"to": to, "from_page": "batch"})
     assert response.status_code == 403
+    assert b"do not have permission to review" in response.content
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
 
 
@@ -252,45 +258,47 @@ def test_delete_outside_unassigned_answers_409_with_the_reason(client, manager, 
     batch = make_batch(2)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     client.force_login(manager)
-    response = client.post(action_url(batch, "delete"))
+    response = client.post(move_url(batch), {"to": "delete", "confirm": "yes", "from_page": "batch"})
     assert response.status_code == 409
     assert "Move it to Unassigned first" in response.content.decode()
+    assert response.context["batch"] == batch
     assert Image.objects.filter(batch=batch).count() == 2
 
 
-def test_delete_from_unassigned_removes_the_batch(client, manager, make_batch):
+def test_delete_from_the_batch_page_lands_on_the_board(client, manager, make_batch):
     batch = make_batch(2)
     client.force_login(manager)
-    response = client.post(action_url(batch, "delete"))
+    response = client.post(move_url(batch), {"to": "delete", "confirm": "yes", "from_page": "batch"})
     assert response.status_code == 302 and response["Location"] == board_url(batch.project)
     assert not Batch.objects.exists() and not Image.objects.exists()
 
 
-def test_htmx_errors_come_back_as_plain_text_with_the_status(client, manager, labeler, make_batch):
+def test_an_htmx_move_from_the_batch_page_redirects_back_to_it(client, manager, make_batch):
     batch = make_batch(1)
-    services.assign(batch=batch, actor=manager, labeler=labeler)
     client.force_login(manager)
-    response = client.post(action_url(batch, "archive"), headers={"hx-request": "true"})
-    assert response.status_code == 409 and response["HX-Reswap"] == "none"
-    assert "cannot be archived" in response.content.decode()
+    response = client.post(move_url(batch), {"to": "archived", "from_page": "batch"}, headers={"hx-request": "true"})
+    assert response.status_code == 204 and response["HX-Redirect"] == batch_url(batch)
 
 
 def test_bad_priority_is_a_400(client, manager, make_batch):
     batch = make_batch(1)
     client.force_login(manager)
-    assert client.post(action_url(batch, "priority"), {"priority": "9"}).status_code == 400
-    assert client.post(action_url(batch, "priority"), {"priority": "x"}).status_code == 400
-    assert client.post(action_url(batch, "priority"), {"priority": "1"}).status_code == 302
+    assert client.post(priority_url(batch), {"priority": "9"}).status_code == 400
+    assert client.post(priority_url(batch), {"priority": "x"}).status_code == 400
+    assert client.post(priority_url(batch), {"priority": "1"}).status_code == 302
     assert Batch.objects.get(pk=batch.pk).priority == 1
 
 
-def test_unknown_actions_are_404(client, manager, make_batch):
-    client.force_login(manager)
-    assert client.post(action_url(make_batch(1), "explode")).status_code == 404
+@pytest.mark.parametrize("who", ["reviewer", "labeler", "viewer"])
+def test_priority_is_for_managers(who, personas, client, make_batch):
+    batch = make_batch(1)
+    client.force_login(personas[who])
+    assert client.post(priority_url(batch), {"priority": "1"}).status_code == 403
+    assert Batch.objects.get(pk=batch.pk).priority == 3
 
 
 def test_a_viewer_sees_no_actions(client, viewer, make_batch):
     client.force_login(viewer)
     response = client.get(batch_url(make_batch(2)))
-    assert response.context["actions"] == set()
-    assert b"<button" not in response.content.split(b"<main")[1].replace(b'<button class="link">', b"")
+    assert response.context["moves"] == [] and not response.context["can_prioritize"]
+    assert b'id="actions-title"' not in response.content

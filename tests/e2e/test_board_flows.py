@@ -159,10 +159,13 @@ def test_it_assigns_a_batch_from_the_batch_page(page: Page, url, login, manager,
     expect(page.locator(".image-grid img")).to_have_count(6)
     shoot("batch")
 
-    page.get_by_label("Labeler").select_option(label=labeler.email)
-    page.get_by_role("button", name="Assign", exact=True).click()
+    page.get_by_role("link", name="Assign…").click()
+    dialog = page.locator("#assign-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Labeler").select_option(value=str(labeler.pk))
+    dialog.get_by_role("button", name="Assign", exact=True).click()
 
-    expect(page.locator(".messages")).to_contain_text(f"Assigned “Night shift parcels” to {labeler.email}.")
+    expect(page.locator(".messages")).to_contain_text(f"Assigned “Night shift parcels” to {labeler.get_full_name()}.")
     expect(page.locator(".board-head .status")).to_have_text("Annotating")
     page.get_by_role("link", name="Parcels").click()
     card = column(page, "annotating").locator(".batch-card", has_text="Night shift parcels")
@@ -208,12 +211,21 @@ def test_it_shows_a_viewer_no_action_buttons(page: Page, url, login, viewer, pop
 
 def test_it_offers_delete_only_in_unassigned(page: Page, url, login, manager, populated_board):
     login(manager)
-    page.goto(url(batch_url(populated_board["unassigned"])))
-    expect(page.get_by_role("button", name="Delete batch and its 4 images")).to_be_visible()
     page.goto(url(batch_url(populated_board["annotating"])))
     expect(page.get_by_role("heading", name="Actions")).to_be_visible()
-    expect(page.get_by_role("button", name="Move to Unassigned")).to_be_visible()
-    expect(page.get_by_role("button", name="Delete", exact=False)).to_have_count(0)
+    expect(page.get_by_role("link", name="Move to Unassigned…")).to_be_visible()
+    expect(page.get_by_role("link", name="Delete", exact=False)).to_have_count(0)
+
+    doomed = populated_board["unassigned"]
+    page.goto(url(batch_url(doomed)))
+    page.get_by_role("link", name="Delete batch and its 4 images…").click()
+    dialog = page.locator("#delete-dialog")
+    expect(dialog).to_contain_text("This is permanent")
+    expect(dialog).to_contain_text("4 images")
+    dialog.get_by_role("button", name="Delete 4 images").click()
+    expect(page).to_have_url(url(BOARD))
+    expect(page.locator(".messages")).to_contain_text(f"Deleted “{doomed.name}” and its 4 images for good.")
+    assert not Batch.objects.filter(pk=doomed.pk).exists()
 
 
 def test_screenshot_of_a_busy_board(page: Page, url, login, manager, populated_board, shoot):
