@@ -23,7 +23,7 @@ setup-dev: $(VENV)/.installed-dev
 
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	PORT=$(PORT) $(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

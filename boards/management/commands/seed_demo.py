@@ -5,6 +5,7 @@ network: the images are drawn with Pillow.
 """
 
 import io
+import os
 import random
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -146,7 +147,8 @@ class Command(BaseCommand):
 
     def _print(self):
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
-        self.stdout.write("  Log in at http://127.0.0.1:8000/ with password 'demo' as:")
+        port = os.environ.get("PORT", "8000")
+        self.stdout.write(f"  Log in at http://127.0.0.1:{port}/ with password 'demo' as:")
         for email, _name, role in USERS:
             self.stdout.write(f"    {email:<22} {role.label}")
         self.stdout.write(f"    {ADMIN[0]:<22} Django admin (superuser)")
