@@ -777,14 +777,18 @@ def move_batch(
     image_ids: Iterable[int] | None = None,
     keep_annotations: bool | None = None,
     comment: str = "",
+    seen_in: str | None = None,
 ) -> Batch:
     """Move a card to another column: the one entry point of the board and the API.
 
     Runs the service for that pair of columns. Raises ``NeedsInput`` when the
     move needs a choice first: a labeler for Annotating, and whether to keep
-    the annotations when going back to Unassigned.
+    the annotations when going back to Unassigned. ``seen_in`` is the column the
+    person saw the card in; if it has moved since, the move is refused.
     """
     here = batch.status
+    if seen_in and seen_in != here:
+        raise ConcurrentChange(f"Someone else moved this batch to {STATUS_LABELS.get(here, here)} meanwhile.")
     if to == here:
         return batch
     label_to = STATUS_LABELS.get(to)

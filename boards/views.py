@@ -145,6 +145,10 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
     to = data.get("to", "")
     try:
         if to == "delete":
+            if data.get("from") and data["from"] != batch.status:
+                raise services.ConcurrentChange(
+                    f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
+                )
             if data.get("confirm") != "yes":
                 raise services.NeedsInput("Deleting is permanent: confirm first.", dialog="delete")
             name = batch.name
@@ -166,6 +170,7 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
                 image_ids=ids,
                 keep_annotations=None if keep is None else keep in ("1", "on", "true", "yes"),
                 comment=data.get("comment", ""),
+                seen_in=data.get("from") or None,
             )
             message = _moved_message(batch, moved, to, split=ids is not None)
     except services.NeedsInput as needs:

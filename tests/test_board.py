@@ -499,3 +499,15 @@ def test_an_upload_cannot_add_to_someone_elses_batch(client, manager, owner, pro
     )
     assert response.status_code == 400 and "uploading right now" in response.json()["error"]["message"]
     assert theirs.images.count() == 1
+
+
+def test_a_card_moved_by_someone_else_since_it_was_seen_is_a_409(client, manager, labeler, make_batch):
+    batch = make_batch(2)
+    client.force_login(manager)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    response = move(client, batch, htmx=True, to="annotating", labeler=labeler.pk, **{"from": "unassigned"})
+    assert response.status_code == 409
+    assert response.content.decode() == "Someone else moved this batch to Annotating meanwhile."
+    deleted = move(client, batch, htmx=True, to="delete", confirm="yes", **{"from": "unassigned"})
+    assert deleted.status_code == 409 and Batch.objects.filter(pk=batch.pk).exists()
+    assert Batch.objects.get(pk=batch.pk).jobs.count() == 1

@@ -32,9 +32,26 @@
     });
   }
 
-  function post(card, to) {
+  function post(card, to, from) {
     card.classList.add("pending");
-    htmx.ajax("POST", card.dataset.moveUrl, { source: card, values: { to: to }, swap: "none" });
+    htmx.ajax("POST", card.dataset.moveUrl, { source: card, values: { to: to, from: from }, swap: "none" });
+  }
+
+  function refreshBoard() {
+    const board = document.getElementById("board");
+    if (board) htmx.ajax("GET", board.dataset.boardUrl, { target: "#board", swap: "outerHTML" });
+  }
+
+  function closeMenus() {
+    document.querySelectorAll("details.card-menu[open]").forEach((d) => d.removeAttribute("open"));
+  }
+
+  function reason(xhr) {
+    const type = xhr.getResponseHeader("Content-Type") || "";
+    if (type.startsWith("text/plain") && xhr.responseText) return xhr.responseText;
+    if (xhr.status === 404) return "This batch no longer exists: someone deleted it.";
+    if (xhr.status === 403) return "You do not have permission to do that.";
+    return "That did not work (" + xhr.status + "); reload the page and try again.";
   }
 
   function initSortable() {
@@ -62,7 +79,7 @@
           }
           pending = { card: evt.item, from: evt.from, index: evt.oldIndex };
           syncPlaceholders();
-          post(evt.item, evt.to.dataset.status);
+          post(evt.item, evt.to.dataset.status, evt.from.dataset.status);
         },
       });
     });
@@ -91,6 +108,13 @@
         window.history.back();
       }
     }
+  });
+
+  document.addEventListener("keydown", (evt) => {
+    if (evt.key === "Escape") closeMenus();
+  });
+  document.addEventListener("click", (evt) => {
+    if (!evt.target.closest("details.card-menu")) closeMenus();
   });
 
   // Picking images in the assign dialog: click, shift-click ranges, all, none.
@@ -137,14 +161,18 @@
     if (xhr.responseURL && xhr.responseURL.endsWith("/move") || dialog) {
       pending = null;
       if (dialog) dialog.close("done");
-      document.querySelectorAll("details.card-menu[open]").forEach((d) => d.removeAttribute("open"));
+      closeMenus();
     }
   });
 
   document.addEventListener("htmx:responseError", (evt) => {
     const xhr = evt.detail.xhr;
+    const wasMove = !!pending || !!evt.detail.elt.closest(".card-menu, dialog");
     revert();
-    toast(xhr.responseText || "That did not work; reload the page and try again.", "error");
+    closeMenus();
+    toast(reason(xhr), "error");
+    // Show the truth: the card may have moved or gone while we looked.
+    if (wasMove && (xhr.status === 409 || xhr.status === 404)) refreshBoard();
   });
 
   document.addEventListener("htmx:sendError", () => {
