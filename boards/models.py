@@ -40,7 +40,14 @@ class LabelClass(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="label_class_name_unique_in_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="label_class_name_unique_in_project"),
+            models.UniqueConstraint(
+                fields=["project", "hotkey"],
+                name="label_class_hotkey_unique_in_project",
+                violation_error_message="Another class of this project already has this hotkey.",
+            ),
+        ]
         ordering = ["project", "name"]
         verbose_name_plural = "label classes"
 
@@ -69,6 +76,17 @@ class BatchSource(models.TextChoices):
 
 def can_submit(batch: "Batch", user) -> bool:
     """Reviewers and above may submit any batch; a labeler only one assigned to them."""
+    role = user.role_in(batch.workspace_id) if user.is_authenticated else None
+    if not user.has_perm("boards.annotate_batch", batch):
+        return False
+    if role_at_least(role, Role.REVIEWER):
+        return True
+    job = batch.current_job
+    return job is not None and job.labeler_id == user.pk
+
+
+def can_annotate(batch: "Batch", user) -> bool:
+    """Reviewers and above may edit any batch's boxes; a labeler only a batch assigned to them."""
     role = user.role_in(batch.workspace_id) if user.is_authenticated else None
     if not user.has_perm("boards.annotate_batch", batch):
         return False
@@ -273,6 +291,18 @@ class Image(models.Model):
     review_comment = models.TextField(blank=True)
     annotation_version = models.PositiveIntegerField(
         default=0, help_text="Goes up with every save, so two editors cannot silently overwrite each other."
+    )
+    annotated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who saved the image's current boxes (or marked it empty).",
+    )
+    rejections = models.PositiveIntegerField(
+        default=0,
+        help_text="How many finished reviews sent this image back. An approved image with none passed first time.",
     )
     split = models.CharField(max_length=5, choices=Split.choices, blank=True, default=Split.NONE)
     tags = models.ManyToManyField(Tag, blank=True, related_name="images")

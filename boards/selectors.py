@@ -17,6 +17,7 @@ from boards.models import (
     Image,
     Job,
     JobState,
+    LabelClass,
     Project,
     ReviewState,
 )
@@ -365,3 +366,162 @@ def decorate_jobs(jobs) -> list[Job]:
     )
     decorate_cards(None, [job.batch for job in jobs])
     return jobs
+
+
+# --- the annotation editor and label classes ---------------------------------------
+
+# An image still to label: no boxes yet (and not marked empty), or sent back by
+# a review and not saved since.
+TO_LABEL = Q(annotation_state=AnnotationState.UNANNOTATED) | Q(review_state=ReviewState.REJECTED)
+STRIP_SIDE = 100  # thumbnails either side of the current image in the editor's strip
+
+
+def label_classes(project: Project):
+    """The project's classes, hotkeys first, as the editor and the settings page list them."""
+    return LabelClass.objects.filter(project=project).order_by(F("hotkey").asc(nulls_last=True), "name", "pk")
+
+
+def label_classes_with_counts(project: Project):
+    return label_classes(project).annotate(
+        n_boxes=Count("annotations"), n_images=Count("annotations__image", distinct=True)
+    )
+
+
+def next_to_label(user: User, *, project: Project | None = None) -> Image | None:
+    """The next image for "Start labeling": across the batches assigned to the user
+    and still in Annotating, by batch priority (1 first), then the oldest batch."""
+    if not user.is_authenticated:
+        return None
+    assigned = Job.objects.filter(batch=OuterRef("batch"), labeler=user, state=JobState.ANNOTATING)
+    images = Image.objects.filter(TO_LABEL, batch__status=BatchStatus.ANNOTATING).filter(Exists(assigned))
+    if project is not None:
+        images = images.filter(project=project)
+    return (
+        images.select_related("batch__project__workspace")
+        .order_by("batch__priority", "batch__uploaded_at", "batch_id", "pk")
+        .first()
+    )
+
+
+def first_to_label(batch: Batch) -> Image | None:
+    """Where the editor opens on a batch: its first image still to label, else its first."""
+    images = Image.objects.filter(batch=batch).order_by("pk")
+    return images.filter(TO_LABEL).first() or images.first()
+
+
+def box_dicts(image: Image) -> list[dict]:
+    return [
+        {"label": a.label_id, "x": a.x, "y": a.y, "width": a.width, "height": a.height}
+        for a in image.annotations.order_by("pk")
+    ]
+
+
+def label_dicts(project: Project) -> list[dict]:
+    return [
+        {"id": c.pk, "name": c.name, "color": c.color, "hotkey": c.hotkey}
+        for c in label_classes(project).only("pk", "name", "color", "hotkey")
+    ]
+
+
+def batch_progress(batch: Batch) -> dict:
+    row = Image.objects.filter(batch=batch).aggregate(
+        total=Count("pk"), done=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED))
+    )
+    return {"done": row["done"], "total": row["total"]}
+
+
+def editor_context(batch: Batch, image: Image) -> dict:
+    """The editor screen for one image: its boxes, the classes, its neighbours, the batch's progress."""
+    images = Image.objects.filter(batch=batch).order_by("pk")
+    previous_id = images.filter(pk__lt=image.pk).order_by("-pk").values_list("pk", flat=True).first()
+    next_id = images.filter(pk__gt=image.pk).values_list("pk", flat=True).first()
+    position = images.filter(pk__lte=image.pk).count()
+    start = max(0, position - 1 - STRIP_SIDE)
+    strip = [
+        {"pk": pk, "state": ReviewState.REJECTED if review == ReviewState.REJECTED else state}
+        for pk, state, review in images.values_list("pk", "annotation_state", "review_state")[
+            start : start + 2 * STRIP_SIDE + 1
+        ]
+    ]
+    return {
+        "batch": batch,
+        "image": image,
+        "boxes": box_dicts(image),
+        "labels": label_dicts(batch.project),
+        "previous_id": previous_id,
+        "next_id": next_id,
+        "position": position,
+        "strip": strip,
+        "strip_start": start,
+        "progress": batch_progress(batch),
+    }
+
+
+@dataclass
+class LabelerStats:
+    """Counts for one labeler (or a whole batch): what was annotated and how review went."""
+
+    label: str
+    user_id: int | None = None
+    in_project: LabelerStats | None = None  # the same labeler across the whole project
+    images: int = 0
+    annotated: int = 0
+    approved: int = 0
+    rejected: int = 0
+    reviewed: int = 0
+    first_pass: int = 0
+
+    @property
+    def acceptance(self) -> int | None:
+        """First-pass acceptance: the share of reviewed images approved on their first review, in percent."""
+        return round(100 * self.first_pass / self.reviewed) if self.reviewed else None
+
+    def add(self, other: LabelerStats) -> None:
+        for name in ("images", "annotated", "approved", "rejected", "reviewed", "first_pass"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# Rejected: sent back by a finished review, or decided "reject" in the review
+# under way. Reviewed: either of those, or approved.
+_REJECTED = Q(rejections__gt=0) | Q(review_state=ReviewState.REJECTED)
+_STAT_COUNTS = {
+    "images": Count("pk"),
+    "annotated": Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),
+    "approved": Count("pk", filter=Q(review_state=ReviewState.APPROVED)),
+    "rejected": Count("pk", filter=_REJECTED),
+    "reviewed": Count("pk", filter=_REJECTED | Q(review_state=ReviewState.APPROVED)),
+    "first_pass": Count("pk", filter=Q(review_state=ReviewState.APPROVED, rejections=0)),
+}
+
+
+def _stats_by_labeler(images) -> list[LabelerStats]:
+    rows = (
+        images.order_by()
+        .values("annotated_by", "annotated_by__email")
+        .annotate(**_STAT_COUNTS)
+        .order_by("annotated_by__email")
+    )
+    return [
+        LabelerStats(
+            label=row["annotated_by__email"] or ("Not recorded" if row["annotated"] else "Not annotated yet"),
+            user_id=row["annotated_by"],
+            **{name: row[name] for name in _STAT_COUNTS},
+        )
+        for row in rows
+    ]
+
+
+def batch_stats(batch: Batch) -> dict:
+    """The batch page's counts: the batch as a whole, and each labeler in it, in
+    this batch and across the project. Two queries."""
+    in_batch = _stats_by_labeler(Image.objects.filter(batch=batch))
+    total = LabelerStats(label="This batch")
+    for row in in_batch:
+        total.add(row)
+    user_ids = [row.user_id for row in in_batch if row.user_id is not None]
+    if user_ids:
+        in_project = _stats_by_labeler(Image.objects.filter(project_id=batch.project_id, annotated_by__in=user_ids))
+        by_user = {row.user_id: row for row in in_project}
+        for row in in_batch:
+            row.in_project = by_user.get(row.user_id)
+    return {"total": total, "labelers": in_batch}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from dataclasses import dataclass
 
@@ -20,8 +21,8 @@ from django_htmx.http import trigger_client_event
 
 from accounts.models import User
 from boards import selectors, services
-from boards.errors import InvalidInput, ServiceError
-from boards.models import Batch, BatchStatus, Project, can_submit
+from boards.errors import ConcurrentChange, InvalidInput, ServiceError
+from boards.models import Batch, BatchStatus, LabelClass, Project, ReviewState, can_annotate, can_submit
 
 IMAGES_PER_PAGE = 120
 
@@ -82,6 +83,8 @@ def _board_context(request: HttpRequest, project: Project) -> dict:
         "columns": columns,
         "filter": board_filter,
         "can_upload": request.user.has_perm("boards.upload_images", project),
+        "can_label": request.user.has_perm("boards.annotate_batch", project),
+        "can_manage": request.user.has_perm("boards.manage_project", project),
         "can_drag": any(batch.moves for column in columns for batch in column.batches),
         "version": selectors.board_version(project),
     }
@@ -314,7 +317,9 @@ def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> H
             "moves": card_moves(user, batch),
             "can_review": batch.status == BatchStatus.REVIEW and user.has_perm("boards.review_batch", batch),
             "can_prioritize": user.has_perm("boards.change_batch_priority", batch),
+            "can_annotate": batch.status == BatchStatus.ANNOTATING and can_annotate(batch, user),
             "job": batch.current_job,
+            "stats": selectors.batch_stats(batch),
         },
         status=status,
     )
@@ -445,3 +450,299 @@ def _refuse(request, message, status, wants_json, template=None, context=None) -
         return HttpResponse(message, status=status)
     messages.error(request, message)
     return render(request, template, context or {}, status=status)
+
+
+# --- project settings: label classes and review mode -----------------------------
+
+
+def _managed_project(request: HttpRequest, ws: str, project: str) -> Project:
+    """The project, for its managers and owners; 404 outside its workspace, 403 for other roles."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    if not request.user.has_perm("boards.manage_project", project_obj):
+        raise PermissionDenied("Only the project's managers and owners may change its settings.")
+    return project_obj
+
+
+PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#ca8a04", "#9333ea", "#0891b2", "#db2777", "#ea580c", "#4b5563"]
+
+
+def _render_settings(request: HttpRequest, project: Project, *, failed: dict | None = None, status: int = 200):
+    """The settings page; ``failed`` is the form that was refused: its id, message and posted values."""
+    failed = failed or {}
+    values = failed.get("values", {})
+    labels = list(selectors.label_classes_with_counts(project))
+    for label in labels:
+        mine = failed.get("form") == label.pk
+        label.error = failed["message"] if mine else ""
+        label.form_name = values.get("name", label.name) if mine else label.name
+        label.form_color = values.get("color", label.color) if mine else label.color
+        label.form_hotkey = str(values.get("hotkey", "") if mine and values else label.hotkey or "")
+    # A new class is offered the first colour and hotkey nobody uses yet.
+    free_color = next((c for c in PALETTE if c not in {label.color for label in labels}), PALETTE[0])
+    free_key = next((k for k in services.HOTKEYS if k not in {label.hotkey for label in labels}), "")
+    adding = failed.get("form") == "add"
+    new = {
+        "error": failed["message"] if adding else "",
+        "name": values.get("name", "") if adding else "",
+        "color": values.get("color", free_color) if adding else free_color,
+        "hotkey": values.get("hotkey", "") if adding else str(free_key),
+    }
+    return render(
+        request,
+        "boards/settings.html",
+        {
+            "project": project,
+            "labels": labels,
+            "new": new,
+            "hotkeys": [str(k) for k in services.HOTKEYS],
+            "waiting_in_review": Batch.objects.filter(project=project, status=BatchStatus.REVIEW).count(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_settings(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    """The project's settings page; a POST here sets the review mode."""
+    project_obj = _managed_project(request, ws, project)
+    if request.method == "POST":
+        try:
+            project_obj = services.set_review_mode(
+                project=project_obj, actor=request.user, review_mode=request.POST.get("review_mode") == "on"
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return _render_settings(request, project_obj, status=exc.status)
+        if project_obj.review_mode:
+            messages.success(request, "Review is on: submitted batches go to Review first.")
+        else:
+            messages.success(request, "Review is off: submitted batches go straight to Dataset.")
+        return redirect(reverse("project-settings", args=[ws, project]))
+    return _render_settings(request, project_obj)
+
+
+def _label_in(project: Project, label_id: int) -> LabelClass:
+    try:
+        return LabelClass.objects.get(project=project, pk=label_id)
+    except LabelClass.DoesNotExist:
+        raise Http404("No such class in this project.") from None
+
+
+@login_required
+@require_POST
+def label_add(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    project_obj = _managed_project(request, ws, project)
+    data = request.POST
+    try:
+        label = services.create_label_class(
+            project=project_obj,
+            actor=request.user,
+            name=data.get("name", ""),
+            color=data.get("color", "#3b82f6"),
+            hotkey=data.get("hotkey") or None,
+        )
+    except ServiceError as exc:
+        failed = {"form": "add", "message": exc.message, "values": data}
+        return _render_settings(request, project_obj, failed=failed, status=exc.status)
+    messages.success(request, f"Added the class “{label.name}”.")
+    return redirect(reverse("project-settings", args=[ws, project]))
+
+
+@login_required
+@require_POST
+def label_update(request: HttpRequest, ws: str, project: str, label_id: int) -> HttpResponse:
+    project_obj = _managed_project(request, ws, project)
+    label = _label_in(project_obj, label_id)
+    data = request.POST
+    old_name = label.name
+    try:
+        label = services.update_label_class(
+            label=label,
+            actor=request.user,
+            name=data.get("name", label.name),
+            color=data.get("color", label.color),
+            hotkey=data.get("hotkey") or None,
+        )
+    except ServiceError as exc:
+        failed = {"form": label.pk, "message": exc.message, "values": data}
+        return _render_settings(request, project_obj, failed=failed, status=exc.status)
+    if label.name != old_name:
+        messages.success(request, f"Renamed “{old_name}” to “{label.name}”; its boxes kept their class.")
+    else:
+        messages.success(request, f"Saved the class “{label.name}”.")
+    return redirect(reverse("project-settings", args=[ws, project]))
+
+
+@login_required
+@require_POST
+def label_delete(request: HttpRequest, ws: str, project: str, label_id: int) -> HttpResponse:
+    project_obj = _managed_project(request, ws, project)
+    label = _label_in(project_obj, label_id)
+    if request.POST.get("confirm") != "yes":
+        failed = {"form": label.pk, "message": "Deleting a class is permanent: confirm first."}
+        return _render_settings(request, project_obj, failed=failed, status=400)
+    try:
+        result = services.delete_label_class(label=label, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _render_settings(request, project_obj, status=exc.status)
+    message = f"Deleted the class “{result.name}” and its {result.boxes} box{pluralize(result.boxes, 'es')}"
+    if result.boxes:
+        message += f" on {result.images} image{pluralize(result.images)}"
+    message += "."
+    if result.reopened:
+        message += f" {result.reopened} image{pluralize(result.reopened)} left with no box went back to unannotated."
+    messages.success(request, message)
+    return redirect(reverse("project-settings", args=[ws, project]))
+
+
+# --- the annotation editor ----------------------------------------------------------
+
+MAX_BOXES_PER_SAVE = 5_000
+
+
+def _annotatable(request: HttpRequest, ws: str, project: str, batch_id: int) -> Batch:
+    """The batch, if the user may edit its boxes; 404 outside the workspace, 403 for others."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    if not can_annotate(batch, request.user):
+        raise PermissionDenied("This batch is assigned to someone else.")
+    return batch
+
+
+def _not_annotating(request: HttpRequest, batch: Batch) -> HttpResponse:
+    messages.info(
+        request,
+        f"“{batch.name}” is in {batch.get_status_display()}; its boxes can be edited only while it is in Annotating.",
+    )
+    return redirect(reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk]))
+
+
+@login_required
+def annotate_batch(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """Open the editor on the batch's first image still to label."""
+    batch = _annotatable(request, ws, project, batch_id)
+    if batch.status != BatchStatus.ANNOTATING:
+        return _not_annotating(request, batch)
+    image = selectors.first_to_label(batch)
+    if image is None:
+        messages.info(request, f"“{batch.name}” has no images.")
+        return redirect(reverse("batch", args=[ws, project, batch.pk]))
+    return redirect(reverse("annotate", args=[ws, project, batch.pk, image.pk]))
+
+
+@login_required
+def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> HttpResponse:
+    """The annotation editor for one image of a batch in Annotating."""
+    batch = _annotatable(request, ws, project, batch_id)
+    if batch.status != BatchStatus.ANNOTATING:
+        return _not_annotating(request, batch)
+    image = selectors.image_in(batch, image_id)
+    project_obj = batch.project
+    context = selectors.editor_context(batch, image)
+    progress = context["progress"]
+    context |= {
+        "project": project_obj,
+        "may_submit": can_submit(batch, request.user),
+        "submit_to": BatchStatus.REVIEW if project_obj.review_mode else BatchStatus.DATASET,
+        "can_manage": request.user.has_perm("boards.manage_project", project_obj),
+        "all_done": progress["total"] and progress["done"] == progress["total"],
+        "sent_back": image.review_state == ReviewState.REJECTED or bool(image.review_comment),
+    }
+    return render(request, "boards/editor.html", context)
+
+
+def _json_error(message: str, status: int, kind: str = "invalid") -> JsonResponse:
+    return JsonResponse({"error": {"message": message, "type": kind}}, status=status)
+
+
+def _reject_constant(name: str):
+    raise InvalidInput(f"{name} is not a number the editor can save.")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parse_save(body: bytes) -> tuple[list[services.Box], int, bool]:
+    """Read the editor's JSON.
+
+    ``{"version": 3, "empty": false, "boxes": [{"label": 7, "x": 10, "y": 20, "width": 30, "height": 40}]}``
+    where ``label`` is a class id (or name) and the box is in pixels of the original image.
+    """
+    try:
+        payload = json.loads(body or b"null", parse_constant=_reject_constant)
+    except ValueError:
+        raise InvalidInput('The request body must be JSON: {"version": …, "boxes": […], "empty": …}.') from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("Send a JSON object with version, boxes and empty.")
+    version = payload.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise InvalidInput("version is required: the whole-number edit version these boxes are based on.")
+    empty = payload.get("empty", False)
+    if not isinstance(empty, bool):
+        raise InvalidInput("empty is true or false.")
+    raw = payload.get("boxes", [])
+    if not isinstance(raw, list):
+        raise InvalidInput("boxes must be a list.")
+    if len(raw) > MAX_BOXES_PER_SAVE:
+        raise InvalidInput(f"An image holds at most {MAX_BOXES_PER_SAVE:,} boxes.")
+    boxes = []
+    for n, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or not {"label", "x", "y", "width", "height"} <= item.keys():
+            raise InvalidInput(f"Box {n}: needs label, x, y, width and height.")
+        label = item["label"]
+        if isinstance(label, bool) or not isinstance(label, int | str):
+            raise InvalidInput(f"Box {n}: label is a class id or name.")
+        coords = [item[k] for k in ("x", "y", "width", "height")]
+        if not all(_is_number(v) for v in coords):
+            raise InvalidInput(f"Box {n}: x, y, width and height must be numbers.")
+        boxes.append(services.Box(label, *coords))
+    return boxes, version, empty
+
+
+@login_required
+@require_POST
+def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> JsonResponse:
+    """The editor's autosave: replace one image's boxes, guarded by its edit version (409 when stale)."""
+    try:
+        project_obj = selectors.project_for(request.user, ws, project)
+        batch = selectors.batch_in(project_obj, batch_id)
+        image = selectors.image_in(batch, image_id)
+    except Http404:
+        return _json_error("There is no such image in this project.", 404, "not_found")
+    try:
+        boxes, version, empty = _parse_save(request.body)
+        saved = services.save_annotations(
+            image=image, actor=request.user, boxes=boxes, expected_version=version, empty=empty
+        )
+    except ConcurrentChange as exc:
+        return _json_error(exc.message, exc.status, "stale")
+    except ServiceError as exc:
+        return _json_error(exc.message, exc.status, exc.code)
+    progress = selectors.batch_progress(batch)
+    return JsonResponse(
+        {
+            "version": saved.annotation_version,
+            "state": saved.annotation_state,
+            "boxes": selectors.box_dicts(saved),
+            "progress": progress,
+            "all_done": bool(progress["total"]) and progress["done"] == progress["total"],
+        }
+    )
+
+
+@login_required
+def start_labeling(request: HttpRequest, ws: str | None = None, project: str | None = None) -> HttpResponse:
+    """Go to the next image to label across the user's batches (or one project's)."""
+    project_obj = selectors.project_for(request.user, ws, project) if ws and project else None
+    image = selectors.next_to_label(request.user, project=project_obj)
+    if image is None:
+        where = f" in {project_obj.name}" if project_obj else ""
+        messages.info(request, f"Nothing to label{where}: every image of the batches assigned to you is done.")
+        if project_obj is not None:
+            return redirect(reverse("board", args=[ws, project]))
+        return redirect(reverse("my-work"))
+    batch = image.batch
+    return redirect(reverse("annotate", args=[batch.project.workspace.slug, batch.project.slug, batch.pk, image.pk]))
