@@ -325,3 +325,15 @@ def test_the_review_switch_refused_says_why(client, manager, labeler, project, m
     response = client.post(settings_url(project), {})
     assert response.status_code == 409
     assert "1 batch is waiting in Review" in response.content.decode()
+
+
+def test_the_admin_refuses_a_hotkey_taken_in_the_project(client, project, car):
+    from accounts.models import User
+
+    client.force_login(User.objects.create_superuser("admin@acme.test", "pw"))
+    response = client.post(
+        reverse("admin:boards_labelclass_add"), {"project": project.pk, "name": "bus", "color": "#000000", "hotkey": 1}
+    )
+    assert response.status_code == 200
+    assert "Another class of this project already has this hotkey." in response.content.decode()
+    assert not LabelClass.objects.filter(name="bus").exists()

@@ -237,6 +237,8 @@ def test_a_manager_manages_label_classes(page: Page, url, login, manager, projec
     services.save_annotations(image=first, actor=manager, boxes=[services.Box("sign", 10, 10, 20, 20)])
     login(manager)
     page.goto(url(BOARD))
+    expect(page.get_by_role("link", name="Start labeling")).to_be_visible()
+    shoot("board-header")
     page.get_by_role("link", name="Settings").click()
     expect(page).to_have_url(url(SETTINGS))
     shoot("settings")
@@ -262,3 +264,26 @@ def test_a_manager_manages_label_classes(page: Page, url, login, manager, projec
     row.get_by_role("button", name="Delete “traffic sign” and 1 box").click()
     expect(page.get_by_role("status").first).to_contain_text("Deleted the class “traffic sign” and its 1 box")
     assert not Annotation.objects.filter(image=first).exists()
+
+
+def test_the_batch_page_shows_review_counts(page: Page, url, login, manager, labeler, reviewer, assigned, shoot):
+    batch, first, second = assigned
+    services.save_annotations(image=first, actor=labeler, boxes=[services.Box("car", 90, 210, 220, 150)])
+    services.save_annotations(image=second, actor=manager, boxes=[], empty=True)
+    services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
+    services.record_decision(image=first, actor=reviewer, decision="reject", comment="Wheels.")
+    services.record_decision(image=second, actor=reviewer, decision="approve")
+    back = services.review(batch=Batch.objects.get(pk=batch.pk), actor=reviewer).rejected
+    login(manager)
+    page.goto(url(f"{BOARD}batches/{batch.pk}/"))
+    counts = page.locator(".stats")
+    expect(counts.get_by_role("heading", name="Annotation and review")).to_be_visible()
+    expect(counts.locator(".stat-counts")).to_contain_text("First-pass acceptance")
+    expect(counts.locator("tbody tr")).to_have_count(1)
+    expect(counts.locator("tbody tr").first).to_contain_text(manager.email)
+    shoot("batch-counts")
+    page.goto(url(f"{BOARD}batches/{back.pk}/"))
+    row = page.locator(".stats tbody tr", has_text=labeler.email)
+    expect(row).to_contain_text("0%")
+    expect(page.get_by_role("link", name="Open the editor")).to_be_visible()
+    shoot("batch-counts-rejected")
