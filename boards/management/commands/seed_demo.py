@@ -125,7 +125,7 @@ class Command(BaseCommand):
             Annotation.objects.bulk_create(
                 Annotation(image=im, label=label, x=40, y=60, width=120, height=80) for im in images
             )
-            Image.objects.filter(batch=b).update(annotation_state=AnnotationState.ANNOTATED)
+            Image.objects.filter(batch=b).update(annotation_state=AnnotationState.ANNOTATED, annotated_by=labeler)
 
         batch("Morning delivery run", 12, priority=1)
         batch("Warehouse dock B", 6, priority=4)
