@@ -51,20 +51,25 @@ def process(data: bytes, *, thumb_size: int | None = None) -> ProcessedImage:
         raise ImageRejected("The file is empty.")
     digest = sha256_of(data)
     try:
-        with PILImage.open(io.BytesIO(data)) as probe:
-            fmt = probe.format
-            if fmt not in ACCEPTED_FORMATS:
-                raise ImageRejected(f"{fmt or 'This'} files are not supported; use JPEG, PNG, WebP, BMP, TIFF or GIF.")
-            width, height = probe.size
-            if width * height > settings.MAX_IMAGE_PIXELS:
-                raise ImageRejected(_too_large(width, height))
-            probe.verify()
-        with PILImage.open(io.BytesIO(data)) as im:
+        im = PILImage.open(io.BytesIO(data))
+        fmt = im.format
+        if fmt not in ACCEPTED_FORMATS:
+            raise ImageRejected(f"{fmt or 'This'} files are not supported; use JPEG, PNG, WebP, BMP, TIFF or GIF.")
+        width, height = im.size
+        if width * height > settings.MAX_IMAGE_PIXELS:
+            raise ImageRejected(_too_large(width, height))
+        if fmt == "PNG":
+            # Only PNG's verify() checks anything (its chunk CRCs); it leaves
+            # the image unusable, so open it again to decode.
+            im.verify()
+            im = PILImage.open(io.BytesIO(data))
+        with im:
             im.seek(0)  # GIF, TIFF: the first frame
             box = _fit(width, height, thumb_size)
             if fmt in ("JPEG", "MPO"):
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT data.
                 im.draft("RGB", box)
+            # Decoding the whole file is what finds truncated or corrupt data.
             im.load()
             thumb = im.convert("RGB") if im.mode != "RGB" else im
             thumb = thumb.resize(box, PILImage.Resampling.BILINEAR, reducing_gap=3.0)

@@ -9,7 +9,9 @@ call), runs in one transaction, moves images with bulk queries and writes a
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -246,18 +248,41 @@ def _read(upload) -> bytes:
     return upload.read()
 
 
-def _process_one(upload) -> imaging.ProcessedImage | str:
+def _process_one(upload) -> tuple[bytes, imaging.ProcessedImage | str]:
+    """Read and check one file: its bytes and what it is, or why it is refused."""
     limit = settings.MAX_UPLOAD_FILE_BYTES
     size = getattr(upload, "size", None)
     if size is not None and size > limit:
-        return f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
+        return b"", f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
+    data = _read(upload)
+    if len(data) > limit:
+        return b"", f"The file is {len(data) / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
     try:
-        data = _read(upload)
-        if len(data) > limit:
-            return f"The file is {len(data) / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
-        return imaging.process(data)
+        return data, imaging.process(data)
     except imaging.ImageRejected as exc:
-        return str(exc)
+        return b"", str(exc)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _upload_pool() -> ThreadPoolExecutor | None:
+    """One pool per process shared by all uploads, so decoding never oversubscribes the cores."""
+    global _pool
+    if settings.UPLOAD_WORKERS <= 1:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=settings.UPLOAD_WORKERS, thread_name_prefix="upload")
+        return _pool
+
+
+def _in_parallel(function, items: Sequence) -> list:
+    pool = _upload_pool()
+    if pool is None or len(items) < 2:
+        return [function(item) for item in items]
+    return list(pool.map(function, items))
 
 
 def upload_images(
@@ -288,16 +313,12 @@ def upload_images(
     if into is not None:
         _check_upload_target(into, project, actor, adding=len(files))
 
-    workers = max(1, min(settings.UPLOAD_WORKERS, len(files)))
-    if workers == 1:
-        processed = [_process_one(f) for f in files]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            processed = list(pool.map(_process_one, files))
+    processed = _in_parallel(_process_one, files)
 
     results: list[FileResult] = []
     candidates: dict[str, tuple[int, imaging.ProcessedImage]] = {}
-    for index, (upload, outcome) in enumerate(zip(files, processed, strict=True)):
+    contents: dict[int, bytes] = {}
+    for index, (upload, (data, outcome)) in enumerate(zip(files, processed, strict=True)):
         name = _display_name(upload)
         if isinstance(outcome, str):
             results.append(FileResult(name, "rejected", outcome))
@@ -306,6 +327,7 @@ def upload_images(
             results.append(FileResult(name, "duplicate", f"Same image as {first} in this upload."))
         else:
             candidates[outcome.sha256] = (index, outcome)
+            contents[index] = data
             results.append(FileResult(name, "landed"))
 
     for _attempt in range(2):
@@ -314,7 +336,7 @@ def upload_images(
                 into=into,
                 project=project,
                 actor=actor,
-                files=files,
+                contents=contents,
                 results=results,
                 candidates=candidates,
                 batch_name=batch_name,
@@ -352,7 +374,7 @@ def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding:
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; start a new upload for the rest.")
 
 
-def _store_upload(*, into, project, actor, files, results, candidates, batch_name, source, priority) -> Batch | None:
+def _store_upload(*, into, project, actor, contents, results, candidates, batch_name, source, priority) -> Batch | None:
     existing = dict(Image.objects.filter(project=project, sha256__in=list(candidates)).values_list("sha256", "pk"))
     for sha, pk in existing.items():
         index, _ = candidates[sha]
@@ -364,7 +386,26 @@ def _store_upload(*, into, project, actor, files, results, candidates, batch_nam
         return None
 
     now = timezone.now()
-    written: list[str] = []
+    images = [
+        Image(
+            project=project,
+            width=p.width,
+            height=p.height,
+            sha256=p.sha256,
+            original_filename=results[index].filename,
+            uploaded_at=now,
+        )
+        for index, p in fresh
+    ]
+    files = []
+    for image, (index, p) in zip(images, fresh, strict=True):
+        image.file.name = original_upload_to(image, f"x.{p.extension}")
+        image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
+        files += [(image.file.name, contents[index]), (image.thumbnail.name, p.thumbnail)]
+    # Files first, outside the transaction: the database stays locked only for
+    # the few queries below. Paths are content-addressed, so a file already
+    # there is the same file; only the ones written now are removed on failure.
+    written = [name for name, new in zip(files, _in_parallel(_write_file, files), strict=True) if new]
     try:
         with transaction.atomic():
             if into is not None:
@@ -379,40 +420,40 @@ def _store_upload(*, into, project, actor, files, results, candidates, batch_nam
                     uploaded_at=now,
                     created_by=actor,
                 )
-            images = []
-            for index, p in fresh:
-                image = Image(
-                    project=project,
-                    batch=batch,
-                    width=p.width,
-                    height=p.height,
-                    sha256=p.sha256,
-                    original_filename=results[index].filename,
-                    uploaded_at=now,
-                )
-                image.file.name = _store(original_upload_to(image, f"x.{p.extension}"), _read(files[index]), written)
-                image.thumbnail.name = _store(thumbnail_upload_to(image, "t.jpg"), p.thumbnail, written)
-                images.append(image)
+            for image in images:
+                image.batch = batch
             Image.objects.bulk_create(images, batch_size=500)
             if into is None:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
             else:
                 _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
     except BaseException:
-        _delete_files(written)
+        _delete_files(name for name, _data in written)
         raise
     for (index, _), image in zip(fresh, images, strict=True):
         results[index].image_id = image.pk
     return batch
 
 
-def _store(name: str, data: bytes, written: list[str]) -> str:
+def _write_file(item: tuple[str, bytes]) -> bool:
+    """Write one file under its content-addressed name; False if it was already there."""
+    name, data = item
+    if isinstance(default_storage, FileSystemStorage):
+        path = default_storage.path(name)
+        for _attempt in range(2):
+            try:
+                with open(path, "xb") as handle:
+                    handle.write(data)
+                return True
+            except FileExistsError:
+                return False
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+        raise OSError(f"Could not write {name}")  # pragma: no cover
     if default_storage.exists(name):
-        # Same content, same name: the file is already there (content-addressed).
-        return name
-    saved = default_storage.save(name, ContentFile(data))
-    written.append(saved)
-    return saved
+        return False
+    default_storage.save(name, ContentFile(data))
+    return True
 
 
 def _delete_files(names: Iterable[str]) -> None:

@@ -153,7 +153,8 @@ THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 256)
 UPLOAD_WORKERS = envint("UPLOAD_WORKERS", os.cpu_count() or 2)
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_UPLOAD_FILES
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+# A request up to this size is parsed in memory (no temp file per uploaded file).
+FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
 
 # Security. Production behind a TLS-terminating proxy gets the strict set.
 SECURE_CONTENT_TYPE_NOSNIFF = True
