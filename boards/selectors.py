@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Window
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
@@ -78,6 +78,7 @@ def image_for(user: User, image_id: int) -> Image:
 
 
 COLUMN_PAGE = 50
+THUMBS_PER_CARD = 4
 ASSIGN_GRID_LIMIT = 500  # thumbnails in the assign dialog; "first N" covers any size
 OPEN_JOB_STATES = [JobState.ANNOTATING, JobState.IN_REVIEW, JobState.COMPLETE]
 
@@ -176,6 +177,33 @@ def board_columns(user: User, project: Project, board_filter: BoardFilter | None
     return [Column(s, *labels[s], by_status[s], totals.get(s, 0)) for s in statuses]
 
 
+def column_counts(user: User, project: Project) -> list[Column]:
+    """Each visible column's total, without its cards (one query)."""
+    statuses = visible_statuses(user, project)
+    totals = dict(
+        Batch.objects.filter(project=project, status__in=statuses)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
+    return [Column(s, *labels[s], [], totals.get(s, 0)) for s in statuses]
+
+
+def card_after(batch: Batch) -> int | None:
+    """The id of the card that follows this one in its column, if any."""
+    later = Q(priority__gt=batch.priority) | Q(priority=batch.priority, uploaded_at__gt=batch.uploaded_at)
+    later |= Q(priority=batch.priority, uploaded_at=batch.uploaded_at, pk__gt=batch.pk)
+    return (
+        Batch.objects.filter(project_id=batch.project_id, status=batch.status)
+        .filter(later)
+        .order_by("priority", "uploaded_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def column_page(
     user: User, project: Project, status: str, *, offset: int, board_filter: BoardFilter | None = None
 ) -> Column:
@@ -222,15 +250,16 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
             reviewed=Count("pk", filter=~Q(review_state=ReviewState.PENDING)),
         )
     }
-    thumbs: dict[int, list[int]] = {}
-    for batch_id, image_id in (
-        Image.objects.filter(batch_id__in=ids)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("batch_id")], order_by=[F("pk").asc()]))
-        .filter(rank__lte=4)
-        .order_by("batch_id", "pk")
-        .values_list("batch_id", "pk")
-    ):
-        thumbs.setdefault(batch_id, []).append(image_id)
+    # The first four images of each card: four index lookups per batch, never a
+    # scan of every image of every card.
+    firsts = {
+        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
+        for n in range(THUMBS_PER_CARD)
+    }
+    thumbs = {
+        row[0]: [image_id for image_id in row[1:] if image_id is not None]
+        for row in Batch.objects.filter(pk__in=ids).annotate(**firsts).values_list("pk", *firsts)
+    }
     jobs: dict[int, list[Job]] = {}
     for job in (
         Job.objects.filter(batch_id__in=ids).select_related("labeler", "reviewer").order_by("-created_at", "-pk")

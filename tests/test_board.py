@@ -196,11 +196,33 @@ def test_an_htmx_move_answers_with_the_board_out_of_band_and_a_toast(client, man
     client.force_login(manager)
     response = move(client, batch, htmx=True, to="annotating", labeler=labeler.pk, selection="all")
     assert response.status_code == 200
-    assert b'id="board"' in response.content and b'hx-swap-oob="outerHTML"' in response.content
-    assert b'id="count-annotating"' in response.content
+    body = response.content.decode()
+    assert 'id="board"' not in body  # no redraw: the card and the counts only
+    assert f'<li id="batch-{batch.pk}" hx-swap-oob="delete">' in body
+    assert '<div hx-swap-oob="beforeend:#cards-annotating">' in body and f'id="batch-{batch.pk}"' in body
+    assert '<span class="count" id="count-annotating" hx-swap-oob="true" aria-label="1 batch">1</span>' in body
+    assert '<span class="count" id="count-unassigned" hx-swap-oob="true" aria-label="0 batches">0</span>' in body
     toast = json.loads(response["HX-Trigger"])["toast"]
     assert toast["level"] == "success" and "Pier 7" in toast["message"]
     assert status_of(batch) == BatchStatus.ANNOTATING
+
+
+def test_a_moved_card_lands_before_the_card_that_follows_it(client, manager, labeler, make_batch):
+    urgent = make_batch(1, priority=1)
+    later = make_batch(1, priority=4)
+    services.assign(batch=later, actor=manager, labeler=labeler)
+    client.force_login(manager)
+    body = move(client, urgent, htmx=True, to="annotating", labeler=labeler.pk).content.decode()
+    assert f'<div hx-swap-oob="beforebegin:#batch-{later.pk}">' in body
+
+
+def test_a_split_shows_both_cards(client, manager, labeler, make_batch):
+    batch = make_batch(4)
+    client.force_login(manager)
+    body = move(client, batch, htmx=True, to="annotating", labeler=labeler.pk, selection="first", first="1").content
+    rest = Batch.objects.get(split_from=batch)
+    assert f'<div hx-swap-oob="beforeend:#cards-unassigned">'.encode() in body
+    assert f'id="batch-{rest.pk}"'.encode() in body and f'id="batch-{batch.pk}"'.encode() in body
 
 
 def test_a_plain_move_redirects_to_the_board(client, manager, labeler, make_batch):

@@ -180,6 +180,8 @@
     toast("The server could not be reached. Check your connection and try again.", "error");
   });
 
+  document.addEventListener("htmx:afterSettle", syncPlaceholders);
+
   document.body.addEventListener("toast", (evt) => toast(evt.detail.message, evt.detail.level));
 
   document.addEventListener("htmx:load", (evt) => {
