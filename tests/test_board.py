@@ -221,7 +221,7 @@ def test_a_split_shows_both_cards(client, manager, labeler, make_batch):
     client.force_login(manager)
     body = move(client, batch, htmx=True, to="annotating", labeler=labeler.pk, selection="first", first="1").content
     rest = Batch.objects.get(split_from=batch)
-    assert f'<div hx-swap-oob="beforeend:#cards-unassigned">'.encode() in body
+    assert b'<div hx-swap-oob="beforeend:#cards-unassigned">' in body
     assert f'id="batch-{rest.pk}"'.encode() in body and f'id="batch-{batch.pk}"'.encode() in body
 
 
