@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from accounts import views
+
 urlpatterns = [
     path(
         "login/",
@@ -21,4 +23,6 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change_done.html"),
         name="password_change_done",
     ),
+    path("workspaces/<slug:ws>/api-keys/", views.api_keys, name="api-keys"),
+    path("workspaces/<slug:ws>/api-keys/<int:key_id>/revoke", views.revoke_api_key, name="api-key-revoke"),
 ]

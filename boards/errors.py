@@ -32,3 +32,13 @@ class ConcurrentChange(ServiceError):
 class InvalidInput(ServiceError):
     status = 400
     code = "invalid"
+
+
+class TooLarge(ServiceError):
+    status = 413
+    code = "too_large"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"

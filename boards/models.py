@@ -126,6 +126,12 @@ class Batch(ConcurrentTransitionMixin, models.Model):
     )
     split_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="splits")
     sample_seed = models.BigIntegerField(null=True, blank=True)
+    upload_name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The batch name an API upload asked for; later uploads of that name join this batch.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -138,7 +144,10 @@ class Batch(ConcurrentTransitionMixin, models.Model):
             ),
             models.CheckConstraint(condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"),
         ]
-        indexes = [models.Index(fields=["project", "status", "priority", "uploaded_at"])]
+        indexes = [
+            models.Index(fields=["project", "status", "priority", "uploaded_at"]),
+            models.Index(fields=["project", "upload_name"]),
+        ]
         ordering = ["priority", "uploaded_at", "pk"]
 
     def __str__(self) -> str:
@@ -413,6 +422,7 @@ class EventKind(models.TextChoices):
     PRIORITY = "priority", "Priority changed"
     MERGED = "merged", "Merged"
     ADDED = "added", "Images added"
+    REMOVED = "removed", "Images removed"
 
 
 class BatchEvent(models.Model):

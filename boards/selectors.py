@@ -10,6 +10,7 @@ from django.http import Http404
 
 from accounts.models import User
 from boards.models import (
+    Annotation,
     AnnotationState,
     Batch,
     BatchEvent,
@@ -20,6 +21,7 @@ from boards.models import (
     LabelClass,
     Project,
     ReviewState,
+    Split,
 )
 
 BOARD_COLUMNS = [
@@ -554,3 +556,172 @@ def batch_stats(batch: Batch) -> dict:
         for row in in_batch:
             row.in_project = by_user.get(row.user_id)
     return {"total": total, "labelers": in_batch}
+
+
+# --- API reads ---------------------------------------------------------------------
+#
+# The API lists many rows: these read plain values (no model instances) in a
+# fixed number of grouped queries, whatever the number of rows.
+
+
+def api_project_stats(project_ids: list[int]) -> dict[int, dict]:
+    """Per project: image counts by annotation state and split, class counts and colours."""
+    stats = {
+        pid: {"images": 0, "unannotated": 0, "splits": {s: 0 for s in Split.values if s}, "classes": {}, "colors": {}}
+        for pid in project_ids
+    }
+    rows = (
+        Image.objects.filter(project_id__in=project_ids)
+        .order_by()
+        .values("project_id", "split", "annotation_state")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        entry = stats[row["project_id"]]
+        entry["images"] += row["n"]
+        if row["annotation_state"] == AnnotationState.UNANNOTATED:
+            entry["unannotated"] += row["n"]
+        if row["split"]:
+            entry["splits"][row["split"]] += row["n"]
+    for pid, name, color in LabelClass.objects.filter(project_id__in=project_ids).values_list(
+        "project_id", "name", "color"
+    ):
+        stats[pid]["classes"][name] = 0
+        stats[pid]["colors"][name] = color
+    counts = (
+        Annotation.objects.filter(image__project_id__in=project_ids)
+        .order_by()
+        .values_list("image__project_id", "label__name")
+        .annotate(n=Count("pk"))
+    )
+    for pid, name, n in counts:
+        stats[pid]["classes"][name] = n
+    return stats
+
+
+def api_batches(project: Project, batch_id: int | None = None) -> list[dict]:
+    """Batch rows with their image and (open) job counts, oldest first."""
+    batches = Batch.objects.filter(project=project)
+    if batch_id is not None:
+        batches = batches.filter(pk=batch_id)
+    rows = list(
+        batches.order_by("uploaded_at", "pk").values("pk", "name", "uploaded_at", "status", "priority", "source")
+    )
+    if not rows:
+        return rows
+    scope = {"batch__project": project} if batch_id is None else {"batch_id": batch_id}
+    images = dict(
+        Image.objects.filter(**scope).order_by().values("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n")
+    )
+    jobs = dict(
+        Job.objects.filter(**scope)
+        .exclude(state=JobState.CANCELLED)
+        .order_by()
+        .values("batch_id")
+        .annotate(n=Count("pk"))
+        .values_list("batch_id", "n")
+    )
+    for row in rows:
+        row["images"] = images.get(row["pk"], 0)
+        row["jobs"] = jobs.get(row["pk"], 0)
+    return rows
+
+
+def api_jobs(project: Project, job_id: int | None = None) -> list[dict]:
+    """Job rows with their batch's image counts by state, newest first."""
+    jobs = Job.objects.filter(batch__project=project)
+    if job_id is not None:
+        jobs = jobs.filter(pk=job_id)
+    unannotated = Q(batch__images__annotation_state=AnnotationState.UNANNOTATED)
+    return list(
+        jobs.order_by("-created_at", "-pk")
+        .annotate(
+            num_images=Count("batch__images"),
+            n_unannotated=Count("batch__images", filter=unannotated),
+            n_approved=Count("batch__images", filter=Q(batch__images__review_state=ReviewState.APPROVED)),
+            n_rejected=Count("batch__images", filter=Q(batch__images__review_state=ReviewState.REJECTED)),
+        )
+        .values(
+            "pk",
+            "name",
+            "state",
+            "created_at",
+            "batch_id",
+            "batch__name",
+            "batch__status",
+            "labeler__email",
+            "reviewer__email",
+            "created_by__email",
+            "num_images",
+            "n_unannotated",
+            "n_approved",
+            "n_rejected",
+        )
+    )
+
+
+def api_image(project: Project, image_id: int) -> tuple[Image, list[Annotation], list[str]]:
+    """An image of the project with its boxes and tag names; 404 otherwise."""
+    try:
+        image = Image.objects.select_related("batch").get(project=project, pk=image_id)
+    except Image.DoesNotExist:
+        raise Http404("No such image in this project.") from None
+    image.project = project
+    boxes = list(Annotation.objects.filter(image=image).select_related("label").order_by("pk"))
+    tags = sorted(image.tags.values_list("name", flat=True))
+    return image, boxes, tags
+
+
+@dataclass
+class SearchQuery:
+    offset: int = 0
+    limit: int = 50
+    tag: str | None = None
+    class_name: str | None = None
+    prompt: str | None = None
+    in_dataset: bool | None = None
+    batch: bool = False
+    batch_id: int | None = None
+    annotation_job: bool = False
+    annotation_job_id: int | None = None
+
+
+def api_search(project: Project, query: SearchQuery) -> tuple[int, list[Image]]:
+    """(total, page) of the project's images matching the query, oldest first.
+
+    Each image on the page carries ``box_list`` (its boxes, labels selected)
+    and ``tag_names``, read in two queries for the whole page.
+    """
+    images = Image.objects.filter(project=project)
+    if query.tag:
+        images = images.filter(tags__name=query.tag)
+    if query.class_name:
+        images = images.filter(pk__in=Annotation.objects.filter(label__name=query.class_name).values("image_id"))
+    if query.prompt:
+        images = images.filter(original_filename__icontains=query.prompt)
+    if query.in_dataset is not None:
+        in_dataset = Q(batch__status=BatchStatus.DATASET)
+        images = images.filter(in_dataset) if query.in_dataset else images.exclude(in_dataset)
+    if query.batch:
+        images = images.filter(batch__isnull=False)
+    if query.batch_id is not None:
+        images = images.filter(batch_id=query.batch_id)
+    open_jobs = Job.objects.exclude(state=JobState.CANCELLED)
+    if query.annotation_job:
+        images = images.filter(batch_id__in=open_jobs.values("batch_id"))
+    if query.annotation_job_id is not None:
+        images = images.filter(batch_id__in=open_jobs.filter(pk=query.annotation_job_id).values("batch_id"))
+    total = images.count()
+    page = list(images.order_by("pk")[query.offset : query.offset + query.limit])
+    ids = [i.pk for i in page]
+    boxes: dict[int, list[Annotation]] = {}
+    for box in Annotation.objects.filter(image_id__in=ids).select_related("label").order_by("pk"):
+        boxes.setdefault(box.image_id, []).append(box)
+    tags: dict[int, list[str]] = {}
+    for image_id, name in Image.tags.through.objects.filter(image_id__in=ids).values_list("image_id", "tag__name"):
+        tags.setdefault(image_id, []).append(name)
+    for image in page:
+        image.project = project
+        image.box_list = boxes.get(image.pk, [])
+        image.tag_names = sorted(tags.get(image.pk, []))
+    return total, page

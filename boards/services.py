@@ -28,7 +28,7 @@ from django_fsm import ConcurrentTransition
 from accounts.models import User
 from accounts.roles import Role, role_at_least
 from boards import imaging
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, TooLarge, WrongState
 from boards.models import (
     MAX_BATCH_IMAGES,
     PRIORITY_HIGHEST,
@@ -46,6 +46,8 @@ from boards.models import (
     LabelClass,
     Project,
     ReviewState,
+    Split,
+    Tag,
     original_upload_to,
     thumbnail_upload_to,
 )
@@ -1143,3 +1145,328 @@ def set_review_mode(*, project: Project, actor: User, review_mode: bool) -> Proj
             project.review_mode = review_mode
             project.save(update_fields=["review_mode", "updated_at"])
     return project
+
+
+# --- API: one-image uploads, tags, image deletion, jobs, annotation import --------
+#
+# What the Roboflow-compatible API needs beyond the board's services. The same
+# rules apply: keyword-only, the actor's permission checked here, one
+# transaction, bulk queries.
+
+MAX_TAGS_PER_IMAGE = 50
+MAX_TAG_LENGTH = 100
+MAX_IMAGES_PER_DELETE = 10_000
+
+
+@dataclass
+class ImageUpload:
+    image_id: int
+    duplicate: bool
+    batch: Batch | None
+
+
+def upload_image(
+    *,
+    project: Project,
+    actor: User,
+    file,
+    filename: str | None = None,
+    batch_name: str | None = None,
+    split: str = "",
+    tags: Sequence[str] = (),
+) -> ImageUpload:
+    """Store one image file in the batch named ``batch_name``.
+
+    Images sent with one batch name land in one batch while that batch is in
+    Unassigned: the first creates it, the next ones join it. Once it has moved
+    on (or is full), the next image of that name starts a new batch. An image
+    already in the project is reported as a duplicate and changes nothing.
+    Joining a batch writes no event: the batch is still being uploaded, as a
+    browser upload is one event however many files it has.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.upload_images", project):
+        raise NotAllowed("You do not have permission to upload images to this project.")
+    split = _valid_split(split)
+    tags = _valid_tags(tags)
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    size = getattr(file, "size", None)
+    if size is not None and size > limit:
+        raise TooLarge(f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB.")
+    data, processed = _process_one(file)
+    if isinstance(processed, str):
+        raise InvalidInput(processed)
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or _display_name(file)
+
+    for _attempt in range(3):
+        try:
+            return _store_one(
+                project=project,
+                actor=actor,
+                data=data,
+                processed=processed,
+                name=name,
+                batch_name=batch_name,
+                split=split,
+                tags=tags,
+            )
+        except IntegrityError:
+            # The same image, or a batch of the same name, was stored a moment
+            # ago by another request; the next pass finds it.
+            continue
+    raise ConcurrentChange("Another upload of the same image or batch is running; try again.")
+
+
+def _valid_split(split: str | None) -> str:
+    split = (split or "").strip().lower()
+    if split not in Split.values:
+        raise InvalidInput("The split is one of train, valid or test.")
+    return split
+
+
+def _valid_tags(tags) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list | tuple):
+        raise InvalidInput("Tags are a list of names.")
+    result: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise InvalidInput("Every tag is a non-empty name.")
+        if len(tag.strip()) > MAX_TAG_LENGTH:
+            raise InvalidInput(f"A tag has at most {MAX_TAG_LENGTH} characters.")
+        if tag.strip() not in result:
+            result.append(tag.strip())
+    if len(result) > MAX_TAGS_PER_IMAGE:
+        raise InvalidInput(f"An image has at most {MAX_TAGS_PER_IMAGE} tags.")
+    return result
+
+
+def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now) -> tuple[Batch, bool]:
+    """The Unassigned batch this upload joins, or a new one; ``(batch, created)``."""
+    wanted = (batch_name or "").strip()[:190] or upload_batch_name(now)
+    latest = (
+        Batch.objects.filter(project=project, upload_name=wanted, status=BatchStatus.UNASSIGNED)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest is not None:
+        # Lock it, and check again: it may have been assigned meanwhile.
+        batch = Batch.objects.select_for_update().filter(pk=latest, status=BatchStatus.UNASSIGNED).first()
+        if batch is not None and Image.objects.filter(batch=batch).count() < MAX_BATCH_IMAGES:
+            batch.project = project
+            return batch, False
+    batch = Batch.objects.create(
+        project=project,
+        name=unique_batch_name(project, wanted),
+        upload_name=wanted,
+        source=BatchSource.API,
+        uploaded_at=now,
+        created_by=actor,
+    )
+    return batch, True
+
+
+def _store_one(*, project, actor, data, processed, name, batch_name, split, tags) -> ImageUpload:
+    existing = Image.objects.filter(project=project, sha256=processed.sha256).values_list("pk", flat=True).first()
+    if existing is not None:
+        return ImageUpload(image_id=existing, duplicate=True, batch=None)
+    now = timezone.now()
+    image = Image(
+        project=project,
+        width=processed.width,
+        height=processed.height,
+        sha256=processed.sha256,
+        original_filename=name,
+        uploaded_at=now,
+        split=split,
+    )
+    image.file.name = original_upload_to(image, f"x.{processed.extension}")
+    image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
+    # Files first, outside the transaction, as upload_images does; content-addressed,
+    # so only the files written now are removed if the rows cannot be stored.
+    files = [(image.file.name, data), (image.thumbnail.name, processed.thumbnail)]
+    written = [name for name, content in files if _write_file((name, content))]
+    try:
+        with transaction.atomic():
+            batch, created = _batch_for_upload(project, actor, batch_name, now)
+            image.batch = batch
+            image.save(force_insert=True)
+            if tags:
+                _add_tags(project, [image.pk], tags)
+            if created:
+                _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)
+            else:
+                Batch.objects.filter(pk=batch.pk).update(updated_at=now)
+    except BaseException:
+        # Another request may have stored the same image meanwhile: its row now uses these files.
+        if not Image.objects.filter(project=project, sha256=processed.sha256).exists():
+            _delete_files(written)
+        raise
+    return ImageUpload(image_id=image.pk, duplicate=False, batch=batch)
+
+
+def _tags_named(project: Project, names: Sequence[str]) -> dict[str, int]:
+    """{name: tag id} for ``names``, creating the tags the project lacks."""
+    found = dict(Tag.objects.filter(project=project, name__in=names).values_list("name", "pk"))
+    missing = [n for n in names if n not in found]
+    if missing:
+        Tag.objects.bulk_create([Tag(project=project, name=n) for n in missing], ignore_conflicts=True)
+        found = dict(Tag.objects.filter(project=project, name__in=names).values_list("name", "pk"))
+    return found
+
+
+def _add_tags(project: Project, image_ids: Sequence[int], names: Sequence[str]) -> None:
+    through = Image.tags.through
+    ids = _tags_named(project, names)
+    through.objects.bulk_create(
+        [through(image_id=i, tag_id=t) for i in image_ids for t in ids.values()], ignore_conflicts=True
+    )
+
+
+TAG_OPERATIONS = ("add", "remove", "set")
+
+
+def change_image_tags(*, image: Image, actor: User, operation: str, tags: Sequence[str]) -> list[str]:
+    """Add, remove or set an image's tags; returns its tags afterwards, sorted."""
+    if operation not in TAG_OPERATIONS:
+        raise InvalidInput("The operation is one of add, remove or set.")
+    names = _valid_tags(tags)
+    project = image.project
+    if not actor.is_authenticated or not actor.has_perm("boards.annotate_batch", project):
+        raise NotAllowed("You do not have permission to tag images in this project.")
+    through = Image.tags.through
+    with transaction.atomic():
+        image = Image.objects.select_for_update().get(pk=image.pk)
+        if operation in ("remove", "set"):
+            drop = through.objects.filter(image_id=image.pk)
+            drop = drop.filter(tag__name__in=names) if operation == "remove" else drop.exclude(tag__name__in=names)
+            drop.delete()
+        if operation in ("add", "set") and names:
+            if len(set(image.tags.values_list("name", flat=True)) | set(names)) > MAX_TAGS_PER_IMAGE:
+                raise InvalidInput(f"An image has at most {MAX_TAGS_PER_IMAGE} tags.")
+            _add_tags(project, [image.pk], names)
+        return sorted(image.tags.values_list("name", flat=True))
+
+
+def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
+    """Delete images for good: only images in Unassigned batches or in no batch.
+
+    All or nothing: if any image is elsewhere on the board, nothing is deleted
+    and the error names the batches in the way. Returns how many images went.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.delete_batch", project):
+        raise NotAllowed("You do not have permission to delete images in this project.")
+    if isinstance(image_ids, str | bytes) or not isinstance(image_ids, Iterable):
+        raise InvalidInput("Send the images to delete as a list of image ids.")
+    try:
+        ids = {int(i) for i in image_ids if not isinstance(i, bool)}
+    except (TypeError, ValueError):
+        raise InvalidInput("Send the images to delete as a list of image ids.") from None
+    if not ids:
+        raise InvalidInput("Name at least one image to delete.")
+    if len(ids) > MAX_IMAGES_PER_DELETE:
+        raise InvalidInput(f"Delete at most {MAX_IMAGES_PER_DELETE:,} images at once.")
+    with transaction.atomic():
+        rows = list(
+            Image.objects.select_for_update(of=("self",))
+            .filter(project=project, pk__in=ids)
+            .values_list("pk", "batch_id", "batch__name", "batch__status", "file", "thumbnail")
+        )
+        missing = sorted(ids - {r[0] for r in rows})
+        if missing:
+            shown = ", ".join(str(i) for i in missing[:10]) + ("…" if len(missing) > 10 else "")
+            raise NotFound(f"{len(missing)} of the images are not in this project: {shown}.")
+        blocked: dict[str, str] = {}
+        for _pk, _batch_id, batch_name, status, _f, _t in rows:
+            if status not in (None, BatchStatus.UNASSIGNED):
+                blocked[batch_name] = STATUS_LABELS[status]
+        if blocked:
+            n = sum(1 for r in rows if r[3] not in (None, BatchStatus.UNASSIGNED))
+            where = "; ".join(f"“{name}” is in {label}" for name, label in sorted(blocked.items())[:5])
+            raise WrongState(
+                f"{n} of the images are in batches past Unassigned ({where}). Only images in Unassigned "
+                "batches or in no batch can be deleted: move those batches to Unassigned first, or leave "
+                "their images out."
+            )
+        per_batch: dict[int, int] = {}
+        for _pk, batch_id, *_rest in rows:
+            if batch_id is not None:
+                per_batch[batch_id] = per_batch.get(batch_id, 0) + 1
+        for batch in Batch.objects.filter(pk__in=per_batch):
+            _event(
+                batch,
+                EventKind.REMOVED,
+                actor,
+                from_status=batch.status,
+                to_status=batch.status,
+                images_removed=per_batch[batch.pk],
+            )
+        if per_batch:
+            Batch.objects.filter(pk__in=per_batch).update(updated_at=timezone.now())
+        Annotation.objects.filter(image_id__in=ids).delete()
+        Image.tags.through.objects.filter(image_id__in=ids).delete()
+        Image.objects.filter(pk__in=ids).delete()
+        files = [name for r in rows for name in (r[4], r[5])]
+        transaction.on_commit(lambda: _delete_files(files))
+    return len(rows)
+
+
+def create_job(
+    *,
+    batch: Batch,
+    actor: User,
+    labeler: User,
+    reviewer: User | None = None,
+    num_images: int | None = None,
+    name: str = "",
+) -> AssignResult:
+    """Assign the first ``num_images`` images of a batch (all when None) as a job.
+
+    The rest split off into a new Unassigned batch, as on the board. A reviewer
+    who is the labeler and lacks the reviewer role means no separate review,
+    which is what Roboflow asks of workspaces without review roles.
+    """
+    if num_images is not None and (not isinstance(num_images, int) or isinstance(num_images, bool) or num_images < 1):
+        raise InvalidInput("num_images is a whole number of at least 1.")
+    if (
+        reviewer is not None
+        and reviewer.pk == labeler.pk
+        and not role_at_least(reviewer.role_in(batch.project.workspace_id), Role.REVIEWER)
+    ):
+        reviewer = None
+    with transaction.atomic():
+        image_ids = None
+        if num_images is not None:
+            ids = list(Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[: num_images + 1])
+            if len(ids) > num_images:
+                image_ids = ids[:num_images]
+        return assign(
+            batch=batch,
+            actor=actor,
+            labeler=labeler,
+            reviewer=reviewer,
+            image_ids=image_ids,
+            job_name=name.strip()[:200],
+        )
+
+
+def import_annotation(*, image: Image, actor: User, boxes: Sequence[Box], overwrite: bool = False) -> Image:
+    """Replace an image's boxes with imported ones (an annotation file sent by the API).
+
+    An image that is already annotated (or marked empty) keeps its boxes
+    unless ``overwrite``. New class names become classes of the project when
+    the actor may manage it; otherwise every label must already exist.
+    """
+    with transaction.atomic():
+        image = Image.objects.select_for_update().select_related("project", "batch__project").get(pk=image.pk)
+        _may_edit_annotations(actor, image)
+        if image.annotation_state != AnnotationState.UNANNOTATED and not overwrite:
+            raise WrongState("This image is already annotated; send overwrite=true to replace its boxes.")
+        return save_annotations(
+            image=image,
+            actor=actor,
+            boxes=boxes,
+            empty=not boxes,
+            create_labels=actor.has_perm("boards.manage_project", image.project),
+        )

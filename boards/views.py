@@ -34,7 +34,8 @@ def home(request: HttpRequest) -> HttpResponse:
     workspaces: dict = {}
     for project in projects:
         workspaces.setdefault(project.workspace, []).append(project)
-    return render(request, "boards/home.html", {"workspaces": workspaces})
+    key_workspaces = {w.pk for w in workspaces if request.user.has_perm("accounts.manage_api_keys", w)}
+    return render(request, "boards/home.html", {"workspaces": workspaces, "key_workspaces": key_workspaces})
 
 
 @dataclass(frozen=True)

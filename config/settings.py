@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "boards.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,6 +156,12 @@ DATA_UPLOAD_MAX_NUMBER_FILES = MAX_UPLOAD_FILES
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 # A request up to this size is parsed in memory (no temp file per uploaded file).
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
+
+# The API: requests per key per window (0 turns the limit off). The counters
+# live in the default cache, so with several server processes each counts its
+# own share unless CACHES points at a shared cache.
+API_RATE_LIMIT = envint("API_RATE_LIMIT", 3000)
+API_RATE_WINDOW = envint("API_RATE_WINDOW", 60)
 
 # Security. Production behind a TLS-terminating proxy gets the strict set.
 SECURE_CONTENT_TYPE_NOSNIFF = True

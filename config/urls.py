@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from boards import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("api", api.root),
+    path("api/", include("boards.api_urls")),
+    path("docs/api/", api.reference, name="api-reference"),
     path("", include("boards.urls")),
 ]

@@ -1,0 +1,89 @@
+"""COCO JSON for one image.
+
+A COCO file may describe many images; ``parse`` takes the boxes of the one
+whose ``file_name`` matches ``filename`` (or the only image there is). ``bbox``
+is ``[x, y, width, height]`` from the top-left corner, in pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+
+from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
+from boards.services import Box
+
+
+def _basename(name: str) -> str:
+    return posixpath.basename(str(name).replace("\\", "/"))
+
+
+def _pick_image(images: list, filename: str) -> dict | None:
+    if not images:
+        return None
+    if len(images) == 1:
+        return images[0]
+    wanted = _basename(filename)
+    stem = wanted.rsplit(".", 1)[0]
+    for image in images:
+        name = _basename(image.get("file_name", ""))
+        if name == wanted or name.rsplit(".", 1)[0] == stem:
+            return image
+    raise AnnotationFormatError(f"The COCO file describes {len(images)} images and none is named “{wanted}”.")
+
+
+def parse(text: str, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise AnnotationFormatError(f"This is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("annotations", []), list):
+        raise AnnotationFormatError("A COCO file is an object with an “annotations” list.")
+    images = data.get("images") or []
+    categories = data.get("categories") or []
+    if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
+        raise AnnotationFormatError("“images” must be a list of objects.")
+    if not isinstance(categories, list) or not all(isinstance(c, dict) for c in categories):
+        raise AnnotationFormatError("“categories” must be a list of objects.")
+    names = {str(c.get("id")): str(c.get("name", "")).strip() for c in categories}
+    names.update(normalize_labelmap(labelmap))
+    image = _pick_image(images, filename)
+    boxes = []
+    for n, ann in enumerate(data.get("annotations", []), start=1):
+        if not isinstance(ann, dict):
+            raise AnnotationFormatError(f"Annotation {n} is not an object.")
+        if image is not None and "image_id" in ann and ann["image_id"] != image.get("id"):
+            continue
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise AnnotationFormatError(f"Annotation {n} needs a “bbox” of [x, y, width, height].")
+        x, y, w, h = (number(v, f"Annotation {n} bbox") for v in bbox)
+        category = str(ann.get("category_id"))
+        label = names.get(category)
+        if not label:
+            raise AnnotationFormatError(f"Annotation {n} has category_id {category}, which no category names.")
+        boxes.append(Box(label=label, x=x, y=y, width=w, height=h))
+    return boxes
+
+
+def dump(image: ImageLike, boxes: list[Box]) -> str:
+    labels = sorted({str(b.label) for b in boxes})
+    ids = {name: i for i, name in enumerate(labels, start=1)}
+    document = {
+        "info": {"description": "Exported from Batchboard"},
+        "images": [{"id": 1, "file_name": image.original_filename, "width": image.width, "height": image.height}],
+        "categories": [{"id": ids[name], "name": name, "supercategory": "none"} for name in labels],
+        "annotations": [
+            {
+                "id": n,
+                "image_id": 1,
+                "category_id": ids[str(box.label)],
+                "bbox": [box.x, box.y, box.width, box.height],
+                "area": box.width * box.height,
+                "iscrowd": 0,
+                "segmentation": [],
+            }
+            for n, box in enumerate(boxes, start=1)
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"

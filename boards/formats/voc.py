@@ -1,0 +1,93 @@
+"""Pascal VOC XML for one image.
+
+Boxes are ``xmin, ymin, xmax, ymax`` in pixels of the image, read as written
+(no 1-based shift): that is how Roboflow and most tools export VOC.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing, see _safe_root
+from xml.sax.saxutils import escape
+
+from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
+from boards.services import Box
+
+
+def _safe_root(text: str) -> ET.Element:
+    # No VOC file has a DTD; refusing one up front rules out entity expansion
+    # and external entities, so the standard parser is safe on what remains.
+    head = text.lstrip("\ufeff")
+    if "<!DOCTYPE" in head.upper() or "<!ENTITY" in head.upper():
+        raise AnnotationFormatError("The XML declares a DTD or entities, which VOC files never do.")
+    try:
+        return ET.fromstring(head.encode())  # noqa: S314 - see above
+    except ET.ParseError as exc:
+        raise AnnotationFormatError(f"This is not well-formed XML ({exc}).") from None
+
+
+def parse(text: str, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
+    root = _safe_root(text)
+    if root.tag != "annotation":
+        raise AnnotationFormatError(f"A VOC file starts with <annotation>, not <{root.tag}>.")
+    names = normalize_labelmap(labelmap)
+    boxes = []
+    for n, obj in enumerate(root.findall("object"), start=1):
+        name = (obj.findtext("name") or "").strip()
+        if not name:
+            raise AnnotationFormatError(f"Object {n} has no <name>.")
+        bndbox = obj.find("bndbox")
+        if bndbox is None:
+            raise AnnotationFormatError(f"Object {n} ({name}) has no <bndbox>.")
+        values = {}
+        for key in ("xmin", "ymin", "xmax", "ymax"):
+            raw = bndbox.findtext(key)
+            if raw is None:
+                raise AnnotationFormatError(f"Object {n} ({name}) has no <{key}>.")
+            values[key] = number(raw.strip(), f"Object {n} ({name}) <{key}>")
+        if values["xmax"] <= values["xmin"] or values["ymax"] <= values["ymin"]:
+            raise AnnotationFormatError(f"Object {n} ({name}) has xmax/ymax not beyond xmin/ymin.")
+        boxes.append(
+            Box(
+                label=names.get(name, name),
+                x=values["xmin"],
+                y=values["ymin"],
+                width=values["xmax"] - values["xmin"],
+                height=values["ymax"] - values["ymin"],
+            )
+        )
+    return boxes
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def dump(image: ImageLike, boxes: list[Box]) -> str:
+    lines = [
+        "<annotation>",
+        "\t<folder></folder>",
+        f"\t<filename>{escape(image.original_filename)}</filename>",
+        "\t<size>",
+        f"\t\t<width>{image.width}</width>",
+        f"\t\t<height>{image.height}</height>",
+        "\t\t<depth>3</depth>",
+        "\t</size>",
+        "\t<segmented>0</segmented>",
+    ]
+    for box in boxes:
+        lines += [
+            "\t<object>",
+            f"\t\t<name>{escape(str(box.label))}</name>",
+            "\t\t<pose>Unspecified</pose>",
+            "\t\t<truncated>0</truncated>",
+            "\t\t<difficult>0</difficult>",
+            "\t\t<bndbox>",
+            f"\t\t\t<xmin>{_num(box.x)}</xmin>",
+            f"\t\t\t<ymin>{_num(box.y)}</ymin>",
+            f"\t\t\t<xmax>{_num(box.x + box.width)}</xmax>",
+            f"\t\t\t<ymax>{_num(box.y + box.height)}</ymax>",
+            "\t\t</bndbox>",
+            "\t</object>",
+        ]
+    lines.append("</annotation>")
+    return "\n".join(lines) + "\n"
