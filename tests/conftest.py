@@ -19,6 +19,14 @@ def _isolated_media(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def workspace(db):
     return WorkspaceFactory(name="Acme", slug="acme")
@@ -96,3 +104,31 @@ def image_file():
         return SimpleUploadedFile(name, jpeg_bytes(**kwargs), content_type="image/jpeg")
 
     return make
+
+
+@pytest.fixture
+def make_key(workspace):
+    """A raw API key for ``user`` in ``workspace`` with ``scopes`` (all four by default)."""
+    from accounts.models import ApiKey, ApiScope, generate_api_key, hash_api_key
+
+    def make(user, scopes=tuple(ApiScope.values), *, workspace=workspace, name="test key"):
+        raw = generate_api_key()
+        ApiKey.objects.create(
+            workspace=workspace,
+            name=name,
+            prefix=raw[:8],
+            key_hash=hash_api_key(raw),
+            scopes=list(scopes),
+            created_by=user,
+        )
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def api(client, manager, make_key):
+    """The API as a manager's all-scopes key sees it."""
+    from tests.api_support import Api
+
+    return Api(client, make_key(manager))
