@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from django.db import connections
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
@@ -599,31 +601,52 @@ def api_project_stats(project_ids: list[int]) -> dict[int, dict]:
     return stats
 
 
+def _raw_rows(queryset) -> list[tuple]:
+    """The rows of a ``values_list`` queryset, without Django's per-value converters.
+
+    The SQL is the ORM's own; skipping the converters makes a list of 1,000
+    batches several times cheaper. Only for ints, strings and datetimes:
+    datetimes come back as the driver gives them (see ``_utc``).
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _utc(value) -> datetime:
+    """A driver's datetime (aware, naive UTC, or ISO text on SQLite) as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def api_batches(project: Project, batch_id: int | None = None) -> list[dict]:
     """Batch rows with their image and (open) job counts, oldest first."""
     batches = Batch.objects.filter(project=project)
     if batch_id is not None:
         batches = batches.filter(pk=batch_id)
-    rows = list(
-        batches.order_by("uploaded_at", "pk").values("pk", "name", "uploaded_at", "status", "priority", "source")
-    )
+    fields = ("pk", "name", "uploaded_at", "status", "priority")
+    rows = [
+        dict(zip(fields, row, strict=True))
+        for row in _raw_rows(batches.order_by("uploaded_at", "pk").values_list(*fields))
+    ]
     if not rows:
         return rows
-    scope = {"batch__project": project} if batch_id is None else {"batch_id": batch_id}
-    images = dict(
-        Image.objects.filter(**scope).order_by().values("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n")
-    )
-    jobs = dict(
-        Job.objects.filter(**scope)
-        .exclude(state=JobState.CANCELLED)
+    images = Image.objects.filter(project=project) if batch_id is None else Image.objects.filter(batch_id=batch_id)
+    jobs = Job.objects.filter(batch__project=project) if batch_id is None else Job.objects.filter(batch_id=batch_id)
+    image_counts = dict(images.order_by().values("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n"))
+    job_counts = dict(
+        jobs.exclude(state=JobState.CANCELLED)
         .order_by()
         .values("batch_id")
         .annotate(n=Count("pk"))
         .values_list("batch_id", "n")
     )
     for row in rows:
-        row["images"] = images.get(row["pk"], 0)
-        row["jobs"] = jobs.get(row["pk"], 0)
+        row["uploaded_at"] = _utc(row["uploaded_at"])
+        row["images"] = image_counts.get(row["pk"], 0)
+        row["jobs"] = job_counts.get(row["pk"], 0)
     return rows
 
 
