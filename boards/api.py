@@ -643,7 +643,7 @@ def upload(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
         filename=name,
         batch_name=request.GET.get("batch"),
         split=split,
-        tags=request.GET.getlist("tag"),
+        tags=[tag for tag in request.GET.getlist("tag") if tag.strip()],
     )
     if result.duplicate:
         return JsonResponse({"duplicate": True, "id": str(result.image_id)})
