@@ -1459,7 +1459,9 @@ def import_annotation(*, image: Image, actor: User, boxes: Sequence[Box], overwr
     the actor may manage it; otherwise every label must already exist.
     """
     with transaction.atomic():
-        image = Image.objects.select_for_update().select_related("project", "batch__project").get(pk=image.pk)
+        image = (
+            Image.objects.select_for_update(of=("self",)).select_related("project", "batch__project").get(pk=image.pk)
+        )
         _may_edit_annotations(actor, image)
         if image.annotation_state != AnnotationState.UNANNOTATED and not overwrite:
             raise WrongState("This image is already annotated; send overwrite=true to replace its boxes.")
