@@ -282,15 +282,17 @@ def project_dict(project: Project, stats: dict) -> dict:
     }
 
 
-def batch_dict(row: dict) -> dict:
+def batch_dict(row: tuple) -> dict:
+    """A row of ``selectors.api_batches`` as Roboflow's batch object, with our status and priority."""
+    pk, name, uploaded, status, priority, images, jobs = row
     return {
-        "name": row["name"],
-        "numJobs": row["jobs"],
-        "images": row["images"],
-        "uploaded": _timestamp(row["uploaded_at"]),
-        "id": str(row["pk"]),
-        "status": row["status"],
-        "priority": row["priority"],
+        "name": name,
+        "numJobs": jobs,
+        "images": images,
+        "uploaded": {"_seconds": int(uploaded.timestamp()), "_nanoseconds": uploaded.microsecond * 1000},
+        "id": str(pk),
+        "status": status,
+        "priority": priority,
     }
 
 
