@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-dev e2e-deps bench-ingest clean
+.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Batchboard needs Python 3.11+"'
@@ -43,6 +43,9 @@ test: setup-dev e2e-deps lint
 
 bench-ingest: setup-dev
 	$(PY) bench/ingest.py
+
+bench-api: setup-dev
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) var

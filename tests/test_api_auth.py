@@ -115,7 +115,7 @@ def test_a_labeler_key_cannot_delete_images(client, labeler, make_key, make_batc
     assert response.status_code == 403
 
 
-def test_it_notes_when_a_key_was_last_used_at_most_once_a_minute(api, django_assert_num_queries):
+def test_it_notes_when_a_key_was_last_used_at_most_once_a_minute(api):
     key = ApiKey.objects.get()
     assert key.last_used_at is None
     api.get("/")
