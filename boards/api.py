@@ -406,7 +406,18 @@ def batch(request: HttpRequest, caller: Caller, project: str, batch_id: int) -> 
     return JsonResponse(batch_dict(rows[0]))
 
 
-MOVE_TARGETS = (BatchStatus.UNASSIGNED, BatchStatus.ANNOTATING, BatchStatus.REVIEW, BatchStatus.DATASET)
+MOVE_TARGETS = (
+    BatchStatus.UNASSIGNED,
+    BatchStatus.ANNOTATING,
+    BatchStatus.REVIEW,
+    BatchStatus.DATASET,
+    BatchStatus.ARCHIVED,
+)
+MOVE_NEEDS = {
+    "assign": "Assigning a batch needs “labelerEmail” (and optionally “reviewerEmail” and “images”).",
+    "unassign": "Moving a batch back to Unassigned needs “keepAnnotations”: true keeps its boxes as pre-labels, "
+    "false removes them.",
+}
 
 
 @api({"POST": None})
@@ -416,9 +427,10 @@ def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int
     data = _json_body(request)
     to = _text(data, "to", required=True)
     if to not in MOVE_TARGETS:
-        raise InvalidInput("“to” is one of unassigned, annotating, review or dataset.")
-    # Assigning and sending back to Unassigned are a manager's moves; submit and review are the annotators'.
-    managing = to == BatchStatus.UNASSIGNED or current.status == BatchStatus.UNASSIGNED
+        raise InvalidInput("“to” is one of unassigned, annotating, review, dataset or archived.")
+    seen_in = _text(data, "from", limit=20) or None
+    # Assigning, archiving and sending back to Unassigned are a manager's moves; submit and review the annotators'.
+    managing = to in (BatchStatus.UNASSIGNED, BatchStatus.ARCHIVED) or current.status == BatchStatus.UNASSIGNED
     caller.require(MANAGE if managing else ANNOTATE)
     labeler = reviewer = None
     if data.get("labelerEmail"):
@@ -430,16 +442,20 @@ def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int
         if not isinstance(data["images"], list):
             raise InvalidInput("“images” is a list of image ids.")
         image_ids = [_id(i, "An image id") for i in data["images"]]
-    moved = services.move_batch(
-        batch=current,
-        actor=caller.actor,
-        to=to,
-        labeler=labeler,
-        reviewer=reviewer,
-        image_ids=image_ids,
-        keep_annotations=_flag(data.get("keepAnnotations"), "keepAnnotations"),
-        comment=_text(data, "comment", limit=5000),
-    )
+    try:
+        moved = services.move_batch(
+            batch=current,
+            actor=caller.actor,
+            to=to,
+            labeler=labeler,
+            reviewer=reviewer,
+            image_ids=image_ids,
+            keep_annotations=_flag(data.get("keepAnnotations"), "keepAnnotations", default=None),
+            comment=_text(data, "comment", limit=5000),
+            seen_in=seen_in,
+        )
+    except services.NeedsInput as exc:
+        raise InvalidInput(MOVE_NEEDS.get(exc.dialog, exc.message)) from None
     return JsonResponse(batch_dict(selectors.api_batches(obj, batch_id=moved.pk)[0]))
 
 

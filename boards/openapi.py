@@ -339,8 +339,11 @@ _PATHS = {
             "Unassigned → annotating assigns it (`labelerEmail` required, `images` to assign only some: "
             "the rest split off); annotating → review or dataset submits it; review → dataset approves "
             "every image, review → annotating rejects them; any column → unassigned moves it back "
-            "(`keepAnnotations` keeps the boxes as pre-labels). Moves out of or into Unassigned need the "
-            "`manage` scope, the others `annotate`.",
+            "(`keepAnnotations` required: true keeps the boxes as pre-labels, false removes them); "
+            "unassigned → archived archives it. A move to the column the batch is in changes nothing. "
+            "With `from` (the column you saw the batch in), a batch someone else moved meanwhile is "
+            "refused with 409. Moves out of or into Unassigned, and archiving, need the `manage` scope, "
+            "the others `annotate`.",
             {"200": _json(_ref("Batch")), **_e(400, 403, 404, 409)},
             scope="manage or annotate",
             operationId="moveBatch",
@@ -351,7 +354,14 @@ _PATHS = {
                         "schema": {
                             "type": "object",
                             "properties": {
-                                "to": {"type": "string", "enum": ["unassigned", "annotating", "review", "dataset"]},
+                                "to": {
+                                    "type": "string",
+                                    "enum": ["unassigned", "annotating", "review", "dataset", "archived"],
+                                },
+                                "from": {
+                                    "type": "string",
+                                    "enum": ["unassigned", "annotating", "review", "dataset", "archived"],
+                                },
                                 "labelerEmail": {"type": "string"},
                                 "reviewerEmail": {"type": "string"},
                                 "images": {"type": "array", "items": {"type": "string"}},

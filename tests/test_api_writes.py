@@ -214,10 +214,9 @@ def test_a_reviewer_rejects_a_batch_back_to_annotating(client, api, make_batch, 
 @pytest.mark.parametrize(
     ("to", "extra", "status", "message"),
     [
-        ("annotating", {}, 400, "Choose a labeler"),
         ("review", {}, 409, "cannot move from Unassigned to Review"),
-        ("unassigned", {}, 409, "in Unassigned already"),
-        ("archived", {}, 400, "“to” is one of"),
+        ("dataset", {}, 409, "cannot move from Unassigned to Dataset"),
+        ("trash", {}, 400, "“to” is one of"),
         ("", {}, 400, "required"),
     ],
 )
@@ -225,6 +224,40 @@ def test_impossible_moves_say_why(api, make_batch, to, extra, status, message):
     response = move(api, make_batch(1), to, **extra)
     assert response.status_code == status
     assert message in error_of(response)["message"]
+
+
+def test_a_move_to_the_column_the_batch_is_in_changes_nothing(api, make_batch):
+    batch = make_batch(1)
+    response = move(api, batch, "unassigned")
+    assert response.status_code == 200 and response.json()["status"] == "unassigned"
+    assert not BatchEvent.objects.filter(batch=batch).exclude(kind="created").exists()
+
+
+def test_moving_back_to_unassigned_needs_a_choice_about_annotations(api, make_batch, manager, labeler):
+    batch = make_batch(1)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    response = move(api, batch, "unassigned")
+    assert response.status_code == 400 and "“keepAnnotations”" in error_of(response)["message"]
+    assert move(api, batch, "unassigned", keepAnnotations=False).json()["status"] == "unassigned"
+
+
+def test_assigning_without_a_labeler_says_what_is_missing(api, make_batch):
+    response = move(api, make_batch(1), "annotating")
+    assert response.status_code == 400 and "“labelerEmail”" in error_of(response)["message"]
+
+
+def test_a_batch_moved_meanwhile_is_refused(api, make_batch, manager, labeler):
+    batch = make_batch(1)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    response = move(api, batch, "unassigned", keepAnnotations=True, **{"from": "unassigned"})
+    assert response.status_code == 409 and "moved this batch to Annotating" in error_of(response)["message"]
+
+
+def test_archiving_needs_the_manage_scope(client, api, make_batch, manager, make_key):
+    batch = make_batch(1)
+    response = move(Api(client, make_key(manager, ["read", "annotate"])), batch, "archived")
+    assert response.status_code == 403
+    assert move(api, batch, "archived").json()["status"] == "archived"
 
 
 def test_submitting_needs_every_image_done(client, make_batch, manager, labeler, make_key):
