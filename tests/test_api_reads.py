@@ -200,3 +200,25 @@ def test_search_in_dataset(api, project, make_batch):
     make_batch(1)
     assert api.post("/acme/parcels/search", {"in_dataset": True}).json()["total"] == 2
     assert api.post("/acme/parcels/search", {"in_dataset": False}).json()["total"] == 1
+
+
+def test_the_workspace_jobs_and_search_cost_a_fixed_number_of_queries(
+    api, workspace, project, manager, labeler, django_assert_max_num_queries
+):
+    from tests.factories import ProjectFactory
+
+    for n in range(6):
+        other = ProjectFactory(workspace=workspace, slug=f"p{n}")
+        batch = BatchFactory(project=other)
+        ImageFactory(project=other, batch=batch)
+    for n in range(6):
+        batch = BatchFactory(project=project, name=f"b{n}")
+        ImageFactory(project=project, batch=batch)
+        services.assign(batch=batch, actor=manager, labeler=labeler)
+    with django_assert_max_num_queries(10):
+        assert len(api.get("/acme").json()["workspace"]["projects"]) == 7
+    with django_assert_max_num_queries(8):
+        assert len(api.get("/acme/parcels/jobs").json()["jobs"]) == 6
+    with django_assert_max_num_queries(10):
+        body = {"fields": ["id", "labels", "tags", "annotations"]}
+        assert len(api.post("/acme/parcels/search", body).json()["results"]) == 6
