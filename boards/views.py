@@ -11,7 +11,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -23,6 +31,7 @@ from django_htmx.http import trigger_client_event
 from accounts.models import User
 from boards import selectors, services
 from boards.errors import ConcurrentChange, InvalidInput, ServiceError
+from boards.formats import AnnotationFormatError, export
 from boards.models import Batch, BatchStatus, LabelClass, Project, ReviewState, can_annotate, can_submit
 
 IMAGES_PER_PAGE = 120
@@ -778,3 +787,82 @@ def start_labeling(request: HttpRequest, ws: str | None = None, project: str | N
         return redirect(reverse("my-work"))
     batch = image.batch
     return redirect(reverse("annotate", args=[batch.project.workspace.slug, batch.project.slug, batch.pk, image.pk]))
+
+
+# --- dataset export and annotation import -----------------------------------------
+
+
+@login_required
+def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    """The export page; with ``?format=`` the download, streamed while it is written.
+
+    ``?batch=<id>`` exports one Dataset batch, else the project's dataset;
+    ``?split=70,20,10&seed=42`` cuts it into train/valid/test the same way every time.
+    """
+    project_obj = selectors.project_for(request.user, ws, project)
+    if not request.user.has_perm("boards.view_project", project_obj):
+        raise Http404("No such project.")
+    batch = None
+    if request.GET.get("batch"):
+        try:
+            batch = selectors.batch_in(project_obj, _whole_number(request.GET["batch"], "The batch"))
+        except InvalidInput:
+            raise Http404("No such batch.") from None
+    fmt = request.GET.get("format")
+    context = {"project": project_obj, "batch": batch, "formats": export.FORMATS, "params": request.GET}
+    if batch is not None and batch.status != BatchStatus.DATASET:
+        messages.error(request, "Only a batch in the Dataset column can be exported.")
+        return render(request, "boards/export.html", context, status=409)
+    if not fmt:
+        context["count"] = export.dataset_images(project_obj, batch).count()
+        return render(request, "boards/export.html", context)
+    try:
+        if fmt not in export.FORMATS:
+            raise AnnotationFormatError(f"“{fmt}” is not an export format: choose coco, yolo or voc.")
+        ratio = export.parse_split(request.GET.get("split"))
+        seed_text = (request.GET.get("seed") or "0").strip()
+        if not seed_text.isdigit():
+            raise InvalidInput("The seed must be a whole number.")
+        seed = int(seed_text)
+    except (AnnotationFormatError, InvalidInput) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return render(request, "boards/export.html", context, status=400)
+    job = export.Export.of(project_obj, batch=batch, ratio=ratio, seed=seed)
+    content_type, ext = export.content_type(job, fmt)
+    name = f"{project_obj.slug}-{batch.pk if batch else 'dataset'}-{fmt}"
+    response = StreamingHttpResponse(export.stream(job, fmt), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+MAX_IMPORT_FILES = 50_000
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_annotations(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    """Upload annotation files for the project's images; the answer is the import's report."""
+    project_obj = _managed_project(request, ws, project)
+    context: dict = {"project": project_obj}
+    if request.method == "POST":
+        uploads = request.FILES.getlist("files")
+        if not uploads:
+            messages.error(request, "Choose the annotation files to import.")
+            return render(request, "boards/import.html", context, status=400)
+        files = [(upload.name, upload.read()) for upload in uploads[:MAX_IMPORT_FILES]]
+        try:
+            report = services.import_annotation_files(
+                project=project_obj,
+                actor=request.user,
+                files=files,
+                create_classes=request.POST.get("create_classes") == "on",
+                clip=request.POST.get("outside", "clip") == "clip",
+                overwrite=request.POST.get("overwrite") == "on",
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return render(request, "boards/import.html", context, status=exc.status)
+        context["report"] = report
+        return render(request, "boards/import.html", context, status=200 if report.ok else 422)
+    return render(request, "boards/import.html", context)

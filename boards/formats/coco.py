@@ -87,3 +87,48 @@ def dump(image: ImageLike, boxes: list[Box]) -> str:
         ],
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def parse_document(text: str, *, labelmap=None) -> list[tuple[str, list[Box]]]:
+    """Every image a COCO file describes, by file name, with its boxes (none for an image without any)."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise AnnotationFormatError(f"This is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("annotations", []), list):
+        raise AnnotationFormatError("A COCO file is an object with an “annotations” list.")
+    images = data.get("images") or []
+    categories = data.get("categories") or []
+    if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
+        raise AnnotationFormatError("“images” must be a list of objects.")
+    if not isinstance(categories, list) or not all(isinstance(c, dict) for c in categories):
+        raise AnnotationFormatError("“categories” must be a list of objects.")
+    names = {str(c.get("id")): str(c.get("name", "")).strip() for c in categories}
+    names.update(normalize_labelmap(labelmap))
+    by_id: dict[str, list[Box]] = {}
+    files: list[tuple[str, list[Box]]] = []
+    for n, image in enumerate(images, start=1):
+        name = _basename(image.get("file_name", ""))
+        if not name:
+            raise AnnotationFormatError(f"Image {n} has no “file_name”.")
+        key = str(image.get("id"))
+        if key in by_id:
+            raise AnnotationFormatError(f"Two images have the id {image.get('id')!r}.")
+        by_id[key] = []
+        files.append((name, by_id[key]))
+    for n, ann in enumerate(data.get("annotations", []), start=1):
+        if not isinstance(ann, dict):
+            raise AnnotationFormatError(f"Annotation {n} is not an object.")
+        boxes = by_id.get(str(ann.get("image_id")))
+        if boxes is None:
+            raise AnnotationFormatError(f"Annotation {n} has image_id {ann.get('image_id')!r}, which no image has.")
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise AnnotationFormatError(f"Annotation {n} needs a “bbox” of [x, y, width, height].")
+        x, y, w, h = (number(v, f"Annotation {n} bbox") for v in bbox)
+        category = str(ann.get("category_id"))
+        label = names.get(category)
+        if not label:
+            raise AnnotationFormatError(f"Annotation {n} has category_id {category}, which no category names.")
+        boxes.append(Box(label=label, x=x, y=y, width=w, height=h))
+    return files

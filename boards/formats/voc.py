@@ -91,3 +91,8 @@ def dump(image: ImageLike, boxes: list[Box]) -> str:
         ]
     lines.append("</annotation>")
     return "\n".join(lines) + "\n"
+
+
+def filename_in(text: str) -> str:
+    """The image file name a VOC file names in ``<filename>``, or ""."""
+    return (_safe_root(text).findtext("filename") or "").strip()

@@ -64,3 +64,66 @@ def dump(image: ImageLike, boxes: list[Box], *, classes: Sequence[str] | None = 
 def labelmap_text(classes: Sequence[str]) -> str:
     """The classes file (``classes.txt`` / ``obj.names``) that goes with ``dump``'s output."""
     return "".join(f"{name}\n" for name in classes)
+
+
+NAMES_FILES = ("classes.txt", "obj.names", "data.yaml", "data.yml")
+
+
+def is_names_file(filename: str) -> bool:
+    """Whether a file gives the class names rather than boxes."""
+    name = filename.rsplit("/", 1)[-1].lower()
+    return name in NAMES_FILES or name.endswith((".names", ".yaml", ".yml"))
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def read_names(text: str, filename: str) -> list[str]:
+    """Class names in number order, from ``classes.txt``/``*.names`` (one a line) or a ``data.yaml``.
+
+    Reads the ``names:`` of a data.yaml as a list (``[a, b]`` or ``- a`` lines)
+    or a mapping (``{0: a}`` or ``0: a`` lines).
+    """
+    if not filename.lower().endswith((".yaml", ".yml")):
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+        if not names:
+            raise AnnotationFormatError("The class names file is empty.")
+        return names
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        if not line.startswith("names:"):
+            continue
+        rest = line[len("names:") :].split(" #", 1)[0].strip()
+        items: list[tuple[str, str]] = []
+        if rest.startswith("[") and rest.endswith("]"):
+            items = [(str(i), _unquote(v)) for i, v in enumerate(rest[1:-1].split(",")) if v.strip()]
+        elif rest.startswith("{") and rest.endswith("}"):
+            for pair in rest[1:-1].split(","):
+                if pair.strip():
+                    key, _, value = pair.partition(":")
+                    items.append((key.strip(), _unquote(value)))
+        elif rest:
+            raise AnnotationFormatError("data.yaml: “names” must be a list or a mapping of class numbers to names.")
+        else:
+            for follow in lines[n + 1 :]:
+                if not follow.strip() or follow.lstrip().startswith("#"):
+                    continue
+                if not follow[:1].isspace() and not follow.startswith("-"):
+                    break
+                entry = follow.strip()
+                if entry.startswith("-"):
+                    items.append((str(len(items)), _unquote(entry[1:])))
+                else:
+                    key, _, value = entry.partition(":")
+                    items.append((key.strip(), _unquote(value)))
+        names = normalize_labelmap(dict(items))
+        if not names:
+            raise AnnotationFormatError("data.yaml: “names” lists no classes.")
+        if sorted(names, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(names))]:
+            raise AnnotationFormatError("data.yaml: the class numbers in “names” must run 0, 1, 2, …")
+        return [names[str(i)] for i in range(len(names))]
+    raise AnnotationFormatError("data.yaml has no “names” entry.")

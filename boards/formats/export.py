@@ -1,0 +1,306 @@
+"""Dataset export: COCO JSON, YOLO zip and Pascal VOC zip, written while streamed.
+
+Every writer here is a generator of ``bytes`` chunks for a
+``StreamingHttpResponse``. Images are read in pages of ``CHUNK`` rows (by
+primary key), their boxes fetched one page at a time, and archives are written
+through ``zipfile`` into a small buffer that is emptied after every member:
+memory stays flat however many images the dataset holds. Image files go in
+stored, never recompressed.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import random
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+
+from boards.formats import AnnotationFormatError, voc, yolo
+from boards.models import Annotation, Batch, BatchStatus, Image, LabelClass, Project, ReviewState
+from boards.services import Box
+
+CHUNK = 500
+COPY_CHUNK = 64 * 1024
+SPLITS = ("train", "valid", "test")
+FORMATS = ("coco", "yolo", "voc")
+
+
+# --- what goes out --------------------------------------------------------------
+
+
+def dataset_images(project: Project, batch: Batch | None = None) -> QuerySet[Image]:
+    """A Dataset batch's images, or the project's dataset.
+
+    The project's dataset is every image in a Dataset batch; when the project
+    reviews its work, only the approved ones.
+    """
+    if batch is not None:
+        return Image.objects.filter(batch=batch)
+    images = Image.objects.filter(project=project, batch__status=BatchStatus.DATASET)
+    if project.review_mode:
+        images = images.filter(review_state=ReviewState.APPROVED)
+    return images
+
+
+def parse_split(text: str | None) -> tuple[int, int, int] | None:
+    """``"70,20,10"`` as three whole percentages (any sum above zero), or None when not asked."""
+    if not text:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise AnnotationFormatError("A split is three whole numbers for train, valid and test, like 70,20,10.")
+    ratio = tuple(int(p) for p in parts)
+    if sum(ratio) == 0:
+        raise AnnotationFormatError("A split needs at least one part above zero.")
+    return ratio  # type: ignore[return-value]
+
+
+def assign_splits(image_ids: Sequence[int], ratio: Sequence[int], seed: int) -> dict[int, str]:
+    """Each image's split: the ids in a shuffle seeded by ``seed``, cut by ``ratio``.
+
+    The same ids, ratio and seed always give the same answer.
+    """
+    order = sorted(image_ids)
+    random.Random(seed).shuffle(order)
+    total = sum(ratio)
+    n_train = round(len(order) * ratio[0] / total)
+    n_valid = round(len(order) * ratio[1] / total) if ratio[2] else len(order) - n_train
+    n_valid = min(n_valid, len(order) - n_train)
+    result = {}
+    for position, image_id in enumerate(order):
+        if position < n_train:
+            result[image_id] = "train"
+        elif position < n_train + n_valid:
+            result[image_id] = "valid"
+        else:
+            result[image_id] = "test"
+    return result
+
+
+@dataclass
+class Export:
+    """One export's choices: which images, which classes, which splits."""
+
+    project: Project
+    images: QuerySet[Image]
+    classes: list[str]
+    splits: dict[int, str] | None = None
+
+    @classmethod
+    def of(cls, project: Project, *, batch: Batch | None = None, ratio=None, seed: int = 0) -> Export:
+        images = dataset_images(project, batch)
+        classes = list(LabelClass.objects.filter(project=project).order_by("name").values_list("name", flat=True))
+        splits = None
+        if ratio is not None:
+            splits = assign_splits(list(images.values_list("pk", flat=True)), ratio, seed)
+        return cls(project=project, images=images, classes=classes, splits=splits)
+
+    def split_names(self) -> Sequence[str]:
+        return [s for s in SPLITS if s in set(self.splits.values())] if self.splits else ()
+
+    def pages(self, only_split: str | None = None) -> Iterator[list[tuple[Image, list[Box]]]]:
+        """Images with their boxes, ``CHUNK`` at a time, by primary key."""
+        images = self.images.only("pk", "file", "width", "height", "original_filename").order_by("pk")
+        labels = dict(LabelClass.objects.filter(project=self.project).values_list("pk", "name"))
+        after = 0
+        while True:
+            page = list(images.filter(pk__gt=after)[:CHUNK])
+            if not page:
+                return
+            after = page[-1].pk
+            if only_split is not None:
+                page = [image for image in page if self.splits.get(image.pk) == only_split]
+            boxes: dict[int, list[Box]] = {image.pk: [] for image in page}
+            rows = Annotation.objects.filter(image_id__in=list(boxes)).order_by("image_id", "pk")
+            for image_id, label_id, x, y, w, h in rows.values_list("image_id", "label_id", "x", "y", "width", "height"):
+                boxes[image_id].append(Box(label=labels.get(label_id, str(label_id)), x=x, y=y, width=w, height=h))
+            yield [(image, boxes[image.pk]) for image in page]
+
+    def rows(self, only_split: str | None = None) -> Iterator[tuple[Image, list[Box], str]]:
+        """Images with boxes and a file name unique in the archive (``name_<id>.jpg`` on a clash)."""
+        seen: set[str] = set()
+        for page in self.pages(only_split):
+            for image, boxes in page:
+                name = posixpath.basename(image.original_filename.replace("\\", "/")) or f"image_{image.pk}.jpg"
+                if name.lower() in seen:
+                    stem, dot, ext = name.rpartition(".")
+                    name = f"{stem}_{image.pk}.{ext}" if dot else f"{name}_{image.pk}"
+                seen.add(name.lower())
+                yield image, boxes, name
+
+
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+# --- streaming zip ---------------------------------------------------------------
+
+
+class _Pipe:
+    """A write-only file for ``zipfile`` whose contents are taken away as they come."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of an archive: its text, or the storage name of an image to copy in."""
+
+    name: str
+    text: str | Iterable[str] | None = None
+    storage_name: str | None = None
+
+
+def stream_zip(members: Iterable[Member]) -> Iterator[bytes]:
+    """A zip archive of ``members``, yielded in pieces as each is written."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", allowZip64=True) as archive:
+        for member in members:
+            if member.storage_name is not None:
+                info = zipfile.ZipInfo(member.name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED
+                with default_storage.open(member.storage_name, "rb") as source, archive.open(info, "w") as target:
+                    while chunk := source.read(COPY_CHUNK):
+                        target.write(chunk)
+                        if data := pipe.take():
+                            yield data
+            else:
+                info = zipfile.ZipInfo(member.name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                texts = [member.text] if isinstance(member.text, str) else member.text
+                with archive.open(info, "w", force_zip64=True) as target:
+                    for text in texts:
+                        target.write(text.encode())
+                        if data := pipe.take():
+                            yield data
+            if data := pipe.take():
+                yield data
+    yield pipe.take()
+
+
+# --- the three formats ------------------------------------------------------------
+
+
+def coco_json(export: Export, only_split: str | None = None) -> Iterator[str]:
+    """A COCO document in pieces: the images, then their boxes, reading the images twice."""
+    ids = {name: n for n, name in enumerate(export.classes, start=1)}
+    head = {"info": {"description": "Exported from Batchboard"}, "licenses": []}
+    yield json.dumps(head)[:-1] + ', "categories": '
+    yield json.dumps([{"id": i, "name": name, "supercategory": "none"} for name, i in ids.items()])
+    yield ', "images": ['
+    first = True
+    for image, _boxes, name in export.rows(only_split):
+        entry = {"id": image.pk, "file_name": name, "width": image.width, "height": image.height}
+        yield ("" if first else ", ") + json.dumps(entry)
+        first = False
+    yield '], "annotations": ['
+    first, n = True, 0
+    for page in export.pages(only_split):
+        parts = []
+        for image, boxes in page:
+            for box in boxes:
+                n += 1
+                entry = {
+                    "id": n,
+                    "image_id": image.pk,
+                    "category_id": ids[box.label],
+                    "bbox": [box.x, box.y, box.width, box.height],
+                    "area": box.width * box.height,
+                    "iscrowd": 0,
+                    "segmentation": [],
+                }
+                parts.append(json.dumps(entry))
+        if parts:
+            yield ("" if first else ", ") + ", ".join(parts)
+            first = False
+    yield "]}\n"
+
+
+def coco_stream(export: Export) -> Iterator[bytes]:
+    """COCO: one JSON file, or with a split a zip of ``<split>/_annotations.coco.json``."""
+    if export.splits is None:
+        for piece in coco_json(export):
+            yield piece.encode()
+        return
+    yield from stream_zip(
+        Member(f"{split}/_annotations.coco.json", text=coco_json(export, split)) for split in export.split_names()
+    )
+
+
+def yolo_members(export: Export) -> Iterator[Member]:
+    names = ", ".join(json.dumps(name) for name in export.classes)
+    if export.splits is None:
+        parts = [("", None)]
+        data = f"path: .\ntrain: images\nval: images\nnc: {len(export.classes)}\nnames: [{names}]\n"
+    else:
+        parts = [(f"{split}/", split) for split in export.split_names()]
+        lines = ["path: ."]
+        for key, split in (("train", "train"), ("val", "valid"), ("test", "test")):
+            if split in export.split_names():
+                lines.append(f"{key}: {split}/images")
+        data = "\n".join(lines) + f"\nnc: {len(export.classes)}\nnames: [{names}]\n"
+    yield Member("data.yaml", text=data)
+    for prefix, split in parts:
+        for image, boxes, name in export.rows(split):
+            yield Member(f"{prefix}images/{name}", storage_name=image.file.name)
+            text = yolo.dump(image, boxes, classes=export.classes)
+            yield Member(f"{prefix}labels/{_stem(name)}.txt", text=text)
+
+
+def voc_members(export: Export) -> Iterator[Member]:
+    parts = [("", None)] if export.splits is None else [(f"{s}/", s) for s in export.split_names()]
+    for prefix, split in parts:
+        for image, boxes, name in export.rows(split):
+            yield Member(f"{prefix}{name}", storage_name=image.file.name)
+            yield Member(f"{prefix}{_stem(name)}.xml", text=voc.dump(_Named(image, name), boxes))
+
+
+@dataclass(frozen=True)
+class _Named:
+    """An image under the name it has in the archive."""
+
+    image: Image
+    original_filename: str
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+
+def stream(export: Export, fmt: str) -> Iterator[bytes]:
+    if fmt == "coco":
+        return coco_stream(export)
+    if fmt == "yolo":
+        return stream_zip(yolo_members(export))
+    if fmt == "voc":
+        return stream_zip(voc_members(export))
+    raise AnnotationFormatError(f"“{fmt}” is not an export format: choose coco, yolo or voc.")
+
+
+def content_type(export: Export, fmt: str) -> tuple[str, str]:
+    """The response's content type and file extension."""
+    if fmt == "coco" and export.splits is None:
+        return "application/json", "json"
+    return "application/zip", "zip"
