@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api clean
+.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api bench-export clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Batchboard needs Python 3.11+"'
@@ -46,6 +46,9 @@ bench-ingest: setup-dev
 
 bench-api: setup-dev
 	$(PY) bench/api.py
+
+bench-export: setup-dev
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,153 @@
+"""Export benchmark: stream each dataset format of a 25,000-image Dataset batch.
+
+Prints numbers; asserts only that every export answered 200. Run from the
+repository root:
+
+    .venv/bin/python bench/export.py
+    .venv/bin/python bench/export.py --images 2000
+
+It makes a fresh VAR_DIR (SQLite + media) in a temp dir, migrates, writes one
+64x48 JPEG and hard-links it as every image's file (disk stays small), adds
+``--images`` image rows with 3 boxes each in one Dataset batch, then fetches
+each format through the export view with Django's test client, reading the
+streamed body chunk by chunk and throwing it away. For each it prints the
+time, the bytes streamed and the process's peak RSS (VmHWM) before and after.
+Target: peak RSS under 200 MB at 25,000 images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_MB = 200
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=25_000)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = parser.parse_args()
+
+    var = Path(tempfile.mkdtemp(prefix="batchboard-bench-export-"))
+    os.environ["VAR_DIR"] = str(var)
+    os.environ.pop("DATABASE_URL", None)  # its own SQLite, never a configured server
+    os.environ.pop("MEDIA_ROOT", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    try:
+        run(args, var)
+    finally:
+        if not args.keep:
+            shutil.rmtree(var, ignore_errors=True)
+        else:
+            print(f"kept {var}")
+
+
+def run(args, var: Path) -> None:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+    from PIL import Image as PILImage
+
+    from accounts.models import Membership, User, Workspace
+    from accounts.roles import Role
+    from boards.models import Annotation, Batch, BatchStatus, Image, LabelClass, Project, ReviewState
+
+    setup_test_environment()
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", verbosity=0)
+    print(f"VAR_DIR {var}; {args.images:,} images, 3 boxes each")
+
+    started = time.perf_counter()
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (64, 48), (200, 80, 40)).save(buffer, "JPEG")
+    media = Path(settings.MEDIA_ROOT)
+    folder = media / "images" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "source.jpg"
+    source.write_bytes(buffer.getvalue())
+
+    workspace = Workspace.objects.create(name="Bench", slug="bench")
+    user = User.objects.create_user(email="viewer@bench.test", password="pw")
+    Membership.objects.create(workspace=workspace, user=user, role=Role.VIEWER)
+    project = Project.objects.create(workspace=workspace, name="Bench", slug="bench", review_mode=True)
+    labels = [LabelClass.objects.create(project=project, name=n) for n in ("car", "person", "sign")]
+    batch = Batch.objects.create(project=project, name="dataset", status=BatchStatus.DATASET)
+    with transaction.atomic():
+        for start in range(0, args.images, 2000):
+            rows = []
+            for n in range(start, min(start + 2000, args.images)):
+                name = f"images/bench/{n:06d}.jpg"
+                os.link(source, media / name)
+                rows.append(
+                    Image(
+                        project=project,
+                        batch=batch,
+                        file=name,
+                        width=64,
+                        height=48,
+                        sha256=f"{n:064x}",
+                        original_filename=f"frame_{n:06d}.jpg",
+                        annotation_state="annotated",
+                        review_state=ReviewState.APPROVED,
+                    )
+                )
+            Image.objects.bulk_create(rows)
+        boxes = []
+        for image_id in Image.objects.filter(project=project).values_list("pk", flat=True).iterator():
+            for k, label in enumerate(labels):
+                boxes.append(Annotation(image_id=image_id, label=label, x=2 + k, y=3, width=20, height=10 + k))
+            if len(boxes) >= 6000:
+                Annotation.objects.bulk_create(boxes)
+                boxes = []
+        Annotation.objects.bulk_create(boxes)
+    print(f"built in {time.perf_counter() - started:.1f} s; peak RSS so far {peak_rss_mb():.0f} MB")
+
+    client = Client()
+    client.force_login(user)
+    url = f"/w/bench/p/bench/export/?batch={batch.pk}"
+    for fmt, extra in (("coco", ""), ("yolo", ""), ("voc", ""), ("yolo", "&split=70,20,10&seed=42")):
+        before = peak_rss_mb()
+        started = time.perf_counter()
+        response = client.get(f"{url}&format={fmt}{extra}")
+        assert response.status_code == 200, response.status_code
+        total = chunks = 0
+        for chunk in response.streaming_content:
+            total += len(chunk)
+            chunks += 1
+        response.close()
+        took = time.perf_counter() - started
+        after = peak_rss_mb()
+        label = fmt + (" split" if extra else "")
+        print(
+            f"{label:11s} {took:6.1f} s  {total / 1e6:8.1f} MB in {chunks:,} chunks  "
+            f"peak RSS {before:.0f} → {after:.0f} MB"
+        )
+    peak = peak_rss_mb()
+    print(f"peak RSS {peak:.0f} MB (target under {TARGET_MB} MB): {'ok' if peak < TARGET_MB else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()
