@@ -35,6 +35,9 @@ MANAGE = {
     "boards.archive_batch",
     "boards.delete_batch",
     "boards.change_batch_priority",
+    "boards.create_batch",
+    "boards.merge_batches",
+    "boards.tag_images",
     "boards.manage_project",
     "accounts.manage_api_keys",
 }

@@ -326,12 +326,16 @@ class Image(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project")]
+        # The catalog pages newest first, by (uploaded_at, id): each equality
+        # filter has an index that also yields that order (SQLite appends the
+        # id to every index; PostgreSQL gets it spelled out).
         indexes = [
             models.Index(fields=["batch", "id"]),
-            models.Index(fields=["project", "uploaded_at"]),
+            models.Index(fields=["project", "uploaded_at", "id"]),
+            models.Index(fields=["project", "batch", "uploaded_at"]),
             models.Index(fields=["project", "original_filename"]),
-            models.Index(fields=["project", "annotation_state"]),
-            models.Index(fields=["project", "review_state"]),
+            models.Index(fields=["project", "annotation_state", "uploaded_at"]),
+            models.Index(fields=["project", "review_state", "uploaded_at"]),
             models.Index(fields=["project", "width", "height"]),
         ]
         ordering = ["pk"]
@@ -364,6 +368,8 @@ class Annotation(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        # "Has class X" in the catalog reads the image ids of one class from this index alone.
+        indexes = [models.Index(fields=["label", "image"])]
 
     def __str__(self) -> str:
         return f"{self.label} at ({self.x:g}, {self.y:g}) {self.width:g}×{self.height:g}"

@@ -14,23 +14,24 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q, Value
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
 from accounts.models import User
 from accounts.roles import Role, role_at_least
-from boards import imaging
+from boards import catalog, imaging
 from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, TooLarge, WrongState
 from boards.models import (
     MAX_BATCH_IMAGES,
+    PRIORITY_DEFAULT,
     PRIORITY_HIGHEST,
     PRIORITY_LOWEST,
     Annotation,
@@ -1685,3 +1686,295 @@ def _count_clipped(image: Image, boxes: Sequence[Box], *, clip: bool) -> tuple[i
                 return 0, f"Box {n} ({box.label}) reaches outside the {image.width}×{image.height} image."
             clipped += 1
     return clipped, ""
+
+
+# --- the image catalog: batches from a filter, a selection or a sample ------------
+#
+# The catalog picks images with a ``catalog.CatalogFilter`` or a list of ids.
+# Images move with one UPDATE … WHERE id IN (SELECT …) whatever their number;
+# tags are linked with one INSERT … SELECT per tag. Nothing here saves one image
+# at a time.
+
+
+@dataclass
+class CatalogBatchResult:
+    batch: Batch
+    taken: int
+    preview: catalog.BatchPreview
+
+    def to_dict(self) -> dict:
+        return {
+            "batch": {
+                "id": self.batch.pk,
+                "name": self.batch.name,
+                "priority": self.batch.priority,
+                "status": self.batch.status,
+                "sample_seed": self.batch.sample_seed,
+            },
+            "taken": self.taken,
+            **{k: v for k, v in self.preview.to_dict().items() if k != "would_take"},
+        }
+
+
+def _new_batch_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the batch a name.")
+    if len(name) > Batch._meta.get_field("name").max_length:
+        raise InvalidInput("A batch name has at most 200 characters.")
+    return name
+
+
+def _name_taken(project: Project, name: str) -> InvalidInput:
+    return InvalidInput(f"There is already a batch named “{name}” in this project; choose another name.")
+
+
+def _create_catalog_batch(*, project: Project, actor: User, name: str, priority: int, seed: int | None) -> Batch:
+    if Batch.objects.filter(project=project, name=name).exists():
+        raise _name_taken(project, name)
+    try:
+        with transaction.atomic():
+            return Batch.objects.create(
+                project=project,
+                name=name,
+                priority=priority,
+                source=BatchSource.CATALOG,
+                created_by=actor,
+                sample_seed=seed,
+            )
+    except IntegrityError:  # the same name, created a moment ago by someone else
+        raise _name_taken(project, name) from None
+
+
+def create_batch_from_images(
+    *,
+    project: Project,
+    actor: User,
+    name: str,
+    priority: int = PRIORITY_DEFAULT,
+    filters: catalog.CatalogFilter | None = None,
+    image_ids: Iterable[int] | None = None,
+    sample: catalog.Sample | Mapping | None = None,
+) -> CatalogBatchResult:
+    """A new Unassigned batch of the free images that ``filters`` or ``image_ids`` pick.
+
+    Images already in a batch are left out and counted (by that batch's
+    status): an image is never in two batches. ``sample`` takes ``n`` of the
+    free ones, at random with a seed (stored on the batch, so the same seed
+    over the same images picks the same sample) or the first ``n`` by upload
+    time or file name. More than ``MAX_BATCH_IMAGES`` is an error naming the
+    limit, never a silent cut. ``catalog.preview_batch`` counts the same
+    numbers without creating anything.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.create_batch", project):
+        raise NotAllowed("You do not have permission to create batches in this project.")
+    name = _new_batch_name(name)
+    _validate_priority(priority)
+    sample = catalog.Sample.parse(sample)
+    with transaction.atomic():
+        images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
+        preview = catalog.preview_of(images, sample)
+        if preview.would_take == 0:
+            raise InvalidInput(
+                "No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter.")
+            )
+        if preview.over_limit:
+            raise InvalidInput(preview.limit_error())
+        seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
+        batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
+        free = images.filter(batch__isnull=True)
+        if sample is None:
+            taken = free.update(batch=batch)
+        else:
+            chosen = free.order_by(*sample.ordering()).values("pk")[: sample.n]
+            taken = Image.objects.filter(pk__in=chosen, batch__isnull=True).update(batch=batch)
+        if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
+            raise InvalidInput(replace(preview, would_take=taken).limit_error())
+        if taken == 0:
+            raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
+        _event(
+            batch,
+            EventKind.CREATED,
+            actor,
+            to_status=batch.status,
+            images=taken,
+            source=BatchSource.CATALOG,
+            left_out=preview.left_out,
+            left_out_by_status=preview.in_batches,
+            filter=dict(filters.items()) if filters is not None else None,
+            sample=sample.describe() if sample is not None else None,
+            sample_seed=seed,
+        )
+    return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
+
+
+def restore_batch(*, batch: Batch, actor: User) -> Batch:
+    """Archived → Unassigned, with the images it had, while every one of them is still free."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "restore", actor, verb="restore")
+        had, free = catalog.restorable(batch)
+        if free < had:
+            gone = had - free
+            raise WrongState(
+                f"{gone:,} of the {had:,} images of “{batch.name}” joined other batches since it was archived, "
+                "so it cannot be restored as it was. Its images are never in two batches."
+            )
+        restored = Image.objects.filter(archived_from=batch, batch__isnull=True).update(batch=batch, archived_from=None)
+        batch.restore()
+        _save_transition(batch)
+        _event(
+            batch,
+            EventKind.RESTORED,
+            actor,
+            from_status=BatchStatus.ARCHIVED,
+            to_status=batch.status,
+            images_restored=restored,
+        )
+    return batch
+
+
+def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | int], name: str) -> Batch:
+    """Merge two or more Unassigned batches into one named ``name``.
+
+    The batch first on the board (highest priority, then oldest) keeps its
+    place and takes the others' images and the highest priority among them;
+    the others are deleted, their history kept under their names with a
+    "merged" event. At most ``MAX_BATCH_IMAGES`` images in all.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.merge_batches", project):
+        raise NotAllowed("You do not have permission to merge batches in this project.")
+    name = _new_batch_name(name)
+    try:
+        ids = {b.pk if isinstance(b, Batch) else int(b) for b in batches}
+    except (TypeError, ValueError):
+        raise InvalidInput("Choose the batches to merge by their numbers.") from None
+    if len(ids) < 2:
+        raise InvalidInput("Choose two or more batches to merge.")
+    with transaction.atomic():
+        chosen = list(
+            Batch.objects.select_for_update()
+            .filter(project=project, pk__in=ids)
+            .order_by("priority", "uploaded_at", "pk")
+        )
+        if len(chosen) != len(ids):
+            raise InvalidInput(f"{len(ids) - len(chosen)} of the chosen batches are not in this project.")
+        for batch in chosen:
+            if batch.status != BatchStatus.UNASSIGNED:
+                raise WrongState(
+                    f"Only batches in Unassigned can be merged; “{batch.name}” is in {STATUS_LABELS[batch.status]}."
+                )
+        counts = dict(Image.objects.filter(batch__in=chosen).order_by().values_list("batch_id").annotate(n=Count("pk")))
+        total = sum(counts.values())
+        if total > MAX_BATCH_IMAGES:
+            raise InvalidInput(
+                f"Together these batches hold {total:,} images; a batch holds at most {MAX_BATCH_IMAGES:,}. "
+                "Merge fewer of them."
+            )
+        if Batch.objects.filter(project=project, name=name).exclude(pk__in=ids).exists():
+            raise _name_taken(project, name)
+        keep, others = chosen[0], chosen[1:]
+        priority = min(b.priority for b in chosen)
+        Image.objects.filter(batch__in=others).update(batch=keep)
+        now = timezone.now()
+        BatchEvent.objects.bulk_create(
+            BatchEvent(
+                project_id=project.pk,
+                batch=other,
+                batch_name=other.name,
+                kind=EventKind.MERGED,
+                from_status=BatchStatus.UNASSIGNED,
+                actor=actor,
+                at=now,
+                detail={"into_batch": keep.pk, "into_batch_name": name, "images": counts.get(other.pk, 0)},
+            )
+            for other in others
+        )
+        Batch.objects.filter(pk__in=[b.pk for b in others]).delete()
+        Batch.objects.filter(pk=keep.pk).update(name=name, priority=priority, sample_seed=None, updated_at=now)
+        old_name = keep.name
+        keep.refresh_from_db()
+        _event(
+            keep,
+            EventKind.MERGED,
+            actor,
+            from_status=BatchStatus.UNASSIGNED,
+            to_status=BatchStatus.UNASSIGNED,
+            images=total,
+            old_name=old_name,
+            priority=priority,
+            merged=[{"id": b.pk, "name": b.name, "images": counts.get(b.pk, 0)} for b in others],
+        )
+    return keep
+
+
+@dataclass
+class TagResult:
+    images: int  # in the selection
+    added: int  # (image, tag) pairs made; an image that had the tag already is not counted
+    removed: int
+    created: list[str] = field(default_factory=list)  # tags new to the project
+
+
+def _tag_names(names: Iterable[str]) -> list[str]:
+    cleaned = []
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if len(name) > Tag._meta.get_field("name").max_length:
+            raise InvalidInput(f"A tag has at most 100 characters; “{name[:20]}…” is longer.")
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+def tag_images(
+    *,
+    project: Project,
+    actor: User,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    filters: catalog.CatalogFilter | None = None,
+    image_ids: Iterable[int] | None = None,
+) -> TagResult:
+    """Add and remove tags (by name) on every image a filter or a list of ids picks.
+
+    A tag added that the project does not have yet is created.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.tag_images", project):
+        raise NotAllowed("You do not have permission to tag images in this project.")
+    to_add, to_remove = _tag_names(add), _tag_names(remove)
+    if not to_add and not to_remove:
+        raise InvalidInput("Name at least one tag to add or remove.")
+    both = [n for n in to_add if n in to_remove]
+    if both:
+        raise InvalidInput(f"“{both[0]}” is both added and removed; choose one.")
+    through = Image.tags.through
+    with transaction.atomic():
+        images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
+        selected = images.count()
+        added = removed = 0
+        created: list[str] = []
+        if to_add:
+            have = set(Tag.objects.filter(project=project, name__in=to_add).values_list("name", flat=True))
+            created = [n for n in to_add if n not in have]
+            Tag.objects.bulk_create([Tag(project=project, name=n) for n in created], ignore_conflicts=True)
+            for tag in Tag.objects.filter(project=project, name__in=to_add):
+                added += _link_tag(images, tag, through)
+        if to_remove:
+            removed, _ = through.objects.filter(
+                tag__project=project, tag__name__in=to_remove, image_id__in=images.values("pk")
+            ).delete()
+    return TagResult(images=selected, added=added, removed=removed, created=created)
+
+
+def _link_tag(images, tag: Tag, through) -> int:
+    """INSERT INTO <image tags> (image_id, tag_id) SELECT id, <tag> FROM <images without it>."""
+    rows = images.exclude(tags=tag).order_by().annotate(tag_ref=Value(tag.pk)).values_list("pk", "tag_ref")
+    select_sql, params = rows.query.sql_with_params()
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(through._meta.get_field(f).column) for f in ("image", "tag"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(through._meta.db_table)} ({columns}) {select_sql}", params)  # noqa: S608
+        return cursor.rowcount

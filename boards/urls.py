@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards import views
+from boards import catalog_views, views
 
 P = "w/<slug:ws>/p/<slug:project>/"
 B = P + "batches/<int:batch_id>/"
@@ -31,4 +31,16 @@ urlpatterns = [
     path(P + "start-labeling/", views.start_labeling, name="project-start-labeling"),
     path("start-labeling/", views.start_labeling, name="start-labeling"),
     path("images/<int:image_id>/<str:kind>", views.image_file, name="image-file"),
+    # The image catalog, archived batches and merging (boards/catalog_views.py).
+    path("w/<slug:ws>/p/<slug:project>/catalog/", catalog_views.catalog_page, name="catalog"),
+    path("w/<slug:ws>/p/<slug:project>/catalog/count/", catalog_views.catalog_count, name="catalog-count"),
+    path("w/<slug:ws>/p/<slug:project>/catalog/batch/", catalog_views.catalog_batch, name="catalog-batch"),
+    path("w/<slug:ws>/p/<slug:project>/catalog/tags/", catalog_views.catalog_tags, name="catalog-tags"),
+    path("w/<slug:ws>/p/<slug:project>/archived/", catalog_views.archived, name="archived"),
+    path(
+        "w/<slug:ws>/p/<slug:project>/archived/<int:batch_id>/restore/",
+        catalog_views.restore,
+        name="restore",
+    ),
+    path("w/<slug:ws>/p/<slug:project>/merge/", catalog_views.merge, name="merge"),
 ]
