@@ -56,6 +56,9 @@ def _selection(data: QueryDict) -> dict:
 def catalog_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     filters = CatalogFilter.from_query(request.GET)
+    if "" in request.GET.values() and not filters.errors:
+        # The filter form sends its empty fields too; the address to bookmark has only the set ones.
+        return redirect(_catalog_url(project_obj, filters))
     page = catalog.catalog_page(
         project_obj,
         filters,

@@ -79,6 +79,7 @@
       const preview = document.getElementById("batch-preview");
       const refresh = debounce(() => window.htmx && window.htmx.trigger(preview, "batch-preview"), 250);
       const sampling = dialog.querySelector(".sampling");
+      sampling.classList.add("live");
       const showMode = () => {
         const checked = dialog.querySelector("input[name='sample']:checked");
         sampling.dataset.mode = checked ? checked.value : "";
