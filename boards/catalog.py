@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -165,32 +165,49 @@ class CatalogFilter:
     def without(self, *names: str) -> CatalogFilter:
         return replace(self, **{n: _default(n) for n in names})
 
-    def apply(self, images: QuerySet, project: Project, *, in_upload_order: bool = False) -> QuerySet:
-        """Narrow ``images`` (of ``project``) by every set field.
+    def images(self, project: Project, *, in_upload_order: bool = False) -> QuerySet:
+        """The images of ``project`` that pass every set field.
 
-        Tags and classes match through a plain subquery of image ids, which
-        both databases read once (SQLite as a temporary index, PostgreSQL as a
-        hashed semi-join) instead of once per image.
+        Tags and classes are matched by id (the name is looked up once, in a
+        subquery), in one of two shapes. By default as one list of image ids
+        (with both, the tag's images that also have the class), which then
+        drives the query: the project and every other filter are written so
+        that no index competes (``project_id + 0``), since SQLite, lacking
+        statistics, would otherwise scan a large index range and look each
+        image up in the list.
 
         ``in_upload_order`` is for a filter known to match many images: the
-        size ranges and the tag and class lists are then written so that no
-        index can serve them (``width + 0``), which leaves the database one
-        good plan, reading images newest first and stopping at a page's worth,
-        instead of gathering and sorting tens of thousands of rows.
+        page is then read newest first, stopping after a page's worth, so tags
+        and classes become a lookup per image read (``EXISTS``), and the size
+        ranges are written so that no index can serve them (``width + 0``):
+        that leaves the database the one plan that is fast here instead of
+        gathering and sorting tens of thousands of rows.
         """
+        through = Image.tags.through
+        tag_id = Tag.objects.filter(project=project, name=self.tag).order_by().values("pk")[:1]
+        label_id = LabelClass.objects.filter(project=project, name=self.label).order_by().values("pk")[:1]
+        by_list = (self.tag or self.label) and not in_upload_order
+        if by_list:
+            ids = through.objects.filter(tag_id=tag_id).values("image_id") if self.tag else None
+            if self.label:
+                boxed = Annotation.objects.filter(label_id=label_id)
+                ids = (boxed.filter(image_id__in=ids) if ids is not None else boxed).values("image_id")
+            images = Image.objects.alias(
+                scan_project=F("project_id") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0
+            ).filter(pk__in=ids, scan_project=project.pk)
+        else:
+            images = Image.objects.filter(project=project)
         if in_upload_order:
-            images = images.alias(scan_id=F("pk") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0)
-        id_field = "scan_id" if in_upload_order else "pk"
-        width = "scan_width" if in_upload_order else "width"
-        height = "scan_height" if in_upload_order else "height"
+            images = images.alias(scan_width=F("width") + 0, scan_height=F("height") + 0)
+            if self.tag:
+                images = images.filter(Exists(through.objects.filter(image_id=OuterRef("pk"), tag_id=tag_id)))
+            if self.label:
+                images = images.filter(Exists(Annotation.objects.filter(image_id=OuterRef("pk"), label_id=label_id)))
+        neutral = in_upload_order or by_list
+        width = "scan_width" if neutral else "width"
+        height = "scan_height" if neutral else "height"
         if self.file:
             images = images.filter(original_filename__icontains=self.file)
-        if self.tag:
-            tagged = Image.tags.through.objects.filter(tag__project=project, tag__name=self.tag)
-            images = images.filter(**{f"{id_field}__in": tagged.values("image_id")})
-        if self.label:
-            boxed = Annotation.objects.filter(label__project=project, label__name=self.label)
-            images = images.filter(**{f"{id_field}__in": boxed.values("image_id")})
         if self.state:
             images = images.filter(state_q(self.state))
         if self.batch is not None:
@@ -245,7 +262,7 @@ def project_images(project: Project) -> QuerySet:
 
 
 def filtered_images(project: Project, filters: CatalogFilter) -> QuerySet:
-    return filters.apply(project_images(project), project)
+    return filters.images(project)
 
 
 # --- the catalog page ----------------------------------------------------------
@@ -307,7 +324,7 @@ def catalog_page(
     if len(ids) <= FEW:
         images = Image.objects.filter(pk__in=ids)
     else:
-        images = filters.apply(project_images(project), project, in_upload_order=True)
+        images = filters.images(project, in_upload_order=True)
     images = images.select_related("batch").only(*GRID_FIELDS)
 
     anchor_id = after if after is not None else before
@@ -348,7 +365,7 @@ def filter_choices(project: Project) -> dict:
     """The lists behind the filter form's menus, in three queries."""
     return {
         "tags": list(Tag.objects.filter(project=project).values_list("name", flat=True)),
-        "labels": list(LabelClass.objects.filter(project=project).values_list("name", flat=True)),
+        "labels": list(LabelClass.objects.filter(project=project).order_by("name").values_list("name", flat=True)),
         "batches": list(
             Batch.objects.filter(project=project)
             .exclude(status=BatchStatus.ARCHIVED)

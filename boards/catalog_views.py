@@ -65,6 +65,10 @@ def catalog_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         before=_cursor(request.GET.get("before")),
         after=_cursor(request.GET.get("after")),
     )
+    # One reverse() for the whole grid rather than one per thumbnail.
+    thumb_url = reverse("image-file", args=[0, "thumb"]).replace("/0/", "/{}/")
+    for image in page.images:
+        image.thumb_url = thumb_url.format(image.pk)
     user = request.user
     return render(
         request,

@@ -379,3 +379,11 @@ def test_the_home_page_links_to_the_catalog_and_archived(client, manager, projec
     client.force_login(manager)
     content = client.get(reverse("home")).content.decode()
     assert url("catalog", project) in content and url("archived", project) in content
+
+
+def test_the_filter_forms_empty_fields_redirect_to_a_clean_address(client, manager, project):
+    client.force_login(manager)
+    response = client.get(url("catalog", project), {"file": "", "tag": "night", "state": "", "min_width": ""})
+    assert response.status_code == 302 and response["Location"] == url("catalog", project) + "?tag=night"
+    kept = client.get(url("catalog", project), {"tag": "", "from": "soon"})
+    assert kept.status_code == 200  # a value to explain is shown, not dropped by a redirect
