@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -169,43 +169,41 @@ class CatalogFilter:
         """The images of ``project`` that pass every set field.
 
         Tags and classes are matched by id (the name is looked up once, in a
-        subquery), in one of two shapes. By default as one list of image ids
-        (with both, the tag's images that also have the class), which then
-        drives the query: the project and every other filter are written so
-        that no index competes (``project_id + 0``), since SQLite, lacking
-        statistics, would otherwise scan a large index range and look each
-        image up in the list.
+        subquery). By default as one list of image ids (with both, the tag's
+        images that also have the class); ``in_upload_order``, meant for a
+        filter known to match many images and read newest first until a page
+        is full, as a lookup per image read (``EXISTS``).
 
-        ``in_upload_order`` is for a filter known to match many images: the
-        page is then read newest first, stopping after a page's worth, so tags
-        and classes become a lookup per image read (``EXISTS``), and the size
-        ranges are written so that no index can serve them (``width + 0``):
-        that leaves the database the one plan that is fast here instead of
-        gathering and sorting tens of thousands of rows.
+        On SQLite, which plans without statistics, some terms are also written
+        so that no index can serve them (``project_id + 0``, ``width + 0``),
+        leaving the one plan that is fast for the case: with a list, the list
+        drives (instead of a scan of a large index range that looks each image
+        up in the list); in upload order, the order's index drives (instead of
+        gathering tens of thousands of rows by size and sorting them).
+        PostgreSQL keeps statistics and plans better left alone.
         """
         through = Image.tags.through
         tag_id = Tag.objects.filter(project=project, name=self.tag).order_by().values("pk")[:1]
         label_id = LabelClass.objects.filter(project=project, name=self.label).order_by().values("pk")[:1]
-        by_list = (self.tag or self.label) and not in_upload_order
+        by_list = bool(self.tag or self.label) and not in_upload_order
+        steer = (by_list or in_upload_order) and connection.vendor == "sqlite"
+        images = Image.objects.alias(
+            scan_project=F("project_id") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0
+        )
         if by_list:
             ids = through.objects.filter(tag_id=tag_id).values("image_id") if self.tag else None
             if self.label:
                 boxed = Annotation.objects.filter(label_id=label_id)
                 ids = (boxed.filter(image_id__in=ids) if ids is not None else boxed).values("image_id")
-            images = Image.objects.alias(
-                scan_project=F("project_id") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0
-            ).filter(pk__in=ids, scan_project=project.pk)
-        else:
-            images = Image.objects.filter(project=project)
+            images = images.filter(pk__in=ids)
+        images = images.filter(**{"scan_project" if steer and by_list else "project": project.pk})
         if in_upload_order:
-            images = images.alias(scan_width=F("width") + 0, scan_height=F("height") + 0)
             if self.tag:
                 images = images.filter(Exists(through.objects.filter(image_id=OuterRef("pk"), tag_id=tag_id)))
             if self.label:
                 images = images.filter(Exists(Annotation.objects.filter(image_id=OuterRef("pk"), label_id=label_id)))
-        neutral = in_upload_order or by_list
-        width = "scan_width" if neutral else "width"
-        height = "scan_height" if neutral else "height"
+        width = "scan_width" if steer else "width"
+        height = "scan_height" if steer else "height"
         if self.file:
             images = images.filter(original_filename__icontains=self.file)
         if self.state:

@@ -1,0 +1,404 @@
+"""Catalog benchmark: batches from a filter or a sample, and the catalog page, on 250,000 images.
+
+Prints numbers and asserts only that each step did what it says. Run from the
+repository root:
+
+    .venv/bin/python bench/catalog.py                 # 250,000 images, temporary SQLite database
+    .venv/bin/python bench/catalog.py --images 50000 --requests 20
+    .venv/bin/python bench/catalog.py --database-url postgres://…/empty_db   # an empty database you own
+
+What it does:
+
+1. Points VAR_DIR at a new temporary directory (so SQLite lives there), runs
+   ``migrate``, and bulk-inserts one project: ``--images`` image rows (no files;
+   the page never opens them), 12 tags on about 80% of the images, 6 classes
+   with boxes on the annotated ones, and batches of 1,000 images in every
+   column for 60% of them; the other 40% are free (as if their batches had been
+   archived).
+2. Times ``services.create_batch_from_images`` for 25,000 images chosen by a
+   filter, by a seeded random sample and by an ordered sample (the median of
+   ``--repeats`` runs, each committed and then undone), against a target of 1 s.
+3. Times the catalog page through Django's test Client in this process
+   (server time: URL routing, session, queries and template), ``--requests``
+   times per filter combination after one warm-up, and prints the median and
+   p95 against a target p95 of 80 ms.
+
+The temporary directory is removed at the end unless ``--keep`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BATCH_SIZE = 1_000
+TAGS = ["night", "day", "rain", "fog", "snow", "glare", "blurry", "crowd", "highway", "urban", "rural", "tunnel"]
+CLASSES = ["car", "truck", "bus", "person", "bike", "sign"]
+SIZES = [(640, 480), (800, 600), (1024, 768), (1280, 720), (1920, 1080), (4032, 3024)]
+TARGET_CREATE_S = 1.0
+TARGET_PAGE_P95_MS = 80.0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--images", type=int, default=250_000)
+    parser.add_argument("--requests", type=int, default=40, help="page requests per filter combination")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each batch creation")
+    parser.add_argument("--database-url", default="", help="an empty database to use instead of SQLite")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (and database)")
+    parser.add_argument("--analyze", action="store_true", help="run ANALYZE after loading (gives SQLite statistics)")
+    return parser.parse_args()
+
+
+def setup_django(var_dir: str, database_url: str) -> None:
+    os.environ["VAR_DIR"] = var_dir
+    os.environ["MEDIA_ROOT"] = os.path.join(var_dir, "media")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def build(n_images: int, rnd: random.Random):
+    """One project with ``n_images`` images; returns (project, manager, free day ranges)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import Membership, User, Workspace
+    from accounts.roles import Role
+    from boards.models import (
+        Annotation,
+        AnnotationState,
+        Batch,
+        BatchSource,
+        BatchStatus,
+        Image,
+        LabelClass,
+        Project,
+        ReviewState,
+        Tag,
+    )
+
+    started = time.perf_counter()
+    with transaction.atomic():
+        workspace = Workspace.objects.create(name="Bench", slug="bench")
+        manager = User.objects.create_user("manager@bench.test", "pw")
+        Membership.objects.create(workspace=workspace, user=manager, role=Role.MANAGER)
+        project = Project.objects.create(workspace=workspace, name="Catalog", slug="catalog")
+        tags = Tag.objects.bulk_create(Tag(project=project, name=name) for name in TAGS)
+        labels = LabelClass.objects.bulk_create(LabelClass(project=project, name=name) for name in CLASSES)
+
+        n_ranges = (n_images + BATCH_SIZE - 1) // BATCH_SIZE
+        # Day d's uploads all fall on one calendar day, so date filters select whole days.
+        today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        start = today - timedelta(days=n_ranges + 1)
+        # Each range of 1,000 images is one day's upload; 60% of the days are a batch
+        # (spread over the columns 40/27/13/20), the other 40% are free.
+        in_columns = [BatchStatus.UNASSIGNED] * 6 + [BatchStatus.ANNOTATING] * 4 + [BatchStatus.REVIEW] * 2
+        in_columns += [BatchStatus.DATASET] * 3
+        plan = [None if i % 5 in (0, 2) else in_columns[i % len(in_columns)] for i in range(n_ranges)]
+        rnd.shuffle(plan)
+        batches = {}
+        for i, status in enumerate(plan):
+            if status is not None:
+                batches[i] = Batch(
+                    project=project,
+                    name=f"Day {i + 1}",
+                    status=status,
+                    source=BatchSource.API,
+                    uploaded_at=start + timedelta(days=i),
+                    priority=1 + i % 5,
+                )
+        Batch.objects.bulk_create(batches.values())
+
+        images = []
+        for n in range(n_images):
+            day = n // BATCH_SIZE
+            batch = batches.get(day)
+            state, review = AnnotationState.UNANNOTATED, ReviewState.PENDING
+            if batch is not None:
+                if batch.status == BatchStatus.ANNOTATING and rnd.random() < 0.5:
+                    state = AnnotationState.ANNOTATED
+                elif batch.status in (BatchStatus.REVIEW, BatchStatus.DATASET):
+                    state = AnnotationState.ANNOTATED if rnd.random() < 0.9 else AnnotationState.EMPTY
+                    if batch.status == BatchStatus.DATASET:
+                        review = ReviewState.APPROVED
+                    elif rnd.random() < 0.2:
+                        review = rnd.choice([ReviewState.APPROVED, ReviewState.REJECTED])
+            width, height = rnd.choice(SIZES)
+            images.append(
+                Image(
+                    project=project,
+                    batch=batch,
+                    file=f"bench/{n}.jpg",
+                    thumbnail=f"bench/{n}.thumb.jpg",
+                    width=width,
+                    height=height,
+                    sha256=f"{n:064x}",
+                    original_filename=f"cam{rnd.randint(1, 40):02d}_{day:04d}_{n:07d}.jpg",
+                    uploaded_at=start + timedelta(days=day, seconds=n % BATCH_SIZE),
+                    annotation_state=state,
+                    review_state=review,
+                )
+            )
+        Image.objects.bulk_create(images, batch_size=5_000)
+
+        through = Image.tags.through
+        links, boxes = [], []
+        for image in images:
+            roll = rnd.random()
+            k = 0 if roll < 0.2 else 1 if roll < 0.8 else 2
+            for tag in rnd.sample(tags, k):
+                links.append(through(image_id=image.pk, tag_id=tag.pk))
+            if image.annotation_state == AnnotationState.ANNOTATED:
+                for _ in range(rnd.randint(1, 3)):
+                    label = labels[min(int(rnd.expovariate(0.8)), len(labels) - 1)]
+                    boxes.append(Annotation(image_id=image.pk, label=label, x=10, y=10, width=50, height=40))
+        through.objects.bulk_create(links, batch_size=10_000)
+        Annotation.objects.bulk_create(boxes, batch_size=10_000)
+    free_days = [i for i, status in enumerate(plan) if status is None]
+    took = time.perf_counter() - started
+    print(
+        f"Built {n_images:,} images ({len(links):,} tag links, {len(boxes):,} boxes, {len(batches)} batches, "
+        f"{len(free_days) * BATCH_SIZE:,} free) in {took:.1f} s"
+    )
+    return project, manager, start, free_days
+
+
+def main() -> None:
+    args = parse_args()
+    var_dir = tempfile.mkdtemp(prefix="batchboard-bench-catalog-")
+    try:
+        setup_django(var_dir, args.database_url)
+        from django.db import connection
+
+        print(f"Database: {connection.vendor} {connection.settings_dict['NAME']}")
+        project, manager, start, free_days = build(args.images, random.Random(20240601))
+        if args.analyze:
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            print("Ran ANALYZE")
+        print(f"Load average before timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        run(args, project, manager, start, free_days)
+        print(f"Load average after timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        if args.keep:
+            print(f"Kept {var_dir}")
+        else:
+            shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def run(args, project, manager, start, free_days) -> None:
+    time_batches(args, project, manager, start, free_days)
+    time_sampling(args, project)
+    time_pages(args, project, manager, start)
+
+
+def time_sampling(args, project) -> None:
+    """The two ways to pick a seeded random sample: ranked by a hash in SQL, or drawn in Python."""
+    from boards import catalog
+    from boards.models import Image
+
+    free = Image.objects.filter(project=project, batch__isnull=True)
+    n = min(25_000, free.count())
+
+    def in_sql():
+        return list(free.order_by(catalog.sample_rank(1234), "pk").values_list("pk", flat=True)[:n])
+
+    def in_python():
+        ids = list(free.order_by().values_list("pk", flat=True))
+        return random.Random(1234).sample(sorted(ids), n)
+
+    print()
+    print(f"Choosing {n:,} of the free images at random (median of {args.repeats}; ids only, no update):")
+    for label, pick in (
+        ("hash of (id, seed) ranked in SQL", in_sql),
+        ("ids read into Python, random.sample", in_python),
+    ):
+        times = []
+        for _ in range(args.repeats):
+            began = time.perf_counter()
+            chosen = pick()
+            times.append(time.perf_counter() - began)
+        assert len(set(chosen)) == n
+        print(f"  {label:42} {statistics.median(times) * 1000:7.0f}ms")
+    print("  The SQL ranking is what the service uses: the sample stays in the database (one UPDATE … SELECT),")
+    print("  and an image's rank depends only on its id and the seed, not on the Python version.")
+
+
+def _undo(batch) -> None:
+    """Free the batch's images again and drop it (its history rows stay, as after a delete)."""
+    from boards.models import Image
+
+    Image.objects.filter(batch=batch).update(batch=None)
+    batch.delete()
+
+
+def time_batches(args, project, manager, start, free_days) -> None:
+    from boards import catalog, services
+    from boards.catalog import CatalogFilter
+
+    if len(free_days) < 25:
+        print("Too few free images for a 25,000-image batch; skipping the batch timings (use --images 250000).")
+        return
+    # 25 free days and the days in between, whose images are in batches and are left out.
+    first, last = start + timedelta(days=free_days[0]), start + timedelta(days=free_days[24])
+    by_date = CatalogFilter(uploaded_from=first.date(), uploaded_to=last.date())
+    free = CatalogFilter(state="free")
+    cases = [
+        ("filter: 25 upload days", by_date, None),
+        ("random sample of 25,000 free (seeded)", free, {"n": 25_000, "mode": "random", "seed": 1234}),
+        ("first 25,000 free by file name", free, {"n": 25_000, "mode": "ordered", "order": "filename"}),
+    ]
+    print()
+    print(f"Creating a 25,000-image batch (median of {args.repeats} runs, each committed, then undone):")
+    print(f"  {'how':42} {'preview':>9} {'create':>9} {'taken':>7} {'left out':>9}")
+    for label, filters, sample in cases:
+        previews, creates = [], []
+        for run_no in range(args.repeats):
+            began = time.perf_counter()
+            preview = catalog.preview_batch(project, filters=filters, sample=sample)
+            previews.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            result = services.create_batch_from_images(
+                project=project,
+                actor=manager,
+                name=f"Bench {label} {run_no}",
+                priority=1,
+                filters=filters,
+                sample=sample,
+            )
+            creates.append(time.perf_counter() - began)
+            assert result.taken == 25_000, result.taken
+            assert preview.would_take == 25_000
+            _undo(result.batch)
+        verdict = "ok" if statistics.median(creates) < TARGET_CREATE_S else "OVER TARGET"
+        print(
+            f"  {label:42} {statistics.median(previews) * 1000:7.0f}ms {statistics.median(creates) * 1000:7.0f}ms "
+            f"{result.taken:7,} {preview.left_out:9,}  {verdict} (target < {TARGET_CREATE_S:g} s)"
+        )
+
+
+def _page_cases(project, start):
+    from boards.models import Batch
+
+    day = lambda n: (start + timedelta(days=n)).date().isoformat()  # noqa: E731
+    batch = Batch.objects.filter(project=project).order_by("pk").first()
+    return [
+        ("no filter", {}),
+        ("file contains", {"file": "cam07"}),
+        ("tag", {"tag": "fog"}),
+        ("has class (rare)", {"class": "sign"}),
+        ("has class (common)", {"class": "car"}),
+        ("state: not in a batch", {"state": "free"}),
+        ("state: queued", {"state": "queued"}),
+        ("state: annotated", {"state": "annotated"}),
+        ("state: rejected", {"state": "rejected"}),
+        ("batch", {"batch": batch.pk}),
+        ("upload dates (30 days)", {"from": day(60), "to": day(89)}),
+        ("width range", {"min_width": 1900, "max_width": 2000}),
+        ("height at most", {"max_height": 500}),
+        ("tag + free + width", {"tag": "fog", "state": "free", "min_width": 1000}),
+        ("class + tag + file", {"class": "bus", "tag": "night", "file": "cam1"}),
+        ("file + approved + height", {"file": "cam1", "state": "approved", "max_height": 800}),
+        (
+            "tag + class + dates + sizes",
+            {"tag": "rain", "class": "car", "from": day(10), "to": day(150), "min_width": 1000, "max_height": 2000},
+        ),
+        ("tag + class + rejected (5 matches)", {"tag": "tunnel", "class": "sign", "state": "rejected"}),
+        (
+            "every filter at once",
+            {
+                "file": "cam",
+                "tag": "day",
+                "class": "car",
+                "state": "annotated",
+                "from": day(0),
+                "to": day(400),
+                "min_width": 600,
+                "max_width": 5000,
+                "min_height": 400,
+                "max_height": 4000,
+            },
+        ),
+        ("no match (file)", {"file": "zzz"}),
+    ]
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def time_pages(args, project, manager, start) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from boards.models import Image
+
+    client = Client()
+    client.force_login(manager)
+    url = reverse("catalog", args=[project.workspace.slug, project.slug])
+    count_url = reverse("catalog-count", args=[project.workspace.slug, project.slug])
+    deep = Image.objects.filter(project=project).order_by("uploaded_at", "pk").values_list("pk", flat=True)[5_000]
+    cases = [*_page_cases(project, start), ("no filter, 4,000 pages in", {"before": deep})]
+    print()
+    print(f"Catalog page, server time in-process ({args.requests} requests each after a warm-up):")
+    print(f"  {'filters':36} {'shown':>5} {'matches':>8} {'median':>8} {'p95':>8} {'cpu p95':>8}   {'count*':>8}")
+    worst = 0.0
+    for label, params in cases:
+        response = client.get(url, params)
+        assert response.status_code == 200, (label, response.status_code)
+        html = response.content.decode()
+        shown = html.count('class="thumb pickable')
+        known = html.split('id="match-count" data-count="')[1].split('"')[0] if 'data-count="' in html else None
+        times, cpu = [], []
+        for _ in range(args.requests):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            response = client.get(url, params)
+            times.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
+            assert response.status_code == 200
+        median, p95 = _percentiles(times)
+        cpu_p95 = _percentiles(cpu)[1]
+        worst = max(worst, p95)
+        count_note = ""
+        matches = f"{int(known):,}" if known is not None else "many"
+        if known is None:
+            counts = []
+            for _ in range(max(5, args.requests // 4)):
+                began = time.perf_counter()
+                answer = client.get(count_url, params)
+                counts.append(time.perf_counter() - began)
+            matches = answer.content.decode().split('data-count="')[1].split('"')[0]
+            matches = f"{int(matches):,}" + ("+" if 'data-exact="false"' in answer.content.decode() else "")
+            count_note = f"{_percentiles(counts)[1]:6.1f}ms"
+        print(f"  {label:36} {shown:5} {matches:>8} {median:6.1f}ms {p95:6.1f}ms {cpu_p95:6.1f}ms   {count_note:>8}")
+    verdict = "ok" if worst <= TARGET_PAGE_P95_MS else "OVER TARGET"
+    print(f"  worst p95: {worst:.1f} ms  {verdict} (target <= {TARGET_PAGE_P95_MS:g} ms)")
+    print("  * p95 of the separate count request the page makes (htmx) when more than 2,000 images match.")
+    print("  cpu: this process's CPU time per request (all of it with SQLite; without the server's with PostgreSQL).")
+
+
+if __name__ == "__main__":
+    main()
