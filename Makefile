@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api bench-export clean
+.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api bench-export bench-catalog clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Batchboard needs Python 3.11+"'
@@ -49,6 +49,9 @@ bench-api: setup-dev
 
 bench-export: setup-dev
 	$(PY) bench/export.py
+
+bench-catalog: setup-dev
+	$(PY) bench/catalog.py
 
 clean:
 	rm -rf $(VENV) var

@@ -868,6 +868,8 @@ def move_batch(
         return move_to_unassigned(batch=batch, actor=actor, keep_annotations=keep_annotations)
     if here == BatchStatus.UNASSIGNED and to == BatchStatus.ARCHIVED:
         return archive(batch=batch, actor=actor)
+    if here == BatchStatus.ARCHIVED and to == BatchStatus.UNASSIGNED:
+        return restore_batch(batch=batch, actor=actor)
     raise WrongState(f"A batch cannot move from {STATUS_LABELS[here]} to {label_to}.")
 
 

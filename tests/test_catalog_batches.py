@@ -551,3 +551,16 @@ def test_a_concurrent_taker_leaves_nothing_to_take(manager, project, monkeypatch
     with pytest.raises(ConcurrentChange):
         create(project, manager, filters=CatalogFilter())
     assert not Batch.objects.filter(name="From the catalog").exists()
+
+
+def test_the_move_entry_point_restores_with_the_same_rules(manager, project, make_batch):
+    """Board and API moves go through services.move_batch: Archived → Unassigned is a restore."""
+    kept, broken = make_batch(2), make_batch(2)
+    for batch in (kept, broken):
+        services.archive(batch=batch, actor=manager)
+    one = Image.objects.filter(archived_from=broken).first()
+    create(project, manager, name="Took one", image_ids=[one.pk])
+    moved = services.move_batch(batch=Batch.objects.get(pk=kept.pk), actor=manager, to=BatchStatus.UNASSIGNED)
+    assert moved.status == BatchStatus.UNASSIGNED and moved.images.count() == 2
+    with pytest.raises(WrongState, match="joined other batches"):
+        services.move_batch(batch=Batch.objects.get(pk=broken.pk), actor=manager, to=BatchStatus.UNASSIGNED)

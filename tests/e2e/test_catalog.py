@@ -1,76 +1,22 @@
-"""The catalog in a real browser: filter, select, sample into a new batch, find its card on the board.
-
-Self-contained (Debian's Chromium, the live server, logging in through the
-form) so it runs with or without the shared tests/e2e/conftest.py; fixtures
-defined there under the same names give way to these in this module.
-"""
+"""The catalog in a real browser: filter, select, sample into a new batch, find its card on the board."""
 
 from __future__ import annotations
-
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import Page, expect
 
+from boards import services
 from boards.models import Batch, Image, Tag
 from tests.factories import BatchFactory, ImageFactory, jpeg_bytes
 
-pytestmark = pytest.mark.e2e
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 BOARD = "/w/acme/p/parcels/"
 CATALOG = "/w/acme/p/parcels/catalog/"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    return {
-        "executable_path": shutil.which("chromium") or "/usr/bin/chromium",
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        "headless": True,
-    }
-
-
 @pytest.fixture
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 860}, "locale": "en-US"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _orm_beside_playwright():
-    """Playwright's sync API keeps an event loop in this thread; the test's ORM calls (and the database
-    flush after each test) are still synchronous. Module-wide, so it outlives every test's teardown."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(autouse=True)
-def _live_db(transactional_db):
-    """The live server runs in another thread, so the data must be committed."""
-
-
-@pytest.fixture
-def signed_in(page: Page, live_server, manager):
-    page.set_default_timeout(5_000)
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Email").fill(manager.email)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server.url + "/")
-    return page
-
-
-def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def signed_in(login, manager) -> Page:
+    return login(manager)
 
 
 @pytest.fixture
@@ -102,9 +48,9 @@ def catalog_images(project):
     return {"night": night, "waiting": waiting}
 
 
-def test_filter_sample_ten_at_priority_1_and_find_the_card_on_top(signed_in: Page, live_server, catalog_images):
+def test_filter_sample_ten_at_priority_1_and_find_the_card_on_top(signed_in: Page, url, shoot, catalog_images):
     page = signed_in
-    page.goto(live_server.url + CATALOG)
+    page.goto(url(CATALOG))
     expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
     expect(page.locator("#catalog-grid li.pickable")).to_have_count(39)
 
@@ -114,7 +60,7 @@ def test_filter_sample_ten_at_priority_1_and_find_the_card_on_top(signed_in: Pag
     page.wait_for_url("**/catalog/?tag=night&state=free")
     expect(page.locator("#match-count")).to_have_text("24 images match")
     expect(page.locator("#catalog-grid li.pickable")).to_have_count(24)
-    shoot(page, "catalog-filtered")
+    shoot("catalog-filtered")
 
     page.get_by_role("button", name="Select all matching").click()
     expect(page.locator("#selection-status")).to_have_text("All 24 matching images selected")
@@ -131,7 +77,7 @@ def test_filter_sample_ten_at_priority_1_and_find_the_card_on_top(signed_in: Pag
     create = dialog.get_by_role("button", name="Create “Night sample” with 10 images")
     expect(create).to_be_visible()
     expect(dialog.locator(".preview-counts")).to_contain_text("Selected24")
-    shoot(page, "catalog-add-batch")
+    shoot("catalog-add-batch")
     create.click()
 
     page.wait_for_url("**/catalog/?tag=night&state=free")
@@ -140,13 +86,13 @@ def test_filter_sample_ten_at_priority_1_and_find_the_card_on_top(signed_in: Pag
     )
     expect(page.locator("#match-count")).to_have_text("14 images match")
 
-    page.goto(live_server.url + BOARD)
+    page.goto(url(BOARD))
     top = page.locator("#column-unassigned .batch-card").first
     expect(top).to_contain_text("Night sample")
     expect(top).to_contain_text("P1")
     expect(top).to_contain_text("10 images")
     expect(page.locator("#column-unassigned .batch-card").nth(1)).to_contain_text("Waiting since Monday")
-    shoot(page, "board-after-sample")
+    shoot("board-after-sample")
 
     batch = Batch.objects.get(name="Night sample")
     assert batch.priority == 1 and batch.sample_seed == 4242
@@ -154,16 +100,16 @@ def test_filter_sample_ten_at_priority_1_and_find_the_card_on_top(signed_in: Pag
     assert not batch.images.exclude(tags=catalog_images["night"]).exists()
 
 
-def test_shift_click_selects_a_range_and_tags_it(signed_in: Page, live_server, catalog_images):
+def test_shift_click_selects_a_range_and_tags_it(signed_in: Page, url, shoot, catalog_images):
     page = signed_in
-    page.goto(live_server.url + CATALOG + "?tag=day")
+    page.goto(url(CATALOG + "?tag=day"))
     thumbs = page.locator("#catalog-grid li.pickable")
     expect(thumbs).to_have_count(12)
     thumbs.nth(1).locator("img").click()
     thumbs.nth(4).locator("img").click(modifiers=["Shift"])
     expect(page.locator("#selection-status")).to_have_text("4 selected on this page")
     expect(page.locator("#catalog-grid li.selected")).to_have_count(4)
-    shoot(page, "catalog-range-selected")
+    shoot("catalog-range-selected")
     chosen = [int(thumbs.nth(i).locator("input").get_attribute("value")) for i in range(1, 5)]
 
     page.get_by_label("Tags to add or remove").fill("review me")
@@ -173,30 +119,29 @@ def test_shift_click_selects_a_range_and_tags_it(signed_in: Page, live_server, c
     assert tagged == set(chosen)
 
 
-def test_the_archived_list_restores_a_batch(signed_in: Page, live_server, catalog_images, manager):
-    from boards import services
+def test_the_archived_list_restores_a_batch(signed_in: Page, url, shoot, catalog_images, manager):
 
     services.archive(batch=catalog_images["waiting"], actor=manager)
     page = signed_in
-    page.goto(live_server.url + BOARD.rstrip("/") + "/archived/")
+    page.goto(url(BOARD + "archived/"))
     row = page.locator("tr", has_text="Waiting since Monday")
     expect(row).to_contain_text("3")
-    shoot(page, "archived")
+    shoot("archived")
     row.get_by_role("button", name="Restore to Unassigned").click()
     expect(page.locator(".msg-success")).to_contain_text("Restored “Waiting since Monday” to Unassigned")
     assert Batch.objects.get(pk=catalog_images["waiting"].pk).images.count() == 3
 
 
-def test_two_unassigned_batches_merge_into_one(signed_in: Page, live_server, project, catalog_images):
+def test_two_unassigned_batches_merge_into_one(signed_in: Page, url, shoot, project, catalog_images):
     extra = BatchFactory(project=project, name="Friday returns", priority=4)
     for n in range(2):
         ImageFactory(project=project, batch=extra, original_filename=f"friday_{n}.jpg")
     page = signed_in
-    page.goto(live_server.url + BOARD + "merge/")
+    page.goto(url(BOARD + "merge/"))
     page.get_by_label("Merge Waiting since Monday").check()
     page.get_by_label("Merge Friday returns").check()
     page.get_by_label("Name of the merged batch").fill("Monday and Friday")
-    shoot(page, "merge")
+    shoot("merge")
     page.get_by_role("button", name="Merge selected batches").click()
     expect(page.locator(".msg-success")).to_contain_text(
         "Merged 2 batches into “Monday and Friday”: 5 images, priority 2"
