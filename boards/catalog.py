@@ -11,8 +11,9 @@ filtered view is a URL that can be bookmarked and shared. Every filter narrows
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -162,9 +163,6 @@ class CatalogFilter:
     def is_empty(self) -> bool:
         return not self.items()
 
-    def without(self, *names: str) -> CatalogFilter:
-        return replace(self, **{n: _default(n) for n in names})
-
     def images(self, project: Project, *, in_upload_order: bool = False) -> QuerySet:
         """The images of ``project`` that pass every set field.
 
@@ -224,10 +222,6 @@ class CatalogFilter:
         if bounds:
             images = images.filter(**bounds)
         return images
-
-
-def _default(name: str):
-    return next(f.default for f in fields(CatalogFilter) if f.name == name)
 
 
 def _parse(name: str, raw: str):
@@ -443,8 +437,6 @@ class Sample:
 
 
 def new_seed() -> int:
-    import secrets
-
     return secrets.randbelow(10**9)
 
 
@@ -492,10 +484,6 @@ class BatchPreview:
     @property
     def over_limit(self) -> bool:
         return self.would_take > MAX_BATCH_IMAGES
-
-    @property
-    def limit(self) -> int:
-        return MAX_BATCH_IMAGES
 
     def left_out_reason(self) -> str:
         if not self.left_out:
@@ -566,14 +554,15 @@ def preview_batch(
     image_ids: Iterable | None = None,
     sample: Sample | Mapping | None = None,
 ) -> BatchPreview:
-    """Count what a batch from these images would take, in one grouped query."""
+    """Count what a batch from these images would take (nothing is written)."""
     sample = Sample.parse(sample)
     images = selected_images(project, filters=filters, image_ids=image_ids)
     return preview_of(images, sample)
 
 
 def preview_of(images: QuerySet, sample: Sample | None) -> BatchPreview:
-    """The counts for these images (already narrowed to one project), grouped by batch."""
+    """The counts for these images (already narrowed to one project): one query grouped by batch,
+    one for the statuses of those batches."""
     by_batch = dict(images.order_by().values_list("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n"))
     free = by_batch.pop(None, 0)
     in_batches: dict[str, int] = {}
@@ -600,8 +589,8 @@ _RELEASED = Cast(KeyTextTransform("images_released", "detail"), models.IntegerFi
 
 
 def archived_batches(project: Project) -> QuerySet:
-    """Archived batches, newest archive first, each with ``archived_images`` (how many
-    left it when it was archived) and ``still_free`` (how many of those are free now)."""
+    """Archived batches, newest archive first, each with ``archived_at``, ``archived_images_n``
+    (how many images left it when it was archived) and ``still_free`` (how many of those are free now)."""
     last_archive = BatchEvent.objects.filter(batch=OuterRef("pk"), kind=EventKind.ARCHIVED).order_by("-at", "-pk")
     return (
         Batch.objects.filter(project=project, status=BatchStatus.ARCHIVED)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryD
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from boards import catalog, selectors, services
 from boards.catalog import CatalogFilter
@@ -191,7 +191,7 @@ def catalog_batch(request: HttpRequest, ws: str, project: str) -> HttpResponse:
 def catalog_tags(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     data = request.POST
-    names = [n for n in data.get("tags", "").split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in data.get("tags", "").split(",") if n.strip()))
     removing = data.get("tag_action") == "remove"
     try:
         result = services.tag_images(
@@ -202,16 +202,16 @@ def catalog_tags(request: HttpRequest, ws: str, project: str) -> HttpResponse:
             **_selection(data),
         )
     except ServiceError as exc:
-        messages.error(request, exc.message)
         if exc.status == 403:
             return HttpResponseForbidden(exc.message)
+        messages.error(request, exc.message)
     else:
-        tags = ", ".join(f"“{n.strip()}”" for n in names)
+        tags = ", ".join(f"“{n}”" for n in names)
         if removing:
-            messages.success(request, f"Removed {tags} from {result.removed:,} image links.")
+            messages.success(request, f"Removed {tags} from the selection ({result.removed:,} tags taken off).")
         else:
             had = result.images * len(names) - result.added
-            note = f" ({had:,} already had it)" if had else ""
+            note = f"; {had:,} of those tags were there already" if had else ""
             messages.success(request, f"Tagged {result.images:,} images with {tags}{note}.")
     return redirect(_back(request, project_obj))
 
@@ -249,8 +249,10 @@ def restore(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpR
     try:
         batch = services.restore_batch(batch=batch, actor=request.user)
     except ServiceError as exc:
+        if exc.status == 403:
+            return HttpResponseForbidden(exc.message)
         messages.error(request, exc.message)
-        return redirect("archived", ws, project) if exc.status != 403 else HttpResponseForbidden(exc.message)
+        return redirect("archived", ws, project)
     n = batch.images.count()
     messages.success(request, f"Restored “{batch.name}” to Unassigned with its {n:,} image{'s' if n != 1 else ''}.")
     return redirect("archived", ws, project)
@@ -260,6 +262,7 @@ def restore(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpR
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def merge(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     can_merge = request.user.has_perm("boards.merge_batches", project_obj)

@@ -1727,13 +1727,13 @@ def _new_batch_name(name: str) -> str:
     return name
 
 
-def _name_taken(project: Project, name: str) -> InvalidInput:
+def _name_taken(name: str) -> InvalidInput:
     return InvalidInput(f"There is already a batch named “{name}” in this project; choose another name.")
 
 
 def _create_catalog_batch(*, project: Project, actor: User, name: str, priority: int, seed: int | None) -> Batch:
     if Batch.objects.filter(project=project, name=name).exists():
-        raise _name_taken(project, name)
+        raise _name_taken(name)
     try:
         with transaction.atomic():
             return Batch.objects.create(
@@ -1745,7 +1745,7 @@ def _create_catalog_batch(*, project: Project, actor: User, name: str, priority:
                 sample_seed=seed,
             )
     except IntegrityError:  # the same name, created a moment ago by someone else
-        raise _name_taken(project, name) from None
+        raise _name_taken(name) from None
 
 
 def create_batch_from_images(
@@ -1874,7 +1874,7 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
                 "Merge fewer of them."
             )
         if Batch.objects.filter(project=project, name=name).exclude(pk__in=ids).exists():
-            raise _name_taken(project, name)
+            raise _name_taken(name)
         keep, others = chosen[0], chosen[1:]
         priority = min(b.priority for b in chosen)
         Image.objects.filter(batch__in=others).update(batch=keep)
