@@ -166,11 +166,13 @@ class CatalogFilter:
     def images(self, project: Project, *, in_upload_order: bool = False) -> QuerySet:
         """The images of ``project`` that pass every set field.
 
-        Tags and classes are matched by id (the name is looked up once, in a
-        subquery). By default as one list of image ids (with both, the tag's
-        images that also have the class); ``in_upload_order``, meant for a
-        filter known to match many images and read newest first until a page
-        is full, as a lookup per image read (``EXISTS``).
+        Tags and classes are matched by id, looked up first (one small query
+        each; a name the project does not have matches nothing), so that the
+        database plans with the real id and knows how many images it has. By
+        default they become one list of image ids (with both, the tag's images
+        that also have the class); ``in_upload_order``, meant for a filter
+        known to match many images and read newest first until a page is
+        full, a lookup per image read (``EXISTS``).
 
         On SQLite, which plans without statistics, some terms are also written
         so that no index can serve them (``project_id + 0``, ``width + 0``),
@@ -181,8 +183,22 @@ class CatalogFilter:
         PostgreSQL keeps statistics and plans better left alone.
         """
         through = Image.tags.through
-        tag_id = Tag.objects.filter(project=project, name=self.tag).order_by().values("pk")[:1]
-        label_id = LabelClass.objects.filter(project=project, name=self.label).order_by().values("pk")[:1]
+        tag_id = label_id = None
+        if self.tag:
+            tag_id = (
+                Tag.objects.filter(project=project, name=self.tag).order_by("pk").values_list("pk", flat=True).first()
+            )
+            if tag_id is None:
+                return Image.objects.none()
+        if self.label:
+            label_id = (
+                LabelClass.objects.filter(project=project, name=self.label)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if label_id is None:
+                return Image.objects.none()
         by_list = bool(self.tag or self.label) and not in_upload_order
         steer = (by_list or in_upload_order) and connection.vendor == "sqlite"
         images = Image.objects.alias(
