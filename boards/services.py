@@ -1915,38 +1915,27 @@ class TagResult:
     images: int  # in the selection
     added: int  # (image, tag) pairs made; an image that had the tag already is not counted
     removed: int
-    created: list[str] = field(default_factory=list)  # tags new to the project
-
-
-def _tag_names(names: Iterable[str]) -> list[str]:
-    cleaned = []
-    for raw in names:
-        name = str(raw).strip()
-        if not name:
-            continue
-        if len(name) > Tag._meta.get_field("name").max_length:
-            raise InvalidInput(f"A tag has at most 100 characters; “{name[:20]}…” is longer.")
-        if name not in cleaned:
-            cleaned.append(name)
-    return cleaned
 
 
 def tag_images(
     *,
     project: Project,
     actor: User,
-    add: Iterable[str] = (),
-    remove: Iterable[str] = (),
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
     filters: catalog.CatalogFilter | None = None,
     image_ids: Iterable[int] | None = None,
 ) -> TagResult:
     """Add and remove tags (by name) on every image a filter or a list of ids picks.
 
-    A tag added that the project does not have yet is created.
+    The catalog's bulk twin of ``change_image_tags``, with the same rules: a tag
+    the project lacks is created, and an image has at most
+    ``MAX_TAGS_PER_IMAGE`` tags (an addition that would pass that is refused
+    whole, saying how many images are in the way).
     """
     if not actor.is_authenticated or not actor.has_perm("boards.tag_images", project):
         raise NotAllowed("You do not have permission to tag images in this project.")
-    to_add, to_remove = _tag_names(add), _tag_names(remove)
+    to_add, to_remove = _valid_tags(list(add)), _valid_tags(list(remove))
     if not to_add and not to_remove:
         raise InvalidInput("Name at least one tag to add or remove.")
     both = [n for n in to_add if n in to_remove]
@@ -1957,23 +1946,32 @@ def tag_images(
         images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
         selected = images.count()
         added = removed = 0
-        created: list[str] = []
-        if to_add:
-            have = set(Tag.objects.filter(project=project, name__in=to_add).values_list("name", flat=True))
-            created = [n for n in to_add if n not in have]
-            Tag.objects.bulk_create([Tag(project=project, name=n) for n in created], ignore_conflicts=True)
-            for tag in Tag.objects.filter(project=project, name__in=to_add):
-                added += _link_tag(images, tag, through)
         if to_remove:
             removed, _ = through.objects.filter(
                 tag__project=project, tag__name__in=to_remove, image_id__in=images.values("pk")
             ).delete()
-    return TagResult(images=selected, added=added, removed=removed, created=created)
+        if to_add:
+            full = (
+                through.objects.filter(image_id__in=images.values("pk"))
+                .exclude(tag__name__in=to_add)
+                .values("image_id")
+                .annotate(n=Count("pk"))
+                .filter(n__gt=MAX_TAGS_PER_IMAGE - len(to_add))
+                .count()
+            )
+            if full:
+                raise InvalidInput(
+                    f"{full:,} of the selected images would have more than {MAX_TAGS_PER_IMAGE} tags; "
+                    "an image has at most that many."
+                )
+            for tag_id in _tags_named(project, to_add).values():
+                added += _link_tag(images, tag_id, through)
+    return TagResult(images=selected, added=added, removed=removed)
 
 
-def _link_tag(images, tag: Tag, through) -> int:
+def _link_tag(images, tag_id: int, through) -> int:
     """INSERT INTO <image tags> (image_id, tag_id) SELECT id, <tag> FROM <images without it>."""
-    rows = images.exclude(tags=tag).order_by().annotate(tag_ref=Value(tag.pk)).values_list("pk", "tag_ref")
+    rows = images.exclude(tags=tag_id).order_by().annotate(tag_ref=Value(tag_id)).values_list("pk", "tag_ref")
     select_sql, params = rows.query.sql_with_params()
     qn = connection.ops.quote_name
     columns = ", ".join(qn(through._meta.get_field(f).column) for f in ("image", "tag"))

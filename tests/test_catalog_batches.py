@@ -484,7 +484,7 @@ def test_tags_are_added_to_a_selection_and_created_when_new(manager, project):
     result = services.tag_images(
         project=project, actor=manager, add=["night", " fog "], image_ids=[i.pk for i in images[:3]]
     )
-    assert (result.images, result.added, result.created) == (3, 6, ["fog"])
+    assert (result.images, result.added) == (3, 6)
     assert set(Tag.objects.get(project=project, name="fog").images.values_list("pk", flat=True)) == ids(images[:3])
     assert Tag.objects.get(project=project, name="night").images.count() == 4
 
@@ -518,7 +518,12 @@ def test_tags_stay_in_their_project(manager, project, workspace):
 
 @pytest.mark.parametrize(
     ("add", "remove", "message"),
-    [((), (), "at least one tag"), (["a"], ["a"], "both added and removed"), (["x" * 101], (), "at most 100")],
+    [
+        ((), (), "at least one tag"),
+        (["a"], ["a"], "both added and removed"),
+        (["x" * 101], (), "at most 100"),
+        (["  "], (), "non-empty name"),
+    ],
 )
 def test_bad_tag_requests_are_refused(add, remove, message, manager, project):
     make_images(project, 1)
@@ -564,3 +569,14 @@ def test_the_move_entry_point_restores_with_the_same_rules(manager, project, mak
     assert moved.status == BatchStatus.UNASSIGNED and moved.images.count() == 2
     with pytest.raises(WrongState, match="joined other batches"):
         services.move_batch(batch=Batch.objects.get(pk=broken.pk), actor=manager, to=BatchStatus.UNASSIGNED)
+
+
+def test_bulk_tags_keep_the_per_image_limit(manager, project, monkeypatch):
+    monkeypatch.setattr(services, "MAX_TAGS_PER_IMAGE", 3)
+    crowded = make_images(project, 2, tags=["a", "b", "c"])
+    roomy = make_images(project, 2, tags=["a"])
+    with pytest.raises(InvalidInput, match="2 of the selected images would have more than 3 tags"):
+        services.tag_images(project=project, actor=manager, add=["d"], filters=CatalogFilter())
+    assert not Tag.objects.filter(name="d").exists()
+    assert services.tag_images(project=project, actor=manager, add=["d"], image_ids=ids(roomy)).added == 2
+    assert services.tag_images(project=project, actor=manager, add=["c"], image_ids=ids(crowded)).added == 0
