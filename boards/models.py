@@ -75,14 +75,8 @@ class BatchSource(models.TextChoices):
 
 
 def can_submit(batch: "Batch", user) -> bool:
-    """Reviewers and above may submit any batch; a labeler only one assigned to them."""
-    role = user.role_in(batch.workspace_id) if user.is_authenticated else None
-    if not user.has_perm("boards.annotate_batch", batch):
-        return False
-    if role_at_least(role, Role.REVIEWER):
-        return True
-    job = batch.current_job
-    return job is not None and job.labeler_id == user.pk
+    """Whoever may edit a batch's boxes may submit it: the assigned labeler, or a reviewer and up."""
+    return can_annotate(batch, user)
 
 
 def can_annotate(batch: "Batch", user) -> bool:
