@@ -155,6 +155,10 @@ def _board_batches(project: Project, board_filter: BoardFilter):
     return board_filter.apply(Batch.objects.filter(project=project))
 
 
+def _totals(batches) -> dict[str, int]:
+    return dict(batches.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
+
+
 def board_columns(user: User, project: Project, board_filter: BoardFilter | None = None) -> list[Column]:
     """The board: each visible column's first page of cards and its total.
 
@@ -165,7 +169,7 @@ def board_columns(user: User, project: Project, board_filter: BoardFilter | None
     board_filter = board_filter or BoardFilter()
     statuses = visible_statuses(user, project)
     base = _board_batches(project, board_filter).filter(status__in=statuses)
-    totals = dict(base.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    totals = _totals(base)
     ranked = base.annotate(
         rank=Window(
             RowNumber(),
@@ -184,13 +188,7 @@ def board_columns(user: User, project: Project, board_filter: BoardFilter | None
 def column_counts(user: User, project: Project) -> list[Column]:
     """Each visible column's total, without its cards (one query)."""
     statuses = visible_statuses(user, project)
-    totals = dict(
-        Batch.objects.filter(project=project, status__in=statuses)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("pk"))
-        .values_list("status", "n")
-    )
+    totals = _totals(Batch.objects.filter(project=project, status__in=statuses))
     labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
     return [Column(s, *labels[s], [], totals.get(s, 0)) for s in statuses]
 

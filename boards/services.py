@@ -389,22 +389,11 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         return None
 
     now = timezone.now()
-    images = [
-        Image(
-            project=project,
-            width=p.width,
-            height=p.height,
-            sha256=p.sha256,
-            original_filename=results[index].filename,
-            uploaded_at=now,
-        )
-        for index, p in fresh
-    ]
-    files = []
-    for image, (index, p) in zip(images, fresh, strict=True):
-        image.file.name = original_upload_to(image, f"x.{p.extension}")
-        image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
-        files += [(image.file.name, contents[index]), (image.thumbnail.name, p.thumbnail)]
+    images, files = [], []
+    for index, p in fresh:
+        image, image_files = _new_image(project, p, contents[index], filename=results[index].filename, at=now)
+        images.append(image)
+        files += image_files
     # Files first, outside the transaction: the database stays locked only for
     # the few queries below. Paths are content-addressed, so a file already
     # there is the same file; only the ones written now are removed on failure.
@@ -436,6 +425,24 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
     for (index, _), image in zip(fresh, images, strict=True):
         results[index].image_id = image.pk
     return batch
+
+
+def _new_image(
+    project: Project, processed: imaging.ProcessedImage, data: bytes, *, filename: str, at, **fields
+) -> tuple[Image, list[tuple[str, bytes]]]:
+    """An unsaved image row and the files it names (original, thumbnail), for both upload paths."""
+    image = Image(
+        project=project,
+        width=processed.width,
+        height=processed.height,
+        sha256=processed.sha256,
+        original_filename=filename,
+        uploaded_at=at,
+        **fields,
+    )
+    image.file.name = original_upload_to(image, f"x.{processed.extension}")
+    image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
+    return image, [(image.file.name, data), (image.thumbnail.name, processed.thumbnail)]
 
 
 def _write_file(item: tuple[str, bytes]) -> bool:
@@ -536,13 +543,16 @@ def submit(*, batch: Batch, actor: User) -> Batch:
     with transaction.atomic():
         batch = _locked(batch)
         _check_transition(batch, "submit", actor, verb="submit")
-        pending = batch.images.filter(annotation_state=AnnotationState.UNANNOTATED).count()
+        counts = batch.images.aggregate(
+            total=Count("pk"), pending=Count("pk", filter=Q(annotation_state=AnnotationState.UNANNOTATED))
+        )
+        pending = counts["pending"]
         if pending:
             raise WrongState(
                 f"{pending} image{'s are' if pending != 1 else ' is'} not annotated yet; "
                 "annotate or mark them empty before submitting."
             )
-        if not batch.images.exists():
+        if not counts["total"]:
             raise WrongState("This batch has no images to submit.")
         from_status = batch.status
         batch.submit()
@@ -619,8 +629,8 @@ def review(
                 review_comment=comment.strip() if all == REJECT else "",
             )
         else:
-            approved_ids = set(_image_ids_in(batch, approved, what="approve")) if approved else set()
-            rejected_ids = set(_image_ids_in(batch, rejected, what="reject")) if rejected else set()
+            approved_ids = _image_ids_in(batch, approved, what="approve") if approved else set()
+            rejected_ids = _image_ids_in(batch, rejected, what="reject") if rejected else set()
             if approved_ids & rejected_ids:
                 raise InvalidInput(
                     f"{len(approved_ids & rejected_ids)} images are both approved and rejected; choose one for each."
@@ -1275,20 +1285,9 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
     if existing is not None:
         return ImageUpload(image_id=existing, duplicate=True, batch=None)
     now = timezone.now()
-    image = Image(
-        project=project,
-        width=processed.width,
-        height=processed.height,
-        sha256=processed.sha256,
-        original_filename=name,
-        uploaded_at=now,
-        split=split,
-    )
-    image.file.name = original_upload_to(image, f"x.{processed.extension}")
-    image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
+    image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
     # Files first, outside the transaction, as upload_images does; content-addressed,
     # so only the files written now are removed if the rows cannot be stored.
-    files = [(image.file.name, data), (image.thumbnail.name, processed.thumbnail)]
     written = [name for name, content in files if _write_file((name, content))]
     try:
         with transaction.atomic():
