@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.core.cache import caches
 from django.db import connections
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -237,13 +238,56 @@ class Progress:
 
 
 def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]:
-    """Give each batch what its card shows, in three queries for any number of cards."""
+    """Give each batch what its card shows: its image numbers and thumbnails, and its jobs.
+
+    At most three queries for any number of cards, and only one (the jobs) for
+    cards whose numbers are cached (see ``_card_numbers``).
+    """
     ids = [b.pk for b in batches]
     if not ids:
         return batches
+    numbers = _card_numbers(batches)
+    jobs: dict[int, list[Job]] = {}
+    for job in (
+        Job.objects.filter(batch_id__in=ids).select_related("labeler", "reviewer").order_by("-created_at", "-pk")
+    ):
+        jobs.setdefault(job.batch_id, []).append(job)
+    for batch in batches:
+        if project is not None:
+            batch.project = project
+        batch.image_count, batch.annotated_count, batch.reviewed_count, batch.thumb_ids = numbers[batch.pk]
+        batch_jobs = jobs.get(batch.pk, [])
+        batch.num_jobs = len(batch_jobs)
+        batch._current_job = next((j for j in batch_jobs if j.state != JobState.CANCELLED), None)
+        if batch.status == BatchStatus.REVIEW:
+            batch.progress = Progress(batch.reviewed_count, batch.image_count, "reviewed")
+        else:
+            batch.progress = Progress(batch.annotated_count, batch.image_count, "annotated")
+    return batches
+
+
+CardNumbers = tuple[int, int, int, list[int]]  # images, annotated, reviewed, first thumbnails
+
+
+def _card_numbers(batches: list[Batch]) -> dict[int, CardNumbers]:
+    """Each batch's image counts and first thumbnails, cached per batch version.
+
+    The key holds the batch's ``updated_at``, which every service that changes
+    a batch's images (which ones, their annotation or review state) moves on;
+    the board's change check relies on the same. So a cached entry is never
+    stale, only unused, and the two queries below run for changed batches only.
+    Counting is the costly part of the board: its first page can hold a
+    hundred thousand images.
+    """
+    keys = {b.pk: f"card-numbers:{b.pk}:{b.updated_at.timestamp():.6f}" for b in batches}
+    cached = board_cache().get_many(keys.values())
+    numbers: dict[int, CardNumbers] = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    missing = [pk for pk in keys if pk not in numbers]
+    if not missing:
+        return numbers
     counts = {
-        row["batch_id"]: row
-        for row in Image.objects.filter(batch_id__in=ids)
+        row[0]: row[1:]
+        for row in Image.objects.filter(batch_id__in=missing)
         .order_by()
         .values("batch_id")
         .annotate(
@@ -251,6 +295,7 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
             annotated=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),
             reviewed=Count("pk", filter=~Q(review_state=ReviewState.PENDING)),
         )
+        .values_list("batch_id", "total", "annotated", "reviewed")
     }
     # The first four images of each card: four index lookups per batch, never a
     # scan of every image of every card.
@@ -260,29 +305,19 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
     }
     thumbs = {
         row[0]: [image_id for image_id in row[1:] if image_id is not None]
-        for row in Batch.objects.filter(pk__in=ids).annotate(**firsts).values_list("pk", *firsts)
+        for row in Batch.objects.filter(pk__in=missing).annotate(**firsts).values_list("pk", *firsts)
     }
-    jobs: dict[int, list[Job]] = {}
-    for job in (
-        Job.objects.filter(batch_id__in=ids).select_related("labeler", "reviewer").order_by("-created_at", "-pk")
-    ):
-        jobs.setdefault(job.batch_id, []).append(job)
-    for batch in batches:
-        if project is not None:
-            batch.project = project
-        row = counts.get(batch.pk, {})
-        batch.image_count = row.get("total", 0)
-        batch.annotated_count = row.get("annotated", 0)
-        batch.reviewed_count = row.get("reviewed", 0)
-        batch.thumb_ids = thumbs.get(batch.pk, [])
-        batch_jobs = jobs.get(batch.pk, [])
-        batch.num_jobs = len(batch_jobs)
-        batch._current_job = next((j for j in batch_jobs if j.state != JobState.CANCELLED), None)
-        if batch.status == BatchStatus.REVIEW:
-            batch.progress = Progress(batch.reviewed_count, batch.image_count, "reviewed")
-        else:
-            batch.progress = Progress(batch.annotated_count, batch.image_count, "annotated")
-    return batches
+    fresh = {pk: (*counts.get(pk, (0, 0, 0)), thumbs.get(pk, [])) for pk in missing}
+    board_cache().set_many({keys[pk]: value for pk, value in fresh.items()}, timeout=CARD_CACHE_SECONDS)
+    return numbers | fresh
+
+
+CARD_CACHE_SECONDS = 24 * 3600
+
+
+def board_cache():
+    """Where the board keeps what it worked out once: card numbers and rendered HTML."""
+    return caches["boards"]
 
 
 def board_version(project: Project) -> str:

@@ -418,6 +418,8 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
             if into is None:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
             else:
+                # The board's change check and its cached card numbers read updated_at.
+                Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
                 _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
     except BaseException:
         _delete_files(name for name, _data in written)

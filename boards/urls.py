@@ -16,6 +16,7 @@ urlpatterns = [
     path(P + "import/", views.import_annotations, name="import"),
     path(B, views.batch_detail, name="batch"),
     path(B + "move", views.move, name="move"),
+    path(B + "menu", views.card_menu, name="card-menu"),
     path(B + "dialog/<slug:name>", views.dialog, name="dialog"),
     path(B + "review/", views.review, name="review"),
     path(B + "review/decide", views.review_decide, name="review-decide"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -33,6 +35,7 @@ from boards import selectors, services
 from boards.errors import ConcurrentChange, InvalidInput, ServiceError
 from boards.formats import AnnotationFormatError, export
 from boards.models import Batch, BatchStatus, LabelClass, Project, ReviewState, can_annotate, can_submit
+from boards.templatetags.board_tags import age
 
 IMAGES_PER_PAGE = 120
 
@@ -84,41 +87,141 @@ def card_moves(user: User, batch: Batch) -> list[Move]:
 
 
 def _prepare_cards(user: User, project: Project, batches: list[Batch]) -> None:
-    """Moves and links for each card, built once here rather than ten {% url %} calls a card."""
+    """Moves, links and HTML for each card: links built once here rather than ten {% url %} calls a card."""
     base = reverse("batch", args=[project.workspace.slug, project.slug, 0]).removesuffix("0/")
     thumb = reverse("image-file", args=[0, "thumb"]).removesuffix("0/thumb")
     for batch in batches:
         batch.moves = card_moves(user, batch)
         batch.url = f"{base}{batch.pk}/"
         batch.thumb_urls = [f"{thumb}{image_id}/thumb" for image_id in batch.thumb_ids]
+    _render_cards(batches)
+
+
+def _render_cards(batches: list[Batch]) -> None:
+    """Each card's HTML, memoised on everything the card shows.
+
+    The key is a digest of the card's inputs (counts, people, moves, age...),
+    so a cached card is the card the template would render now. Cards hold no
+    CSRF token: their menu is fetched when opened (``card_menu``).
+    """
+    cache = selectors.board_cache()
+    keys = {batch.pk: _card_key(batch) for batch in batches}
+    cached = cache.get_many(keys.values())
+    fresh: dict[str, str] = {}
+    template = get_template("boards/board.html#card")
+    for batch in batches:
+        key = keys[batch.pk]
+        batch.html = cached.get(key) or fresh.get(key)
+        if batch.html is None:
+            batch.html = fresh[key] = template.render({"batch": batch})
+    if fresh:
+        cache.set_many(fresh, timeout=selectors.CARD_CACHE_SECONDS)
+
+
+def _card_key(batch: Batch) -> str:
+    job = batch.current_job
+    people = [(u.email, u.initials) for u in (job.labeler, job.reviewer) if u] if job else []
+    inputs = (
+        batch.pk,
+        batch.name,
+        batch.priority,
+        batch.status,
+        batch.url,
+        batch.uploaded_at.isoformat(),
+        age(batch.uploaded_at),
+        batch.image_count,
+        batch.annotated_count,
+        batch.reviewed_count,
+        batch.thumb_urls,
+        batch.num_jobs,
+        people,
+        [m.to for m in batch.moves],
+    )
+    return "card-html:" + hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
 
 
 def _board_context(request: HttpRequest, project: Project) -> dict:
     board_filter = selectors.BoardFilter.from_query(request.GET)
-    columns = selectors.board_columns(request.user, project, board_filter)
-    for column in columns:
-        _prepare_cards(request.user, project, column.batches)
+    user = request.user
     return {
         "project": project,
-        "columns": columns,
         "filter": board_filter,
-        "can_upload": request.user.has_perm("boards.upload_images", project),
-        "can_label": request.user.has_perm("boards.annotate_batch", project),
-        "can_manage": request.user.has_perm("boards.manage_project", project),
-        "can_drag": any(batch.moves for column in columns for batch in column.batches),
-        "version": selectors.board_version(project),
+        "can_upload": user.has_perm("boards.upload_images", project),
+        "can_label": user.has_perm("boards.annotate_batch", project),
+        "can_manage": user.has_perm("boards.manage_project", project),
+        "board_html": _board_html(request, project, board_filter),
     }
+
+
+# A rendered board is reused while nothing on it changed, for a minute at most:
+# the cards' ages ("5m") move on with the clock.
+BOARD_CACHE_SECONDS = 60
+
+
+def _board_html(request: HttpRequest, project: Project, board_filter: selectors.BoardFilter) -> str:
+    """The board's columns and cards as this user sees them, rendered once per change of the board."""
+    user = request.user
+    version = selectors.board_version(project)
+    inputs = (
+        project.pk,
+        project.slug,
+        project.workspace.slug,
+        project.updated_at.isoformat(),
+        version,
+        user.pk,
+        user.role_in(project.workspace_id),
+        board_filter.as_query(),
+    )
+    key = "board-html:" + hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
+    cache = selectors.board_cache()
+    html = cache.get(key)
+    if html is None:
+        columns = selectors.board_columns(user, project, board_filter)
+        for column in columns:
+            _prepare_cards(user, project, column.batches)
+        context = {
+            "project": project,
+            "columns": columns,
+            "filter": board_filter,
+            "can_drag": any(batch.moves for column in columns for batch in column.batches),
+            "version": version,
+        }
+        html = get_template("boards/board.html#board").render(context)
+        cache.set(key, html, timeout=BOARD_CACHE_SECONDS)
+    return html
+
+
+def _board_page(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
+    context = _board_context(request, project)
+    if request.htmx:
+        return HttpResponse(context["board_html"], status=status)
+    return render(request, "boards/board.html", context, status=status)
 
 
 @login_required
 @vary_on_headers("HX-Request")
 def board(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    return _board_page(request, selectors.project_for(request.user, ws, project))
+
+
+@login_required
+def card_menu(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """A card's "⋯" menu, fetched when it opens: only the moves this user may make on it now."""
     project_obj = selectors.project_for(request.user, ws, project)
-    context = _board_context(request, project_obj)
-    template = "boards/board.html#board" if request.htmx else "boards/board.html"
-    response = render(request, template, context)
-    response["ETag"] = f'"{context["version"]}"'
-    return response
+    batch = selectors.card(project_obj, batch_id)
+    if not request.htmx:
+        return redirect("batch", ws, project, batch_id)
+    seen = request.GET.get("from")
+    if seen and seen != batch.status:
+        moved = f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
+        return _refused(request, project_obj, ConcurrentChange(moved))
+    _prepare_cards(request.user, project_obj, [batch])
+    context = {
+        "batch": batch,
+        "moves": batch.moves,
+        "can_review": request.user.has_perm("boards.review_batch", batch),
+    }
+    return render(request, "boards/board.html#card-menu", context)
 
 
 def _board_etag(project: Project) -> str:
@@ -272,7 +375,7 @@ def _refused(request: HttpRequest, project: Project, exc: ServiceError) -> HttpR
         response["HX-Reswap"] = "none"
         return response
     messages.error(request, exc.message)
-    return render(request, "boards/board.html", _board_context(request, project), status=exc.status)
+    return _board_page(request, project, status=exc.status)
 
 
 @login_required

@@ -157,6 +157,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 
 # A request up to this size is parsed in memory (no temp file per uploaded file).
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
 
+# Caches live in each server process. "boards" holds the board's card numbers
+# and rendered cards and boards; its keys name the version of what they hold,
+# so entries never go stale, they only stop being asked for.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "boards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "boards",
+        "OPTIONS": {"MAX_ENTRIES": envint("BOARD_CACHE_ENTRIES", 20_000)},
+    },
+}
+
 # The API: requests per key per window (0 turns the limit off). The counters
 # live in the default cache, so with several server processes each counts its
 # own share unless CACHES points at a shared cache.

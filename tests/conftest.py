@@ -21,10 +21,11 @@ def _isolated_media(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counters live in the cache: each test starts with none."""
-    from django.core.cache import cache
+    """Rate-limit counters, card numbers and rendered boards live in caches: each test starts with none."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "boards"):
+        caches[alias].clear()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts.models import Membership
+from accounts.roles import Role
 from boards import selectors, services
 from boards.models import (
     Annotation,
@@ -17,6 +19,7 @@ from boards.models import (
     ReviewState,
 )
 from boards.views import card_moves
+from tests.board_html import parse_board
 from tests.factories import BatchFactory, ImageFactory, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +71,8 @@ def test_the_filter_narrows_cards_by_name_and_labeler(client, manager, labeler, 
     client.force_login(manager)
 
     def names(**query):
-        columns = client.get(board_url(project), query).context["columns"]
-        return sorted(b.name for c in columns for b in c.batches)
+        columns = parse_board(client.get(board_url(project), query).content).values()
+        return sorted(name for c in columns for name in c.names)
 
     assert names(q="north") == ["North route"]
     assert names(labeler="labeler@acme") == ["South route"]
@@ -81,12 +84,12 @@ def test_a_long_column_shows_fifty_cards_and_loads_the_rest(client, manager, pro
     for i in range(57):
         BatchFactory(project=project, name=f"b{i:02d}", priority=1 + i % 5)
     client.force_login(manager)
-    column = client.get(board_url(project)).context["columns"][0]
-    assert (len(column.batches), column.total, column.has_more) == (50, 57, True)
+    column = parse_board(client.get(board_url(project)).content)["unassigned"]
+    assert (len(column.cards), column.count, column.has_more) == (50, 57, True)
     more = client.get(reverse("column-more", args=[project.workspace.slug, project.slug, "unassigned"]), {"offset": 50})
     assert more.status_code == 200
     assert more.content.count(b'class="batch-card') == 7 and b"Show more" not in more.content
-    shown = {b.name for b in column.batches}
+    shown = set(column.names)
     rest = {f"b{i:02d}" for i in range(57)} - shown
     assert len(rest) == 7 and all(f">{name}</a>".encode() in more.content for name in rest)
 
@@ -99,14 +102,14 @@ def test_more_cards_of_a_hidden_column_are_404(client, labeler, project):
 
 def test_cards_show_counts_thumbnails_people_and_progress(client, manager, labeler, reviewer, in_review, project):
     client.force_login(manager)
-    columns = {c.status: c for c in client.get(board_url(project)).context["columns"]}
-    card = columns["review"].batches[0]
-    assert (card.image_count, len(card.thumb_ids), card.num_jobs) == (4, 4, 1)
-    assert card.current_job.labeler == labeler and card.current_job.reviewer == reviewer
-    assert (card.progress.done, card.progress.total, card.progress.label) == (0, 4, "reviewed")
+    card = parse_board(client.get(board_url(project)).content)["review"].cards[0]
+    assert (card.images, card.thumbnails, card.jobs) == (4, 4, 1)
+    assert card.people == [f"Labeler: {labeler.email}", f"Reviewer: {reviewer.email}"]
+    assert card.progress == (0, 4, "reviewed")
     services.record_decision(image=in_review.images.first(), actor=reviewer, decision="approve")
-    card = client.get(board_url(project)).context["columns"][2].batches[0]
-    assert card.progress.done == 1 and card.progress.percent == 25
+    response = client.get(board_url(project))
+    assert parse_board(response.content)["review"].cards[0].progress == (1, 4, "reviewed")
+    assert b'style="width: 25%"' in response.content
 
 
 def test_the_version_check_answers_304_until_something_changes(client, manager, project, make_batch):
@@ -165,7 +168,8 @@ def test_submit_is_offered_to_the_labeler_once_every_image_is_done(make_batch, m
     batch = make_batch(2)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     assert card_moves(labeler, _decorated(batch)) == []
-    batch.images.update(annotation_state=AnnotationState.EMPTY)
+    for image in batch.images.all():
+        services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
     assert [m.to for m in card_moves(labeler, _decorated(batch))] == ["review"]
     assert card_moves(viewer, _decorated(batch)) == []
 
@@ -176,6 +180,77 @@ def test_locked_cards_are_marked_for_viewers(client, viewer, project, make_batch
     response = client.get(board_url(project))
     assert b"batch-card prio-3 locked" in response.content
     assert b'data-draggable="false"' in response.content and b"card-menu" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("who", "labels"),
+    [
+        ("manager", ["Approve all", "Reject all", "Move to Unassigned…"]),
+        ("reviewer", ["Approve all", "Reject all"]),
+        ("labeler", []),
+        ("viewer", []),
+    ],
+)
+def test_the_card_menu_lists_only_this_users_moves(who, labels, personas, client, in_review):
+    client.force_login(personas[who])
+    response = client.get(url("card-menu", in_review), headers=HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for label in ["Approve all", "Reject all", "Move to Unassigned…"]:
+        assert (label in html) is (label in labels)
+    assert html.count("csrfmiddlewaretoken") == len([x for x in labels if not x.endswith("…")])
+    assert ("Review images…" in html) is bool(labels)
+    assert ("Nothing you can do" in html) is (not labels)
+
+
+def test_the_menu_of_a_card_moved_meanwhile_is_a_409(client, manager, labeler, make_batch):
+    batch = make_batch(1)
+    client.force_login(manager)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    response = client.get(url("card-menu", batch), {"from": "unassigned"}, headers=HTMX)
+    assert response.status_code == 409
+    assert "Someone else moved this batch to Annotating" in response.content.decode()
+    fine = client.get(url("card-menu", batch), {"from": "annotating"}, headers=HTMX)
+    assert fine.status_code == 200 and "Move to Unassigned…" in fine.content.decode()
+
+
+def test_the_card_menu_without_htmx_is_the_batch_page(client, manager, make_batch):
+    batch = make_batch(1)
+    client.force_login(manager)
+    response = client.get(url("card-menu", batch))
+    assert response.status_code == 302 and response["Location"] == url("batch", batch)
+
+
+def test_the_card_menu_of_another_workspace_is_404(client, outsider, make_batch):
+    client.force_login(outsider)
+    assert client.get(url("card-menu", make_batch(1)), headers=HTMX).status_code == 404
+
+
+def test_cards_carry_no_csrf_token_so_rendered_cards_can_be_shared(client, manager, make_batch, project):
+    make_batch(1)
+    client.force_login(manager)
+    board = client.get(board_url(project), headers=HTMX).content
+    assert b"card-menu" in board and b"csrfmiddlewaretoken" not in board
+
+
+def test_each_user_sees_their_own_board_of_the_same_version(client, manager, viewer, labeler, in_review, project):
+    client.force_login(manager)
+    managers = parse_board(client.get(board_url(project)).content)
+    client.force_login(viewer)
+    viewers = parse_board(client.get(board_url(project)).content)
+    assert list(managers) == ["unassigned", "annotating", "review", "dataset"]
+    assert list(viewers) == ["unassigned", "annotating", "dataset"]
+    assert managers["review"].cards[0].moves == ["dataset", "annotating", "unassigned"]
+    client.force_login(manager)
+    assert parse_board(client.get(board_url(project)).content) == managers
+
+
+def test_a_changed_role_changes_the_board_at_once(client, manager, reviewer, in_review, project):
+    client.force_login(reviewer)
+    assert parse_board(client.get(board_url(project)).content)["review"].cards[0].moves == ["dataset", "annotating"]
+    Membership.objects.filter(user=reviewer).update(role=Role.VIEWER)
+    client.force_login(reviewer)
+    assert "review" not in parse_board(client.get(board_url(project)).content)
 
 
 # --- moving cards ---------------------------------------------------------------------
@@ -507,6 +582,18 @@ def test_an_upload_sent_in_parts_lands_in_one_batch(client, manager, project):
     ).json()
     assert second["batch"]["id"] == first["batch"]["id"]
     assert Batch.objects.count() == 1 and Image.objects.filter(batch_id=first["batch"]["id"]).count() == 2
+    assert parse_board(client.get(board_url(project)).content)["unassigned"].cards[0].images == 2
+
+
+def test_adding_to_a_batch_changes_the_board_version(client, manager, project):
+    client.force_login(manager)
+    upload_url = reverse("upload", args=[project.workspace.slug, project.slug])
+    files = [SimpleUploadedFile("a.jpg", jpeg_bytes(color=(1, 1, 1)))]
+    batch = client.post(upload_url, {"files": files}, headers={"accept": "application/json"}).json()["batch"]
+    before = selectors.board_version(project)
+    files = [SimpleUploadedFile("b.jpg", jpeg_bytes(color=(2, 2, 2)))]
+    client.post(upload_url, {"files": files, "batch": batch["id"]}, headers={"accept": "application/json"})
+    assert selectors.board_version(project) != before
 
 
 def test_an_upload_cannot_add_to_someone_elses_batch(client, manager, owner, project, make_batch):

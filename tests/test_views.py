@@ -1,10 +1,13 @@
 """Pages: login, home, board, upload, batch actions, image files; tenancy is 404."""
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
+from django.utils import timezone
 
 from boards import services
 from boards.models import AnnotationState, Batch, BatchStatus, Image
+from tests.board_html import parse_board
 from tests.factories import BatchFactory, ImageFactory, ProjectFactory, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +83,7 @@ def test_the_review_column_is_shown_only_to_reviewers(who, sees_review, personas
     client.force_login(personas[who])
     response = client.get(board_url(project))
     assert response.status_code == 200
-    statuses = [c.status for c in response.context["columns"]]
+    statuses = list(parse_board(response.content))
     assert ("review" in statuses) is sees_review
     assert (b'id="column-review"' in response.content) is sees_review
 
@@ -89,7 +92,7 @@ def test_the_review_column_is_hidden_without_review_mode(client, manager, projec
     project.review_mode = False
     project.save()
     client.force_login(manager)
-    assert [c.status for c in client.get(board_url(project)).context["columns"]] == [
+    assert list(parse_board(client.get(board_url(project)).content)) == [
         "unassigned",
         "annotating",
         "dataset",
@@ -101,8 +104,8 @@ def test_the_board_groups_cards_by_status_and_priority(client, manager, project)
     high = BatchFactory(project=project, name="high", priority=1)
     BatchFactory(project=project, name="gone", status=BatchStatus.ARCHIVED)
     client.force_login(manager)
-    columns = {c.status: c for c in client.get(board_url(project)).context["columns"]}
-    assert [b.name for b in columns["unassigned"].batches] == [high.name, low.name]
+    columns = parse_board(client.get(board_url(project)).content)
+    assert columns["unassigned"].names == [high.name, low.name]
 
 
 def _fill_board(project, labeler, n):
@@ -117,24 +120,61 @@ def _fill_board(project, labeler, n):
             Job.objects.create(batch=batch, labeler=labeler)
 
 
-def test_the_board_needs_a_constant_number_of_queries(client, manager, labeler, project, django_assert_max_num_queries):
-    _fill_board(project, labeler, 8)
-    client.force_login(manager)
-    client.get(board_url(project))
+def _board_queries(client, project) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as small:
-        client.get(board_url(project))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(board_url(project)).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_the_board_needs_a_constant_number_of_queries(client, manager, labeler, project, django_assert_max_num_queries):
+    """Cold (nothing cached) and warm, 8 batches or 200: the same number of queries."""
+    _fill_board(project, labeler, 8)
+    client.force_login(manager)
+    client.get(board_url(project))  # the session's first request reads a little more
+    caches["boards"].clear()
+    cold = _board_queries(client, project)
+    warm = _board_queries(client, project)
+    assert warm < cold <= 12
     _fill_board(project, labeler, 192)
-    with django_assert_max_num_queries(len(small.captured_queries)):
+    caches["boards"].clear()
+    with django_assert_max_num_queries(cold):
         response = client.get(board_url(project))
-    columns = response.context["columns"]
-    assert sum(c.count for c in columns) == 200
-    assert [len(c.batches) for c in columns] == [50, 50, 50, 50]
-    card = columns[1].batches[0]
-    assert card.image_count == 2 and len(card.thumb_ids) == 2 and card.num_jobs == 1
-    assert len(small.captured_queries) <= 10
+    columns = parse_board(response.content)
+    assert sum(c.count for c in columns.values()) == 200
+    assert [len(c.cards) for c in columns.values()] == [50, 50, 50, 50]
+    card = columns["annotating"].cards[0]
+    assert (card.images, card.thumbnails, card.jobs) == (2, 2, 1)
+    with django_assert_max_num_queries(warm):
+        assert parse_board(client.get(board_url(project)).content) == columns
+
+
+def test_a_board_with_cached_cards_counts_only_the_changed_ones(client, manager, labeler, project):
+    """After a move, only the moved batch's images are counted again; the other cards come from the cache."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _fill_board(project, labeler, 12)
+    moved = Batch.objects.filter(project=project, status=BatchStatus.UNASSIGNED).first()
+    client.force_login(manager)
+    client.get(board_url(project))
+    services.archive(batch=moved, actor=manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(board_url(project))
+    counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"] and "boards_image" in q["sql"]]
+    assert counting == []  # the archived batch left the board; nothing else changed
+    assert moved.name not in {n for c in parse_board(response.content).values() for n in c.names}
+    other = Batch.objects.filter(project=project, status=BatchStatus.UNASSIGNED).first()
+    ImageFactory(project=project, batch=other)
+    Batch.objects.filter(pk=other.pk).update(updated_at=timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(board_url(project))
+    counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"] and "boards_image" in q["sql"]]
+    assert len(counting) == 1 and f"({other.pk})" in counting[0]
+    card = next(c for c in parse_board(response.content)["unassigned"].cards if c.id == other.pk)
+    assert card.images == 3
 
 
 @pytest.mark.parametrize("name", ["board", "upload"])

@@ -301,7 +301,7 @@ def test_the_keyboard_menu_archives_a_card(page: Page, url, login, manager, proj
     page.keyboard.press("Enter")
     expect(card.locator("details.card-menu")).to_have_attribute("open", "")
     items = card.locator(".menu li")
-    expect(items).to_have_text(["Assign…", "Archive", "Delete…"])
+    expect(items).to_have_text(["Assign…", "Archive", "Delete…", "Open the batch"])
     page.keyboard.press("Tab")
     expect(card.get_by_role("link", name="Assign…")).to_be_focused()
     page.keyboard.press("Tab")
@@ -370,8 +370,8 @@ def test_a_stale_card_is_refused_and_the_board_shows_the_truth(
     if how == "drag":
         drag(page, card, "annotating")
     else:
-        open_menu(card)
-        card.get_by_role("button", name="Archive").click()
+        # The menu asks the server for this card's moves when it opens: the server knows better.
+        card.get_by_text("⋯").click()
 
     error = toasts(page).filter(has_text=MOVED_BY_SOMEONE_ELSE)
     expect(error).to_be_visible()
