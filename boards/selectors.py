@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from django.core.cache import caches
 from django.db import connections
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.http import Http404
 
 from accounts.models import User
@@ -160,30 +159,40 @@ def _totals(batches) -> dict[str, int]:
     return dict(batches.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
 
 
-def board_columns(user: User, project: Project, board_filter: BoardFilter | None = None) -> list[Column]:
-    """The board: each visible column's first page of cards and its total.
+@dataclass(frozen=True)
+class CardRef:
+    """A card on the board before it is loaded: which batch, and which version of it."""
 
-    A constant number of queries whatever the number of batches and images:
-    totals, one windowed query for every column's first page, then the cards'
-    counts, thumbnails and jobs for the cards shown.
+    pk: int
+    updated_at: datetime
+    uploaded_at: datetime
+
+
+def board_columns(user: User, project: Project, board_filter: BoardFilter | None = None) -> list[Column]:
+    """The board: each visible column's first page of cards (as ``CardRef``) and its total.
+
+    Five small queries whatever the number of batches and images: the totals,
+    then each column's first page (an index range scan on project, status,
+    priority, age). ``cards`` loads the batches whose cards are not at hand.
     """
     board_filter = board_filter or BoardFilter()
     statuses = visible_statuses(user, project)
-    base = _board_batches(project, board_filter).filter(status__in=statuses)
-    totals = _totals(base)
-    ranked = base.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("status")],
-            order_by=[F("priority").asc(), F("uploaded_at").asc(), F("pk").asc()],
-        )
-    ).filter(rank__lte=COLUMN_PAGE)
-    batches = decorate_cards(project, list(ranked.order_by("priority", "uploaded_at", "pk")))
-    by_status: dict[str, list[Batch]] = {status: [] for status in statuses}
-    for batch in batches:
-        by_status[batch.status].append(batch)
+    base = _board_batches(project, board_filter)
+    totals = _totals(base.filter(status__in=statuses))
     labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
-    return [Column(s, *labels[s], by_status[s], totals.get(s, 0)) for s in statuses]
+    columns = []
+    for status in statuses:
+        refs = []
+        if totals.get(status):
+            page = base.filter(status=status).order_by("priority", "uploaded_at", "pk")[:COLUMN_PAGE]
+            refs = [CardRef(*row) for row in page.values_list("pk", "updated_at", "uploaded_at")]
+        columns.append(Column(status, *labels[status], refs, totals.get(status, 0)))
+    return columns
+
+
+def cards(project: Project, ids: list[int]) -> list[Batch]:
+    """These batches of the project, decorated for their cards (at most four queries)."""
+    return decorate_cards(project, list(Batch.objects.filter(project=project, pk__in=ids)))
 
 
 def column_counts(user: User, project: Project) -> list[Column]:
@@ -248,8 +257,18 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
         return batches
     numbers = _card_numbers(batches)
     jobs: dict[int, list[Job]] = {}
+    people = ("email", "full_name")
     for job in (
-        Job.objects.filter(batch_id__in=ids).select_related("labeler", "reviewer").order_by("-created_at", "-pk")
+        Job.objects.filter(batch_id__in=ids)
+        .select_related("labeler", "reviewer")
+        .only(
+            "batch_id",
+            "state",
+            "labeler_id",
+            "reviewer_id",
+            *(f"{u}__{f}" for u in ("labeler", "reviewer") for f in people),
+        )
+        .order_by("-created_at", "-pk")
     ):
         jobs.setdefault(job.batch_id, []).append(job)
     for batch in batches:

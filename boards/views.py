@@ -137,7 +137,7 @@ def _card_key(batch: Batch) -> str:
         people,
         [m.to for m in batch.moves],
     )
-    return "card-html:" + hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
+    return "card-html:" + _digest(inputs)
 
 
 def _board_context(request: HttpRequest, project: Project) -> dict:
@@ -162,33 +162,60 @@ def _board_html(request: HttpRequest, project: Project, board_filter: selectors.
     """The board's columns and cards as this user sees them, rendered once per change of the board."""
     user = request.user
     version = selectors.board_version(project)
-    inputs = (
-        project.pk,
-        project.slug,
-        project.workspace.slug,
-        project.updated_at.isoformat(),
-        version,
-        user.pk,
-        user.role_in(project.workspace_id),
-        board_filter.as_query(),
-    )
-    key = "board-html:" + hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
+    who = (user.pk, user.is_superuser, user.role_in(project.workspace_id))
+    inputs = (project.pk, project.slug, project.workspace.slug, project.updated_at.isoformat(), who)
+    key = "board-html:" + _digest((*inputs, version, board_filter.as_query()))
     cache = selectors.board_cache()
     html = cache.get(key)
     if html is None:
         columns = selectors.board_columns(user, project, board_filter)
+        cards = _board_cards(user, project, [ref for column in columns for ref in column.batches], _digest(inputs))
         for column in columns:
-            _prepare_cards(user, project, column.batches)
+            column.batches = [cards[ref.pk] for ref in column.batches if ref.pk in cards]
         context = {
             "project": project,
             "columns": columns,
             "filter": board_filter,
-            "can_drag": any(batch.moves for column in columns for batch in column.batches),
+            "can_drag": any(card.movable for column in columns for card in column.batches),
             "version": version,
         }
         html = get_template("boards/board.html#board").render(context)
         cache.set(key, html, timeout=BOARD_CACHE_SECONDS)
     return html
+
+
+@dataclass(frozen=True)
+class _Card:
+    pk: int
+    html: str
+    movable: bool
+
+
+def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], viewer: str) -> dict[int, _Card]:
+    """The board's cards for this user, by batch id: from the cache, or loaded and rendered.
+
+    A card is kept under its batch's version (``updated_at``, which every
+    change to the batch, its images or its jobs moves on), its age as shown,
+    and the viewer (user, role, project settings). So after a change only the
+    changed cards are loaded, counted and rendered again.
+    """
+    cache = selectors.board_cache()
+    keys = {
+        ref.pk: f"board-card:{viewer}:{ref.pk}:{ref.updated_at.timestamp():.6f}:{age(ref.uploaded_at)}" for ref in refs
+    }
+    found = cache.get_many(keys.values())
+    missing = [ref.pk for ref in refs if keys[ref.pk] not in found]
+    if missing:
+        batches = selectors.cards(project, missing)
+        _prepare_cards(user, project, batches)
+        fresh = {keys[b.pk]: _Card(b.pk, b.html, bool(b.moves)) for b in batches if b.pk in keys}
+        cache.set_many(fresh, timeout=selectors.CARD_CACHE_SECONDS)
+        found |= fresh
+    return {ref.pk: found[keys[ref.pk]] for ref in refs if keys[ref.pk] in found}
+
+
+def _digest(inputs) -> str:
+    return hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
 
 
 def _board_page(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:

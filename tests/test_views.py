@@ -137,7 +137,7 @@ def test_the_board_needs_a_constant_number_of_queries(client, manager, labeler, 
     caches["boards"].clear()
     cold = _board_queries(client, project)
     warm = _board_queries(client, project)
-    assert warm < cold <= 12
+    assert warm < cold <= 14  # session, user, project, role, version, totals, 4 columns, batches, counts, thumbs, jobs
     _fill_board(project, labeler, 192)
     caches["boards"].clear()
     with django_assert_max_num_queries(cold):
