@@ -620,3 +620,11 @@ def test_a_card_moved_by_someone_else_since_it_was_seen_is_a_409(client, manager
     deleted = move(client, batch, htmx=True, to="delete", confirm="yes", **{"from": "unassigned"})
     assert deleted.status_code == 409 and Batch.objects.filter(pk=batch.pk).exists()
     assert Batch.objects.get(pk=batch.pk).jobs.count() == 1
+
+
+def test_a_card_says_when_its_batch_was_uploaded(client, manager, project):
+    from datetime import UTC, datetime
+
+    BatchFactory(project=project, uploaded_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC))
+    client.force_login(manager)
+    assert b'title="Uploaded Mar 4, 2026 05:06"' in client.get(board_url(project)).content
