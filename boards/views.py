@@ -250,6 +250,8 @@ def card_menu(request: HttpRequest, ws: str, project: str, batch_id: int) -> Htt
         "batch": batch,
         "moves": batch.moves,
         "can_review": request.user.has_perm("boards.review_batch", batch),
+        "can_prioritize": request.user.has_perm("boards.change_batch_priority", batch),
+        "priorities": range(1, 6),
     }
     return render(request, "boards/board.html#card-menu", context)
 
@@ -502,8 +504,10 @@ def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> H
 @login_required
 @require_POST
 def priority(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """Change a batch's priority: from the batch page (a plain form) or the card menu (htmx, answered out of band)."""
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
+    started, before = timezone.now(), batch.priority
     try:
         value = _whole_number(request.POST.get("priority"), "Priority")
         batch = services.set_priority(batch=batch, actor=request.user, priority=value)
@@ -512,7 +516,14 @@ def priority(request: HttpRequest, ws: str, project: str, batch_id: int) -> Http
             return _refused(request, project_obj, exc)
         messages.error(request, exc.message)
         return _render_batch(request, batch, status=exc.status)
-    messages.success(request, f"“{batch.name}” now has priority {batch.priority}.")
+    message = f"“{batch.name}” now has priority {batch.priority}."
+    if request.htmx and batch.priority == before:
+        message = f"“{batch.name}” already has priority {batch.priority}."
+        return trigger_client_event(HttpResponse(status=204), "toast", {"message": message, "level": "info"})
+    if request.htmx:
+        response = render(request, "boards/board.html#moved", _moved_context(request, project_obj, batch.pk, started))
+        return trigger_client_event(response, "toast", {"message": message, "level": "success"})
+    messages.success(request, message)
     return redirect(reverse("batch", args=[ws, project, batch.pk]))
 
 

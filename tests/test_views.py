@@ -342,3 +342,32 @@ def test_a_viewer_sees_no_actions(client, viewer, make_batch):
     response = client.get(batch_url(make_batch(2)))
     assert response.context["moves"] == [] and not response.context["can_prioritize"]
     assert b'id="actions-title"' not in response.content
+
+
+def test_priority_from_the_card_menu_moves_the_card_out_of_band(client, manager, project):
+    first = BatchFactory(project=project, name="first", priority=2)
+    second = BatchFactory(project=project, name="second", priority=3)
+    client.force_login(manager)
+    response = client.post(priority_url(second), {"priority": "1"}, headers={"hx-request": "true"})
+    assert response.status_code == 200 and "now has priority 1" in response["HX-Trigger"]
+    html = response.content.decode()
+    assert f'id="batch-{second.pk}" hx-swap-oob="delete"' in html
+    assert f'hx-swap-oob="beforebegin:#batch-{first.pk}"' in html and "batch-card prio-1" in html
+    assert parse_board(client.get(board_url(project)).content)["unassigned"].names == ["second", "first"]
+
+
+def test_the_same_priority_again_changes_nothing_on_the_board(client, manager, project):
+    batch = BatchFactory(project=project, priority=2)
+    client.force_login(manager)
+    response = client.post(priority_url(batch), {"priority": "2"}, headers={"hx-request": "true"})
+    assert response.status_code == 204 and "already has priority 2" in response["HX-Trigger"]
+
+
+@pytest.mark.parametrize(("who", "offered"), [("manager", True), ("reviewer", False), ("viewer", False)])
+def test_the_card_menu_offers_priority_to_managers(who, offered, personas, client, make_batch):
+    batch = make_batch(1)
+    client.force_login(personas[who])
+    menu = client.get(reverse("card-menu", args=["acme", "parcels", batch.pk]), headers={"hx-request": "true"})
+    assert ('class="menu-priority"' in menu.content.decode()) is offered
+    if offered:
+        assert menu.content.count(b'name="priority"') == 5 and b'value="3" aria-pressed="true"' in menu.content

@@ -158,7 +158,7 @@
     if (!xhr || !evt.detail.successful) return;
     if ((xhr.getResponseHeader("HX-Retarget") || "") === "#dialog-slot") return;
     const dialog = evt.detail.elt.closest && evt.detail.elt.closest("dialog");
-    if (xhr.responseURL && xhr.responseURL.endsWith("/move") || dialog) {
+    if (xhr.responseURL && /\/(move|priority)$/.test(xhr.responseURL) || dialog) {
       pending = null;
       if (dialog) dialog.close("done");
       closeMenus();

@@ -301,7 +301,9 @@ def test_the_keyboard_menu_archives_a_card(page: Page, url, login, manager, proj
     page.keyboard.press("Enter")
     expect(card.locator("details.card-menu")).to_have_attribute("open", "")
     items = card.locator(".menu li")
-    expect(items).to_have_text(["Assign…", "Archive", "Delete…", "Open the batch"])
+    expect(items).to_have_text(
+        ["Assign…", "Archive", "Delete…", "Open the batch", re.compile(r"Priority\s*1\s*2\s*3\s*4\s*5")]
+    )
     page.keyboard.press("Tab")
     expect(card.get_by_role("link", name="Assign…")).to_be_focused()
     page.keyboard.press("Tab")
@@ -351,6 +353,29 @@ def test_the_keyboard_menu_approves_all_for_a_reviewer(page: Page, url, login, m
 
 
 # --- refused moves -------------------------------------------------------------------------
+
+
+def test_the_card_menu_raises_a_cards_priority(page: Page, url, login, manager, project, shoot):
+    top = batch_of(project, 1, name="Dock 1", priority=2)
+    low = batch_of(project, 1, name="Dock 7", priority=4)
+    open_board(page, url, login, manager)
+    cards = column(page, "unassigned").locator(".batch-card")
+    expect(cards).to_have_count(2)
+    expect(cards.first).to_have_attribute("id", f"batch-{top.pk}")
+
+    card = card_of(page, low)
+    open_menu(card)
+    priority = card.get_by_role("form", name="Priority of “Dock 7”")
+    expect(priority.get_by_role("button", name="4")).to_have_attribute("aria-pressed", "true")
+    shoot("card-menu-priority")
+    priority.get_by_role("button", name="1").click()
+
+    expect(toasts(page).filter(has_text="“Dock 7” now has priority 1.")).to_be_visible()
+    expect(cards.first).to_have_attribute("id", f"batch-{low.pk}")
+    expect(card_of(page, low).locator(".prio")).to_have_text("P1")
+    expect(count_of(page, "unassigned")).to_have_text("2")
+    assert_not_reloaded(page)
+    assert fresh(low).priority == 1
 
 
 @pytest.mark.parametrize("how", ["drag", "menu"])
