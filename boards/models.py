@@ -324,16 +324,18 @@ class Image(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project")]
-        # The catalog pages newest first, by (uploaded_at, id): each equality
-        # filter has an index that also yields that order (SQLite appends the
-        # id to every index; PostgreSQL gets it spelled out).
+        # The catalog pages newest first, by (uploaded_at, id): each filter has
+        # an index that also yields that order (SQLite appends the id to every
+        # index; PostgreSQL gets it spelled out). These three are the same on
+        # both databases. The indexes for the free images, the file name and
+        # the annotation and review states differ by database and are made by
+        # migration 0006_catalog_indexes_by_database: PostgreSQL writes every
+        # index of a row whose batch changes (SQLite only those holding the
+        # batch), so there they are partial, leaving out the images that a new
+        # batch takes, and file names are searched through a trigram index.
         indexes = [
             models.Index(fields=["batch", "id"]),
             models.Index(fields=["project", "uploaded_at", "id"]),
-            models.Index(fields=["project", "batch", "uploaded_at"]),
-            models.Index(fields=["project", "original_filename"]),
-            models.Index(fields=["project", "annotation_state", "uploaded_at"]),
-            models.Index(fields=["project", "review_state", "uploaded_at"]),
             models.Index(fields=["project", "width", "height"]),
         ]
         ordering = ["pk"]

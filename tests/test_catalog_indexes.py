@@ -1,0 +1,91 @@
+"""The catalog's image indexes, which differ by database (migration 0006), and the fixed
+number of queries a catalog batch takes whatever its size."""
+
+import pytest
+from django.db import connection
+
+from boards.catalog import CatalogFilter
+from boards.models import Image
+from tests.catalog_data import make_images
+from tests.test_catalog_batches import create
+
+pytestmark = pytest.mark.django_db
+
+POSTGRES_ONLY = {
+    "boards_image_free_upload_idx",
+    "boards_image_free_filename_idx",
+    "boards_image_annotated_idx",
+    "boards_image_reviewed_idx",
+    "boards_image_filename_trgm_idx",
+}
+SQLITE_ONLY = {
+    "boards_imag_project_c63c9a_idx",
+    "boards_imag_project_29d2e3_idx",
+    "boards_imag_project_49b92a_idx",
+    "boards_imag_project_22c050_idx",
+}
+BOTH = {
+    "boards_imag_batch_i_a8243c_idx",
+    "boards_imag_project_f7c479_idx",
+    "boards_imag_project_6b344f_idx",
+    "boards_image_annotated_by_id_cd3b1af9",
+    "image_sha256_unique_in_project",
+}
+
+
+def image_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, Image._meta.db_table))
+
+
+def plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(str(row[0]) for row in cursor.fetchall())
+
+
+def test_each_database_has_its_own_catalog_indexes():
+    indexes = image_indexes()
+    assert indexes >= BOTH
+    if connection.vendor == "postgresql":
+        assert indexes >= POSTGRES_ONLY and not indexes & SQLITE_ONLY
+    else:
+        assert indexes >= SQLITE_ONLY and not indexes & POSTGRES_ONLY
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the partial and trigram indexes are PostgreSQL's")
+def test_postgres_serves_each_filter_from_its_partial_or_trigram_index(project):
+    make_images(project, 30, names=[f"cam{n:02d}_shot.jpg" for n in range(30)])
+    images = Image.objects.filter(project=project)
+    with connection.cursor() as cursor:
+        # A few rows: make the planner show what it can use. Bitmap scans only, first,
+        # so that no btree index read whole stands in for the trigram index.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_indexonlyscan = off")
+    assert "boards_image_filename_trgm_idx" in plan(Image.objects.filter(original_filename__icontains="Cam1"))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = on")
+        cursor.execute("SET LOCAL enable_indexonlyscan = on")
+    assert "boards_image_free_filename_idx" in plan(
+        images.filter(batch__isnull=True).order_by("original_filename", "pk").values("pk")[:10]
+    )
+    assert "boards_image_reviewed_idx" in plan(images.filter(review_state="rejected"))
+    assert "boards_image_annotated_idx" in plan(
+        images.exclude(annotation_state="unannotated").order_by("-uploaded_at", "-pk")[:10]
+    )
+
+
+@pytest.mark.parametrize("sample", [None, {"n": 5, "mode": "random", "seed": 3}, {"n": 5, "mode": "ordered"}])
+def test_a_catalog_batch_takes_the_same_few_queries_for_any_number_of_images(
+    sample, manager, project, django_assert_max_num_queries
+):
+    make_images(project, 10)
+    with django_assert_max_num_queries(10):
+        small = create(project, manager, name="Small", filters=CatalogFilter(), sample=sample)
+    make_images(project, 300)
+    with django_assert_max_num_queries(10):
+        large = create(project, manager, name="Large", filters=CatalogFilter(), sample=sample)
+    assert small.taken == (5 if sample else 10)
+    assert large.taken == (5 if sample else 300)
