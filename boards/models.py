@@ -320,6 +320,7 @@ class Image(models.Model):
         on_delete=models.SET_NULL,
         related_name="archived_images",
         help_text="The archived batch this image left; a restore brings it back while it is free.",
+        db_index=False,  # see the partial index in Meta
     )
 
     class Meta:
@@ -337,6 +338,13 @@ class Image(models.Model):
             models.Index(fields=["batch", "id"]),
             models.Index(fields=["project", "uploaded_at", "id"]),
             models.Index(fields=["project", "width", "height"]),
+            # Only archived images have it set: the others stay out of this
+            # index, so PostgreSQL writes nothing here when their batch changes.
+            models.Index(
+                fields=["archived_from"],
+                condition=models.Q(archived_from__isnull=False),
+                name="image_archived_from_idx",
+            ),
         ]
         ordering = ["pk"]
 

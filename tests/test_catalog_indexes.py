@@ -4,8 +4,9 @@ number of queries a catalog batch takes whatever its size."""
 import pytest
 from django.db import connection
 
+from boards import services
 from boards.catalog import CatalogFilter
-from boards.models import Image
+from boards.models import Batch, Image
 from tests.catalog_data import make_images
 from tests.test_catalog_batches import create
 
@@ -30,6 +31,7 @@ BOTH = {
     "boards_imag_project_6b344f_idx",
     "boards_image_annotated_by_id_cd3b1af9",
     "image_sha256_unique_in_project",
+    "image_archived_from_idx",
 }
 
 
@@ -75,6 +77,18 @@ def test_postgres_serves_each_filter_from_its_partial_or_trigram_index(project):
     assert "boards_image_annotated_idx" in plan(
         images.exclude(annotation_state="unannotated").order_by("-uploaded_at", "-pk")[:10]
     )
+
+
+def test_only_archived_images_are_in_the_archived_from_index(project, make_batch, manager):
+    """A partial index: PostgreSQL writes nothing to it when other images change batch."""
+    with connection.cursor() as cursor:
+        constraint = connection.introspection.get_constraints(cursor, Image._meta.db_table)["image_archived_from_idx"]
+    assert constraint["columns"] == ["archived_from_id"] and constraint["index"]
+    assert "boards_image_archived_from_id_ef9f7b02" not in image_indexes()  # the full index it replaces
+    batch = make_batch(2)
+    services.archive(batch=batch, actor=manager)
+    restored = services.restore_batch(batch=Batch.objects.get(pk=batch.pk), actor=manager)
+    assert restored.images.count() == 2
 
 
 @pytest.mark.parametrize("sample", [None, {"n": 5, "mode": "random", "seed": 3}, {"n": 5, "mode": "ordered"}])
