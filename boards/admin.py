@@ -103,11 +103,11 @@ class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         from django.db.models import Count
 
-        return super().get_queryset(request).annotate(n_images=Count("images"))
+        return super().get_queryset(request).annotate(image_total=Count("images"))
 
-    @admin.display(description="images", ordering="n_images")
+    @admin.display(description="images", ordering="image_total")
     def image_count(self, obj):
-        return obj.n_images
+        return obj.image_total
 
     @admin.display(description="thumbnails")
     def thumbnails(self, obj):

@@ -127,6 +127,13 @@ class Batch(ConcurrentTransitionMixin, models.Model):
         help_text="The batch name an API upload asked for; later uploads of that name join this batch.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The image counts its card shows (``CARD_COUNTS``), stored by the services
+    # (``services._touch``) and valid while ``counted_at`` equals ``updated_at``:
+    # any other change of the batch makes the board count its images afresh.
+    n_images = models.PositiveIntegerField(default=0, editable=False)
+    n_annotated = models.PositiveIntegerField(default=0, editable=False)
+    n_reviewed = models.PositiveIntegerField(default=0, editable=False)
+    counted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "batches"
@@ -154,6 +161,11 @@ class Batch(ConcurrentTransitionMixin, models.Model):
     def refresh_from_db(self, *args, **kwargs) -> None:
         self.__dict__.pop("_current_job", None)
         super().refresh_from_db(*args, **kwargs)
+
+    @property
+    def counts_stored(self) -> bool:
+        """Whether ``n_images`` and the other stored counts hold for this version of the batch."""
+        return self.counted_at is not None and self.counted_at == self.updated_at
 
     @property
     def current_job(self) -> "Job | None":
@@ -247,6 +259,15 @@ class ReviewState(models.TextChoices):
     PENDING = "pending", "Not reviewed"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+
+
+# What a card counts among its batch's images: all of them, the annotated
+# (boxes or marked empty) and the reviewed ones. Keys are Batch's stored fields.
+CARD_COUNTS = {
+    "n_images": models.Q(),
+    "n_annotated": ~models.Q(annotation_state=AnnotationState.UNANNOTATED),
+    "n_reviewed": ~models.Q(review_state=ReviewState.PENDING),
+}
 
 
 class Split(models.TextChoices):

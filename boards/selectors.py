@@ -12,6 +12,7 @@ from django.http import Http404
 
 from accounts.models import User
 from boards.models import (
+    CARD_COUNTS,
     Annotation,
     AnnotationState,
     Batch,
@@ -294,9 +295,10 @@ def _card_numbers(batches: list[Batch]) -> dict[int, CardNumbers]:
     The key holds the batch's ``updated_at``, which every service that changes
     a batch's images (which ones, their annotation or review state) moves on;
     the board's change check relies on the same. So a cached entry is never
-    stale, only unused, and the two queries below run for changed batches only.
-    Counting is the costly part of the board: its first page can hold a
-    hundred thousand images.
+    stale, only unused, and the queries below run for changed batches only.
+    Counts come from the batch row when the services stored them for this
+    version (``Batch.counts_stored``); otherwise the images are counted, the
+    costly part of the board: its first page can hold a hundred thousand images.
     """
     keys = {b.pk: f"card-numbers:{b.pk}:{b.updated_at.timestamp():.6f}" for b in batches}
     cached = board_cache().get_many(keys.values())
@@ -304,18 +306,17 @@ def _card_numbers(batches: list[Batch]) -> dict[int, CardNumbers]:
     missing = [pk for pk in keys if pk not in numbers]
     if not missing:
         return numbers
-    counts = {
-        row[0]: row[1:]
-        for row in Image.objects.filter(batch_id__in=missing)
-        .order_by()
-        .values("batch_id")
-        .annotate(
-            total=Count("pk"),
-            annotated=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),
-            reviewed=Count("pk", filter=~Q(review_state=ReviewState.PENDING)),
-        )
-        .values_list("batch_id", "total", "annotated", "reviewed")
-    }
+    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in batches if b.pk in missing and b.counts_stored}
+    to_count = [pk for pk in missing if pk not in counts]
+    if to_count:
+        counts |= {
+            row[0]: row[1:]
+            for row in Image.objects.filter(batch_id__in=to_count)
+            .order_by()
+            .values("batch_id")
+            .annotate(**{name: Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
+            .values_list("batch_id", *CARD_COUNTS)
+        }
     # The first four images of each card: four index lookups per batch, never a
     # scan of every image of every card.
     firsts = {

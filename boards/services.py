@@ -21,7 +21,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
@@ -30,6 +31,7 @@ from accounts.roles import Role, role_at_least
 from boards import catalog, imaging
 from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, TooLarge, WrongState
 from boards.models import (
+    CARD_COUNTS,
     MAX_BATCH_IMAGES,
     PRIORITY_DEFAULT,
     PRIORITY_HIGHEST,
@@ -59,6 +61,26 @@ STATUS_LABELS = dict(BatchStatus.choices)
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def _touch(*batches: Batch | int | None) -> None:
+    """Mark batches changed and store the image counts their cards show, in one UPDATE.
+
+    Every change to a batch's images (which ones, their annotation or review
+    state) ends with this: the board's change check reads ``updated_at``, and
+    the stored counts hold while ``counted_at`` equals it. A change that skips
+    it costs the board a count, never a wrong number.
+    """
+    ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
+    if not ids:
+        return
+    images = Image.objects.filter(batch=OuterRef("pk")).order_by().values("batch")
+    counts = {
+        name: Coalesce(Subquery(images.filter(q).annotate(n=Count("pk")).values("n")), 0)
+        for name, q in CARD_COUNTS.items()
+    }
+    now = timezone.now()
+    Batch.objects.filter(pk__in=ids).update(updated_at=now, counted_at=now, **counts)
 
 
 def _event(
@@ -175,6 +197,7 @@ def _split_off(batch: Batch, image_ids: set[int] | None, *, keep: bool, status: 
     moving = Image.objects.filter(batch=batch)
     moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
     moved = moving.update(batch=new)
+    _touch(new)  # the batch it came from is touched by the caller, after its own transition
     _event(
         batch,
         EventKind.SPLIT,
@@ -415,11 +438,10 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
             for image in images:
                 image.batch = batch
             Image.objects.bulk_create(images, batch_size=500)
+            _touch(batch)
             if into is None:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
             else:
-                # The board's change check and its cached card numbers read updated_at.
-                Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
                 _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
     except BaseException:
         _delete_files(name for name, _data in written)
@@ -523,6 +545,7 @@ def assign(
         from_status = batch.status
         batch.assign()
         _save_transition(batch)
+        _touch(batch)
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
@@ -560,6 +583,7 @@ def submit(*, batch: Batch, actor: User) -> Batch:
         batch.submit()
         _save_transition(batch)
         batch.images.update(review_state=ReviewState.PENDING)
+        _touch(batch)
         Job.objects.filter(batch=batch, state=JobState.ANNOTATING).update(
             state=JobState.IN_REVIEW if batch.status == BatchStatus.REVIEW else JobState.COMPLETE,
             updated_at=timezone.now(),
@@ -597,7 +621,7 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
         image.review_state = ReviewState.APPROVED if decision == APPROVE else ReviewState.REJECTED
         image.review_comment = comment.strip() if decision == REJECT else ""
         image.save(update_fields=["review_state", "review_comment"])
-        Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
+        _touch(batch)
     return image
 
 
@@ -700,6 +724,7 @@ def _finish(batch: Batch, actor: User, name: str, **detail) -> None:
     from_status = batch.status
     getattr(batch, name)()
     _save_transition(batch)
+    _touch(batch)
     kind = EventKind.APPROVED if name == "approve" else EventKind.REJECTED
     _event(batch, kind, actor, from_status=from_status, to_status=batch.status, **detail)
 
@@ -736,6 +761,7 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
         )
         batch.move_to_unassigned()
         _save_transition(batch)
+        _touch(batch)
         _event(
             batch,
             EventKind.UNASSIGNED,
@@ -756,6 +782,7 @@ def archive(*, batch: Batch, actor: User) -> Batch:
         released = batch.images.update(batch=None, archived_from=batch)
         batch.archive()
         _save_transition(batch)
+        _touch(batch)
         _event(
             batch,
             EventKind.ARCHIVED,
@@ -806,7 +833,8 @@ def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
             raise NotAllowed("You do not have permission to change this batch's priority.")
         old = batch.priority
         if old != priority:
-            Batch.objects.filter(pk=batch.pk).update(priority=priority, updated_at=timezone.now())
+            Batch.objects.filter(pk=batch.pk).update(priority=priority)
+            _touch(batch)
             batch.priority = priority
             _event(batch, EventKind.PRIORITY, actor, old=old, new=priority)
     return batch
@@ -991,9 +1019,7 @@ def save_annotations(
             # Fixed since the review; the reviewer's comment stays until the next decision.
             image.review_state = ReviewState.PENDING
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
-        if image.batch_id:
-            # The board's change check reads batches' updated_at: progress moved.
-            Batch.objects.filter(pk=image.batch_id).update(updated_at=timezone.now())
+        _touch(image.batch_id)
     return image
 
 
@@ -1133,7 +1159,7 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
             .filter(Q(batch__isnull=True) | Q(batch__status__in=OPEN_STATUSES))
             .update(annotation_state=AnnotationState.UNANNOTATED, annotated_by=None)
         )
-        Batch.objects.filter(images__in=image_ids).update(updated_at=timezone.now())
+        _touch(*Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
         name = label.name
         label.delete()
     return LabelDeleted(name=name, boxes=boxes, images=len(image_ids), reopened=reopened)
@@ -1298,10 +1324,9 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
             image.save(force_insert=True)
             if tags:
                 _add_tags(project, [image.pk], tags)
+            _touch(batch)
             if created:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)
-            else:
-                Batch.objects.filter(pk=batch.pk).update(updated_at=now)
     except BaseException:
         # Another request may have stored the same image meanwhile: its row now uses these files.
         if not Image.objects.filter(project=project, sha256=processed.sha256).exists():
@@ -1406,11 +1431,10 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
                 to_status=batch.status,
                 images_removed=per_batch[batch.pk],
             )
-        if per_batch:
-            Batch.objects.filter(pk__in=per_batch).update(updated_at=timezone.now())
         Annotation.objects.filter(image_id__in=ids).delete()
         Image.tags.through.objects.filter(image_id__in=ids).delete()
         Image.objects.filter(pk__in=ids).delete()
+        _touch(*per_batch)
         files = [name for r in rows for name in (r[4], r[5])]
         transaction.on_commit(lambda: _delete_files(files))
     return len(rows)
@@ -1795,6 +1819,7 @@ def create_batch_from_images(
             raise InvalidInput(replace(preview, would_take=taken).limit_error())
         if taken == 0:
             raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
+        _touch(batch)
         _event(
             batch,
             EventKind.CREATED,
@@ -1826,6 +1851,7 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
         restored = Image.objects.filter(archived_from=batch, batch__isnull=True).update(batch=batch, archived_from=None)
         batch.restore()
         _save_transition(batch)
+        _touch(batch)
         _event(
             batch,
             EventKind.RESTORED,
@@ -1894,7 +1920,8 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
             for other in others
         )
         Batch.objects.filter(pk__in=[b.pk for b in others]).delete()
-        Batch.objects.filter(pk=keep.pk).update(name=name, priority=priority, sample_seed=None, updated_at=now)
+        Batch.objects.filter(pk=keep.pk).update(name=name, priority=priority, sample_seed=None)
+        _touch(keep)
         old_name = keep.name
         keep.refresh_from_db()
         _event(

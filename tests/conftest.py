@@ -133,3 +133,40 @@ def api(client, manager, make_key):
     from tests.api_support import Api
 
     return Api(client, make_key(manager))
+
+
+@pytest.fixture(autouse=True)
+def _stored_counts_hold(request):
+    """After every database test: each batch's stored card counts, where valid, equal its images' counts.
+
+    The services store them (``services._touch``); this catches any change to
+    images that forgets to, or stores them before the images are final.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    wanted = (
+        marker is not None
+        and not marker.kwargs.get("transaction")
+        and not {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if wanted:
+        request.getfixturevalue("db")
+    yield
+    if not wanted:
+        return
+    from django.db.models import Count, F
+
+    from boards.models import CARD_COUNTS, Batch, Image
+
+    stored = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in Batch.objects.filter(counted_at=F("updated_at"))}
+    live = {
+        row[0]: tuple(row[1:])
+        for row in Image.objects.filter(batch_id__in=list(stored))
+        .order_by()
+        .values("batch_id")
+        .annotate(**{name: Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
+        .values_list("batch_id", *CARD_COUNTS)
+    }
+    wrong = {
+        pk: (counts, live.get(pk, (0, 0, 0))) for pk, counts in stored.items() if counts != live.get(pk, (0, 0, 0))
+    }
+    assert not wrong, f"stored card counts (images, annotated, reviewed) differ from the images: {wrong}"

@@ -6,6 +6,7 @@ from boards import services
 from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from boards.models import Annotation, AnnotationState, Batch, LabelClass
 from boards.services import Box
+from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +109,7 @@ def test_managers_import_into_unassigned_but_labelers_cannot(make_batch, manager
 
 
 def test_boxes_are_frozen_once_submitted(assigned, labeler):
-    assigned.images.update(annotation_state=AnnotationState.EMPTY)
+    set_images(assigned.images, annotation_state=AnnotationState.EMPTY)
     services.submit(batch=assigned, actor=labeler)
     with pytest.raises(WrongState, match="only while the batch is in Annotating"):
         services.save_annotations(image=assigned.images.first(), actor=labeler, boxes=[])

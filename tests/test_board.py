@@ -20,7 +20,7 @@ from boards.models import (
 )
 from boards.views import card_moves
 from tests.board_html import parse_board
-from tests.factories import BatchFactory, ImageFactory, jpeg_bytes
+from tests.factories import BatchFactory, ImageFactory, jpeg_bytes, set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def status_of(batch):
 def in_review(make_batch, manager, labeler, reviewer):
     batch = make_batch(4)
     services.assign(batch=batch, actor=manager, labeler=labeler, reviewer=reviewer)
-    batch.images.update(annotation_state=AnnotationState.ANNOTATED)
+    set_images(batch.images, annotation_state=AnnotationState.ANNOTATED)
     return services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
 
 
@@ -402,7 +402,7 @@ def test_impossible_moves_say_why(to, code, client, manager, make_batch):
 def test_submitting_to_the_wrong_column_for_the_projects_mode_is_refused(client, manager, labeler, make_batch):
     batch = make_batch(1)
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    batch.images.update(annotation_state=AnnotationState.EMPTY)
+    set_images(batch.images, annotation_state=AnnotationState.EMPTY)
     client.force_login(labeler)
     response = move(client, batch, htmx=True, to="dataset")
     assert response.status_code == 409 and "submit it to Review first" in response.content.decode()

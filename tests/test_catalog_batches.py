@@ -18,7 +18,7 @@ from boards.models import (
     Tag,
 )
 from tests.catalog_data import ids, make_images
-from tests.factories import BatchFactory, ProjectFactory
+from tests.factories import BatchFactory, ProjectFactory, set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -549,7 +549,7 @@ def test_a_concurrent_taker_leaves_nothing_to_take(manager, project, monkeypatch
 
     def preview_then_someone_takes_them(qs, sample):
         preview = real_preview(qs, sample)
-        Image.objects.filter(pk__in=ids(images)).update(batch=BatchFactory(project=project, name="Quick"))
+        set_images(Image.objects.filter(pk__in=ids(images)), batch=BatchFactory(project=project, name="Quick"))
         return preview
 
     monkeypatch.setattr(catalog, "preview_of", preview_then_someone_takes_them)

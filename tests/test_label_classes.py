@@ -7,6 +7,7 @@ from boards import services
 from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, Project
 from boards.services import Box
+from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +188,7 @@ def test_other_roles_may_not_switch_review(who, personas, project):
 
 def test_review_stays_on_while_batches_wait_in_review(manager, labeler, project, make_batch):
     batch = make_batch(1)
-    Image.objects.filter(batch=batch).update(annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     with pytest.raises(WrongState, match="1 batch is waiting in Review"):
@@ -198,7 +199,7 @@ def test_review_stays_on_while_batches_wait_in_review(manager, labeler, project,
 def test_without_review_a_submitted_batch_goes_to_dataset(manager, labeler, project, make_batch):
     services.set_review_mode(project=project, actor=manager, review_mode=False)
     batch = make_batch(1)
-    Image.objects.filter(batch=batch).update(annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     assert services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler).status == BatchStatus.DATASET
 
@@ -318,7 +319,7 @@ def test_the_review_switch_on_the_page(client, manager, project):
 
 def test_the_review_switch_refused_says_why(client, manager, labeler, project, make_batch):
     batch = make_batch(1)
-    Image.objects.filter(batch=batch).update(annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     client.force_login(manager)

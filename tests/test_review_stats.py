@@ -10,7 +10,7 @@ from accounts.roles import Role
 from boards import selectors, services
 from boards.models import Batch, Image, LabelClass
 from boards.services import Box
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, UserFactory, set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +152,7 @@ def test_the_batch_page_counts_cost_a_constant_number_of_queries(
         image = Image.objects.create(
             project=batch.project, batch=batch, width=64, height=48, sha256=f"{user.pk:064x}", file="x.jpg"
         )
-        Image.objects.filter(pk=image.pk).update(annotated_by=user, annotation_state="annotated")
+        set_images(Image.objects.filter(pk=image.pk), annotated_by=user, annotation_state="annotated")
     caches["boards"].clear()  # the card numbers, cached by batch version, are counted again
     with django_assert_num_queries(len(small.captured_queries)):
         client.get(reverse("batch", args=["acme", "parcels", batch.pk]))

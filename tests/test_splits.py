@@ -15,6 +15,7 @@ from boards.models import (
     Job,
     ReviewState,
 )
+from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def test_an_empty_selection_is_refused(make_batch, manager, labeler):
 def _to_review(make_batch, manager, labeler, reviewer, n):
     batch = make_batch(n)
     services.assign(batch=batch, actor=manager, labeler=labeler, reviewer=reviewer)
-    batch.images.update(annotation_state=AnnotationState.ANNOTATED)
+    set_images(batch.images, annotation_state=AnnotationState.ANNOTATED)
     return services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
 
 

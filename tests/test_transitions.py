@@ -17,6 +17,7 @@ from boards.models import (
     LabelClass,
     ReviewState,
 )
+from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,7 @@ def _annotate_all(batch):
     label = LabelClass.objects.get_or_create(project=batch.project, name="car")[0]
     images = list(batch.images.all())
     Annotation.objects.bulk_create(Annotation(image=i, label=label, x=1, y=2, width=3, height=4) for i in images)
-    batch.images.update(annotation_state=AnnotationState.ANNOTATED)
+    set_images(batch.images, annotation_state=AnnotationState.ANNOTATED)
 
 
 def _in_review(make_batch, manager, labeler, reviewer, n=3):
@@ -161,12 +162,14 @@ def test_submit_goes_straight_to_dataset_without_review_mode(project, make_batch
 def test_submit_needs_every_image_annotated_or_empty(make_batch, manager, labeler):
     batch = _assigned(make_batch, manager, labeler, n=3)
     first, second, _third = batch.images.all()
-    Image.objects.filter(pk=first.pk).update(annotation_state=AnnotationState.ANNOTATED)
-    Image.objects.filter(pk=second.pk).update(annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(pk=first.pk), annotation_state=AnnotationState.ANNOTATED)
+    set_images(Image.objects.filter(pk=second.pk), annotation_state=AnnotationState.EMPTY)
     with pytest.raises(WrongState, match="1 image is not annotated yet"):
         services.submit(batch=batch, actor=labeler)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING
-    batch.images.filter(annotation_state=AnnotationState.UNANNOTATED).update(annotation_state=AnnotationState.EMPTY)
+    set_images(
+        batch.images.filter(annotation_state=AnnotationState.UNANNOTATED), annotation_state=AnnotationState.EMPTY
+    )
     services.submit(batch=batch, actor=labeler)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
 

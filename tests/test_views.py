@@ -8,7 +8,7 @@ from django.utils import timezone
 from boards import services
 from boards.models import AnnotationState, Batch, BatchStatus, Image
 from tests.board_html import parse_board
-from tests.factories import BatchFactory, ImageFactory, ProjectFactory, jpeg_bytes
+from tests.factories import BatchFactory, ImageFactory, ProjectFactory, jpeg_bytes, set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -285,7 +285,7 @@ def test_assigning_a_selection_through_the_page_splits(client, manager, labeler,
 def test_the_server_refuses_review_actions_from_public_users(to, who, personas, client, manager, labeler, make_batch):
     batch = make_batch(2)
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    batch.images.update(annotation_state=AnnotationState.ANNOTATED)
+    set_images(batch.images, annotation_state=AnnotationState.ANNOTATED)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     client.force_login(personas[who])
     response = client.post(move_url(batch), {"to": to, "from_page": "batch"})

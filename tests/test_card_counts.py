@@ -1,0 +1,131 @@
+"""The image counts a card shows, stored on the batch by the services.
+
+The autouse check in conftest asserts after every test that stored counts,
+where valid, equal the images' counts; these tests assert that each service
+leaves them stored (valid), and that the board reads them instead of counting.
+"""
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from boards import services
+from boards.catalog import CatalogFilter
+from boards.models import Batch, BatchStatus, Image, LabelClass
+from boards.services import Box
+from tests.board_html import parse_board
+from tests.factories import BatchFactory, ImageFactory, set_images
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def car(project):
+    return LabelClass.objects.create(project=project, name="car")
+
+
+def fresh(batch) -> Batch:
+    return Batch.objects.get(pk=batch.pk)
+
+
+def stored(batch) -> tuple[int, int, int] | None:
+    batch = fresh(batch)
+    return (batch.n_images, batch.n_annotated, batch.n_reviewed) if batch.counts_stored else None
+
+
+def annotate_all(batch, actor):
+    for image in batch.images.all():
+        services.save_annotations(image=image, actor=actor, boxes=[], empty=True)
+
+
+def test_an_upload_stores_its_batchs_counts(client, manager, project):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import jpeg_bytes
+
+    client.force_login(manager)
+    files = [SimpleUploadedFile(f"{n}.jpg", jpeg_bytes(color=(n, n, n))) for n in range(3)]
+    response = client.post(
+        reverse("upload", args=["acme", "parcels"]), {"files": files}, headers={"accept": "application/json"}
+    )
+    assert stored(Batch.objects.get(pk=response.json()["batch"]["id"])) == (3, 0, 0)
+
+
+def test_assigning_part_of_a_batch_stores_both_halves(make_batch, manager, labeler):
+    batch = make_batch(5)
+    ids = list(batch.images.order_by("pk").values_list("pk", flat=True))[:2]
+    result = services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=ids)
+    assert stored(result.batch) == (2, 0, 0) and stored(result.remainder) == (3, 0, 0)
+
+
+def test_labeling_submitting_and_reviewing_keep_the_counts_stored(make_batch, manager, labeler, reviewer, car):
+    batch = services.assign(batch=make_batch(4), actor=manager, labeler=labeler).batch
+    image = batch.images.first()
+    services.save_annotations(image=image, actor=labeler, boxes=[Box(label="car", x=1, y=1, width=5, height=5)])
+    assert stored(batch) == (4, 1, 0)
+    annotate_all(batch, labeler)
+    services.submit(batch=fresh(batch), actor=labeler)
+    assert stored(batch) == (4, 4, 0)
+    first, second, *_rest = batch.images.order_by("pk")
+    services.record_decision(image=first, actor=reviewer, decision="approve")
+    services.record_decision(image=second, actor=reviewer, decision="reject")
+    assert stored(batch) == (4, 4, 2)
+    for image in batch.images.order_by("pk")[2:]:
+        services.record_decision(image=image, actor=reviewer, decision="approve")
+    result = services.review(batch=fresh(batch), actor=reviewer)
+    assert stored(result.approved) == (3, 3, 3) and stored(result.rejected) == (1, 1, 1)
+
+
+def test_moving_back_archiving_restoring_and_priority_keep_the_counts_stored(make_batch, manager, labeler):
+    batch = services.assign(batch=make_batch(3), actor=manager, labeler=labeler).batch
+    annotate_all(batch, labeler)
+    services.move_to_unassigned(batch=fresh(batch), actor=manager, keep_annotations=False)
+    assert stored(batch) == (3, 0, 0)
+    services.set_priority(batch=fresh(batch), actor=manager, priority=1)
+    assert stored(batch) == (3, 0, 0)
+    services.archive(batch=fresh(batch), actor=manager)
+    assert stored(batch) == (0, 0, 0)
+    services.restore_batch(batch=fresh(batch), actor=manager)
+    assert stored(batch) == (3, 0, 0)
+
+
+def test_merging_catalog_batches_and_deleting_images_keep_the_counts_stored(make_batch, manager, project):
+    first, second = make_batch(2), make_batch(3)
+    merged = services.merge_batches(project=project, actor=manager, batches=[first, second], name="Both")
+    assert stored(merged) == (5, 0, 0)
+    ImageFactory.create_batch(4, project=project, batch=None)
+    made = services.create_batch_from_images(project=project, actor=manager, name="Free", filters=CatalogFilter())
+    assert stored(made.batch) == (4, 0, 0)
+    services.delete_images(
+        project=project, actor=manager, image_ids=list(made.batch.images.values_list("pk", flat=True)[:1])
+    )
+    assert stored(made.batch) == (3, 0, 0)
+
+
+def test_a_batch_changed_elsewhere_is_counted_afresh(client, manager, make_batch, project):
+    """Any save that skips the services (the admin renaming a batch, say) only costs a count."""
+    batch = make_batch(2)
+    services.set_priority(batch=batch, actor=manager, priority=2)
+    ImageFactory(project=project, batch=batch)  # behind the services' back: the stored counts are stale now
+    fresh(batch).save()  # ...and a plain save moves updated_at on, so they no longer count
+    assert stored(batch) is None
+    client.force_login(manager)
+    assert (
+        parse_board(client.get(reverse("board", args=["acme", "parcels"])).content)["unassigned"].cards[0].images == 3
+    )
+
+
+def test_the_board_reads_stored_counts_instead_of_counting(client, manager, labeler, project):
+    batches = [BatchFactory(project=project, status=BatchStatus.UNASSIGNED) for _ in range(3)]
+    for batch in batches:
+        ImageFactory.create_batch(2, project=project, batch=batch)
+    set_images(Image.objects.filter(batch__in=batches), annotation_state="unannotated")  # stores the counts
+    client.force_login(manager)
+    client.get(reverse("board", args=["acme", "parcels"]))
+    caches["boards"].clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("board", args=["acme", "parcels"]))
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"] and "boards_image" in q["sql"]]
+    assert [c.images for c in parse_board(response.content)["unassigned"].cards] == [2, 2, 2]
