@@ -21,8 +21,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, Value
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
@@ -64,7 +63,7 @@ STATUS_LABELS = dict(BatchStatus.choices)
 
 
 def _touch(*batches: Batch | int | None) -> None:
-    """Mark batches changed and store the image counts their cards show, in one UPDATE.
+    """Mark batches changed and store the image counts their cards show: two queries.
 
     Every change to a batch's images (which ones, their annotation or review
     state) ends with this: the board's change check reads ``updated_at``, and
@@ -74,13 +73,21 @@ def _touch(*batches: Batch | int | None) -> None:
     ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
     if not ids:
         return
-    images = Image.objects.filter(batch=OuterRef("pk")).order_by().values("batch")
-    counts = {
-        name: Coalesce(Subquery(images.filter(q).annotate(n=Count("pk")).values("n")), 0)
-        for name, q in CARD_COUNTS.items()
+    counted = {
+        row[0]: row[1:]
+        for row in Image.objects.filter(batch_id__in=ids)
+        .order_by()
+        .values("batch_id")
+        .annotate(**{name: Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
+        .values_list("batch_id", *CARD_COUNTS)
     }
     now = timezone.now()
-    Batch.objects.filter(pk__in=ids).update(updated_at=now, counted_at=now, **counts)
+    rows = []
+    for pk in ids:
+        row = Batch(pk=pk, updated_at=now, counted_at=now)
+        row.n_images, row.n_annotated, row.n_reviewed = counted.get(pk, (0, 0, 0))
+        rows.append(row)
+    Batch.objects.bulk_update(rows, ["updated_at", "counted_at", *CARD_COUNTS], batch_size=500)
 
 
 def _event(

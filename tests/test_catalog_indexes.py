@@ -96,10 +96,10 @@ def test_a_catalog_batch_takes_the_same_few_queries_for_any_number_of_images(
     sample, manager, project, django_assert_max_num_queries
 ):
     make_images(project, 10)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         small = create(project, manager, name="Small", filters=CatalogFilter(), sample=sample)
     make_images(project, 300)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         large = create(project, manager, name="Large", filters=CatalogFilter(), sample=sample)
     assert small.taken == (5 if sample else 10)
     assert large.taken == (5 if sample else 300)
