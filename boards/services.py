@@ -172,21 +172,31 @@ def upload_batch_name(at) -> str:
     return f"Uploaded on {local:%m/%d/%y} at {hour}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
 
 
-def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[int]:
+def _parse_image_ids(image_ids: Iterable[int], *, what: str) -> set[int]:
     try:
         ids = {int(i) for i in image_ids}
     except (TypeError, ValueError):
         raise InvalidInput(f"The {what} must be a list of image ids.") from None
     if not ids:
         raise InvalidInput(f"Select at least one image to {what.split()[0]}.")
-    found = Image.objects.filter(batch=batch, pk__in=ids).count()
-    if found != len(ids):
-        raise InvalidInput(f"{len(ids) - found} of the {len(ids)} selected images are not in this batch.")
     return ids
 
 
-def _split_off(batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, suffix: str, actor) -> Batch:
-    """Move images out of ``batch`` into a new batch split from it.
+def _check_all_in(ids: set[int], found: int) -> None:
+    if found != len(ids):
+        raise InvalidInput(f"{len(ids) - found} of the {len(ids)} selected images are not in this batch.")
+
+
+def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[int]:
+    ids = _parse_image_ids(image_ids, what=what)
+    _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
+    return ids
+
+
+def _split_off(
+    batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, suffix: str, actor
+) -> tuple[Batch, int]:
+    """Move images out of ``batch`` into a new batch split from it; the new batch and how many moved.
 
     With ``keep`` the ids are the ones that stay and every other image moves;
     otherwise the ids are the ones that move.
@@ -204,7 +214,7 @@ def _split_off(batch: Batch, image_ids: set[int] | None, *, keep: bool, status: 
     moving = Image.objects.filter(batch=batch)
     moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
     moved = moving.update(batch=new)
-    _touch(new)  # the batch it came from is touched by the caller, after its own transition
+    # Both batches' counts are stored by the caller (``_touch``), after its transition.
     _event(
         batch,
         EventKind.SPLIT,
@@ -224,7 +234,7 @@ def _split_off(batch: Batch, image_ids: set[int] | None, *, keep: bool, status: 
         split_from=batch.pk,
         split_from_name=batch.name,
     )
-    return new
+    return new, moved
 
 
 # --- uploads -----------------------------------------------------------------
@@ -545,14 +555,21 @@ def assign(
         remainder = None
         assigned = total
         if image_ids is not None:
-            ids = _image_ids_in(batch, image_ids, what="assign")
+            ids = _parse_image_ids(image_ids, what="assign")
             if len(ids) < total:
-                remainder = _split_off(batch, ids, keep=True, status=BatchStatus.UNASSIGNED, suffix="rest", actor=actor)
+                remainder, moved = _split_off(
+                    batch, ids, keep=True, status=BatchStatus.UNASSIGNED, suffix="rest", actor=actor
+                )
+                # What stayed is what was selected, unless some ids were not this batch's:
+                # one count fewer than checking the selection first (it rolls back).
+                _check_all_in(ids, total - moved)
                 assigned = len(ids)
+            else:
+                _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
         from_status = batch.status
         batch.assign()
         _save_transition(batch)
-        _touch(batch)
+        _touch(batch, remainder)
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
@@ -702,7 +719,7 @@ def review(
                 Job.objects.filter(pk=job.pk).update(state=JobState.ANNOTATING, updated_at=timezone.now())
             return ReviewResult(approved=None, rejected=batch)
         rejected_ids = set(images.filter(review_state=ReviewState.REJECTED).values_list("pk", flat=True))
-        back = _split_off(
+        back, _moved = _split_off(
             batch, rejected_ids, keep=False, status=BatchStatus.ANNOTATING, suffix="rejected", actor=actor
         )
         if job:
@@ -723,15 +740,16 @@ def review(
             rejected=n_rejected,
             labeler=job.labeler.email if job else None,
         )
-        _finish(batch, actor, "approve", approved=n_approved)
+        _finish(batch, actor, "approve", also=(back,), approved=n_approved)
     return ReviewResult(approved=batch, rejected=back)
 
 
-def _finish(batch: Batch, actor: User, name: str, **detail) -> None:
+def _finish(batch: Batch, actor: User, name: str, *, also: Sequence[Batch] = (), **detail) -> None:
+    """The review's transition of ``batch``, then its counts (and those of ``also``, split off it) stored."""
     from_status = batch.status
     getattr(batch, name)()
     _save_transition(batch)
-    _touch(batch)
+    _touch(batch, *also)
     kind = EventKind.APPROVED if name == "approve" else EventKind.REJECTED
     _event(batch, kind, actor, from_status=from_status, to_status=batch.status, **detail)
 

@@ -133,3 +133,13 @@ def test_the_rejected_batch_can_be_fixed_and_resubmitted(make_batch, manager, la
     assert back.status == BatchStatus.REVIEW
     services.approve(batch=back, actor=reviewer)
     assert Batch.objects.get(pk=back.pk).status == BatchStatus.DATASET
+
+
+def test_a_partial_selection_with_a_foreign_image_is_refused_and_nothing_moves(make_batch, manager, labeler):
+    batch, other = make_batch(5), make_batch(2)
+    picked = [next(iter(_image_ids(batch))), next(iter(_image_ids(other)))]
+    with pytest.raises(InvalidInput, match="1 of the 2 selected images are not in this batch"):
+        services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=picked)
+    assert Batch.objects.count() == 2
+    assert len(_image_ids(batch)) == 5 and len(_image_ids(other)) == 2
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.UNASSIGNED
