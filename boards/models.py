@@ -489,3 +489,15 @@ class BatchEvent(models.Model):
         if self.pk is not None and not self._state.adding:
             raise ValueError("Batch events are a history: they are never edited.")
         super().save(*args, **kwargs)
+
+
+def count_card_images(batch_ids) -> dict[int, tuple[int, int, int]]:
+    """Each batch's ``CARD_COUNTS`` from its images, in one grouped query; batches without images are left out."""
+    rows = (
+        Image.objects.filter(batch_id__in=batch_ids)
+        .order_by()
+        .values("batch_id")
+        .annotate(**{name: models.Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
+        .values_list("batch_id", *CARD_COUNTS)
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}

@@ -12,7 +12,6 @@ from django.http import Http404
 
 from accounts.models import User
 from boards.models import (
-    CARD_COUNTS,
     Annotation,
     AnnotationState,
     Batch,
@@ -25,6 +24,7 @@ from boards.models import (
     Project,
     ReviewState,
     Split,
+    count_card_images,
 )
 
 BOARD_COLUMNS = [
@@ -309,14 +309,7 @@ def _card_numbers(batches: list[Batch]) -> dict[int, CardNumbers]:
     counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in batches if b.pk in missing and b.counts_stored}
     to_count = [pk for pk in missing if pk not in counts]
     if to_count:
-        counts |= {
-            row[0]: row[1:]
-            for row in Image.objects.filter(batch_id__in=to_count)
-            .order_by()
-            .values("batch_id")
-            .annotate(**{name: Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
-            .values_list("batch_id", *CARD_COUNTS)
-        }
+        counts |= count_card_images(to_count)
     # The first four images of each card: four index lookups per batch, never a
     # scan of every image of every card.
     firsts = {

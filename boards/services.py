@@ -50,6 +50,7 @@ from boards.models import (
     ReviewState,
     Split,
     Tag,
+    count_card_images,
     original_upload_to,
     thumbnail_upload_to,
 )
@@ -73,14 +74,7 @@ def _touch(*batches: Batch | int | None) -> None:
     ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
     if not ids:
         return
-    counted = {
-        row[0]: row[1:]
-        for row in Image.objects.filter(batch_id__in=ids)
-        .order_by()
-        .values("batch_id")
-        .annotate(**{name: Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
-        .values_list("batch_id", *CARD_COUNTS)
-    }
+    counted = count_card_images(ids)
     now = timezone.now()
     rows = []
     for pk in ids:

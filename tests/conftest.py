@@ -153,19 +153,12 @@ def _stored_counts_hold(request):
     yield
     if not wanted:
         return
-    from django.db.models import Count, F
+    from django.db.models import F
 
-    from boards.models import CARD_COUNTS, Batch, Image
+    from boards.models import Batch, count_card_images
 
     stored = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in Batch.objects.filter(counted_at=F("updated_at"))}
-    live = {
-        row[0]: tuple(row[1:])
-        for row in Image.objects.filter(batch_id__in=list(stored))
-        .order_by()
-        .values("batch_id")
-        .annotate(**{name: Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
-        .values_list("batch_id", *CARD_COUNTS)
-    }
+    live = count_card_images(list(stored))
     wrong = {
         pk: (counts, live.get(pk, (0, 0, 0))) for pk, counts in stored.items() if counts != live.get(pk, (0, 0, 0))
     }
