@@ -316,9 +316,9 @@ def build(args) -> Fixture:
             Image.objects.bulk_create(chunk)
     # The services store each batch's card counts whenever its images change;
     # rows loaded in bulk get theirs here, as after an upload or a split.
-    from boards.services import _touch
+    from boards.services import mark_changed
 
-    _touch(*(b.pk for b in batches))
+    mark_changed(*(b.pk for b in batches))
 
     if connection.vendor == "postgresql" or args.analyze:
         with connection.cursor() as cursor:
@@ -572,7 +572,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
             ),
             lambda: client.get(board_url),
             page_ok(b'id="column-review"'),
-            setup=lambda: services._touch(fx.big["annotating-5k"]),
+            setup=lambda: services.mark_changed(fx.big["annotating-5k"]),
         ),
         Measure(
             Row(

@@ -128,7 +128,7 @@ class Batch(ConcurrentTransitionMixin, models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
     # The image counts its card shows (``CARD_COUNTS``), stored by the services
-    # (``services._touch``) and valid while ``counted_at`` equals ``updated_at``:
+    # (``services.mark_changed``) and valid while ``counted_at`` equals ``updated_at``:
     # any other change of the batch makes the board count its images afresh.
     n_images = models.PositiveIntegerField(default=0, editable=False)
     n_annotated = models.PositiveIntegerField(default=0, editable=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.core.cache import caches
 from django.db import connections
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.http import Http404
@@ -248,15 +247,29 @@ class Progress:
 
 
 def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]:
-    """Give each batch what its card shows: its image numbers and thumbnails, and its jobs.
+    """Give each batch what its card shows: its image counts and thumbnails, and its jobs.
 
-    At most three queries for any number of cards, and only one (the jobs) for
-    cards whose numbers are cached (see ``_card_numbers``).
+    At most three queries for any number of cards: the thumbnails, the jobs,
+    and a count of the images of batches whose counts are not stored for
+    their current version (``Batch.counts_stored``; the services store them).
     """
     ids = [b.pk for b in batches]
     if not ids:
         return batches
-    numbers = _card_numbers(batches)
+    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in batches if b.counts_stored}
+    to_count = [pk for pk in ids if pk not in counts]
+    if to_count:
+        counts |= count_card_images(to_count)
+    # The first four images of each card: four index lookups per batch, never a
+    # scan of every image of every card.
+    firsts = {
+        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
+        for n in range(THUMBS_PER_CARD)
+    }
+    thumbs = {
+        row[0]: [image_id for image_id in row[1:] if image_id is not None]
+        for row in Batch.objects.filter(pk__in=ids).annotate(**firsts).values_list("pk", *firsts)
+    }
     jobs: dict[int, list[Job]] = {}
     people = ("email", "full_name")
     for job in (
@@ -275,7 +288,8 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
     for batch in batches:
         if project is not None:
             batch.project = project
-        batch.image_count, batch.annotated_count, batch.reviewed_count, batch.thumb_ids = numbers[batch.pk]
+        batch.image_count, batch.annotated_count, batch.reviewed_count = counts.get(batch.pk, (0, 0, 0))
+        batch.thumb_ids = thumbs.get(batch.pk, [])
         batch_jobs = jobs.get(batch.pk, [])
         batch.num_jobs = len(batch_jobs)
         batch._current_job = next((j for j in batch_jobs if j.state != JobState.CANCELLED), None)
@@ -284,53 +298,6 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
         else:
             batch.progress = Progress(batch.annotated_count, batch.image_count, "annotated")
     return batches
-
-
-CardNumbers = tuple[int, int, int, list[int]]  # images, annotated, reviewed, first thumbnails
-
-
-def _card_numbers(batches: list[Batch]) -> dict[int, CardNumbers]:
-    """Each batch's image counts and first thumbnails, cached per batch version.
-
-    The key holds the batch's ``updated_at``, which every service that changes
-    a batch's images (which ones, their annotation or review state) moves on;
-    the board's change check relies on the same. So a cached entry is never
-    stale, only unused, and the queries below run for changed batches only.
-    Counts come from the batch row when the services stored them for this
-    version (``Batch.counts_stored``); otherwise the images are counted, the
-    costly part of the board: its first page can hold a hundred thousand images.
-    """
-    keys = {b.pk: f"card-numbers:{b.pk}:{b.updated_at.timestamp():.6f}" for b in batches}
-    cached = board_cache().get_many(keys.values())
-    numbers: dict[int, CardNumbers] = {pk: cached[key] for pk, key in keys.items() if key in cached}
-    missing = [pk for pk in keys if pk not in numbers]
-    if not missing:
-        return numbers
-    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in batches if b.pk in missing and b.counts_stored}
-    to_count = [pk for pk in missing if pk not in counts]
-    if to_count:
-        counts |= count_card_images(to_count)
-    # The first four images of each card: four index lookups per batch, never a
-    # scan of every image of every card.
-    firsts = {
-        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
-        for n in range(THUMBS_PER_CARD)
-    }
-    thumbs = {
-        row[0]: [image_id for image_id in row[1:] if image_id is not None]
-        for row in Batch.objects.filter(pk__in=missing).annotate(**firsts).values_list("pk", *firsts)
-    }
-    fresh = {pk: (*counts.get(pk, (0, 0, 0)), thumbs.get(pk, [])) for pk in missing}
-    board_cache().set_many({keys[pk]: value for pk, value in fresh.items()}, timeout=CARD_CACHE_SECONDS)
-    return numbers | fresh
-
-
-CARD_CACHE_SECONDS = 24 * 3600
-
-
-def board_cache():
-    """Where the board keeps what it worked out once: card numbers and rendered HTML."""
-    return caches["boards"]
 
 
 def board_version(project: Project) -> str:

@@ -63,7 +63,7 @@ STATUS_LABELS = dict(BatchStatus.choices)
 # --- helpers -----------------------------------------------------------------
 
 
-def _touch(*batches: Batch | int | None) -> None:
+def mark_changed(*batches: Batch | int | None) -> None:
     """Mark batches changed and store the image counts their cards show: two queries.
 
     Every change to a batch's images (which ones, their annotation or review
@@ -138,11 +138,16 @@ def _past(verb: str) -> str:
     }.get(verb, verb)
 
 
-def _save_transition(batch: Batch) -> None:
+def _save_transition(batch: Batch, *also: Batch | None) -> None:
+    """Save a transition, then store the card counts of the batch (and ``also``, split off it).
+
+    Callers change the images first: the counts stored are final.
+    """
     try:
         batch.save()
     except ConcurrentTransition:
         raise ConcurrentChange("Someone else moved this batch meanwhile; reload and try again.") from None
+    mark_changed(batch, *also)
 
 
 def unique_batch_name(project: Project, base: str, *, exclude: Iterable[str] = ()) -> str:
@@ -208,7 +213,7 @@ def _split_off(
     moving = Image.objects.filter(batch=batch)
     moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
     moved = moving.update(batch=new)
-    # Both batches' counts are stored by the caller (``_touch``), after its transition.
+    # Both batches' counts are stored by the caller (``mark_changed``), after its transition.
     _event(
         batch,
         EventKind.SPLIT,
@@ -449,7 +454,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
             for image in images:
                 image.batch = batch
             Image.objects.bulk_create(images, batch_size=500)
-            _touch(batch)
+            mark_changed(batch)
             if into is None:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
             else:
@@ -562,8 +567,7 @@ def assign(
                 _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
         from_status = batch.status
         batch.assign()
-        _save_transition(batch)
-        _touch(batch, remainder)
+        _save_transition(batch, remainder)
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
@@ -598,10 +602,9 @@ def submit(*, batch: Batch, actor: User) -> Batch:
         if not counts["total"]:
             raise WrongState("This batch has no images to submit.")
         from_status = batch.status
+        batch.images.update(review_state=ReviewState.PENDING)
         batch.submit()
         _save_transition(batch)
-        batch.images.update(review_state=ReviewState.PENDING)
-        _touch(batch)
         Job.objects.filter(batch=batch, state=JobState.ANNOTATING).update(
             state=JobState.IN_REVIEW if batch.status == BatchStatus.REVIEW else JobState.COMPLETE,
             updated_at=timezone.now(),
@@ -639,7 +642,7 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
         image.review_state = ReviewState.APPROVED if decision == APPROVE else ReviewState.REJECTED
         image.review_comment = comment.strip() if decision == REJECT else ""
         image.save(update_fields=["review_state", "review_comment"])
-        _touch(batch)
+        mark_changed(batch)
     return image
 
 
@@ -742,8 +745,7 @@ def _finish(batch: Batch, actor: User, name: str, *, also: Sequence[Batch] = (),
     """The review's transition of ``batch``, then its counts (and those of ``also``, split off it) stored."""
     from_status = batch.status
     getattr(batch, name)()
-    _save_transition(batch)
-    _touch(batch, *also)
+    _save_transition(batch, *also)
     kind = EventKind.APPROVED if name == "approve" else EventKind.REJECTED
     _event(batch, kind, actor, from_status=from_status, to_status=batch.status, **detail)
 
@@ -780,7 +782,6 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
         )
         batch.move_to_unassigned()
         _save_transition(batch)
-        _touch(batch)
         _event(
             batch,
             EventKind.UNASSIGNED,
@@ -801,7 +802,6 @@ def archive(*, batch: Batch, actor: User) -> Batch:
         released = batch.images.update(batch=None, archived_from=batch)
         batch.archive()
         _save_transition(batch)
-        _touch(batch)
         _event(
             batch,
             EventKind.ARCHIVED,
@@ -853,7 +853,7 @@ def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
         old = batch.priority
         if old != priority:
             Batch.objects.filter(pk=batch.pk).update(priority=priority)
-            _touch(batch)
+            mark_changed(batch)
             batch.priority = priority
             _event(batch, EventKind.PRIORITY, actor, old=old, new=priority)
     return batch
@@ -1038,7 +1038,7 @@ def save_annotations(
             # Fixed since the review; the reviewer's comment stays until the next decision.
             image.review_state = ReviewState.PENDING
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
-        _touch(image.batch_id)
+        mark_changed(image.batch_id)
     return image
 
 
@@ -1178,7 +1178,7 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
             .filter(Q(batch__isnull=True) | Q(batch__status__in=OPEN_STATUSES))
             .update(annotation_state=AnnotationState.UNANNOTATED, annotated_by=None)
         )
-        _touch(*Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
+        mark_changed(*Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
         name = label.name
         label.delete()
     return LabelDeleted(name=name, boxes=boxes, images=len(image_ids), reopened=reopened)
@@ -1343,7 +1343,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
             image.save(force_insert=True)
             if tags:
                 _add_tags(project, [image.pk], tags)
-            _touch(batch)
+            mark_changed(batch)
             if created:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)
     except BaseException:
@@ -1453,7 +1453,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         Annotation.objects.filter(image_id__in=ids).delete()
         Image.tags.through.objects.filter(image_id__in=ids).delete()
         Image.objects.filter(pk__in=ids).delete()
-        _touch(*per_batch)
+        mark_changed(*per_batch)
         files = [name for r in rows for name in (r[4], r[5])]
         transaction.on_commit(lambda: _delete_files(files))
     return len(rows)
@@ -1838,7 +1838,7 @@ def create_batch_from_images(
             raise InvalidInput(replace(preview, would_take=taken).limit_error())
         if taken == 0:
             raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
-        _touch(batch)
+        mark_changed(batch)
         _event(
             batch,
             EventKind.CREATED,
@@ -1870,7 +1870,6 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
         restored = Image.objects.filter(archived_from=batch, batch__isnull=True).update(batch=batch, archived_from=None)
         batch.restore()
         _save_transition(batch)
-        _touch(batch)
         _event(
             batch,
             EventKind.RESTORED,
@@ -1940,7 +1939,7 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
         )
         Batch.objects.filter(pk__in=[b.pk for b in others]).delete()
         Batch.objects.filter(pk=keep.pk).update(name=name, priority=priority, sample_seed=None)
-        _touch(keep)
+        mark_changed(keep)
         old_name = keep.name
         keep.refresh_from_db()
         _event(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -86,8 +87,24 @@ def card_moves(user: User, batch: Batch) -> list[Move]:
     return moves
 
 
+# Rendered cards and boards (see "The board's caches" in the README). Keys name
+# the version of what they hold, so entries never go stale; a day bounds how
+# long an unused one lingers before the cache's own culling gets to it.
+CARD_CACHE_SECONDS = 24 * 3600
+
+
+def _cache():
+    return caches["boards"]
+
+
 def _prepare_cards(user: User, project: Project, batches: list[Batch]) -> None:
-    """Moves, links and HTML for each card: links built once here rather than ten {% url %} calls a card."""
+    """Moves, links and HTML for each card."""
+    _card_links(user, project, batches)
+    _render_cards(batches)
+
+
+def _card_links(user: User, project: Project, batches: list[Batch]) -> None:
+    """Moves and links for each card: built once here rather than ten {% url %} calls a card."""
     base = reverse("batch", args=[project.workspace.slug, project.slug, 0]).removesuffix("0/")
     thumb = reverse("image-file", args=[0, "thumb"]).removesuffix("0/thumb")
     for batch in batches:
@@ -97,7 +114,6 @@ def _prepare_cards(user: User, project: Project, batches: list[Batch]) -> None:
         # As the date filter's "M j, Y H:i", at a tenth of its cost (a third of a card's rendering).
         uploaded = timezone.localtime(batch.uploaded_at)
         batch.uploaded_label = f"{uploaded:%b} {uploaded.day}, {uploaded:%Y %H:%M}"
-    _render_cards(batches)
 
 
 def _render_cards(batches: list[Batch]) -> None:
@@ -107,7 +123,7 @@ def _render_cards(batches: list[Batch]) -> None:
     so a cached card is the card the template would render now. Cards hold no
     CSRF token: their menu is fetched when opened (``card_menu``).
     """
-    cache = selectors.board_cache()
+    cache = _cache()
     keys = {batch.pk: _card_key(batch) for batch in batches}
     cached = cache.get_many(keys.values())
     fresh: dict[str, str] = {}
@@ -118,7 +134,7 @@ def _render_cards(batches: list[Batch]) -> None:
         if batch.html is None:
             batch.html = fresh[key] = template.render({"batch": batch})
     if fresh:
-        cache.set_many(fresh, timeout=selectors.CARD_CACHE_SECONDS)
+        cache.set_many(fresh, timeout=CARD_CACHE_SECONDS)
 
 
 def _card_key(batch: Batch) -> str:
@@ -168,7 +184,7 @@ def _board_html(request: HttpRequest, project: Project, board_filter: selectors.
     who = (user.pk, user.is_superuser, user.role_in(project.workspace_id))
     inputs = (project.pk, project.slug, project.workspace.slug, project.updated_at.isoformat(), who)
     key = "board-html:" + _digest((*inputs, version, board_filter.as_query()))
-    cache = selectors.board_cache()
+    cache = _cache()
     html = cache.get(key)
     if html is None:
         columns = selectors.board_columns(user, project, board_filter)
@@ -202,7 +218,7 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
     and the viewer (user, role, project settings). So after a change only the
     changed cards are loaded, counted and rendered again.
     """
-    cache = selectors.board_cache()
+    cache = _cache()
     keys = {
         ref.pk: f"board-card:{viewer}:{ref.pk}:{ref.updated_at.timestamp():.6f}:{age(ref.uploaded_at)}" for ref in refs
     }
@@ -212,7 +228,7 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
         batches = selectors.cards(project, missing)
         _prepare_cards(user, project, batches)
         fresh = {keys[b.pk]: _Card(b.pk, b.html, bool(b.moves)) for b in batches if b.pk in keys}
-        cache.set_many(fresh, timeout=selectors.CARD_CACHE_SECONDS)
+        cache.set_many(fresh, timeout=CARD_CACHE_SECONDS)
         found |= fresh
     return {ref.pk: found[keys[ref.pk]] for ref in refs if keys[ref.pk] in found}
 
@@ -245,7 +261,7 @@ def card_menu(request: HttpRequest, ws: str, project: str, batch_id: int) -> Htt
     if seen and seen != batch.status:
         moved = f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
         return _refused(request, project_obj, ConcurrentChange(moved))
-    _prepare_cards(request.user, project_obj, [batch])
+    _card_links(request.user, project_obj, [batch])
     context = {
         "batch": batch,
         "moves": batch.moves,

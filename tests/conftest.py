@@ -139,7 +139,7 @@ def api(client, manager, make_key):
 def _stored_counts_hold(request):
     """After every database test: each batch's stored card counts, where valid, equal its images' counts.
 
-    The services store them (``services._touch``); this catches any change to
+    The services store them (``services.mark_changed``); this catches any change to
     images that forgets to, or stores them before the images are final.
     """
     marker = request.node.get_closest_marker("django_db")

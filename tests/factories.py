@@ -87,5 +87,5 @@ def set_images(images, **fields) -> int:
     changed = images.update(**fields)
     if "batch" in fields and fields["batch"] is not None:
         batches.add(fields["batch"].pk)
-    services._touch(*batches)
+    services.mark_changed(*batches)
     return changed

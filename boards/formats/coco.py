@@ -32,7 +32,8 @@ def _pick_image(images: list, filename: str) -> dict | None:
     raise AnnotationFormatError(f"The COCO file describes {len(images)} images and none is named “{wanted}”.")
 
 
-def parse(text: str, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
+def _read(text: str, labelmap) -> tuple[dict, list[dict], dict[str, str]]:
+    """The document, its images, and class names by category id (a labelmap overrides)."""
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -47,6 +48,24 @@ def parse(text: str, *, image_width: int, image_height: int, filename: str = "",
         raise AnnotationFormatError("“categories” must be a list of objects.")
     names = {str(c.get("id")): str(c.get("name", "")).strip() for c in categories}
     names.update(normalize_labelmap(labelmap))
+    return data, images, names
+
+
+def _box(ann: dict, n: int, names: dict[str, str]) -> Box:
+    """Annotation number ``n`` as a box, or a clear error."""
+    bbox = ann.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise AnnotationFormatError(f"Annotation {n} needs a “bbox” of [x, y, width, height].")
+    x, y, w, h = (number(v, f"Annotation {n} bbox") for v in bbox)
+    category = str(ann.get("category_id"))
+    label = names.get(category)
+    if not label:
+        raise AnnotationFormatError(f"Annotation {n} has category_id {category}, which no category names.")
+    return Box(label=label, x=x, y=y, width=w, height=h)
+
+
+def parse(text: str, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
+    data, images, names = _read(text, labelmap)
     image = _pick_image(images, filename)
     boxes = []
     for n, ann in enumerate(data.get("annotations", []), start=1):
@@ -54,15 +73,7 @@ def parse(text: str, *, image_width: int, image_height: int, filename: str = "",
             raise AnnotationFormatError(f"Annotation {n} is not an object.")
         if image is not None and "image_id" in ann and ann["image_id"] != image.get("id"):
             continue
-        bbox = ann.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise AnnotationFormatError(f"Annotation {n} needs a “bbox” of [x, y, width, height].")
-        x, y, w, h = (number(v, f"Annotation {n} bbox") for v in bbox)
-        category = str(ann.get("category_id"))
-        label = names.get(category)
-        if not label:
-            raise AnnotationFormatError(f"Annotation {n} has category_id {category}, which no category names.")
-        boxes.append(Box(label=label, x=x, y=y, width=w, height=h))
+        boxes.append(_box(ann, n, names))
     return boxes
 
 
@@ -91,20 +102,7 @@ def dump(image: ImageLike, boxes: list[Box]) -> str:
 
 def parse_document(text: str, *, labelmap=None) -> list[tuple[str, list[Box]]]:
     """Every image a COCO file describes, by file name, with its boxes (none for an image without any)."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise AnnotationFormatError(f"This is not valid JSON ({exc}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("annotations", []), list):
-        raise AnnotationFormatError("A COCO file is an object with an “annotations” list.")
-    images = data.get("images") or []
-    categories = data.get("categories") or []
-    if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
-        raise AnnotationFormatError("“images” must be a list of objects.")
-    if not isinstance(categories, list) or not all(isinstance(c, dict) for c in categories):
-        raise AnnotationFormatError("“categories” must be a list of objects.")
-    names = {str(c.get("id")): str(c.get("name", "")).strip() for c in categories}
-    names.update(normalize_labelmap(labelmap))
+    data, images, names = _read(text, labelmap)
     by_id: dict[str, list[Box]] = {}
     files: list[tuple[str, list[Box]]] = []
     for n, image in enumerate(images, start=1):
@@ -122,13 +120,5 @@ def parse_document(text: str, *, labelmap=None) -> list[tuple[str, list[Box]]]:
         boxes = by_id.get(str(ann.get("image_id")))
         if boxes is None:
             raise AnnotationFormatError(f"Annotation {n} has image_id {ann.get('image_id')!r}, which no image has.")
-        bbox = ann.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise AnnotationFormatError(f"Annotation {n} needs a “bbox” of [x, y, width, height].")
-        x, y, w, h = (number(v, f"Annotation {n} bbox") for v in bbox)
-        category = str(ann.get("category_id"))
-        label = names.get(category)
-        if not label:
-            raise AnnotationFormatError(f"Annotation {n} has category_id {category}, which no category names.")
-        boxes.append(Box(label=label, x=x, y=y, width=w, height=h))
+        boxes.append(_box(ann, n, names))
     return files
