@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api bench-export bench-catalog clean
+.PHONY: run test lint setup setup-dev e2e-deps bench-ingest bench-api bench-export bench-catalog bench-memory clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Batchboard needs Python 3.11+"'
@@ -52,6 +52,9 @@ bench-export: setup-dev
 
 bench-catalog: setup-dev
 	$(PY) bench/catalog.py
+
+bench-memory: setup-dev
+	$(PY) bench/memory.py
 
 clean:
 	rm -rf $(VENV) var

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiKey, Membership, User, Workspace
+from accounts.models import ApiKey, ApiKeyFailure, Membership, User, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -48,3 +48,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["workspace"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+
+
+@admin.register(ApiKeyFailure)
+class ApiKeyFailureAdmin(admin.ModelAdmin):
+    """Client addresses that sent bad API keys; deleting a row lifts its lockout."""
+
+    list_display = ["client", "failures", "window_started_at", "locked_until"]
+    search_fields = ["client"]
+    readonly_fields = ["client", "failures", "window_started_at", "locked_until"]

@@ -154,3 +154,23 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class ApiKeyFailure(models.Model):
+    """Requests with an unknown or revoked API key from one client address (``accounts.throttle``).
+
+    ``failures`` counts those since ``window_started_at``; reaching
+    ``API_KEY_FAILURE_LIMIT`` sets ``locked_until``, and the address gets 429
+    for every key until then.
+    """
+
+    client = models.CharField(max_length=64, unique=True, help_text="The client's IP address.")
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key failure"
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.failures} bad key(s)"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.models import ApiKey, ApiScope, Workspace
 from boards.errors import ServiceError
+from core import params
 
 SCOPE_HINTS = {
     ApiScope.READ: "see the workspace, projects, batches, jobs and images",
@@ -47,11 +48,11 @@ def api_keys(request: HttpRequest, ws: str) -> HttpResponse:
             key, raw = services.create_api_key(
                 workspace=workspace,
                 actor=request.user,
-                name=request.POST.get("name", ""),
-                scopes=request.POST.getlist("scopes"),
+                name=params.text(request.POST, "name", label="The key's name", limit=100),
+                scopes=params.texts(request.POST, "scopes", label="A scope", limit=20, count=10),
             )
         except ServiceError as exc:
-            context.update(error=exc.message, name=request.POST.get("name", ""))
+            context.update(error=exc.message, name=request.POST.get("name", "").replace("\x00", ""))
             status = exc.status
         else:
             # Rendered, not redirected: the raw key is never stored anywhere, not even in the session.

@@ -64,13 +64,14 @@ def run(args, paths: list[Path], var_dir: Path) -> int:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
+    from django.http import HttpRequest
     from django.test import Client
     from urllib3.filepost import encode_multipart_formdata
 
     call_command("migrate", "--noinput", verbosity=0)
     call_command("seed_demo", stdout=io.StringIO())
     client = Client()
-    if not client.login(username="manager@demo.test", password="demo"):
+    if not client.login(request=HttpRequest(), username="manager@demo.test", password="demo"):
         raise RuntimeError("login failed")
 
     def bodies(offset: int):

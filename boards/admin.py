@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django_fsm import ConcurrentTransition
 from django_fsm.admin import FSMAdminMixin
 
 from accounts.models import User
@@ -143,10 +145,16 @@ class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
             self.delete_model(request, batch)
 
     def save_model(self, request, obj, form, change):
-        if change and "priority" in form.changed_data:
-            services.set_priority(batch=obj, actor=request.user, priority=obj.priority)
-            form.changed_data.remove("priority")
-        super().save_model(request, obj, form, change)
+        try:
+            with transaction.atomic():  # a refusal rolls back to here, and the admin's request goes on
+                if change and "priority" in form.changed_data:
+                    services.set_priority(batch=obj, actor=request.user, priority=obj.priority)
+                    form.changed_data.remove("priority")
+                super().save_model(request, obj, form, change)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        except ConcurrentTransition:  # the batch changed column while the form was open
+            self.message_user(request, "Someone else moved this batch meanwhile; reload and try again.", messages.ERROR)
 
 
 @admin.register(Image)

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import math
 import mimetypes
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,10 +35,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import ApiKey, ApiScope, Membership, User, Workspace, hash_api_key
-from boards import formats, selectors, services
+from accounts.throttle import api_key_lockout, client_ip, record_bad_api_key
+from boards import formats, selectors, services, upload_requests
 from boards.errors import InvalidInput, NotAllowed, NotFound, ServiceError, TooLarge
-from boards.models import BatchStatus, Image, JobState, Project
-from boards.openapi import openapi_schema
+from boards.models import MAX_BATCH_IMAGES, BatchStatus, Image, Project
+from boards.openapi import JOB_STATUS, openapi_schema
+from core import params
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,7 @@ ERROR_TYPES = {
     429: "rate_limited",
     500: "server_error",
 }
-MAX_ID = 2**63 - 1
 LAST_USED_EVERY = timedelta(minutes=1)
-JOB_STATUS = {
-    JobState.ANNOTATING: "assigned",
-    JobState.IN_REVIEW: "review",
-    JobState.COMPLETE: "complete",
-    JobState.CANCELLED: "cancelled",
-}
 
 
 class Unauthorized(ServiceError):
@@ -101,6 +94,8 @@ def _authenticate(request: HttpRequest) -> Caller:
     if not raw:
         raise Unauthorized("No API key: pass ?api_key=… or an “Authorization: Bearer …” header.")
     key = ApiKey.objects.select_related("workspace", "created_by").filter(key_hash=hash_api_key(raw)).first()
+    if key is None or key.revoked_at is not None:
+        record_bad_api_key(client_ip(request))
     if key is None:
         raise Unauthorized("This API key is not valid.")
     if key.revoked_at is not None:
@@ -112,6 +107,18 @@ def _authenticate(request: HttpRequest) -> Caller:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return Caller(key=key, workspace=key.workspace, actor=actor)
+
+
+def _bad_keys_refused(request: HttpRequest) -> JsonResponse | None:
+    """429 for any key while the client is locked out for sending too many bad ones."""
+    if not _raw_key(request):
+        return None
+    wait = api_key_lockout(client_ip(request))
+    if not wait:
+        return None
+    response = error(f"Too many requests with an invalid API key from your address; try again in {wait} s.", 429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def _wait_seconds(key: ApiKey) -> int:
@@ -149,6 +156,8 @@ def api(scopes: dict[str, str | None]):
                 response["Allow"] = ", ".join(scopes)
                 return response
             try:
+                if refused := _bad_keys_refused(request):
+                    return refused
                 caller = _authenticate(request)
                 wait = _wait_seconds(caller.key)
                 if wait:
@@ -176,62 +185,6 @@ def api(scopes: dict[str, str | None]):
 
 
 # --- reading requests --------------------------------------------------------------
-
-
-def _json_body(request: HttpRequest) -> dict:
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise TooLarge("The request body is too large.") from None
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise InvalidInput("The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.")
-    return data
-
-
-_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
-
-
-def _id(value, what: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        number = int(value.strip())
-    else:
-        raise InvalidInput(f"{what} is not a valid id.")
-    if not 0 < number <= MAX_ID:
-        raise InvalidInput(f"{what} is not a valid id.")
-    return number
-
-
-def _flag(value, what: str, *, default: bool | None = False) -> bool | None:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise InvalidInput(f"{what} is true or false.")
-
-
-def _text(data: dict, name: str, *, required: bool = False, limit: int = 1000) -> str:
-    value = data.get(name)
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(f"“{name}” is required.")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"“{name}” must be a string.")
-    if len(value) > limit:
-        raise InvalidInput(f"“{name}” is too long ({limit} characters at most).")
-    return value.strip()
 
 
 def _project(caller: Caller, slug: str) -> Project:
@@ -422,24 +375,22 @@ MOVE_NEEDS = {
 def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int) -> JsonResponse:
     obj = _project(caller, project)
     current = selectors.batch_in(obj, batch_id)
-    data = _json_body(request)
-    to = _text(data, "to", required=True)
+    data = params.json_body(request)
+    to = params.text(data, "to", required=True)
     if to not in MOVE_TARGETS:
         raise InvalidInput("“to” is one of unassigned, annotating, review, dataset or archived.")
-    seen_in = _text(data, "from", limit=20) or None
+    seen_in = params.text(data, "from", limit=20) or None
     # Assigning, archiving and sending back to Unassigned are a manager's moves; submit and review the annotators'.
     managing = to in (BatchStatus.UNASSIGNED, BatchStatus.ARCHIVED) or current.status == BatchStatus.UNASSIGNED
     caller.require(MANAGE if managing else ANNOTATE)
     labeler = reviewer = None
     if data.get("labelerEmail"):
-        labeler = _member(caller, _text(data, "labelerEmail", limit=254), "labeler")
+        labeler = _member(caller, params.text(data, "labelerEmail", limit=254), "labeler")
     if data.get("reviewerEmail"):
-        reviewer = _member(caller, _text(data, "reviewerEmail", limit=254), "reviewer")
+        reviewer = _member(caller, params.text(data, "reviewerEmail", limit=254), "reviewer")
     image_ids = None
     if data.get("images") is not None:
-        if not isinstance(data["images"], list):
-            raise InvalidInput("“images” is a list of image ids.")
-        image_ids = [_id(i, "An image id") for i in data["images"]]
+        image_ids = params.idents(data, "images", label="An image id")
     try:
         moved = services.move_batch(
             batch=current,
@@ -448,8 +399,8 @@ def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int
             labeler=labeler,
             reviewer=reviewer,
             image_ids=image_ids,
-            keep_annotations=_flag(data.get("keepAnnotations"), "keepAnnotations", default=None),
-            comment=_text(data, "comment", limit=5000),
+            keep_annotations=params.boolean(data, "keepAnnotations", default=None),
+            comment=params.text(data, "comment", limit=5000),
             seen_in=seen_in,
         )
     except services.NeedsInput as exc:
@@ -462,21 +413,19 @@ def jobs(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
     obj = _project(caller, project)
     if request.method == "GET":
         return JsonResponse({"jobs": [job_dict(row, obj) for row in selectors.api_jobs(obj)]})
-    data = _json_body(request)
-    source = selectors.batch_in(obj, _id(data.get("batch"), "“batch”"))
-    labeler = _member(caller, _text(data, "labelerEmail", required=True, limit=254), "labeler")
-    reviewer_email = _text(data, "reviewerEmail", limit=254)
+    data = params.json_body(request)
+    source = selectors.batch_in(obj, params.ident(data, "batch", required=True))
+    labeler = _member(caller, params.text(data, "labelerEmail", required=True, limit=254), "labeler")
+    reviewer_email = params.text(data, "reviewerEmail", limit=254)
     reviewer = _member(caller, reviewer_email, "reviewer") if reviewer_email else None
-    num_images = data.get("num_images")
-    if num_images is not None and (not isinstance(num_images, int) or isinstance(num_images, bool)):
-        raise InvalidInput("“num_images” is a whole number.")
+    num_images = params.integer(data, "num_images", low=1, high=MAX_BATCH_IMAGES, number_only=True)
     result = services.create_job(
         batch=source,
         actor=caller.actor,
         labeler=labeler,
         reviewer=reviewer,
         num_images=num_images,
-        name=_text(data, "name", limit=200),
+        name=params.text(data, "name", limit=200),
     )
     return JsonResponse(job_dict(selectors.api_jobs(obj, job_id=result.job.pk)[0], obj))
 
@@ -516,11 +465,11 @@ def image_file(request: HttpRequest, caller: Caller, project: str, image_id: int
 @api({"DELETE": MANAGE})
 def images_delete(request: HttpRequest, caller: Caller, project: str) -> HttpResponse:
     obj = _project(caller, project)
-    data = _json_body(request)
-    images = data.get("images")
-    if not isinstance(images, list):
+    data = params.json_body(request)
+    if not isinstance(data.get("images"), list):
         raise InvalidInput("Send {“images”: [image ids]}.")
-    services.delete_images(project=obj, actor=caller.actor, image_ids=[_id(i, "An image id") for i in images])
+    image_ids = params.idents(data, "images", label="An image id")
+    services.delete_images(project=obj, actor=caller.actor, image_ids=image_ids)
     return HttpResponse(status=204)
 
 
@@ -531,8 +480,8 @@ def image_tags(request: HttpRequest, caller: Caller, project: str, image_id: int
     if img is None:
         raise NotFound("No such image in this project.")
     img.project = obj
-    data = _json_body(request)
-    operation = _text(data, "operation", required=True)
+    data = params.json_body(request)
+    operation = params.text(data, "operation", required=True)
     tags = data.get("tags", [])
     names = services.change_image_tags(
         image=img, actor=caller.actor, operation=operation, tags=[tags] if isinstance(tags, str) else tags
@@ -558,29 +507,18 @@ MAX_SEARCH_OFFSET = 10_000_000
 
 
 def _search_query(data: dict) -> selectors.SearchQuery:
-    def whole(name: str, default: int, low: int, high: int) -> int:
-        value = data.get(name, default)
-        if value is None:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise InvalidInput(f"“{name}” is a whole number from {low} to {high:,}.")
-        return value
-
     if data.get("like_image"):
         raise InvalidInput("Batchboard has no similarity search; filter by tag, class_name, batch_id or prompt.")
-    optional_id = {
-        name: (_id(data[name], f"“{name}”") if data.get(name) not in (None, "") else None)
-        for name in ("batch_id", "annotation_job_id")
-    }
+    optional_id = {name: params.ident(data, name) for name in ("batch_id", "annotation_job_id")}
     return selectors.SearchQuery(
-        offset=whole("offset", 0, 0, MAX_SEARCH_OFFSET),
-        limit=whole("limit", 50, 1, MAX_SEARCH_LIMIT),
-        tag=_text(data, "tag", limit=100) or None,
-        class_name=_text(data, "class_name", limit=100) or None,
-        prompt=_text(data, "prompt", limit=255) or None,
-        in_dataset=_flag(data.get("in_dataset"), "“in_dataset”", default=None),
-        batch=bool(_flag(data.get("batch"), "“batch”")),
-        annotation_job=bool(_flag(data.get("annotation_job"), "“annotation_job”")),
+        offset=params.integer(data, "offset", default=0, low=0, high=MAX_SEARCH_OFFSET, number_only=True),
+        limit=params.integer(data, "limit", default=50, low=1, high=MAX_SEARCH_LIMIT, number_only=True),
+        tag=params.text(data, "tag", limit=100) or None,
+        class_name=params.text(data, "class_name", limit=100) or None,
+        prompt=params.text(data, "prompt", limit=255) or None,
+        in_dataset=params.boolean(data, "in_dataset", default=None),
+        batch=bool(params.boolean(data, "batch")),
+        annotation_job=bool(params.boolean(data, "annotation_job")),
         **optional_id,
     )
 
@@ -588,7 +526,7 @@ def _search_query(data: dict) -> selectors.SearchQuery:
 @api({"POST": READ})
 def search(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
     obj = _project(caller, project)
-    data = _json_body(request)
+    data = params.json_body(request)
     query = _search_query(data)
     fields = data.get("fields") or ["id", "created", "name", "labels"]
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
@@ -623,7 +561,7 @@ def _base64_image(request: HttpRequest, name: str) -> SimpleUploadedFile:
         data = base64.b64decode(b"".join(body.split()), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("The body is neither multipart form data nor a base64-encoded image.") from None
-    return SimpleUploadedFile(name or "image", data)
+    return SimpleUploadedFile(services.safe_filename(name) or None, data)
 
 
 @api({"POST": UPLOAD})
@@ -634,15 +572,20 @@ def upload(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
             "Batchboard does not fetch images from URLs; "
             "send the file itself (multipart field “file”, or a base64 body)."
         )
-    name = request.GET.get("name", "")
-    split = request.GET.get("split", "")
+    upload_requests.read_upload(request)  # MAX_UPLOAD_REQUEST_BYTES; large bodies go to temporary files
+    name = params.text(request.GET, "name", label="The image name", limit=1000)
+    split = params.text(request.GET, "split", label="The split", limit=20)
     try:
         if request.content_type == "multipart/form-data":
             file = request.FILES.get("file")
             if file is None:
                 raise InvalidInput("Send the image as multipart field “file”.")
-            name = request.POST.get("name") or name or file.name
-            split = request.POST.get("split") or split
+            name = (
+                params.text(request.POST, "name", label="The image name", limit=1000)
+                or name
+                or params.clean_text(file.name, name="file", label="The file's name", limit=1000)
+            )
+            split = params.text(request.POST, "split", label="The split", limit=20) or split
         else:
             file = _base64_image(request, name)
     except RequestDataTooBig:
@@ -657,9 +600,9 @@ def upload(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
         actor=caller.actor,
         file=file,
         filename=name,
-        batch_name=request.GET.get("batch"),
+        batch_name=params.text(request.GET, "batch", label="The batch name", limit=200) or None,
         split=split,
-        tags=[tag for tag in request.GET.getlist("tag") if tag.strip()],
+        tags=[tag for tag in params.texts(request.GET, "tag", label="A tag", limit=100, count=100) if tag],
     )
     if result.duplicate:
         return JsonResponse({"duplicate": True, "id": str(result.image_id)})
@@ -674,10 +617,10 @@ def annotate(request: HttpRequest, caller: Caller, project: str, image_id: int) 
     img = Image.objects.filter(project=obj, pk=image_id).first()
     if img is None:
         raise NotFound("No such image in this project.")
-    name = request.GET.get("name", "").strip()
+    name = params.text(request.GET, "name", label="The annotation file's name", limit=255)
     if not name:
         raise InvalidInput("Pass the annotation file's name as ?name=… (its extension tells the format).")
-    data = _json_body(request)
+    data = params.json_body(request)
     text = data.get("annotationFile")
     if not isinstance(text, str):
         raise InvalidInput("Send {“annotationFile”: “<the file's text>”, “labelmap”: {…} or null}.")
@@ -693,7 +636,7 @@ def annotate(request: HttpRequest, caller: Caller, project: str, image_id: int) 
     except formats.AnnotationFormatError as exc:
         raise InvalidInput(f"{name}: {exc}") from None
     services.import_annotation(
-        image=img, actor=caller.actor, boxes=boxes, overwrite=bool(_flag(request.GET.get("overwrite"), "overwrite"))
+        image=img, actor=caller.actor, boxes=boxes, overwrite=bool(params.boolean(request.GET, "overwrite"))
     )
     return JsonResponse({"success": True})
 

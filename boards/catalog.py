@@ -38,6 +38,7 @@ from boards.models import (
     ReviewState,
     Tag,
 )
+from core import params
 
 PAGE_SIZE = 60
 COUNT_CAP = 10_000
@@ -130,13 +131,13 @@ class CatalogFilter:
         values: dict = {}
         errors: dict[str, str] = {}
         for param, name in PARAMS.items():
-            raw = (data.get(param) or "").strip()
-            if not raw:
+            raw = data.get(param)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
                 continue
             try:
-                values[name] = _parse(name, raw)
-            except ValueError as exc:
-                errors[param] = str(exc)
+                values[name] = _parse(name, param, raw)
+            except params.BadParameter as exc:
+                errors[param] = exc.message
         if (
             values.get("uploaded_from")
             and values.get("uploaded_to")
@@ -240,25 +241,20 @@ class CatalogFilter:
         return images
 
 
-def _parse(name: str, raw: str):
+def _parse(name: str, param: str, raw):
+    """One filter's value, read with ``core.params``; ``BadParameter`` says why it cannot be read."""
+    one = {param: raw}
     if name in ("file", "tag", "label"):
-        return raw[:200]
+        return params.clean_text(raw, name=param, label=f"The {param} filter", limit=1000)[:200]
     if name == "state":
-        if raw not in CatalogState.values:
-            raise ValueError(f"Choose a state from the list, not “{raw}”.")
-        return raw
+        if not isinstance(raw, str) or raw.strip() not in CatalogState.values:
+            raise params.BadParameter(param, f"Choose a state from the list, not “{params.shown(raw)}”.")
+        return raw.strip()
     if name == "batch":
-        if not raw.isdigit():
-            raise ValueError("A batch is chosen by its number.")
-        return int(raw)
+        return params.ident_value(raw, name=param, label="The batch filter (a batch number)")
     if name in ("uploaded_from", "uploaded_to"):
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise ValueError(f"“{raw}” is not a date like 2025-03-31.") from None
-    if not raw.isdigit() or int(raw) > SIZE_LIMIT:
-        raise ValueError("A size is a whole number of pixels.")
-    return int(raw)
+        return params.day(one, param, label=f"The “{param}” date")
+    return params.integer(one, param, label=f"The size filter “{param}” (in pixels)", low=0, high=SIZE_LIMIT)
 
 
 def _start_of(day: date) -> datetime:
@@ -412,12 +408,8 @@ class Sample:
             unknown = set(value) - {"n", "mode", "seed", "order"}
             if unknown:
                 raise InvalidInput(f"A sample has n, mode, seed and order; not {', '.join(sorted(unknown))}.")
-            try:
-                n = int(value["n"])
-                seed = value.get("seed")
-                seed = int(seed) if seed not in (None, "") else None
-            except (KeyError, TypeError, ValueError):
-                raise InvalidInput("A sample needs a whole number of images, n (and a whole-number seed).") from None
+            n = params.integer(value, "n", label="The number of images to sample, n,", required=True)
+            seed = params.integer(value, "seed", label="The sample's seed")
             sample = cls(n=n, mode=value.get("mode") or RANDOM, seed=seed, order=value.get("order") or BY_UPLOAD)
         if sample is None:
             return None
@@ -554,10 +546,7 @@ def selected_images(
 
 
 def _ids(image_ids: Iterable) -> set[int]:
-    try:
-        ids = {int(i) for i in image_ids}
-    except (TypeError, ValueError):
-        raise InvalidInput("The selection must be a list of image ids.") from None
+    ids = set(params.idents({"images": image_ids}, "images", label="A selected image"))
     if not ids:
         raise InvalidInput("Select at least one image, or choose “all matching”.")
     return ids

@@ -20,6 +20,7 @@ from boards import catalog, selectors, services
 from boards.catalog import CatalogFilter
 from boards.errors import ServiceError
 from boards.models import MAX_BATCH_IMAGES, PRIORITY_DEFAULT, PRIORITY_HIGHEST, PRIORITY_LOWEST, Batch, Project
+from core import params
 
 PRIORITIES = range(PRIORITY_HIGHEST, PRIORITY_LOWEST + 1)
 
@@ -32,20 +33,18 @@ def _catalog_url(project: Project, filters: CatalogFilter | None = None) -> str:
 def _back(request: HttpRequest, project: Project) -> str:
     """Where a catalog form returns to: the grid it was sent from, filters and page kept."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if "\x00" in target or len(target) > 2000 or not target.startswith("/"):
+        return _catalog_url(project)  # only a path on this site, never a view name redirect() would look up
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return _catalog_url(project)
 
 
-def _cursor(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 def _selection(data: QueryDict) -> dict:
     """The images a catalog form means: "all matching" posts the filter, otherwise the ticked ids."""
-    if data.get("scope") == "filter":
+    if params.choice(data, "scope", ("filter", "ids"), label="The scope") == "filter":
         return {"filters": CatalogFilter.from_query(data)}
-    return {"image_ids": data.getlist("images")}
+    return {"image_ids": params.idents(data, "images", label="A selected image")}
 
 
 # --- the grid ------------------------------------------------------------------------
@@ -62,8 +61,8 @@ def catalog_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     page = catalog.catalog_page(
         project_obj,
         filters,
-        before=_cursor(request.GET.get("before")),
-        after=_cursor(request.GET.get("after")),
+        before=params.ident(request.GET, "before", label="The image to page from (“before”)"),
+        after=params.ident(request.GET, "after", label="The image to page from (“after”)"),
     )
     # One reverse() for the whole grid rather than one per thumbnail.
     thumb_url = reverse("image-file", args=[0, "thumb"]).replace("/0/", "/{}/")
@@ -95,6 +94,8 @@ def catalog_count(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     """How many images match, counted on its own so the grid never waits for it."""
     project_obj = selectors.project_for(request.user, ws, project)
     filters = CatalogFilter.from_query(request.GET)
+    if filters.errors:
+        raise params.BadParameter(next(iter(filters.errors)), " ".join(filters.errors.values()))
     count, exact = catalog.count_matching(project_obj, filters)
     return render(request, "boards/catalog.html#match-count", {"count": count, "count_exact": exact})
 
@@ -109,16 +110,24 @@ def _sample_from(data: QueryDict) -> dict | None:
     return {"n": data.get("n", ""), "mode": mode, "seed": data.get("seed", ""), "order": data.get("order", "")}
 
 
-def _priority_from(data: QueryDict) -> int | str:
-    value = data.get("priority", "")
-    return int(value) if value.isdigit() else value
+def _priority_from(data: QueryDict) -> int:
+    return params.integer(
+        data, "priority", label="Priority", default=PRIORITY_DEFAULT, low=PRIORITY_HIGHEST, high=PRIORITY_LOWEST
+    )
+
+
+def _shown_priority(data: QueryDict) -> int:
+    try:
+        return _priority_from(data)
+    except params.BadParameter:
+        return PRIORITY_DEFAULT
 
 
 def _batch_values(data: QueryDict) -> dict:
     """What the "Add batch" fields show: what was sent, else the defaults (and a fresh seed)."""
     return {
         "name": data.get("name", ""),
-        "priority": _priority_from(data) or PRIORITY_DEFAULT,
+        "priority": _shown_priority(data),
         "sample": data.get("sample", ""),
         "n": data.get("n", ""),
         "seed": data.get("seed") or catalog.new_seed(),
@@ -140,11 +149,11 @@ def catalog_batch(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     data = request.POST
     selection = _selection(data)
     sample = _sample_from(data)
-    name = data.get("name", "").strip()
-    priority = _priority_from(data)
+    name = params.text(data, "name", label="The batch name", limit=200)
     status, error, preview = 200, "", None
     if data.get("step") == "create":
         try:
+            priority = _priority_from(data)
             result = services.create_batch_from_images(
                 project=project_obj, actor=request.user, name=name, priority=priority, sample=sample, **selection
             )
@@ -191,9 +200,10 @@ def catalog_batch(request: HttpRequest, ws: str, project: str) -> HttpResponse:
 def catalog_tags(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     data = request.POST
-    names = list(dict.fromkeys(n.strip() for n in data.get("tags", "").split(",") if n.strip()))
-    removing = data.get("tag_action") == "remove"
     try:
+        tags = params.text(data, "tags", label="The tags", limit=10_000)
+        names = list(dict.fromkeys(n.strip() for n in tags.split(",") if n.strip()))
+        removing = params.choice(data, "tag_action", ("add", "remove"), default="add") == "remove"
         result = services.tag_images(
             project=project_obj,
             actor=request.user,
@@ -223,7 +233,8 @@ def catalog_tags(request: HttpRequest, ws: str, project: str) -> HttpResponse:
 @require_GET
 def archived(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
-    page = Paginator(catalog.archived_batches(project_obj), 50).get_page(request.GET.get("page"))
+    number = params.integer(request.GET, "page", label="The page", default=1, low=1)
+    page = Paginator(catalog.archived_batches(project_obj), 50).get_page(number)
     for batch in page:
         batch.project = project_obj
         batch.had = int(batch.archived_images_n) if batch.archived_images_n is not None else batch.still_free
@@ -267,14 +278,15 @@ def merge(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     can_merge = request.user.has_perm("boards.merge_batches", project_obj)
     error, status = "", 200
-    chosen = {int(i) for i in request.POST.getlist("batches") if i.isdigit()}
+    chosen: set[int] = set()
     if request.method == "POST":
         try:
+            chosen = set(params.idents(request.POST, "batches", label="A batch to merge"))
             batch = services.merge_batches(
                 project=project_obj,
                 actor=request.user,
                 batches=chosen,
-                name=request.POST.get("name", ""),
+                name=params.text(request.POST, "name", label="The merged batch's name", limit=200),
             )
         except ServiceError as exc:
             error, status = exc.message, exc.status

@@ -42,3 +42,14 @@ class TooLarge(ServiceError):
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
+
+
+class StorageRefused(ServiceError):
+    """The server's file storage would not take a write (full, read-only, not permitted).
+
+    507 Insufficient Storage: the request was fine and may succeed later; the
+    server could not keep what it was sent, and kept nothing of it.
+    """
+
+    status = 507
+    code = "storage"

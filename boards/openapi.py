@@ -9,6 +9,35 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from accounts.models import ApiScope
+from boards.models import (
+    MAX_BATCH_IMAGES,
+    PRIORITY_HIGHEST,
+    PRIORITY_LOWEST,
+    AnnotationState,
+    BatchStatus,
+    JobState,
+    ReviewState,
+    Split,
+)
+from boards.services import TAG_OPERATIONS
+
+# The API's words for the models' choices, taken from the models so the description cannot drift from them.
+BATCH_STATUSES = list(BatchStatus.values)
+JOB_STATUS = {
+    JobState.ANNOTATING: "assigned",
+    JobState.IN_REVIEW: "review",
+    JobState.COMPLETE: "complete",
+    JobState.CANCELLED: "cancelled",
+}
+"""A job's state as Roboflow names it."""
+JOB_STATUSES = [JOB_STATUS[state] for state in JobState.values]
+SPLITS = list(Split.values)  # "" is "not set"
+SPLITS_TO_SET = [split for split in SPLITS if split]
+IMAGE_STATES = [*AnnotationState.values, ReviewState.APPROVED.value, ReviewState.REJECTED.value]
+SCOPES = list(ApiScope.values)
+READ, UPLOAD, ANNOTATE, MANAGE = (scope.value for scope in ApiScope)
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -142,10 +171,15 @@ _COMPONENTS = {
                 "uploaded": _ref("Timestamp"),
                 "status": {
                     "type": "string",
-                    "enum": ["unassigned", "annotating", "review", "dataset", "archived"],
+                    "enum": BATCH_STATUSES,
                     "description": "Batchboard: the batch's column on the board.",
                 },
-                "priority": {"type": "integer", "description": "Batchboard: 1 (highest) to 5 (lowest)."},
+                "priority": {
+                    "type": "integer",
+                    "minimum": PRIORITY_HIGHEST,
+                    "maximum": PRIORITY_LOWEST,
+                    "description": f"Batchboard: {PRIORITY_HIGHEST} (highest) to {PRIORITY_LOWEST} (lowest).",
+                },
             },
             "required": ["id", "name", "numJobs", "images", "uploaded"],
         },
@@ -154,7 +188,7 @@ _COMPONENTS = {
             "properties": {
                 "id": {"type": "string"},
                 "name": {"type": "string"},
-                "status": {"type": "string", "enum": ["assigned", "review", "complete", "cancelled"]},
+                "status": {"type": "string", "enum": JOB_STATUSES},
                 "numImages": {"type": "integer"},
                 "annotated": {"type": "integer"},
                 "unannotated": {"type": "integer"},
@@ -168,7 +202,11 @@ _COMPONENTS = {
                 "project": {"type": "string"},
                 "instructionsText": {"type": "string"},
                 "batch": {"type": "string", "description": "Batchboard: the id of the job's batch."},
-                "batchStatus": {"type": "string", "description": "Batchboard: the column that batch is in."},
+                "batchStatus": {
+                    "type": "string",
+                    "enum": BATCH_STATUSES,
+                    "description": "Batchboard: the column that batch is in.",
+                },
             },
             "required": ["id", "name", "status", "numImages", "annotated", "unannotated", "labeler", "created"],
         },
@@ -186,7 +224,7 @@ _COMPONENTS = {
                     },
                 },
                 "labels": {"type": "array", "items": {"type": "string"}},
-                "split": {"type": "string", "enum": ["", "train", "valid", "test"]},
+                "split": {"type": "string", "enum": SPLITS},
                 "tags": {"type": "array", "items": {"type": "string"}},
                 "created": {"type": "number", "description": "Epoch seconds."},
                 "urls": {
@@ -194,7 +232,7 @@ _COMPONENTS = {
                     "description": "API URLs of the files; fetch them with the same key.",
                     "properties": {"original": {"type": "string"}, "thumb": {"type": "string"}},
                 },
-                "status": {"type": "string", "description": "Batchboard: unannotated, annotated, empty, approved…"},
+                "status": {"type": "string", "enum": IMAGE_STATES, "description": "Batchboard: the image's state."},
                 "batch": {"type": "string", "nullable": True, "description": "Batchboard: the image's batch id."},
             },
             "required": ["id", "name", "annotation", "labels", "split", "tags", "created", "urls"],
@@ -210,6 +248,7 @@ _COMPONENTS = {
             405: "Method not allowed.",
             409: "The batch or image is in a state that does not allow this.",
             413: "The file or body is too large.",
+            507: "The server's storage refused the write (full, read-only); nothing was kept. Try again later.",
             429: "Too many requests for this key; wait for Retry-After seconds.",
         }.items()
     },
@@ -275,7 +314,7 @@ _PATHS = {
                 ),
                 **_e(403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="getWorkspace",
         ),
     },
@@ -298,7 +337,7 @@ _PATHS = {
                 ),
                 **_e(403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="getProject",
         ),
     },
@@ -317,7 +356,7 @@ _PATHS = {
                 ),
                 **_e(403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="listBatches",
         ),
     },
@@ -327,7 +366,7 @@ _PATHS = {
             "A batch",
             "The bare batch object.",
             {"200": _json(_ref("Batch")), **_e(403, 404)},
-            scope="read",
+            scope=READ,
             operationId="getBatch",
         ),
     },
@@ -345,7 +384,7 @@ _PATHS = {
             "refused with 409. Moves out of or into Unassigned, and archiving, need the `manage` scope, "
             "the others `annotate`.",
             {"200": _json(_ref("Batch")), **_e(400, 403, 404, 409)},
-            scope="manage or annotate",
+            scope=f"{MANAGE} or {ANNOTATE}",
             operationId="moveBatch",
             requestBody={
                 "required": True,
@@ -354,14 +393,8 @@ _PATHS = {
                         "schema": {
                             "type": "object",
                             "properties": {
-                                "to": {
-                                    "type": "string",
-                                    "enum": ["unassigned", "annotating", "review", "dataset", "archived"],
-                                },
-                                "from": {
-                                    "type": "string",
-                                    "enum": ["unassigned", "annotating", "review", "dataset", "archived"],
-                                },
+                                "to": {"type": "string", "enum": BATCH_STATUSES},
+                                "from": {"type": "string", "enum": BATCH_STATUSES},
                                 "labelerEmail": {"type": "string"},
                                 "reviewerEmail": {"type": "string"},
                                 "images": {"type": "array", "items": {"type": "string"}},
@@ -390,7 +423,7 @@ _PATHS = {
                 ),
                 **_e(403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="listJobs",
         ),
         "post": _op(
@@ -399,7 +432,7 @@ _PATHS = {
             "the rest split off into a new Unassigned batch, as on the board. A reviewer who is the labeler "
             "and lacks the reviewer role means no separate reviewer.",
             {"200": _json(_ref("Job")), **_e(400, 403, 404, 409)},
-            scope="manage",
+            scope=MANAGE,
             operationId="createJob",
             requestBody={
                 "required": True,
@@ -410,7 +443,7 @@ _PATHS = {
                             "properties": {
                                 "name": {"type": "string"},
                                 "batch": {"type": "string", "description": "The batch id."},
-                                "num_images": {"type": "integer", "minimum": 1},
+                                "num_images": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_IMAGES},
                                 "labelerEmail": {"type": "string"},
                                 "reviewerEmail": {"type": "string"},
                             },
@@ -427,7 +460,7 @@ _PATHS = {
             "An annotation job",
             "The bare job object.",
             {"200": _json(_ref("Job")), **_e(403, 404)},
-            scope="read",
+            scope=READ,
             operationId="getJob",
         ),
     },
@@ -438,7 +471,7 @@ _PATHS = {
             "Deletes the images for good, all or none: only images in Unassigned batches or in no batch. "
             "If any is elsewhere on the board, the answer is 409 naming the batches in the way.",
             {"204": {"description": "Deleted."}, **_e(400, 403, 404, 409)},
-            scope="manage",
+            scope=MANAGE,
             operationId="deleteImages",
             requestBody={
                 "required": True,
@@ -463,7 +496,7 @@ _PATHS = {
                 "200": _json({"type": "object", "properties": {"image": _ref("Image")}, "required": ["image"]}),
                 **_e(403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="getImage",
         ),
     },
@@ -488,7 +521,7 @@ _PATHS = {
                 },
                 **_e(403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="getImageFile",
         ),
     },
@@ -496,7 +529,7 @@ _PATHS = {
         "parameters": [*_PROJ, _param("image_id")],
         "post": _op(
             "Add, remove or set an image's tags",
-            "`tags` may also be a single string.",
+            "`tags` may also be a single string. Tagging is for managers and owners: the key's creator must be one.",
             {
                 "200": _json(
                     {
@@ -514,7 +547,7 @@ _PATHS = {
                 ),
                 **_e(400, 403, 404),
             },
-            scope="annotate",
+            scope=ANNOTATE,
             operationId="tagImage",
             requestBody={
                 "required": True,
@@ -523,7 +556,7 @@ _PATHS = {
                         "schema": {
                             "type": "object",
                             "properties": {
-                                "operation": {"type": "string", "enum": ["add", "remove", "set"]},
+                                "operation": {"type": "string", "enum": list(TAG_OPERATIONS)},
                                 "tags": {"type": "array", "items": {"type": "string"}},
                             },
                             "required": ["operation", "tags"],
@@ -554,7 +587,7 @@ _PATHS = {
                 ),
                 **_e(400, 403, 404),
             },
-            scope="read",
+            scope=READ,
             operationId="search",
             requestBody={
                 "required": False,
@@ -588,7 +621,7 @@ _PATHS = {
             {
                 "name": "split",
                 "in": "query",
-                "schema": {"type": "string", "enum": ["train", "valid", "test"]},
+                "schema": {"type": "string", "enum": SPLITS_TO_SET},
             },
             {
                 "name": "batch",
@@ -628,9 +661,9 @@ _PATHS = {
                         "required": ["id"],
                     }
                 ),
-                **_e(400, 403, 404, 413),
+                **_e(400, 403, 404, 413, 507),
             },
-            scope="upload",
+            scope=UPLOAD,
             operationId="uploadImage",
             requestBody={
                 "required": True,
@@ -641,7 +674,7 @@ _PATHS = {
                             "properties": {
                                 "file": {"type": "string", "format": "binary"},
                                 "name": {"type": "string"},
-                                "split": {"type": "string", "enum": ["train", "valid", "test"]},
+                                "split": {"type": "string", "enum": SPLITS_TO_SET},
                             },
                             "required": ["file"],
                         }
@@ -687,7 +720,7 @@ _PATHS = {
                 ),
                 **_e(400, 403, 404, 409, 413),
             },
-            scope="annotate",
+            scope=ANNOTATE,
             operationId="annotateImage",
             requestBody={
                 "required": True,
@@ -726,7 +759,7 @@ def openapi_schema(server_url: str) -> dict:
                 "(1.7.x) work with Batchboard: set `API_URL` to this server's `/api` root. Every call takes a "
                 "workspace API key as `?api_key=` or `Authorization: Bearer`; owners and managers create keys "
                 "on the workspace's API keys page. A key acts as the person who created it, within its scopes "
-                "(read, upload, annotate, manage). Errors are always "
+                f"({', '.join(SCOPES)}). Errors are always "
                 '`{"error": {"message", "type"}}`; each key is rate-limited (429 with Retry-After).'
             ),
         },

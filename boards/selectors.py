@@ -96,7 +96,12 @@ class BoardFilter:
 
     @classmethod
     def from_query(cls, params) -> BoardFilter:
-        return cls(q=params.get("q", "").strip()[:100], labeler=params.get("labeler", "").strip()[:100])
+        from core.params import text
+
+        return cls(
+            q=text(params, "q", label="The search", limit=1000)[:100],
+            labeler=text(params, "labeler", label="The labeler searched for", limit=1000)[:100],
+        )
 
     def __bool__(self) -> bool:
         return bool(self.q or self.labeler)
@@ -339,10 +344,10 @@ def assignable_reviewers(project: Project):
     ).order_by("email")
 
 
-def image_in(batch: Batch, image_id) -> Image:
+def image_in(batch: Batch, image_id: int) -> Image:
     try:
-        return Image.objects.get(batch=batch, pk=int(image_id or ""))
-    except (ValueError, Image.DoesNotExist):
+        return Image.objects.get(batch=batch, pk=image_id)
+    except Image.DoesNotExist:
         raise Http404("No such image in this batch.") from None
 
 
@@ -352,13 +357,13 @@ def next_to_review(batch: Batch, *, after: int | None = None) -> int | None:
     return later or pending.values_list("pk", flat=True).first()
 
 
-def review_context(batch: Batch, image_id=None) -> dict:
+def review_context(batch: Batch, image_id: int | None = None) -> dict:
     """The review screen: the image in view, its neighbours, and the tally."""
     images = Image.objects.filter(batch=batch).order_by("pk")
     tally = dict(images.order_by().values("review_state").annotate(n=Count("pk")).values_list("review_state", "n"))
     current = None
     if image_id:
-        current = images.filter(pk=int(image_id) if str(image_id).isdigit() else 0).first()
+        current = images.filter(pk=image_id).first()
     if current is None:
         first = next_to_review(batch)
         current = images.filter(pk=first).first() if first else images.first()

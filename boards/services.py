@@ -8,19 +8,23 @@ call), runs in one transaction, moves images with bulk queries and writes a
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import logging
 import os
 import re
+import secrets
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, Value
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
@@ -28,7 +32,15 @@ from django_fsm import ConcurrentTransition
 from accounts.models import User
 from accounts.roles import Role, role_at_least
 from boards import catalog, imaging
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, TooLarge, WrongState
+from boards.errors import (
+    ConcurrentChange,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    StorageRefused,
+    TooLarge,
+    WrongState,
+)
 from boards.models import (
     CARD_COUNTS,
     MAX_BATCH_IMAGES,
@@ -69,7 +81,9 @@ def mark_changed(*batches: Batch | int | None) -> None:
     Every change to a batch's images (which ones, their annotation or review
     state) ends with this: the board's change check reads ``updated_at``, and
     the stored counts hold while ``counted_at`` equals it. A change that skips
-    it costs the board a count, never a wrong number.
+    it costs the board a count, never a wrong number. Callers hold the
+    batches' row locks (``_locked``, ``_lock_batches``), taken before they
+    changed any image: the counts then include every committed change.
     """
     ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
     if not ids:
@@ -105,14 +119,44 @@ def _event(
     )
 
 
-def _locked(batch: Batch) -> Batch:
-    """Re-read the batch under a row lock; refuse if it moved since the caller read it."""
+# Row locks are taken in one order everywhere: the project row (only where a
+# project-wide rule needs it, as FOR NO KEY UPDATE so that rows referring to
+# the project can still be inserted meanwhile), then batch rows in id order,
+# then image rows. A service that starts from an image locks its batch first.
+# Two services in one order wait for each other instead of deadlocking, and
+# ``mark_changed`` counts a batch's images while its row is locked, so the
+# counts it stores include every change committed before.
+
+
+def _locked(batch: Batch, *, same_status: bool = True) -> Batch:
+    """Re-read the batch under a row lock; refuse if it was deleted or (``same_status``) moved meanwhile."""
     try:
-        fresh = Batch.objects.select_for_update().select_related("project").get(pk=batch.pk)
+        fresh = Batch.objects.select_for_update(of=("self",)).select_related("project").get(pk=batch.pk)
     except Batch.DoesNotExist:
         raise ConcurrentChange("This batch no longer exists; someone deleted it.") from None
-    if fresh.status != batch.status:
+    if same_status and fresh.status != batch.status:
         raise ConcurrentChange(f"Someone else moved this batch to {STATUS_LABELS[fresh.status]} meanwhile.")
+    return fresh
+
+
+def _lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
+    """Lock these batches' rows, in id order; those that still exist, by id."""
+    rows = Batch.objects.select_for_update(of=("self",)).select_related("project").filter(pk__in=set(ids))
+    return {batch.pk: batch for batch in rows.order_by("pk")}
+
+
+def _locked_image(image: Image) -> Image:
+    """Re-read the image under a row lock, its batch (``image.batch``) locked first."""
+    found = list(Image.objects.filter(pk=image.pk).values_list("batch_id", flat=True))
+    if not found:
+        raise NotFound("This image no longer exists; someone deleted it.")
+    batch = _lock_batches([found[0]]).get(found[0]) if found[0] is not None else None
+    fresh = Image.objects.select_for_update(of=("self",)).select_related("project").filter(pk=image.pk).first()
+    if fresh is None:
+        raise NotFound("This image no longer exists; someone deleted it.")
+    if fresh.batch_id != (batch.pk if batch is not None else None):
+        raise ConcurrentChange("This image moved to another batch meanwhile; reload and try again.")
+    fresh.batch = batch
     return fresh
 
 
@@ -285,24 +329,28 @@ class UploadResult:
         }
 
 
-def _read(upload) -> bytes:
-    upload.seek(0)
-    return upload.read()
-
-
-def _process_one(upload) -> tuple[bytes, imaging.ProcessedImage | str]:
-    """Read and check one file: its bytes and what it is, or why it is refused."""
-    limit = settings.MAX_UPLOAD_FILE_BYTES
+def _size_of(upload) -> int:
     size = getattr(upload, "size", None)
-    if size is not None and size > limit:
-        return b"", f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
-    data = _read(upload)
-    if len(data) > limit:
-        return b"", f"The file is {len(data) / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
+    if size is None:
+        size = upload.seek(0, os.SEEK_END)
+    return size
+
+
+def _process_one(upload) -> tuple[Any, imaging.ProcessedImage | str]:
+    """Check one file from its file object (read in chunks, never whole): the file and what it is, or why not.
+
+    A large request's files are on disk (``FILE_UPLOAD_MAX_MEMORY_SIZE``), so
+    memory follows the thumbnail being made, not the upload's size.
+    """
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    size = _size_of(upload)
+    if size > limit:
+        return None, f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
     try:
-        return data, imaging.process(data)
+        upload.seek(0)
+        return upload, imaging.process(upload)
     except imaging.ImageRejected as exc:
-        return b"", str(exc)
+        return None, str(exc)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -359,7 +407,7 @@ def upload_images(
 
     results: list[FileResult] = []
     candidates: dict[str, tuple[int, imaging.ProcessedImage]] = {}
-    contents: dict[int, bytes] = {}
+    contents: dict[int, Any] = {}  # index: the upload's file object, copied into storage in chunks
     for index, (upload, (data, outcome)) in enumerate(zip(files, processed, strict=True)):
         name = _display_name(upload)
         if isinstance(outcome, str):
@@ -395,8 +443,18 @@ def upload_images(
     return UploadResult(batch=batch, files=results)
 
 
+def safe_filename(name) -> str:
+    """A file name without any folder (either slash): the last part, at most 255 characters.
+
+    "" when nothing usable is left ("", "." or ".."), so that the caller picks
+    a fallback: a stored name never climbs out of a folder it is written into.
+    """
+    base = str(name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
+    return "" if base in (".", "..") else base
+
+
 def _display_name(upload) -> str:
-    return (getattr(upload, "name", "") or "unnamed").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    return safe_filename(getattr(upload, "name", "")) or "unnamed"
 
 
 def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding: int) -> None:
@@ -434,9 +492,12 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         images.append(image)
         files += image_files
     # Files first, outside the transaction: the database stays locked only for
-    # the few queries below. Paths are content-addressed, so a file already
-    # there is the same file; only the ones written now are removed on failure.
-    written = [name for name, new in zip(files, _in_parallel(_write_file, files), strict=True) if new]
+    # the few queries below. Paths are content-addressed and a file already
+    # there is kept only if it holds the same bytes; the ones written now are
+    # removed on failure unless another upload's row took them meanwhile.
+    # A process killed before the commit leaves files no row names, which
+    # ``manage.py cleanup_files`` removes.
+    written = _write_files(files, what="the images")
     try:
         with transaction.atomic():
             if into is not None:
@@ -460,7 +521,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
             else:
                 _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
     except BaseException:
-        _delete_files(name for name, _data in written)
+        _delete_unreferenced(written)
         raise
     for (index, _), image in zip(fresh, images, strict=True):
         results[index].image_id = image.pk
@@ -482,28 +543,157 @@ def _new_image(
     )
     image.file.name = original_upload_to(image, f"x.{processed.extension}")
     image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
-    return image, [(image.file.name, data), (image.thumbnail.name, processed.thumbnail)]
+    # A photo turned upright is stored upright; sha256 stays that of the upload.
+    original = data if processed.oriented is None else processed.oriented
+    return image, [(image.file.name, original), (image.thumbnail.name, processed.thumbnail)]
 
 
-def _write_file(item: tuple[str, bytes]) -> bool:
-    """Write one file under its content-addressed name; False if it was already there."""
-    name, data = item
+COPY_BYTES = 1024 * 1024
+
+
+def _chunks(content) -> Iterator[bytes]:
+    """The bytes of ``content`` (bytes, or a binary file read from its start) in pieces."""
+    if isinstance(content, bytes | bytearray | memoryview):
+        yield bytes(content)
+        return
+    content.seek(0)
+    while chunk := content.read(COPY_BYTES):
+        yield chunk
+
+
+def _sha256(content) -> str:
+    digest = hashlib.sha256()
+    for chunk in _chunks(content):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy(content, handle) -> None:
+    for chunk in _chunks(content):
+        handle.write(chunk)
+
+
+def _holds(name: str, content) -> bool:
+    """Whether the stored file ``name`` has the same bytes as ``content`` (hashed in chunks)."""
+    try:
+        with default_storage.open(name, "rb") as stored:
+            return _sha256(stored) == _sha256(content)
+    except FileNotFoundError:
+        return False
+
+
+def write_beside(path: str, content) -> str:
+    """Write ``content`` (bytes or a binary file) to a new temporary file beside ``path``; its path.
+
+    The file reaches the disk before this returns; ``os.replace`` then puts it
+    at ``path`` in one step. A process killed before that leaves a ``.part``
+    file (``cleanup_files`` removes it), never a torn file at ``path``.
+    """
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.{secrets.token_hex(4)}.part"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            _copy(content, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if default_storage.file_permissions_mode is not None:
+            os.chmod(temp, default_storage.file_permissions_mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return temp
+
+
+def _replace_file(path: str, content) -> None:
+    """Write ``content`` to ``path`` whole or not at all."""
+    temp = write_beside(path, content)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _write_file(item: tuple[str, Any]) -> bool:
+    """Store one file (bytes or a binary file) at its content-addressed name; False if it was already there.
+
+    A file already at the name is trusted only if it holds the same bytes;
+    anything else there (a torn or foreign file) is replaced.
+    """
+    name, content = item
     if isinstance(default_storage, FileSystemStorage):
         path = default_storage.path(name)
-        for _attempt in range(2):
-            try:
-                with open(path, "xb") as handle:
-                    handle.write(data)
-                return True
-            except FileExistsError:
-                return False
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-        raise OSError(f"Could not write {name}")  # pragma: no cover
+        if os.path.exists(path) and _holds(name, content):
+            # Fresh again, so that cleanup_files's grace period covers it until this upload commits.
+            os.utime(path)
+            return False
+        _replace_file(path, content)
+        return True
     if default_storage.exists(name):
-        return False
-    default_storage.save(name, ContentFile(data))
+        if _holds(name, content):
+            return False
+        default_storage.delete(name)
+    if isinstance(content, bytes | bytearray | memoryview):
+        content = ContentFile(bytes(content))
+    else:
+        content.seek(0)
+        content = File(content, name)
+    saved = default_storage.save(name, content)
+    if saved != name:  # pragma: no cover - a storage that renamed it: the row must name the file
+        default_storage.delete(saved)
+        raise OSError(f"The storage saved {name} as {saved}.")
     return True
+
+
+def _try_write(item: tuple[str, Any]) -> bool | Exception:
+    try:
+        return _write_file(item)
+    except Exception as exc:  # reported below, once every other write has finished
+        return exc
+
+
+def _write_files(files: Sequence[tuple[str, Any]], *, what: str) -> list[str]:
+    """Store every file (in parallel); the names written now.
+
+    If any write fails, the ones that succeeded are removed and the storage's
+    refusal is raised as ``StorageRefused`` (other errors as they are).
+    """
+    outcomes = _in_parallel(_try_write, files)
+    written = [name for (name, _content), outcome in zip(files, outcomes, strict=True) if outcome is True]
+    failed = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    if not failed:
+        return written
+    _delete_unreferenced(written)
+    error = failed[0]
+    if not isinstance(error, OSError):
+        raise error
+    log.error("Storage refused a write of %s", what, exc_info=error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "its storage is full"
+    elif isinstance(error, PermissionError) or error.errno == errno.EROFS:
+        why = "its storage does not accept writes (read-only, or not permitted)"
+    else:
+        why = f"writing to its storage failed ({error.strerror or error})"
+    raise StorageRefused(
+        f"The server could not store {what}: {why}. Nothing from this upload was kept; "
+        "try again later, and tell an administrator if it happens again."
+    ) from error
+
+
+def _delete_unreferenced(names: Sequence[str]) -> None:
+    """Delete files written for rows that were not stored, unless a row stored meanwhile names them."""
+    if not names:
+        return
+    try:
+        named = Image.objects.filter(Q(file__in=names) | Q(thumbnail__in=names)).values_list("file", "thumbnail")
+        kept = {name for pair in named for name in pair}
+    except DatabaseError:  # pragma: no cover - the files stay for cleanup_files
+        log.warning("Could not check which of %d files are in use; left for cleanup_files", len(names))
+        return
+    _delete_files(name for name in names if name not in kept)
 
 
 def _delete_files(names: Iterable[str]) -> None:
@@ -588,6 +778,8 @@ def assign(
 def submit(*, batch: Batch, actor: User) -> Batch:
     """Annotating → Review (review mode) or → Dataset, once every image is done."""
     with transaction.atomic():
+        # The project first, so that review cannot be turned off between reading review_mode and the move.
+        Project.objects.select_for_update(no_key=True).filter(pk=batch.project_id).first()
         batch = _locked(batch)
         _check_transition(batch, "submit", actor, verb="submit")
         counts = batch.images.aggregate(
@@ -631,7 +823,7 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
     if decision not in (APPROVE, REJECT):
         raise InvalidInput("A decision is either approve or reject.")
     with transaction.atomic():
-        image = Image.objects.select_for_update(of=("self",)).select_related("batch__project").get(pk=image.pk)
+        image = _locked_image(image)
         batch = image.batch
         if batch is None:
             raise WrongState("This image is not in a batch.")
@@ -847,7 +1039,7 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
 def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
     _validate_priority(priority)
     with transaction.atomic():
-        batch = Batch.objects.select_for_update().get(pk=batch.pk)
+        batch = _locked(batch, same_status=False)  # deleted meanwhile: 409, as for a move
         if not actor.is_authenticated or not actor.has_perm("boards.change_batch_priority", batch):
             raise NotAllowed("You do not have permission to change this batch's priority.")
         old = batch.priority
@@ -993,9 +1185,7 @@ def save_annotations(
     off); boxes wholly outside it are refused with a reason.
     """
     with transaction.atomic():
-        image = (
-            Image.objects.select_for_update(of=("self",)).select_related("project", "batch__project").get(pk=image.pk)
-        )
+        image = _locked_image(image)
         _may_edit_annotations(actor, image)
         if expected_version is not None and expected_version != image.annotation_version:
             raise ConcurrentChange(
@@ -1105,7 +1295,7 @@ def create_label_class(
     with transaction.atomic():
         _may_manage(project, actor)
         # One settings change at a time per project, so the name and hotkey checks hold.
-        Project.objects.select_for_update().filter(pk=project.pk).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         return LabelClass.objects.create(
             project=project,
             name=_clean_name(project, name),
@@ -1127,7 +1317,7 @@ def update_label_class(
     ``hotkey=None`` clears the hotkey; a keyword left out leaves that field alone.
     """
     with transaction.atomic():
-        project = Project.objects.select_for_update().get(pk=label.project_id)
+        project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
         _may_manage(project, actor)
         try:
             label = LabelClass.objects.get(pk=label.pk, project=project)
@@ -1163,13 +1353,14 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
     (Unassigned or Annotating); in Review and Dataset they keep their state.
     """
     with transaction.atomic():
-        project = Project.objects.select_for_update().get(pk=label.project_id)
+        project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
         _may_manage(project, actor)
         try:
             label = LabelClass.objects.get(pk=label.pk, project=project)
         except LabelClass.DoesNotExist:
             raise ConcurrentChange("This class no longer exists; someone deleted it.") from None
         image_ids = set(Annotation.objects.filter(label=label).values_list("image_id", flat=True).distinct())
+        _lock_batches(Batch.objects.filter(images__annotations__label=label).values_list("pk", flat=True).distinct())
         boxes, _ = Annotation.objects.filter(label=label).delete()
         touched = Image.objects.filter(pk__in=image_ids)
         touched.update(annotation_version=F("annotation_version") + 1)
@@ -1191,7 +1382,8 @@ def set_review_mode(*, project: Project, actor: User, review_mode: bool) -> Proj
     hide them from everyone.
     """
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("workspace").get(pk=project.pk)
+        locking = Project.objects.select_for_update(no_key=True, of=("self",))
+        project = locking.select_related("workspace").get(pk=project.pk)
         _may_manage(project, actor)
         review_mode = bool(review_mode)
         if project.review_mode and not review_mode:
@@ -1255,7 +1447,7 @@ def upload_image(
     data, processed = _process_one(file)
     if isinstance(processed, str):
         raise InvalidInput(processed)
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or _display_name(file)
+    name = safe_filename(filename) or safe_filename(getattr(file, "name", "")) or f"image.{processed.extension}"
 
     for _attempt in range(3):
         try:
@@ -1302,8 +1494,15 @@ def _valid_tags(tags) -> list[str]:
 
 
 def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now) -> tuple[Batch, bool]:
-    """The Unassigned batch this upload joins, or a new one; ``(batch, created)``."""
+    """The Unassigned batch this upload joins, or a new one; ``(batch, created)``.
+
+    Uploads to a project pass here one at a time: the project's row stays
+    locked until the upload commits, so uploads of one name sent at once find,
+    or make, one batch (never "X" and "X (2)"). The lock is FOR NO KEY UPDATE:
+    other work on the project goes on meanwhile.
+    """
     wanted = (batch_name or "").strip()[:190] or upload_batch_name(now)
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     latest = (
         Batch.objects.filter(project=project, upload_name=wanted, status=BatchStatus.UNASSIGNED)
         .order_by("-pk")
@@ -1312,7 +1511,7 @@ def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now
     )
     if latest is not None:
         # Lock it, and check again: it may have been assigned meanwhile.
-        batch = Batch.objects.select_for_update().filter(pk=latest, status=BatchStatus.UNASSIGNED).first()
+        batch = Batch.objects.select_for_update(of=("self",)).filter(pk=latest, status=BatchStatus.UNASSIGNED).first()
         if batch is not None and Image.objects.filter(batch=batch).count() < MAX_BATCH_IMAGES:
             batch.project = project
             return batch, False
@@ -1335,7 +1534,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
     image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
     # Files first, outside the transaction, as upload_images does; content-addressed,
     # so only the files written now are removed if the rows cannot be stored.
-    written = [name for name, content in files if _write_file((name, content))]
+    written = _write_files(files, what="the image")
     try:
         with transaction.atomic():
             batch, created = _batch_for_upload(project, actor, batch_name, now)
@@ -1348,8 +1547,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)
     except BaseException:
         # Another request may have stored the same image meanwhile: its row now uses these files.
-        if not Image.objects.filter(project=project, sha256=processed.sha256).exists():
-            _delete_files(written)
+        _delete_unreferenced(written)
         raise
     return ImageUpload(image_id=image.pk, duplicate=False, batch=batch)
 
@@ -1376,16 +1574,22 @@ TAG_OPERATIONS = ("add", "remove", "set")
 
 
 def change_image_tags(*, image: Image, actor: User, operation: str, tags: Sequence[str]) -> list[str]:
-    """Add, remove or set an image's tags; returns its tags afterwards, sorted."""
+    """Add, remove or set an image's tags; returns its tags afterwards, sorted.
+
+    Tagging is for the project's managers and owners (``boards.tag_images``), as in the catalog.
+    """
+    project = image.project
+    if not actor.is_authenticated or not actor.has_perm("boards.tag_images", project):
+        raise NotAllowed("Only the project's managers and owners may tag images.")
     if operation not in TAG_OPERATIONS:
         raise InvalidInput("The operation is one of add, remove or set.")
     names = _valid_tags(tags)
-    project = image.project
-    if not actor.is_authenticated or not actor.has_perm("boards.annotate_batch", project):
-        raise NotAllowed("You do not have permission to tag images in this project.")
     through = Image.tags.through
     with transaction.atomic():
-        image = Image.objects.select_for_update().get(pk=image.pk)
+        # Only the image's row: tags change no batch, so no batch lock is needed before it.
+        image = Image.objects.select_for_update(of=("self",)).filter(pk=image.pk).first()
+        if image is None:
+            raise NotFound("This image no longer exists; someone deleted it.")
         if operation in ("remove", "set"):
             drop = through.objects.filter(image_id=image.pk)
             drop = drop.filter(tag__name__in=names) if operation == "remove" else drop.exclude(tag__name__in=names)
@@ -1416,11 +1620,17 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
     if len(ids) > MAX_IMAGES_PER_DELETE:
         raise InvalidInput(f"Delete at most {MAX_IMAGES_PER_DELETE:,} images at once.")
     with transaction.atomic():
+        # Their batches first, then the images: the order every service locks in.
+        locked = _lock_batches(
+            Image.objects.filter(project=project, pk__in=ids, batch__isnull=False).values_list("batch_id", flat=True)
+        )
         rows = list(
             Image.objects.select_for_update(of=("self",))
             .filter(project=project, pk__in=ids)
             .values_list("pk", "batch_id", "batch__name", "batch__status", "file", "thumbnail")
         )
+        if any(r[1] is not None and r[1] not in locked for r in rows):
+            raise ConcurrentChange("Some of these images moved to another batch meanwhile; try again.")
         missing = sorted(ids - {r[0] for r in rows})
         if missing:
             shown = ", ".join(str(i) for i in missing[:10]) + ("…" if len(missing) > 10 else "")
@@ -1506,9 +1716,7 @@ def import_annotation(*, image: Image, actor: User, boxes: Sequence[Box], overwr
     the actor may manage it; otherwise every label must already exist.
     """
     with transaction.atomic():
-        image = (
-            Image.objects.select_for_update(of=("self",)).select_related("project", "batch__project").get(pk=image.pk)
-        )
+        image = _locked_image(image)
         _may_edit_annotations(actor, image)
         if image.annotation_state != AnnotationState.UNANNOTATED and not overwrite:
             raise WrongState("This image is already annotated; send overwrite=true to replace its boxes.")
@@ -1585,8 +1793,11 @@ def _read_import_files(files: Sequence[tuple[str, bytes]], index: _ImageIndex, r
     """Parse every file; malformed ones go to ``report.errors``, unmatched ones to ``report.skipped``."""
     from boards.formats import AnnotationFormatError, coco, format_for, voc, yolo
 
-    texts: list[tuple[str, str]] = []
+    texts: list[tuple[str, str | bytes]] = []
     for name, data in files:
+        if name.lower().endswith(".xml"):
+            texts.append((name, data))  # XML names its own encoding: the parser reads the bytes
+            continue
         try:
             texts.append((name, data.decode("utf-8-sig")))
         except UnicodeDecodeError:
@@ -1670,6 +1881,13 @@ def import_annotation_files(
         known = set(LabelClass.objects.filter(project=project).values_list("name", flat=True))
         images: dict[int, Image] = {}
         ids = [w.image_id for w in wanted]
+        # Every batch involved locked up front, in id order, before the images one by one.
+        _lock_batches(
+            batch_id
+            for start in range(0, len(ids), 500)
+            for batch_id in Image.objects.filter(pk__in=ids[start : start + 500]).values_list("batch_id", flat=True)
+            if batch_id is not None
+        )
         for start in range(0, len(ids), 500):
             chunk = Image.objects.filter(pk__in=ids[start : start + 500]).select_related("batch")
             images.update((image.pk, image) for image in chunk)
@@ -1862,12 +2080,10 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
         _check_transition(batch, "restore", actor, verb="restore")
         had, free = catalog.restorable(batch)
         if free < had:
-            gone = had - free
-            raise WrongState(
-                f"{gone:,} of the {had:,} images of “{batch.name}” joined other batches since it was archived, "
-                "so it cannot be restored as it was. Its images are never in two batches."
-            )
+            raise _not_restorable(batch, had - free, had)
         restored = Image.objects.filter(archived_from=batch, batch__isnull=True).update(batch=batch, archived_from=None)
+        if restored < had:  # taken by a new batch while this one waited for the images' row locks
+            raise _not_restorable(batch, had - restored, had)
         batch.restore()
         _save_transition(batch)
         _event(
@@ -1879,6 +2095,13 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
             images_restored=restored,
         )
     return batch
+
+
+def _not_restorable(batch: Batch, gone: int, had: int) -> WrongState:
+    return WrongState(
+        f"{gone:,} of the {had:,} images of “{batch.name}” joined other batches since it was archived, "
+        "so it cannot be restored as it was. Its images are never in two batches."
+    )
 
 
 def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | int], name: str) -> Batch:
@@ -1899,11 +2122,9 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
     if len(ids) < 2:
         raise InvalidInput("Choose two or more batches to merge.")
     with transaction.atomic():
-        chosen = list(
-            Batch.objects.select_for_update()
-            .filter(project=project, pk__in=ids)
-            .order_by("priority", "uploaded_at", "pk")
-        )
+        # Locked in id order, as everywhere; then first on the board first.
+        locked = _lock_batches(Batch.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+        chosen = sorted(locked.values(), key=lambda b: (b.priority, b.uploaded_at, b.pk))
         if len(chosen) != len(ids):
             raise InvalidInput(f"{len(ids) - len(chosen)} of the chosen batches are not in this project.")
         for batch in chosen:

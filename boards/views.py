@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
@@ -27,16 +27,29 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from accounts.models import User
-from boards import selectors, services
+from boards import selectors, services, upload_requests
 from boards.errors import ConcurrentChange, InvalidInput, ServiceError
 from boards.formats import AnnotationFormatError, export
-from boards.models import Batch, BatchStatus, LabelClass, Project, ReviewState, can_annotate, can_submit
+from boards.models import (
+    MAX_BATCH_IMAGES,
+    PRIORITY_HIGHEST,
+    PRIORITY_LOWEST,
+    Batch,
+    BatchStatus,
+    LabelClass,
+    Project,
+    ReviewState,
+    can_annotate,
+    can_submit,
+)
 from boards.templatetags.board_tags import age
+from core import params
 
 IMAGES_PER_PAGE = 120
 
@@ -257,7 +270,7 @@ def card_menu(request: HttpRequest, ws: str, project: str, batch_id: int) -> Htt
     batch = selectors.card(project_obj, batch_id)
     if not request.htmx:
         return redirect("batch", ws, project, batch_id)
-    seen = request.GET.get("from")
+    seen = params.text(request.GET, "from", limit=20)
     if seen and seen != batch.status:
         moved = f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
         return _refused(request, project_obj, ConcurrentChange(moved))
@@ -290,13 +303,13 @@ def board_version(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     return response
 
 
+MAX_COLUMN_OFFSET = 10**9
+
+
 @login_required
 def column_more(request: HttpRequest, ws: str, project: str, status: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
-    try:
-        offset = max(0, int(request.GET.get("offset", "0")))
-    except ValueError:
-        offset = 0
+    offset = params.integer(request.GET, "offset", default=0, low=0, high=MAX_COLUMN_OFFSET)
     column = selectors.column_page(
         request.user, project_obj, status, offset=offset, board_filter=selectors.BoardFilter.from_query(request.GET)
     )
@@ -315,11 +328,12 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
     data = request.POST
-    to = data.get("to", "")
     started = timezone.now()
     try:
+        to = params.text(data, "to", label="The column to move to", limit=20)
+        seen_in = params.text(data, "from", label="The column the card was in", limit=20) or None
         if to == "delete":
-            if data.get("from") and data["from"] != batch.status:
+            if seen_in and seen_in != batch.status:
                 raise services.ConcurrentChange(
                     f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
                 )
@@ -329,22 +343,25 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
             count = services.delete_batch(batch=batch, actor=request.user)
             message = f"Deleted “{name}” and its {count} image{pluralize(count)} for good."
         else:
-            keep = data.get("keep_annotations")
-            ids = data.getlist("images") or None
-            if data.get("selection") == "first":
-                ids = selectors.first_image_ids(batch, _whole_number(data.get("first"), "How many images"))
-            elif data.get("selection") == "all":
+            ids = params.idents(data, "images", label="A selected image") or None
+            selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
+            if selection == "first":
+                first = params.integer(
+                    data, "first", label="How many images", low=1, high=MAX_BATCH_IMAGES, required=True
+                )
+                ids = selectors.first_image_ids(batch, first)
+            elif selection == "all":
                 ids = None
             moved = services.move_batch(
                 batch=batch,
                 actor=request.user,
                 to=to,
-                labeler=_member(batch, data.get("labeler"), "labeler") if data.get("labeler") else None,
-                reviewer=_member(batch, data.get("reviewer"), "reviewer") if data.get("reviewer") else None,
+                labeler=_member(batch, data, "labeler"),
+                reviewer=_member(batch, data, "reviewer"),
                 image_ids=ids,
-                keep_annotations=None if keep is None else keep in ("1", "on", "true", "yes"),
-                comment=data.get("comment", ""),
-                seen_in=data.get("from") or None,
+                keep_annotations=params.boolean(data, "keep_annotations", label="Keep annotations", default=None),
+                comment=params.text(data, "comment", label="The comment", limit=5000),
+                seen_in=seen_in,
             )
             message = _moved_message(batch, moved, to, split=ids is not None)
     except services.NeedsInput as needs:
@@ -390,16 +407,6 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
     }
 
 
-def _whole_number(value: str | None, what: str) -> int:
-    try:
-        number = int(value or "")
-    except ValueError:
-        raise InvalidInput(f"{what} must be a whole number.") from None
-    if number < 1:
-        raise InvalidInput(f"{what} must be at least 1.")
-    return number
-
-
 def _moved_message(batch: Batch, moved: Batch | None, to: str, *, split: bool = False) -> str:
     labels = dict(BatchStatus.choices)
     if to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None:
@@ -432,14 +439,14 @@ def dialog(request: HttpRequest, ws: str, project: str, batch_id: int, name: str
     batch = selectors.batch_in(project_obj, batch_id)
     if name not in ("assign", "unassign", "delete"):
         raise Http404
-    return _dialog(request, project_obj, batch, name, "", from_page=request.GET.get("from_page", ""))
+    return _dialog(request, project_obj, batch, name, "", from_page=params.text(request.GET, "from_page", limit=20))
 
 
 def _dialog(
     request: HttpRequest, project: Project, batch: Batch, name: str, message: str, *, from_page: str = ""
 ) -> HttpResponse:
     batch = selectors.decorate_cards(project, [batch])[0]
-    from_page = from_page or request.POST.get("from_page", "")
+    from_page = from_page or params.text(request.POST, "from_page", limit=20)
     context = {"project": project, "batch": batch, "message": message, "from_page": from_page}
     if name == "assign":
         context |= {
@@ -457,24 +464,38 @@ def _dialog(
     return render(request, "boards/dialog_page.html", context | {"dialog": name, "standalone": True})
 
 
+@csrf_exempt  # checked by _upload: the body must first be read within the upload limits
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest, ws: str, project: str) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            upload_requests.read_upload(request)
+        except ServiceError as exc:
+            wants_json = "application/json" in request.headers.get("Accept", "")
+            context = {"project": selectors.project_for(request.user, ws, project)}
+            return _refuse(request, exc.message, exc.status, wants_json, "boards/upload.html", context)
+    return _upload(request, ws, project)
+
+
+@csrf_protect
+def _upload(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     wants_json = "application/json" in request.headers.get("Accept", "")
     if not request.user.has_perm("boards.upload_images", project_obj):
         return _refuse(request, "You do not have permission to upload images to this project.", 403, wants_json)
-    context = {"project": project_obj}
+    context = {"project": project_obj, "max_request_bytes": settings.MAX_UPLOAD_REQUEST_BYTES}
     if request.method == "POST":
         try:
             into = None
-            if request.POST.get("batch"):
-                into = selectors.batch_in(project_obj, _whole_number(request.POST["batch"], "The batch"))
+            batch_id = params.ident(request.POST, "batch", label="The batch to add to")
+            if batch_id is not None:
+                into = selectors.batch_in(project_obj, batch_id)
             result = services.upload_images(
                 project=project_obj,
                 actor=request.user,
                 files=request.FILES.getlist("files"),
-                batch_name=request.POST.get("name", "").strip() or None,
+                batch_name=params.text(request.POST, "name", label="The batch name", limit=200) or None,
                 into=into,
             )
         except ServiceError as exc:
@@ -495,7 +516,8 @@ def batch_detail(request: HttpRequest, ws: str, project: str, batch_id: int) -> 
 
 
 def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> HttpResponse:
-    page = Paginator(selectors.batch_images(batch), IMAGES_PER_PAGE).get_page(request.GET.get("page"))
+    number = params.integer(request.GET, "page", label="The page", default=1, low=1)
+    page = Paginator(selectors.batch_images(batch), IMAGES_PER_PAGE).get_page(number)
     user = request.user
     batch = selectors.decorate_cards(batch.project, [batch])[0]
     return render(
@@ -525,7 +547,9 @@ def priority(request: HttpRequest, ws: str, project: str, batch_id: int) -> Http
     batch = selectors.batch_in(project_obj, batch_id)
     started, before = timezone.now(), batch.priority
     try:
-        value = _whole_number(request.POST.get("priority"), "Priority")
+        value = params.integer(
+            request.POST, "priority", label="Priority", low=PRIORITY_HIGHEST, high=PRIORITY_LOWEST, required=True
+        )
         batch = services.set_priority(batch=batch, actor=request.user, priority=value)
     except ServiceError as exc:
         if request.htmx:
@@ -543,10 +567,14 @@ def priority(request: HttpRequest, ws: str, project: str, batch_id: int) -> Http
     return redirect(reverse("batch", args=[ws, project, batch.pk]))
 
 
-def _member(batch: Batch, user_id: str | None, what: str) -> User:
+def _member(batch: Batch, data, what: str) -> User | None:
+    """The workspace member whose id was posted as ``what``; None when none was."""
+    user_id = params.ident(data, what, label=f"The {what}")
+    if user_id is None:
+        return None
     try:
-        return User.objects.get(pk=int(user_id or ""), memberships__workspace_id=batch.project.workspace_id)
-    except (ValueError, User.DoesNotExist):
+        return User.objects.get(pk=user_id, memberships__workspace_id=batch.project.workspace_id)
+    except User.DoesNotExist:
         raise InvalidInput(f"Choose a {what} from this workspace.") from None
 
 
@@ -560,7 +588,7 @@ def review(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpRe
     if batch.status != BatchStatus.REVIEW:
         messages.info(request, f"“{batch.name}” is not waiting for review.")
         return redirect(reverse("batch", args=[ws, project, batch.pk]))
-    return _render_review(request, batch, request.GET.get("image"))
+    return _render_review(request, batch, params.ident(request.GET, "image", label="The image"))
 
 
 def _render_review(request: HttpRequest, batch: Batch, image_id, *, status: int = 200) -> HttpResponse:
@@ -575,13 +603,13 @@ def _render_review(request: HttpRequest, batch: Batch, image_id, *, status: int 
 def review_decide(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
-    image = selectors.image_in(batch, request.POST.get("image"))
+    image = selectors.image_in(batch, params.ident(request.POST, "image", label="The image", required=True))
     try:
         services.record_decision(
             image=image,
             actor=request.user,
-            decision=request.POST.get("decision", ""),
-            comment=request.POST.get("comment", ""),
+            decision=params.choice(request.POST, "decision", ("approve", "reject"), label="The decision"),
+            comment=params.text(request.POST, "comment", label="The comment", limit=5000),
         )
     except ServiceError as exc:
         if request.htmx:
@@ -600,11 +628,10 @@ def review_decide(request: HttpRequest, ws: str, project: str, batch_id: int) ->
 def review_finish(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
-    decide_all = request.POST.get("all") or None
     try:
-        result = services.review(
-            batch=batch, actor=request.user, all=decide_all, comment=request.POST.get("comment", "")
-        )
+        decide_all = params.choice(request.POST, "all", ("approve", "reject"), label="“all”", default=None)
+        comment = params.text(request.POST, "comment", label="The comment", limit=5000)
+        result = services.review(batch=batch, actor=request.user, all=decide_all, comment=comment)
     except ServiceError as exc:
         messages.error(request, exc.message)
         if batch.status != BatchStatus.REVIEW or exc.status == 403:
@@ -709,9 +736,8 @@ def project_settings(request: HttpRequest, ws: str, project: str) -> HttpRespons
     project_obj = _managed_project(request, ws, project)
     if request.method == "POST":
         try:
-            project_obj = services.set_review_mode(
-                project=project_obj, actor=request.user, review_mode=request.POST.get("review_mode") == "on"
-            )
+            review_mode = params.boolean(request.POST, "review_mode", label="Review mode", default=False)
+            project_obj = services.set_review_mode(project=project_obj, actor=request.user, review_mode=review_mode)
         except ServiceError as exc:
             messages.error(request, exc.message)
             return _render_settings(request, project_obj, status=exc.status)
@@ -739,9 +765,9 @@ def label_add(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         label = services.create_label_class(
             project=project_obj,
             actor=request.user,
-            name=data.get("name", ""),
-            color=data.get("color", "#3b82f6"),
-            hotkey=data.get("hotkey") or None,
+            name=params.text(data, "name", label="The class name"),
+            color=params.text(data, "color", label="The colour", limit=20, default="#3b82f6"),
+            hotkey=params.integer(data, "hotkey", label="The hotkey", low=1, high=9),
         )
     except ServiceError as exc:
         failed = {"form": "add", "message": exc.message, "values": data}
@@ -761,9 +787,9 @@ def label_update(request: HttpRequest, ws: str, project: str, label_id: int) -> 
         label = services.update_label_class(
             label=label,
             actor=request.user,
-            name=data.get("name", label.name),
-            color=data.get("color", label.color),
-            hotkey=data.get("hotkey") or None,
+            name=params.text(data, "name", label="The class name", default=label.name),
+            color=params.text(data, "color", label="The colour", limit=20, default=label.color),
+            hotkey=params.integer(data, "hotkey", label="The hotkey", low=1, high=9),
         )
     except ServiceError as exc:
         failed = {"form": label.pk, "message": exc.message, "values": data}
@@ -858,10 +884,6 @@ def _json_error(message: str, status: int, kind: str = "invalid") -> JsonRespons
     return JsonResponse({"error": {"message": message, "type": kind}}, status=status)
 
 
-def _reject_constant(name: str):
-    raise InvalidInput(f"{name} is not a number the editor can save.")
-
-
 def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -872,15 +894,12 @@ def _parse_save(body: bytes) -> tuple[list[services.Box], int, bool]:
     ``{"version": 3, "empty": false, "boxes": [{"label": 7, "x": 10, "y": 20, "width": 30, "height": 40}]}``
     where ``label`` is a class id (or name) and the box is in pixels of the original image.
     """
-    try:
-        payload = json.loads(body or b"null", parse_constant=_reject_constant)
-    except ValueError:
-        raise InvalidInput('The request body must be JSON: {"version": …, "boxes": […], "empty": …}.') from None
+    payload = params.parse_json(body or b"null")
     if not isinstance(payload, dict):
         raise InvalidInput("Send a JSON object with version, boxes and empty.")
-    version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+    if not isinstance(payload.get("version"), int) or isinstance(payload["version"], bool):
         raise InvalidInput("version is required: the whole-number edit version these boxes are based on.")
+    version = params.integer(payload, "version", label="version", low=0, required=True)
     empty = payload.get("empty", False)
     if not isinstance(empty, bool):
         raise InvalidInput("empty is true or false.")
@@ -963,12 +982,10 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     if not request.user.has_perm("boards.view_project", project_obj):
         raise Http404("No such project.")
     batch = None
-    if request.GET.get("batch"):
-        try:
-            batch = selectors.batch_in(project_obj, _whole_number(request.GET["batch"], "The batch"))
-        except InvalidInput:
-            raise Http404("No such batch.") from None
-    fmt = request.GET.get("format")
+    batch_id = params.ident(request.GET, "batch", label="The batch to export")
+    if batch_id is not None:
+        batch = selectors.batch_in(project_obj, batch_id)
+    fmt = params.text(request.GET, "format", label="The format", limit=20)
     context = {"project": project_obj, "batch": batch, "formats": export.FORMATS, "params": request.GET}
     if batch is not None and batch.status != BatchStatus.DATASET:
         messages.error(request, "Only a batch in the Dataset column can be exported.")
@@ -979,15 +996,18 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     try:
         if fmt not in export.FORMATS:
             raise AnnotationFormatError(f"“{fmt}” is not an export format: choose coco, yolo or voc.")
-        ratio = export.parse_split(request.GET.get("split"))
-        seed_text = (request.GET.get("seed") or "0").strip()
-        if not seed_text.isdigit():
-            raise InvalidInput("The seed must be a whole number.")
-        seed = int(seed_text)
+        ratio = export.parse_split(params.text(request.GET, "split", label="The split", limit=100))
+        seed = params.integer(request.GET, "seed", label="The seed", default=0, low=0)
     except (AnnotationFormatError, InvalidInput) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return render(request, "boards/export.html", context, status=400)
     job = export.Export.of(project_obj, batch=batch, ratio=ratio, seed=seed)
+    try:
+        export.check_files(job, fmt)  # a missing file is refused here, not found half-way through the zip
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        context["count"] = job.images.count()
+        return render(request, "boards/export.html", context, status=exc.status)
     content_type, ext = export.content_type(job, fmt)
     name = f"{project_obj.slug}-{batch.pk if batch else 'dataset'}-{fmt}"
     response = StreamingHttpResponse(export.stream(job, fmt), content_type=content_type)
@@ -1016,9 +1036,9 @@ def import_annotations(request: HttpRequest, ws: str, project: str) -> HttpRespo
                 project=project_obj,
                 actor=request.user,
                 files=files,
-                create_classes=request.POST.get("create_classes") == "on",
-                clip=request.POST.get("outside", "clip") == "clip",
-                overwrite=request.POST.get("overwrite") == "on",
+                create_classes=params.boolean(request.POST, "create_classes", label="Create classes"),
+                clip=params.choice(request.POST, "outside", ("clip", "refuse"), default="clip") == "clip",
+                overwrite=params.boolean(request.POST, "overwrite", label="Overwrite"),
             )
         except ServiceError as exc:
             messages.error(request, exc.message)

@@ -6,6 +6,7 @@ DATABASE_URL; anything missing then is an error at start-up, not a silent defaul
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,11 +54,16 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
     "accounts",
     "boards",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every answer carries them, the API's JSON errors included.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "boards.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -68,6 +74,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a login refused by axes into the "locked out" page (accounts.throttle.lockout_response).
+    "axes.middleware.AxesMiddleware",
+    "core.middleware.ServiceErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -109,6 +118,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a login while its account or client address is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "accounts.backends.WorkspaceRoleBackend",
 ]
@@ -154,8 +165,10 @@ THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 256)
 UPLOAD_WORKERS = envint("UPLOAD_WORKERS", os.cpu_count() or 2)
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_UPLOAD_FILES
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
-# A request up to this size is parsed in memory (no temp file per uploaded file).
-FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
+# A request up to this size is parsed in memory; a larger one goes to temporary
+# files (FILE_UPLOAD_TEMP_DIR), which uploads read and copy into storage in
+# chunks, so a request holds at most this much of what it carries in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 4 * 1024 * 1024)
 
 # Caches live in each server process. "boards" holds the board's card numbers
 # and rendered cards and boards; its keys name the version of what they hold,
@@ -174,6 +187,80 @@ CACHES = {
 # own share unless CACHES points at a shared cache.
 API_RATE_LIMIT = envint("API_RATE_LIMIT", 3000)
 API_RATE_WINDOW = envint("API_RATE_WINDOW", 60)
+
+# Client addresses. Behind TRUSTED_PROXY_COUNT proxies that each append the
+# address they were connected from to X-Forwarded-For (nginx's
+# $proxy_add_x_forwarded_for, Caddy's reverse_proxy), the client is that many
+# entries from the right; entries further left are the client's own word and
+# never read. Production is documented behind one TLS proxy; 0 reads REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0 if DEBUG else 1)
+
+# Login throttling (django-axes). Failed logins, the app's and the admin's, are
+# counted in the database, so every process and host sees them: per account (the
+# email, case-insensitive) and per client address. LOGIN_FAILURE_LIMIT failures
+# of either within LOGIN_COOLOFF_MINUTES lock its logins until that long after
+# the last failure, correct password or not. A success does not reset the
+# counts: a reset deletes the client's attempts too, so anyone with an account
+# could wipe the count of their guesses at someone else's by logging in.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_ENABLED = envbool("LOGIN_THROTTLE", "1")
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the page's "try again at" stays true
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.throttle.login_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_VERBOSE = False
+
+# Guessing API keys: API_KEY_FAILURE_LIMIT requests with an unknown or revoked
+# key from one client address within API_KEY_LOCKOUT_SECONDS answer 429 to every
+# key from that address for API_KEY_LOCKOUT_SECONDS (0 turns it off). Counted in
+# the database (accounts.ApiKeyFailure), like logins, not in the per-process cache.
+API_KEY_FAILURE_LIMIT = envint("API_KEY_FAILURE_LIMIT", 20)
+API_KEY_LOCKOUT_SECONDS = envint("API_KEY_LOCKOUT_SECONDS", 300)
+
+# Content-Security-Policy: no inline script or style anywhere (templates use
+# neither; htmx injects no indicator style, evaluates nothing and settles no
+# style attribute: see the htmx-config meta tag in base.html), everything from
+# this origin. Permissions-Policy: no page needs these browser features.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # Security. Production behind a TLS-terminating proxy gets the strict set.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,6 +1,6 @@
 """The OpenAPI description: valid, readable, and no input to it makes the API fail with a 5xx.
 
-The schemathesis run is bounded (25 examples per operation) and talks to the
+The schemathesis run is bounded (20 examples per operation) and talks to the
 live test server only.
 """
 
@@ -8,6 +8,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from accounts.roles import Role
 from boards.models import LabelClass
@@ -55,10 +60,33 @@ def api_schema(live_server, demo):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_no_input_makes_the_api_answer_with_a_server_error(case, demo):
-    case.call_and_validate(headers={"Authorization": f"Bearer {demo}"}, checks=[not_a_server_error], timeout=30)
+    case.call_and_validate(headers={"Authorization": f"Bearer {demo}"}, checks=CHECKS, timeout=30)
+
+
+def test_the_descriptions_enums_are_the_models_choices(client):
+    from accounts.models import ApiScope
+    from boards.models import PRIORITY_HIGHEST, PRIORITY_LOWEST, AnnotationState, BatchStatus, JobState, Split
+    from boards.services import TAG_OPERATIONS
+
+    described = client.get("/api/openapi.json").json()
+    schemas = described["components"]["schemas"]
+    assert schemas["Batch"]["properties"]["status"]["enum"] == BatchStatus.values
+    priority = schemas["Batch"]["properties"]["priority"]
+    assert (priority["minimum"], priority["maximum"]) == (PRIORITY_HIGHEST, PRIORITY_LOWEST)
+    assert len(schemas["Job"]["properties"]["status"]["enum"]) == len(JobState.values)
+    assert schemas["Job"]["properties"]["batchStatus"]["enum"] == BatchStatus.values
+    assert schemas["Image"]["properties"]["split"]["enum"] == Split.values
+    assert set(AnnotationState.values) < set(schemas["Image"]["properties"]["status"]["enum"])
+    paths = described["paths"]
+    move = paths["/{ws}/{project}/batches/{batch_id}/move"]["post"]["requestBody"]["content"]["application/json"]
+    assert move["schema"]["properties"]["to"]["enum"] == BatchStatus.values
+    tags = paths["/{ws}/{project}/images/{image_id}/tags"]["post"]["requestBody"]["content"]["application/json"]
+    assert tags["schema"]["properties"]["operation"]["enum"] == list(TAG_OPERATIONS)
+    assert all(scope in described["info"]["description"] for scope in ApiScope.values)

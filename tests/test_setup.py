@@ -43,7 +43,8 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 
 @pytest.mark.django_db
-def test_seed_demo_fills_every_column_and_is_idempotent(capsys):
+def test_seed_demo_fills_every_column_and_is_idempotent(capsys, settings):
+    settings.DEBUG = True  # as `make run` has it; with DEBUG off the command refuses
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "manager@demo.test" in out and DEMO_API_KEY in out

@@ -11,6 +11,7 @@ stored, never recompressed.
 from __future__ import annotations
 
 import json
+import logging
 import posixpath
 import random
 import zipfile
@@ -20,9 +21,12 @@ from dataclasses import dataclass
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
+from boards.errors import WrongState
 from boards.formats import AnnotationFormatError, voc, yolo
 from boards.models import Annotation, Batch, BatchStatus, Image, LabelClass, Project, ReviewState
-from boards.services import Box
+from boards.services import Box, safe_filename
+
+log = logging.getLogger(__name__)
 
 CHUNK = 500
 COPY_CHUNK = 64 * 1024
@@ -51,10 +55,17 @@ def parse_split(text: str | None) -> tuple[int, int, int] | None:
     """``"70,20,10"`` as three whole percentages (any sum above zero), or None when not asked."""
     if not text:
         return None
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise AnnotationFormatError("A split is three whole numbers for train, valid and test, like 70,20,10.")
-    ratio = tuple(int(p) for p in parts)
+    from core.params import BadParameter, whole_number
+
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise BadParameter("split", "not three parts")
+        ratio = tuple(whole_number(p, name="split", low=0, high=1_000_000) for p in parts)
+    except BadParameter:
+        raise AnnotationFormatError(
+            "A split is three whole numbers (digits 0-9) for train, valid and test, like 70,20,10."
+        ) from None
     if sum(ratio) == 0:
         raise AnnotationFormatError("A split needs at least one part above zero.")
     return ratio  # type: ignore[return-value]
@@ -126,7 +137,8 @@ class Export:
         seen: set[str] = set()
         for page in self.pages(only_split):
             for image, boxes in page:
-                name = posixpath.basename(image.original_filename.replace("\\", "/")) or f"image_{image.pk}.jpg"
+                suffix = posixpath.splitext(image.file.name)[1] or ".jpg"
+                name = safe_filename(image.original_filename) or f"image_{image.pk}{suffix}"
                 if name.lower() in seen:
                     stem, dot, ext = name.rpartition(".")
                     name = f"{stem}_{image.pk}.{ext}" if dot else f"{name}_{image.pk}"
@@ -169,16 +181,47 @@ class Member:
     storage_name: str | None = None
 
 
+class ExportInterrupted(Exception):
+    """A stored file could not be read while its archive was being sent."""
+
+
 def stream_zip(members: Iterable[Member]) -> Iterator[bytes]:
-    """A zip archive of ``members``, yielded in pieces as each is written."""
+    """A zip archive of ``members``, yielded in pieces as each is written.
+
+    If a stored file cannot be read on the way, the archive's end (its central
+    directory) is never sent and ``ExportInterrupted`` is raised: the server
+    cuts the response off, so the client sees a failed download, and what it
+    did receive does not open as a zip.
+    """
     pipe = _Pipe()
+    try:
+        yield from _zip_pieces(pipe, members)
+    except ExportInterrupted as exc:
+        pipe.take()  # the central directory, written as the archive closed: never sent
+        log.error("Export cut off: %s", exc)
+        raise
+    yield pipe.take()
+
+
+def _stored_chunks(member: Member) -> Iterator[bytes]:
+    try:
+        with default_storage.open(member.storage_name, "rb") as source:
+            while chunk := source.read(COPY_CHUNK):
+                yield chunk
+    except OSError as exc:
+        raise ExportInterrupted(
+            f"{member.storage_name} (“{member.name}” in the archive) could not be read: {exc.strerror or exc}"
+        ) from exc
+
+
+def _zip_pieces(pipe: _Pipe, members: Iterable[Member]) -> Iterator[bytes]:
     with zipfile.ZipFile(pipe, "w", allowZip64=True) as archive:
         for member in members:
             if member.storage_name is not None:
                 info = zipfile.ZipInfo(member.name, date_time=(1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_STORED
-                with default_storage.open(member.storage_name, "rb") as source, archive.open(info, "w") as target:
-                    while chunk := source.read(COPY_CHUNK):
+                with archive.open(info, "w") as target:
+                    for chunk in _stored_chunks(member):
                         target.write(chunk)
                         if data := pipe.take():
                             yield data
@@ -193,7 +236,6 @@ def stream_zip(members: Iterable[Member]) -> Iterator[bytes]:
                             yield data
             if data := pipe.take():
                 yield data
-    yield pipe.take()
 
 
 # --- the three formats ------------------------------------------------------------
@@ -246,18 +288,17 @@ def coco_stream(export: Export) -> Iterator[bytes]:
 
 
 def yolo_members(export: Export) -> Iterator[Member]:
-    names = ", ".join(json.dumps(name) for name in export.classes)
     if export.splits is None:
         parts = [("", None)]
-        data = f"path: .\ntrain: images\nval: images\nnc: {len(export.classes)}\nnames: [{names}]\n"
+        folders = {"train": "images", "val": "images"}
     else:
         parts = [(f"{split}/", split) for split in export.split_names()]
-        lines = ["path: ."]
-        for key, split in (("train", "train"), ("val", "valid"), ("test", "test")):
-            if split in export.split_names():
-                lines.append(f"{key}: {split}/images")
-        data = "\n".join(lines) + f"\nnc: {len(export.classes)}\nnames: [{names}]\n"
-    yield Member("data.yaml", text=data)
+        folders = {
+            key: f"{split}/images"
+            for key, split in (("train", "train"), ("val", "valid"), ("test", "test"))
+            if split in export.split_names()
+        }
+    yield Member("data.yaml", text=yolo.data_yaml(export.classes, folders))
     for prefix, split in parts:
         for image, boxes, name in export.rows(split):
             yield Member(f"{prefix}images/{name}", storage_name=image.file.name)
@@ -287,6 +328,41 @@ class _Named:
     @property
     def height(self) -> int:
         return self.image.height
+
+
+MISSING_SHOWN = 10
+
+
+def _stored(name: str) -> bool:
+    """Whether storage holds a non-empty file ``name``: one ``stat`` on the file system."""
+    try:
+        return bool(name) and default_storage.size(name) > 0
+    except OSError:
+        return False
+
+
+def check_files(export: Export, fmt: str) -> None:
+    """Refuse, before a byte is sent, an archive that would lack image files.
+
+    COCO's JSON holds no images; YOLO and VOC archives hold every image, so
+    each one's file must be in storage and not empty (a write cut off before
+    files were written atomically left such files).
+    """
+    if fmt == "coco":
+        return
+    total, missing = 0, []
+    rows = export.images.order_by("pk").values_list("pk", "file", "original_filename")
+    for pk, name, filename in rows.iterator(chunk_size=2000):
+        total += 1
+        if not _stored(name):
+            missing.append(f"{safe_filename(filename) or 'unnamed'} (image {pk})")
+    if missing:
+        shown = ", ".join(missing[:MISSING_SHOWN]) + (", …" if len(missing) > MISSING_SHOWN else "")
+        raise WrongState(
+            f"{len(missing)} of the {total} images' files are missing or empty in storage, so the archive "
+            f"would be incomplete: {shown}. Restore those files in storage (from a backup) and export again; "
+            "nothing was sent."
+        )
 
 
 def stream(export: Export, fmt: str) -> Iterator[bytes]:

@@ -6,26 +6,37 @@ Boxes are ``xmin, ymin, xmax, ymax`` in pixels of the image, read as written
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing, see _safe_root
+import xml.etree.ElementTree as ET  # noqa: S405 - only for the Element type and ParseError
 from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 
 from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
 from boards.services import Box
 
 
-def _safe_root(text: str) -> ET.Element:
-    # No VOC file has a DTD; refusing one up front rules out entity expansion
-    # and external entities, so the standard parser is safe on what remains.
-    head = text.lstrip("\ufeff")
-    if "<!DOCTYPE" in head.upper() or "<!ENTITY" in head.upper():
-        raise AnnotationFormatError("The XML declares a DTD or entities, which VOC files never do.")
+def _safe_root(data: str | bytes) -> ET.Element:
+    """The root element, parsed by defusedxml with every DTD refused.
+
+    Bytes are read as sent, so the parser itself finds the encoding (a BOM, a
+    UTF-16 byte pattern, the XML declaration) and nothing can hide a DTD from it.
+    No VOC file has a DTD; refusing one rules out entity expansion and
+    external entities whatever the encoding.
+    """
     try:
-        return ET.fromstring(head.encode())  # noqa: S314 - see above
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise AnnotationFormatError(
+            "The XML declares a DTD or entities, which VOC files never do; remove the <!DOCTYPE …> part."
+        ) from None
     except ET.ParseError as exc:
         raise AnnotationFormatError(f"This is not well-formed XML ({exc}).") from None
+    except (LookupError, UnicodeError) as exc:
+        raise AnnotationFormatError(f"The XML's encoding cannot be read ({exc}).") from None
 
 
-def parse(text: str, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
+def parse(text: str | bytes, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
     root = _safe_root(text)
     if root.tag != "annotation":
         raise AnnotationFormatError(f"A VOC file starts with <annotation>, not <{root.tag}>.")
@@ -93,6 +104,6 @@ def dump(image: ImageLike, boxes: list[Box]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def filename_in(text: str) -> str:
+def filename_in(text: str | bytes) -> str:
     """The image file name a VOC file names in ``<filename>``, or ""."""
     return (_safe_root(text).findtext("filename") or "").strip()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import yaml
+
 from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
 from boards.services import Box
 
@@ -75,55 +77,129 @@ def is_names_file(filename: str) -> bool:
     return name in NAMES_FILES or name.endswith((".names", ".yaml", ".yml"))
 
 
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+MAX_NAMES_FILE_CHARS = 1_000_000
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases (``*name``), reading every scalar as its text.
+
+    ``safe_load`` expands every alias into a full copy of what it names, so a
+    few hundred bytes of nested aliases become billions of nodes; no data.yaml
+    needs them. Plain scalars stay text as written: a class named ``12``,
+    ``no`` or ``1e3`` is that name (YAML would read ``no`` as false and
+    ``1e3`` as 1000.0), and class numbers and ``nc`` are parsed here.
+    """
+
+    yaml_implicit_resolvers: dict = {}
+
+    def construct_mapping(self, node, deep=False):
+        # PyYAML keeps the last of two equal keys without a word; a data.yaml
+        # naming class 0 twice is a mistake to report.
+        seen = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key.strip() in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key.strip()!r} appears twice", key_node.start_mark
+                )
+            seen.add(key.strip() if isinstance(key, str) else key)
+        return super().construct_mapping(node, deep=deep)
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"found the alias *{event.anchor}, which a data.yaml never needs", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(text: str, filename: str):
+    if len(text) > MAX_NAMES_FILE_CHARS:
+        raise AnnotationFormatError(f"{filename} is over {MAX_NAMES_FILE_CHARS:,} characters; a data.yaml is far less.")
+    loader = _NoAliasLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" on line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise AnnotationFormatError(f"{filename} is not valid YAML{line}: {problem}.") from None
+    except RecursionError:
+        raise AnnotationFormatError(f"{filename} nests too deeply to be a data.yaml.") from None
+    finally:
+        loader.dispose()
+
+
+def _class_name(value, number: int, filename: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise AnnotationFormatError(f"{filename}: class {number} has no name.")
+    if not isinstance(value, str):
+        raise AnnotationFormatError(f"{filename}: class {number}'s name is a {type(value).__name__}, not a name.")
+    return value.strip()
+
+
+def _numbered_names(names, filename: str) -> list[str]:
+    """The ``names:`` value, a list or a ``{number: name}`` mapping, as names in number order."""
+    if isinstance(names, list):
+        return [_class_name(value, n, filename) for n, value in enumerate(names)]
+    if not isinstance(names, dict):
+        raise AnnotationFormatError(
+            f"{filename}: “names” must be a list of names or a mapping of class numbers to names."
+        )
+    numbered: dict[int, str] = {}
+    for key, value in names.items():
+        if isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():
+            number = int(key)
+        else:
+            raise AnnotationFormatError(
+                f"{filename}: “names” maps {key!r} to a name; the keys must be class numbers 0, 1, 2, …"
+            )
+        if number in numbered:
+            raise AnnotationFormatError(f"{filename}: class {number} is named twice in “names”.")
+        numbered[number] = _class_name(value, number, filename)
+    missing = sorted(set(range(len(numbered))) - set(numbered))
+    if missing:
+        raise AnnotationFormatError(
+            f"{filename}: the class numbers in “names” must run 0, 1, 2, … without gaps; {missing[0]} is missing."
+        )
+    return [numbered[n] for n in range(len(numbered))]
 
 
 def read_names(text: str, filename: str) -> list[str]:
     """Class names in number order, from ``classes.txt``/``*.names`` (one a line) or a ``data.yaml``.
 
-    Reads the ``names:`` of a data.yaml as a list (``[a, b]`` or ``- a`` lines)
-    or a mapping (``{0: a}`` or ``0: a`` lines).
+    A data.yaml is read with PyYAML (safe, no aliases): ``names`` is a list
+    (block or flow style) or a mapping of class numbers to names, as
+    Ultralytics, Roboflow and CVAT write it. An ``nc`` beside it must agree.
     """
+    shown = filename.rsplit("/", 1)[-1] or filename
     if not filename.lower().endswith((".yaml", ".yml")):
         names = [line.strip() for line in text.splitlines() if line.strip()]
         if not names:
             raise AnnotationFormatError("The class names file is empty.")
         return names
-    lines = text.splitlines()
-    for n, line in enumerate(lines):
-        if not line.startswith("names:"):
-            continue
-        rest = line[len("names:") :].split(" #", 1)[0].strip()
-        items: list[tuple[str, str]] = []
-        if rest.startswith("[") and rest.endswith("]"):
-            items = [(str(i), _unquote(v)) for i, v in enumerate(rest[1:-1].split(",")) if v.strip()]
-        elif rest.startswith("{") and rest.endswith("}"):
-            for pair in rest[1:-1].split(","):
-                if pair.strip():
-                    key, _, value = pair.partition(":")
-                    items.append((key.strip(), _unquote(value)))
-        elif rest:
-            raise AnnotationFormatError("data.yaml: “names” must be a list or a mapping of class numbers to names.")
-        else:
-            for follow in lines[n + 1 :]:
-                if not follow.strip() or follow.lstrip().startswith("#"):
-                    continue
-                if not follow[:1].isspace() and not follow.startswith("-"):
-                    break
-                entry = follow.strip()
-                if entry.startswith("-"):
-                    items.append((str(len(items)), _unquote(entry[1:])))
-                else:
-                    key, _, value = entry.partition(":")
-                    items.append((key.strip(), _unquote(value)))
-        names = normalize_labelmap(dict(items))
-        if not names:
-            raise AnnotationFormatError("data.yaml: “names” lists no classes.")
-        if sorted(names, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(names))]:
-            raise AnnotationFormatError("data.yaml: the class numbers in “names” must run 0, 1, 2, …")
-        return [names[str(i)] for i in range(len(names))]
-    raise AnnotationFormatError("data.yaml has no “names” entry.")
+    data = _load_yaml(text, shown)
+    if not isinstance(data, dict):
+        raise AnnotationFormatError(f"{shown} must be a YAML mapping with a “names” entry.")
+    if data.get("names") in (None, ""):
+        raise AnnotationFormatError(f"{shown} has no “names” entry.")
+    names = _numbered_names(data["names"], shown)
+    if not names:
+        raise AnnotationFormatError(f"{shown}: “names” lists no classes.")
+    if "nc" in data:
+        nc = data["nc"]
+        if not (isinstance(nc, str) and nc.strip().isascii() and nc.strip().isdigit()):
+            raise AnnotationFormatError(f"{shown}: “nc” must be the number of classes, not {nc!r}.")
+        nc = int(nc)
+        if nc != len(names):
+            raise AnnotationFormatError(
+                f"{shown} says nc: {nc}, but “names” lists {len(names)} classes; make them agree."
+            )
+    return names
+
+
+def data_yaml(classes: Sequence[str], folders: dict[str, str]) -> str:
+    """A data.yaml as Ultralytics reads it: the split folders, ``nc`` and ``names`` numbered ``0: name``."""
+    data: dict = {"path": ".", **folders, "nc": len(classes), "names": dict(enumerate(classes))}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1_000_000)

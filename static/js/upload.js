@@ -1,8 +1,30 @@
 // Upload many files or a folder with one progress bar and a line per file.
-// Files go in requests of CHUNK; the first request's batch takes the rest.
+// Files go in requests of at most CHUNK files and of at most the server's request
+// size limit (data-max-request-bytes, less room for the form's own bytes); the
+// first request's batch takes the rest.
 (function () {
   "use strict";
   const CHUNK = 50;
+  const OVERHEAD = 1024 * 1024;
+
+  // Consecutive groups of files, each within CHUNK files and maxBytes (a file larger than
+  // maxBytes goes alone, and the server says why it refuses it).
+  function chunks(files, maxBytes) {
+    const groups = [];
+    let group = [];
+    let bytes = 0;
+    files.forEach((f) => {
+      if (group.length && (group.length >= CHUNK || (maxBytes > 0 && bytes + f.size > maxBytes))) {
+        groups.push(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push(f);
+      bytes += f.size + 512;
+    });
+    if (group.length) groups.push(group);
+    return groups;
+  }
   const IMAGE = /\.(jpe?g|png|webp|bmp|tiff?|gif)$/i;
 
   function ready(form) {
@@ -73,8 +95,9 @@
     rows.textContent = "";
     button.disabled = true;
 
-    for (let start = 0; start < files.length; start += CHUNK) {
-      const chunk = files.slice(start, start + CHUNK);
+    const limit = Number(form.dataset.maxRequestBytes) || 0;
+    let start = 0;
+    for (const chunk of chunks(files, limit > OVERHEAD ? limit - OVERHEAD : limit)) {
       const data = new FormData();
       data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
       data.append("name", form.querySelector("[name=name]").value);
@@ -90,9 +113,11 @@
         chunk.forEach((f) => addRow(rows, f.name, "rejected", message));
         counts.rejected += chunk.length;
         sentBefore += chunkBytes;
+        start += chunk.length;
         continue;
       }
       sentBefore += chunkBytes;
+      start += chunk.length;
       if (body.batch && !batch) batch = body.batch;
       (body.files || []).forEach((f) => {
         counts[f.status] = (counts[f.status] || 0) + 1;

@@ -98,6 +98,25 @@ def _page_timeouts(request):
         page.set_default_navigation_timeout(10_000)
 
 
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request):
+    """Fail a browser test whose page broke the Content-Security-Policy (the browser logs each refusal)."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text)
+        if message.type == "error" and "Content Security Policy" in message.text
+        else None,
+    )
+    yield
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)
+
+
 @pytest.fixture
 def url(live_server):
     """``url("/w/acme/p/parcels/")`` → the live server's absolute URL for that path."""

@@ -2,14 +2,19 @@
 
 Idempotent: running it again changes nothing that is already there. Needs no
 network: the images are drawn with Pillow.
+
+The demo's passwords and API key are published, so the command refuses to run
+with DEBUG off (production settings) unless told
+``--i-know-this-is-not-production``, as for a public demo server.
 """
 
 import io
 import os
 import random
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageDraw
@@ -29,6 +34,7 @@ USERS = [
     ("viewer@demo.test", "Vic Viewer", Role.VIEWER),
 ]
 ADMIN = ("admin@demo.test", "Ada Admin")
+NOT_PRODUCTION = "--i-know-this-is-not-production"
 
 
 def demo_image(seed: int, size=(640, 480)) -> bytes:
@@ -51,7 +57,21 @@ def demo_image(seed: int, size=(640, 480)) -> bytes:
 class Command(BaseCommand):
     help = "Create the demo workspace, users, projects, batches and API key (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            NOT_PRODUCTION,
+            action="store_true",
+            dest="not_production",
+            help="Run even with DEBUG off: the demo logins and API key are public, never use this in production.",
+        )
+
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["not_production"]:
+            raise CommandError(
+                "DEBUG is off, so these look like production settings: seed_demo would create a superuser "
+                f"{ADMIN[0]} with the password '{PASSWORD}' and a published API key. Run it with DEBUG=1, or add "
+                f"{NOT_PRODUCTION} if this server really is a throwaway demo."
+            )
         with transaction.atomic():
             users = self._users()
             workspace, _ = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo"})

@@ -1,0 +1,1 @@
+"""Pieces shared by every app: reading request parameters (``core.params``) and mapping errors to answers."""
