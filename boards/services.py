@@ -1207,8 +1207,8 @@ def save_annotations(
             if label is None:
                 name = str(box.label).strip()
                 if not create_labels or isinstance(box.label, int) or not name:
-                    raise InvalidInput(f"Box {n}: there is no class “{box.label}” in this project.")
-                label = labels[name] = LabelClass.objects.create(project=image.project, name=name)
+                    raise InvalidInput(f"Box {n}: there is no class “{str(box.label)[:100]}” in this project.")
+                label = labels[name] = _new_label_from_import(image.project, name, n)
             clipped = _clip(box, image)
             if clipped is None:
                 raise InvalidInput(f"Box {n} lies wholly outside the {image.width}×{image.height} image.")
@@ -1251,6 +1251,16 @@ UNCHANGED: Any = _Unchanged()
 def _may_manage(project: Project, actor: User) -> None:
     if not actor.is_authenticated or not actor.has_perm("boards.manage_project", project):
         raise NotAllowed("Only the project's managers and owners may change its settings.")
+
+
+def _new_label_from_import(project: Project, name: str, n: int) -> LabelClass:
+    """The new class an imported box names, if the database can store its name."""
+    limit = LabelClass._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise InvalidInput(f"Box {n}: a class name has at most {limit} characters.")
+    if "\x00" in name:
+        raise InvalidInput(f"Box {n}: a class name cannot hold a NUL character.")
+    return LabelClass.objects.create(project=project, name=name)
 
 
 def _clean_name(project: Project, name, *, exclude: int | None = None) -> str:

@@ -44,10 +44,10 @@ def number(value, what: str) -> float:
     """A finite float from ``value``, or a clear error naming ``what``."""
     try:
         result = float(value)
-    except (TypeError, ValueError):
-        raise AnnotationFormatError(f"{what} is not a number ({value!r}).") from None
+    except (TypeError, ValueError, OverflowError):
+        raise AnnotationFormatError(f"{what} is not a number ({str(value)[:40]!r}).") from None
     if not math.isfinite(result):
-        raise AnnotationFormatError(f"{what} is not a finite number ({value!r}).")
+        raise AnnotationFormatError(f"{what} is not a finite number ({str(value)[:40]!r}).")
     return result
 
 

@@ -36,8 +36,8 @@ def _read(text: str, labelmap) -> tuple[dict, list[dict], dict[str, str]]:
     """The document, its images, and class names by category id (a labelmap overrides)."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise AnnotationFormatError(f"This is not valid JSON ({exc}).") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer of thousands of digits
+        raise AnnotationFormatError(f"This is not valid JSON ({str(exc)[:200]}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("annotations", []), list):
         raise AnnotationFormatError("A COCO file is an object with an “annotations” list.")
     images = data.get("images") or []

@@ -6,6 +6,7 @@ Boxes are ``xmin, ymin, xmax, ymax`` in pixels of the image, read as written
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # noqa: S405 - only for the Element type and ParseError
 from xml.sax.saxutils import escape
 
@@ -25,15 +26,34 @@ def _safe_root(data: str | bytes) -> ET.Element:
     external entities whatever the encoding.
     """
     try:
-        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        try:
+            return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        except ValueError as exc:
+            # expat reads UTF-8, UTF-16 and single-byte encodings itself; a file declaring a
+            # multi-byte one (Shift JIS, GBK, Big5, EUC-KR) is decoded here and parsed as text.
+            if not isinstance(data, bytes) or "multi-byte" not in str(exc):
+                raise
+            text = data.decode(_declared_encoding(data))
+            return SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise AnnotationFormatError(
             "The XML declares a DTD or entities, which VOC files never do; remove the <!DOCTYPE …> part."
         ) from None
     except ET.ParseError as exc:
         raise AnnotationFormatError(f"This is not well-formed XML ({exc}).") from None
-    except (LookupError, UnicodeError) as exc:
-        raise AnnotationFormatError(f"The XML's encoding cannot be read ({exc}).") from None
+    except (LookupError, UnicodeError, ValueError) as exc:
+        raise AnnotationFormatError(f"The XML's encoding cannot be read ({str(exc)[:200]}).") from None
+
+
+_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+
+
+def _declared_encoding(data: bytes) -> str:
+    """The encoding an ASCII-compatible XML declaration names (a LookupError when it names none)."""
+    found = _DECLARATION.match(data[:200])
+    if found is None:
+        raise LookupError("no encoding is declared")
+    return found.group(1).decode("ascii")
 
 
 def parse(text: str | bytes, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:

@@ -6,12 +6,16 @@ The class is a number; the labelmap names it (``{"0": "car"}`` or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import yaml
 
 from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
 from boards.services import Box
+
+# A class number as YOLO files write it: ASCII digits ("²".isdigit() is true too), at most nine.
+_CLASS_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 
 def parse(text: str, *, image_width: int, image_height: int, filename: str = "", labelmap=None) -> list[Box]:
@@ -28,8 +32,8 @@ def parse(text: str, *, image_width: int, image_height: int, filename: str = "",
                 f"Line {n} has {len(fields)} values; a YOLO box is “class x_center y_center width height”."
             )
         cls = fields[0]
-        if not cls.isdigit():
-            raise AnnotationFormatError(f"Line {n}: the class “{cls}” is not a class number.")
+        if not _CLASS_NUMBER.fullmatch(cls):
+            raise AnnotationFormatError(f"Line {n}: the class “{cls[:40]}” is not a class number.")
         cls = str(int(cls))
         if names and cls not in names:
             raise AnnotationFormatError(f"Line {n}: class {cls} is not in the labelmap.")
@@ -98,11 +102,13 @@ class _NoAliasLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str) and key.strip() in seen:
+            if not isinstance(key, str):
+                continue  # a list or mapping as a key: PyYAML refuses it below
+            if key.strip() in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key.strip()!r} appears twice", key_node.start_mark
+                    None, None, f"the key {key.strip()[:40]!r} appears twice", key_node.start_mark
                 )
-            seen.add(key.strip() if isinstance(key, str) else key)
+            seen.add(key.strip())
         return super().construct_mapping(node, deep=deep)
 
     def compose_node(self, parent, index):
@@ -149,11 +155,11 @@ def _numbered_names(names, filename: str) -> list[str]:
         )
     numbered: dict[int, str] = {}
     for key, value in names.items():
-        if isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():
+        if isinstance(key, str) and _CLASS_NUMBER.fullmatch(key.strip()):
             number = int(key)
         else:
             raise AnnotationFormatError(
-                f"{filename}: “names” maps {key!r} to a name; the keys must be class numbers 0, 1, 2, …"
+                f"{filename}: “names” maps {str(key)[:40]!r} to a name; the keys must be class numbers 0, 1, 2, …"
             )
         if number in numbered:
             raise AnnotationFormatError(f"{filename}: class {number} is named twice in “names”.")
@@ -189,8 +195,8 @@ def read_names(text: str, filename: str) -> list[str]:
         raise AnnotationFormatError(f"{shown}: “names” lists no classes.")
     if "nc" in data:
         nc = data["nc"]
-        if not (isinstance(nc, str) and nc.strip().isascii() and nc.strip().isdigit()):
-            raise AnnotationFormatError(f"{shown}: “nc” must be the number of classes, not {nc!r}.")
+        if not (isinstance(nc, str) and _CLASS_NUMBER.fullmatch(nc.strip())):
+            raise AnnotationFormatError(f"{shown}: “nc” must be the number of classes, not {str(nc)[:40]!r}.")
         nc = int(nc)
         if nc != len(names):
             raise AnnotationFormatError(
