@@ -26,6 +26,7 @@ import io
 import logging
 import struct
 import tempfile
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -63,6 +64,7 @@ for _loader in ("VipsForeignLoadPng", "VipsForeignLoadWebp", "VipsForeignLoadTif
     pyvips.operation_block_set(_loader, False)
 
 ORIENTATION = 0x0112
+_FULL_DECODES = threading.BoundedSemaphore(1)
 _CHUNK = 1 << 20
 
 
@@ -118,9 +120,14 @@ def process(source: bytes | BinaryIO, *, thumb_size: int | None = None) -> Proce
             _find_png_exif(im, fp)
         with im:
             if orientation_of(im) != 1:
-                oriented, upright = _turn_upright(im, fmt, fp)
-                width, height = upright.size
-                thumb = _pillow_thumbnail(upright, _fit(width, height, thumb_size))
+                # Turning decodes the whole image and makes a turned copy: one
+                # at a time per process, so that a burst of them (or of crafted
+                # files) costs at most two copies of the largest allowed image.
+                with _FULL_DECODES:
+                    oriented, upright = _turn_upright(im, fmt, fp)
+                    width, height = upright.size
+                    thumb = _pillow_thumbnail(upright, _fit(width, height, thumb_size))
+                    del upright
             elif fmt in _VIPS_FORMATS:
                 box = _fit(width, height, thumb_size)
                 thumb = _vips_thumbnail(source if isinstance(source, bytes) else fp, fmt, box)
@@ -206,8 +213,7 @@ def _turn_upright(im: ImageFile.ImageFile, fmt: str, fp: BinaryIO) -> tuple[Bina
         if upright.info.get("xmp"):
             options["xmp"] = upright.info["xmp"]
     elif fmt == "WEBP":
-        fp.seek(12)
-        if fp.read(4) == b"VP8L":
+        if _webp_is_lossless(fp):
             options["lossless"] = True
         else:
             options["quality"] = 95
@@ -217,6 +223,24 @@ def _turn_upright(im: ImageFile.ImageFile, fmt: str, fp: BinaryIO) -> tuple[Bina
     upright.save(out, fmt, **options)
     out.seek(0)
     return out, upright
+
+
+def _webp_is_lossless(fp: BinaryIO) -> bool:
+    """Whether a WebP file's image is a lossless (VP8L) bitstream.
+
+    A WebP with EXIF is an extended file (VP8X) whose image chunk follows its
+    metadata chunks, so walk the RIFF chunks to the first VP8 or VP8L one.
+    """
+    fp.seek(12)
+    for _ in range(64):
+        head = fp.read(8)
+        if len(head) < 8:
+            return False
+        kind, size = head[:4], struct.unpack("<I", head[4:])[0]
+        if kind in (b"VP8L", b"VP8 "):
+            return kind == b"VP8L"
+        fp.seek(size + (size & 1), io.SEEK_CUR)
+    return False
 
 
 def _pillow_thumbnail(im: PILImage.Image, box: tuple[int, int]) -> bytes:

@@ -12,6 +12,8 @@ import hashlib
 import io
 import json
 import re
+import threading
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
@@ -337,3 +339,46 @@ def test_reorient_images_finishes_a_run_stopped_after_its_commit(project, capsys
     assert_marker_in(PILImage.open(io.BytesIO(stored(image.file.name))), MARKER)
     (box,) = Annotation.objects.filter(image=image)
     assert (box.x, box.y, box.width, box.height) == MARKER
+
+
+def test_a_lossless_webp_with_exif_stays_lossless_when_turned():
+    # Any WebP carrying EXIF is an extended (VP8X) file: its VP8L chunk comes later.
+    raw = scene().transpose(STORED_AS[6])
+    exif = PILImage.Exif()
+    exif[ORIENTATION] = 6
+    out = io.BytesIO()
+    raw.save(out, "WEBP", exif=exif, lossless=True)
+    assert out.getvalue()[12:16] == b"VP8X"
+    result = imaging.process(out.getvalue())
+    kept = result.oriented.read()
+    assert b"VP8L" in kept[:4096] and b"VP8 " not in kept[:4096]
+    turned = PILImage.open(io.BytesIO(kept)).convert("RGB")
+    expected = ImageOps.exif_transpose(PILImage.open(out)).convert("RGB")
+    assert turned.tobytes() == expected.tobytes()
+
+
+def test_photos_are_turned_upright_one_at_a_time(monkeypatch):
+    # Turning decodes the whole image: two at once would hold two full copies each.
+    running, most = [0], [0]
+    real = imaging._turn_upright
+    guard = threading.Lock()
+
+    def counted(*args):
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        try:
+            return real(*args)
+        finally:
+            with guard:
+                running[0] -= 1
+
+    monkeypatch.setattr(imaging, "_turn_upright", counted)
+    photos = [camera_jpeg(orientation) for orientation in (3, 6, 8, 5)]
+    threads = [threading.Thread(target=imaging.process, args=(photo,)) for photo in photos]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
