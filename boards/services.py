@@ -523,6 +523,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
     except BaseException:
         _delete_unreferenced(written)
         raise
+    _ensure_files(files, written)
     for (index, _), image in zip(fresh, images, strict=True):
         results[index].image_id = image.pk
     return batch
@@ -681,6 +682,23 @@ def _write_files(files: Sequence[tuple[str, Any]], *, what: str) -> list[str]:
         f"The server could not store {what}: {why}. Nothing from this upload was kept; "
         "try again later, and tell an administrator if it happens again."
     ) from error
+
+
+def _ensure_files(files: Sequence[tuple[str, Any]], written: Sequence[str]) -> None:
+    """After the rows committed: write again any file they rely on that was already there and is gone now.
+
+    A file found at its address was not written by this upload; a failed upload
+    of the same image, a deletion or ``cleanup_files`` may have removed it
+    between that check and the commit. The upload still holds the content.
+    """
+    kept = set(written)
+    for name, content in files:
+        if name in kept or default_storage.exists(name):
+            continue
+        try:
+            _write_file((name, content))
+        except OSError:  # the row is committed; the export check (409) will name the missing file
+            log.error("Could not write %s again after it vanished", name, exc_info=True)
 
 
 def _delete_unreferenced(names: Sequence[str]) -> None:
@@ -1032,7 +1050,7 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
         Annotation.objects.filter(image__batch=batch).delete()
         Image.objects.filter(batch=batch).delete()
         batch.delete()
-        transaction.on_commit(lambda: _delete_files(files))
+        transaction.on_commit(lambda: _delete_unreferenced(files))
     return count
 
 
@@ -1559,6 +1577,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
         # Another request may have stored the same image meanwhile: its row now uses these files.
         _delete_unreferenced(written)
         raise
+    _ensure_files(files, written)
     return ImageUpload(image_id=image.pk, duplicate=False, batch=batch)
 
 
@@ -1675,7 +1694,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         Image.objects.filter(pk__in=ids).delete()
         mark_changed(*per_batch)
         files = [name for r in rows for name in (r[4], r[5])]
-        transaction.on_commit(lambda: _delete_files(files))
+        transaction.on_commit(lambda: _delete_unreferenced(files))
     return len(rows)
 
 

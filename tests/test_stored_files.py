@@ -118,6 +118,45 @@ def test_a_file_with_the_same_bytes_is_kept_and_made_fresh_for_cleanup(project, 
     assert time.time() - os.stat(path).st_mtime < 60  # but inside cleanup_files's grace period again
 
 
+def test_a_file_that_vanishes_before_the_upload_commits_is_written_again(project, manager, monkeypatch):
+    # The file was at its address when the upload looked (so it was not written), then a
+    # failed upload of the same image, a deletion or cleanup_files removed it before the commit.
+    data = photo(4)
+    original, thumb = content_address(project, data)
+    put(original, data)
+    real_create = Image.objects.bulk_create
+
+    def remove_then_create(*args, **kwargs):
+        default_storage.delete(original)
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(Image.objects, "bulk_create", remove_then_create)
+
+    services.upload_images(project=project, actor=manager, files=[SimpleUploadedFile("a.jpg", data)])
+
+    image = Image.objects.get()
+    with default_storage.open(image.file.name) as stored:
+        assert stored.read() == data
+    assert default_storage.exists(thumb)
+
+
+def test_files_of_a_deleted_batch_stay_when_a_new_row_names_them(
+    project, manager, django_capture_on_commit_callbacks
+):
+    data = photo(5)
+    first = services.upload_images(project=project, actor=manager, files=[SimpleUploadedFile("a.jpg", data)])
+    original, _thumb = content_address(project, data)
+    with django_capture_on_commit_callbacks(execute=True):  # the file removal runs after the commit
+        services.delete_batch(batch=first.batch, actor=manager)
+        # The same image uploaded again before the deletion's files are removed (after its commit).
+        image = Image.objects.create(
+            project=project, sha256=hashlib.sha256(data).hexdigest(), width=640, height=480,
+            original_filename="a.jpg", file=original,
+        )
+    assert Image.objects.filter(pk=image.pk).exists()
+    assert default_storage.exists(original)
+
+
 # --- a process killed mid-write ------------------------------------------------------
 
 KILLED_WRITER = """
