@@ -21,6 +21,7 @@ opens it, whether or not that program applies EXIF. That needs one full
 decode of the picture.
 """
 
+import errno
 import hashlib
 import io
 import logging
@@ -70,6 +71,10 @@ _CHUNK = 1 << 20
 
 class ImageRejected(Exception):
     """The file is not an image we can take; the message says why."""
+
+
+class NoScratchSpace(Exception):
+    """The server could not write the temporary file a turned photo needs (disk full, read-only)."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +224,14 @@ def _turn_upright(im: ImageFile.ImageFile, fmt: str, fp: BinaryIO) -> tuple[Bina
             options["quality"] = 95
     elif fmt == "TIFF":
         options["compression"] = im.info.get("compression", "raw")
-    out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller stores it; closed when collected
-    upright.save(out, fmt, **options)
+    try:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller stores it; closed when collected
+        upright.save(out, fmt, **options)
+        out.flush()
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EMFILE, errno.ENFILE):
+            raise
+        raise NoScratchSpace(exc.strerror or str(exc)) from exc
     out.seek(0)
     return out, upright
 

@@ -351,6 +351,12 @@ def _process_one(upload) -> tuple[Any, imaging.ProcessedImage | str]:
         return upload, imaging.process(upload)
     except imaging.ImageRejected as exc:
         return None, str(exc)
+    except imaging.NoScratchSpace as exc:
+        log.error("No room for a turned photo's temporary file: %s", exc)
+        raise StorageRefused(
+            f"The server could not store the images: it has no room for temporary files ({exc}). "
+            "Nothing from this upload was kept; try again later, and tell an administrator if it happens again."
+        ) from None
 
 
 _pool: ThreadPoolExecutor | None = None

@@ -336,3 +336,21 @@ def test_a_refusing_storage_fails_an_api_upload_clearly_and_keeps_nothing(api, p
     assert "storage is full" in error_of(response)["message"]
     assert error_of(response)["type"] == "storage"
     assert_nothing_kept()
+
+
+def test_no_room_to_turn_a_photo_upright_is_507_and_keeps_nothing(client, manager, project, monkeypatch):
+    from boards import imaging
+    from tests.test_orientation import camera_jpeg
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(imaging.tempfile, "TemporaryFile", full)
+    client.force_login(manager)
+    files = [SimpleUploadedFile("upright.jpg", photo(6)), SimpleUploadedFile("turned.jpg", camera_jpeg(6))]
+
+    response = browser_upload(client, project, files)
+
+    assert response.status_code == 507
+    assert "no room for temporary files" in response.json()["error"]["message"]
+    assert_nothing_kept()
