@@ -60,3 +60,33 @@ def role_allows(role: str | None, perm: str) -> bool:
 
 def role_at_least(role: str | None, minimum: str) -> bool:
     return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
+
+
+# The permission each project page and dialog asks for. The links, tabs, counts
+# and dialogs a person is shown are the ones ``user.has_perm`` grants here, and
+# the views refuse the same ones: nothing is offered that would answer 403.
+PAGE_PERMISSIONS: dict[str, str] = {
+    "board": "boards.view_project",
+    "catalog": "boards.view_project",
+    "export": "boards.view_project",
+    "label": "boards.annotate_batch",
+    "review": "boards.review_batch",
+    "upload": "boards.upload_images",
+    "merge": "boards.merge_batches",
+    "archived": "boards.archive_batch",
+    "settings": "boards.manage_project",
+    "import": "boards.manage_project",
+    "api_keys": "accounts.manage_api_keys",
+}
+
+DIALOG_PERMISSIONS: dict[str, str] = {
+    "assign": "boards.assign_batch",
+    "unassign": "boards.unassign_batch",
+    "delete": "boards.delete_batch",
+    "archive": "boards.archive_batch",
+}
+
+
+def allowed_pages(user, obj) -> dict[str, bool]:
+    """Which of ``PAGE_PERMISSIONS`` the user may use for this project (or anything in its workspace)."""
+    return {page: user.has_perm(perm, obj) for page, perm in PAGE_PERMISSIONS.items()}

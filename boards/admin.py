@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django_fsm import ConcurrentTransition
@@ -134,15 +135,44 @@ class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"“{obj}”: {label} done.", messages.SUCCESS)
         return True
 
+    # Deleting runs the service, which refuses batches outside Unassigned: the
+    # admin's own "deleted successfully" (one batch, or the bulk action's count)
+    # is said only of the batches really deleted, and a refusal is logged as no deletion.
+
+    def log_deletions(self, request, queryset):
+        """Logged by ``delete_model``, for the batches the service deletes."""
+        return []
+
     def delete_model(self, request, obj):
+        outcome = request.__dict__.setdefault("_batch_deletes", {"deleted": 0, "refused": 0})
         try:
-            services.delete_batch(batch=obj, actor=request.user)
+            with transaction.atomic():
+                super().log_deletions(request, [obj])
+                services.delete_batch(batch=obj, actor=request.user)
         except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            outcome["refused"] += 1
+            self.message_user(request, f"“{obj}”: {exc.message}", messages.ERROR)
+        else:
+            outcome["deleted"] += 1
 
     def delete_queryset(self, request, queryset):
         for batch in queryset:
             self.delete_model(request, batch)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        outcome = getattr(request, "_batch_deletes", None)
+        if outcome is not None and level == messages.SUCCESS and outcome["refused"]:
+            deleted = outcome["deleted"]
+            if not deleted:
+                return
+            message = f"Deleted {deleted} batch{'es' if deleted != 1 else ''}."
+        super().message_user(request, message, level, *args, **kwargs)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_batch_deletes", {}).get("refused"):
+            # Still there: back to its page, which shows the refusal.
+            return redirect(reverse("admin:boards_batch_change", args=[obj_id]))
+        return super().response_delete(request, obj_display, obj_id)
 
     def save_model(self, request, obj, form, change):
         try:

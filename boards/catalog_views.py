@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -79,6 +80,8 @@ def catalog_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
             "choices": catalog.filter_choices(project_obj),
             "can_create": user.has_perm("boards.create_batch", project_obj),
             "can_tag": user.has_perm("boards.tag_images", project_obj),
+            "can_select": user.has_perm("boards.create_batch", project_obj)
+            or user.has_perm("boards.tag_images", project_obj),
             "priorities": PRIORITIES,
             "values": _batch_values(QueryDict()),
             "limit": MAX_BATCH_IMAGES,
@@ -145,7 +148,7 @@ def catalog_batch(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     """
     project_obj = selectors.project_for(request.user, ws, project)
     if not request.user.has_perm("boards.create_batch", project_obj):
-        return HttpResponseForbidden("You do not have permission to create batches in this project.")
+        raise PermissionDenied("You do not have permission to create batches in this project.")
     data = request.POST
     selection = _selection(data)
     sample = _sample_from(data)
@@ -213,7 +216,7 @@ def catalog_tags(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         )
     except ServiceError as exc:
         if exc.status == 403:
-            return HttpResponseForbidden(exc.message)
+            raise PermissionDenied(exc.message) from None
         messages.error(request, exc.message)
     else:
         tags = ", ".join(f"“{n}”" for n in names)
@@ -261,7 +264,7 @@ def restore(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpR
         batch = services.restore_batch(batch=batch, actor=request.user)
     except ServiceError as exc:
         if exc.status == 403:
-            return HttpResponseForbidden(exc.message)
+            raise PermissionDenied(exc.message) from None
         messages.error(request, exc.message)
         return redirect("archived", ws, project)
     n = batch.images.count()

@@ -145,10 +145,9 @@ def process(source: bytes | BinaryIO, *, thumb_size: int | None = None) -> Proce
     except UnidentifiedImageError:
         raise ImageRejected("This is not an image file Batchboard can read.") from None
     except pyvips.Error as exc:
-        reason = (exc.detail or exc.message).strip().splitlines()[0]
-        raise ImageRejected(f"The image is damaged or truncated ({reason}).") from None
+        raise ImageRejected(_damaged(exc.detail or exc.message)) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise ImageRejected(f"The image is damaged or truncated ({exc}).") from None
+        raise ImageRejected(_damaged(str(exc))) from None
     return ProcessedImage(
         sha256=digest,
         width=width,
@@ -354,6 +353,26 @@ def _vips_thumbnail(source: bytes | BinaryIO, fmt: str, box: tuple[int, int]) ->
 def _fit(width: int, height: int, size: int) -> tuple[int, int]:
     scale = min(size / width, size / height, 1.0)
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+# What the decoders say (Pillow's "image file is truncated (33 bytes not
+# processed)", libvips's "Read error at scanline 90") in words a person can act on.
+_CUT_SHORT = ("truncated", "not processed", "read error", "premature end", "unexpected end", "end of file", "eof")
+_CORRUPT = ("checksum", "crc", "broken", "corrupt", "invalid", "bad ")
+
+
+def _damaged(reason: str) -> str:
+    reason = reason.lower()
+    if any(words in reason for words in _CUT_SHORT):
+        what = "the file ends before the picture does, as when a copy or download stops early"
+        advice = "Upload the complete file again."
+    elif any(words in reason for words in _CORRUPT):
+        what = "part of its data is corrupt"
+        advice = "Copy or export it again from the original."
+    else:
+        what = "its picture data cannot be read"
+        advice = "Check that it opens in an image viewer, then export it again."
+    return f"The image is damaged or truncated: {what}. {advice}"
 
 
 def _too_large(width: int, height: int) -> str:

@@ -133,6 +133,7 @@ class Batch(ConcurrentTransitionMixin, models.Model):
     n_images = models.PositiveIntegerField(default=0, editable=False)
     n_annotated = models.PositiveIntegerField(default=0, editable=False)
     n_reviewed = models.PositiveIntegerField(default=0, editable=False)
+    n_prelabeled = models.PositiveIntegerField(default=0, editable=False)
     counted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -259,15 +260,6 @@ class ReviewState(models.TextChoices):
     PENDING = "pending", "Not reviewed"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
-
-
-# What a card counts among its batch's images: all of them, the annotated
-# (boxes or marked empty) and the reviewed ones. Keys are Batch's stored fields.
-CARD_COUNTS = {
-    "n_images": models.Q(),
-    "n_annotated": ~models.Q(annotation_state=AnnotationState.UNANNOTATED),
-    "n_reviewed": ~models.Q(review_state=ReviewState.PENDING),
-}
 
 
 class Split(models.TextChoices):
@@ -404,6 +396,52 @@ class Annotation(models.Model):
         return f"{self.label} at ({self.x:g}, {self.y:g}) {self.width:g}×{self.height:g}"
 
 
+class ReviewMark(models.Model):
+    """A reviewer's comment pinned to one box, or to a region of an image, at a review.
+
+    The region (in pixels of the image) is kept whatever happens to the box: a
+    labeler's next save replaces the boxes, and the mark still shows where the
+    reviewer pointed. ``annotation`` names the box while it exists.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="review_marks")
+    annotation = models.ForeignKey(
+        Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_marks"
+    )
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    comment = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["image", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Mark on image {self.image_id}: {self.comment[:40]}"
+
+
+# What a card counts among its batch's images: all of them, the annotated
+# (boxes or marked empty), the reviewed ones, and the pre-labeled ones (boxes
+# kept from an earlier round, not yet confirmed by a labeler: unannotated with
+# boxes). Keys are Batch's stored fields.
+CARD_COUNTS = {
+    "n_images": models.Q(),
+    "n_annotated": ~models.Q(annotation_state=AnnotationState.UNANNOTATED),
+    "n_reviewed": ~models.Q(review_state=ReviewState.PENDING),
+    # A subquery, built when counting (a queryset cannot be built while models load).
+    "n_prelabeled": lambda: models.Q(
+        models.Exists(Annotation.objects.filter(image=models.OuterRef("pk"))),
+        annotation_state=AnnotationState.UNANNOTATED,
+    ),
+}
+
+
 class JobState(models.TextChoices):
     ANNOTATING = "annotating", "Annotating"
     IN_REVIEW = "review", "In review"
@@ -458,6 +496,9 @@ class EventKind(models.TextChoices):
     MERGED = "merged", "Merged"
     ADDED = "added", "Images added"
     REMOVED = "removed", "Images removed"
+    MARKED = "marked", "Review mark added"
+    UNMARKED = "unmarked", "Review mark removed"
+    CHECKED = "checked", "Checked, no change needed"
 
 
 class BatchEvent(models.Model):
@@ -491,13 +532,13 @@ class BatchEvent(models.Model):
         super().save(*args, **kwargs)
 
 
-def count_card_images(batch_ids) -> dict[int, tuple[int, int, int]]:
+def count_card_images(batch_ids) -> dict[int, tuple[int, ...]]:
     """Each batch's ``CARD_COUNTS`` from its images, in one grouped query; batches without images are left out."""
     rows = (
         Image.objects.filter(batch_id__in=batch_ids)
         .order_by()
         .values("batch_id")
-        .annotate(**{name: models.Count("pk", filter=q) for name, q in CARD_COUNTS.items()})
+        .annotate(**{name: models.Count("pk", filter=q() if callable(q) else q) for name, q in CARD_COUNTS.items()})
         .values_list("batch_id", *CARD_COUNTS)
     )
     return {row[0]: tuple(row[1:]) for row in rows}

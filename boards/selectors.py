@@ -16,11 +16,13 @@ from boards.models import (
     Batch,
     BatchEvent,
     BatchStatus,
+    EventKind,
     Image,
     Job,
     JobState,
     LabelClass,
     Project,
+    ReviewMark,
     ReviewState,
     Split,
     count_card_images,
@@ -66,7 +68,7 @@ def batch_in(project: Project, batch_id: int) -> Batch:
     try:
         batch = Batch.objects.get(project=project, pk=batch_id)
     except Batch.DoesNotExist:
-        raise Http404("No such batch.") from None
+        raise Http404("This batch does not exist, or someone deleted it.") from None
     batch.project = project
     return batch
 
@@ -76,7 +78,10 @@ def image_for(user: User, image_id: int) -> Image:
         image = Image.objects.select_related("project").get(pk=image_id)
     except Image.DoesNotExist:
         raise Http404("No such image.") from None
-    if not user.is_authenticated or user.role_in(image.project.workspace_id) is None:
+    if not user.is_authenticated:
+        raise Http404("No such image.")
+    # Superusers see every image (the admin's thumbnails); anyone else only their workspaces'.
+    if not user.is_superuser and user.role_in(image.project.workspace_id) is None:
         raise Http404("No such image.")
     return image
 
@@ -261,7 +266,7 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
     ids = [b.pk for b in batches]
     if not ids:
         return batches
-    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in batches if b.counts_stored}
+    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed, b.n_prelabeled) for b in batches if b.counts_stored}
     to_count = [pk for pk in ids if pk not in counts]
     if to_count:
         counts |= count_card_images(to_count)
@@ -293,7 +298,12 @@ def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]
     for batch in batches:
         if project is not None:
             batch.project = project
-        batch.image_count, batch.annotated_count, batch.reviewed_count = counts.get(batch.pk, (0, 0, 0))
+        batch.image_count, batch.annotated_count, batch.reviewed_count, batch.prelabeled_count = counts.get(
+            batch.pk, (0, 0, 0, 0)
+        )
+        # In Annotating, the only reviewed images are those a review sent back and that
+        # were neither changed nor checked since: the images awaiting rework.
+        batch.rework_count = batch.reviewed_count if batch.status == BatchStatus.ANNOTATING else 0
         batch.thumb_ids = thumbs.get(batch.pk, [])
         batch_jobs = jobs.get(batch.pk, [])
         batch.num_jobs = len(batch_jobs)
@@ -310,10 +320,6 @@ def board_version(project: Project) -> str:
     row = Batch.objects.filter(project=project).aggregate(n=Count("pk"), last=Max("updated_at"))
     last = row["last"].timestamp() if row["last"] else 0
     return f"{row['n']}-{last:.6f}"
-
-
-def first_image_ids(batch: Batch, n: int) -> list[int]:
-    return list(Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[: max(0, n)])
 
 
 def batch_images(batch: Batch):
@@ -373,10 +379,15 @@ def review_context(batch: Batch, image_id: int | None = None) -> dict:
     next_id = images.filter(pk__gt=current.pk).values_list("pk", flat=True).first() if current else None
     position = images.filter(pk__lte=current.pk).count() if current else 0
     total = sum(tally.values())
+    boxes = review_boxes(current) if current else []
     return {
         "batch": batch,
         "image": current,
-        "boxes": list(current.annotations.select_related("label")) if current else [],
+        "boxes": boxes,
+        "box_groups": box_groups(boxes),
+        # A decision taken in this round shows its comment; an earlier round's comment is history.
+        "comment": current.review_comment if current and current.review_state == ReviewState.REJECTED else "",
+        **(review_marks(current, batch) if current else {"marks": [], "history": []}),
         "previous_id": previous_id,
         "next_id": next_id,
         "position": position,
@@ -386,6 +397,107 @@ def review_context(batch: Batch, image_id: int | None = None) -> dict:
         "pending": tally.get(ReviewState.PENDING, 0),
         "strip": list(images.values_list("pk", "review_state")[:200]),
     }
+
+
+# --- boxes with their class names, and review marks ------------------------------------
+
+
+def ink_on(color: str) -> str:
+    """Black or white, whichever reads better on ``color`` (``#rrggbb``)."""
+    try:
+        channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    except (TypeError, ValueError):
+        return "#ffffff"
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    # Contrast with white is 1.05 / (L + 0.05), with near-black (L 0.01) (L + 0.05) / 0.06.
+    return "#111827" if (luminance + 0.05) / 0.06 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+def tag_size(image: Image) -> float:
+    """A first size for the class labels and mark numbers drawn over an image, in its pixels
+    (about 13 screen pixels when the image fills a 1,000-pixel-wide frame); the page's script refines it."""
+    return max(8.0, round(max(image.width, image.height) / 75, 1))
+
+
+def review_boxes(image: Image) -> list[Annotation]:
+    """The image's boxes with their class, largest first (a small box inside a large one stays clickable),
+    each with ``ink`` (the text colour on its class colour) and a first guess of its tag's size."""
+    size = tag_size(image)
+    boxes = sorted(image.annotations.select_related("label"), key=lambda a: (-a.width * a.height, a.pk))
+    for box in boxes:
+        box.ink = ink_on(box.label.color)
+        box.tag_height = round(size * 1.4, 1)
+        box.tag_width = round(size * (0.62 * len(box.label.name) + 0.6), 1)
+        box.tag_y = round(box.y - box.tag_height if box.y >= box.tag_height else box.y, 1)
+        box.tag_text_y = round(box.tag_y + size * 1.1, 1)
+        box.tag_text_x = round(box.x + size * 0.3, 1)
+        box.tag_size = size
+    return boxes
+
+
+def box_groups(boxes: list[Annotation]) -> list[dict]:
+    """The boxes by class, most boxes first: ``{"label", "count"}``."""
+    groups: dict[int, dict] = {}
+    for box in boxes:
+        groups.setdefault(box.label_id, {"label": box.label, "count": 0})["count"] += 1
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["label"].name.lower()))
+
+
+def review_round_start(batch: Batch):
+    """When the batch's latest review began: its latest submission for review (or that of the batch a
+    review split it off). In Annotating after a rejection, the submission before that rejection."""
+    events = BatchEvent.objects.filter(
+        batch_id__in=[pk for pk in (batch.pk, batch.split_from_id) if pk],
+        kind=EventKind.SUBMITTED,
+        to_status=BatchStatus.REVIEW,
+    )
+    if batch.status != BatchStatus.REVIEW:
+        rejected = BatchEvent.objects.filter(batch=batch, kind=EventKind.REJECTED).order_by("-at", "-pk")
+        events = events.filter(at__lte=Subquery(rejected.values("at")[:1]))
+    return events.order_by("-at", "-pk").values_list("at", flat=True).first()
+
+
+def review_marks(image: Image, batch: Batch) -> dict:
+    """The image's review marks: ``marks`` pinned to a box or region, oldest first and numbered, each
+    ``older`` when an earlier review left it; ``history``, the earlier reviews' comments and marks,
+    newest first (a finished review keeps each rejected image's comment as a mark on the whole image).
+    ``current_marks`` counts the latest review's pinned marks."""
+    start = review_round_start(batch)
+    size = tag_size(image)
+    marks, history, whole = [], [], set()
+    for mark in ReviewMark.objects.filter(image=image).select_related("author", "annotation__label"):
+        mark.older = start is not None and mark.created_at < start
+        mark.whole_image = mark.annotation_id is None and (mark.x, mark.y, mark.width, mark.height) == (
+            0,
+            0,
+            image.width,
+            image.height,
+        )
+        if not mark.whole_image:
+            marks.append(mark)
+            mark.number = len(marks)
+            mark.tag_size = size
+            mark.badge = round(size * 1.5, 1)
+            # The number sits in the region's top-right corner, clear of the class name at the top left.
+            mark.badge_x = round(max(mark.x, mark.x + mark.width - mark.badge), 1)
+            mark.text_x = round(mark.badge_x + mark.badge / 2, 1)
+            mark.text_y = round(mark.y + mark.badge * 0.74, 1)
+        if mark.older:
+            history.append(mark)
+        if mark.whole_image:
+            whole.add(mark.comment)
+    history.reverse()
+    if (
+        batch.status == BatchStatus.REVIEW
+        and image.review_comment
+        and image.review_state != ReviewState.REJECTED
+        and image.review_comment not in whole
+    ):
+        # A comment kept from before marks were recorded: no author or time known.
+        history.append(ReviewMark(image=image, comment=image.review_comment, created_at=None))
+        history[-1].whole_image, history[-1].older = True, True
+    return {"marks": marks, "history": history, "current_marks": sum(1 for m in marks if not m.older)}
 
 
 def my_work(user: User) -> dict:
@@ -401,12 +513,41 @@ def my_work(user: User) -> dict:
             Q(reviewer=user) | Q(reviewer__isnull=True, batch__project__workspace_id__in=reviewer_workspaces)
         )
     )
+    submitted = decorate_jobs(
+        Job.objects.filter(labeler=user, state=JobState.IN_REVIEW, batch__status=BatchStatus.REVIEW)
+    )
+    _review_states(submitted)
     return {
         "labeling": labeling,
         "reviewing": reviewing,
+        "submitted": submitted,
         "images_to_label": sum(j.batch.image_count - j.batch.annotated_count for j in labeling),
         "images_to_review": sum(j.batch.image_count - j.batch.reviewed_count for j in reviewing),
     }
+
+
+def _review_states(jobs: list[Job]) -> None:
+    """Where the review of each submitted batch stands, for its labeler: one query for them all.
+
+    ``job.review_status`` is "waiting for review" (no decision yet), "in review"
+    (decisions so far all approvals) or "some images sent back" (the reviewer
+    rejected some so far); ``job.sent_back`` counts those.
+    """
+    rejected = dict(
+        Image.objects.filter(batch_id__in=[j.batch_id for j in jobs], review_state=ReviewState.REJECTED)
+        .order_by()
+        .values("batch_id")
+        .annotate(n=Count("pk"))
+        .values_list("batch_id", "n")
+    ) if jobs else {}
+    for job in jobs:
+        job.sent_back = rejected.get(job.batch_id, 0)
+        if job.sent_back:
+            job.review_status = "some images sent back"
+        elif job.batch.reviewed_count:
+            job.review_status = "in review"
+        else:
+            job.review_status = "waiting for review"
 
 
 def decorate_jobs(jobs) -> list[Job]:
@@ -475,15 +616,31 @@ def label_dicts(project: Project) -> list[dict]:
 
 
 def batch_progress(batch: Batch) -> dict:
+    """Images done (annotated or marked empty), in all, and sent back by a review still awaiting rework."""
     row = Image.objects.filter(batch=batch).aggregate(
-        total=Count("pk"), done=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED))
+        total=Count("pk"),
+        done=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),
+        rework=Count("pk", filter=Q(review_state=ReviewState.REJECTED)),
     )
-    return {"done": row["done"], "total": row["total"]}
+    return {"done": row["done"], "total": row["total"], "rework": row["rework"]}
+
+
+REWORK_LIST_LIMIT = 50  # images awaiting rework listed in the editor; the strip marks every one
+
+
+def rework_images(batch: Batch) -> list[Image]:
+    """The batch's images sent back by a review that still await rework, with the reviewer's comments."""
+    return list(
+        Image.objects.filter(batch=batch, review_state=ReviewState.REJECTED)
+        .order_by("pk")
+        .only("pk", "original_filename", "review_comment")[:REWORK_LIST_LIMIT]
+    )
 
 
 def editor_context(batch: Batch, image: Image) -> dict:
     """The editor screen for one image: its boxes, the classes, its neighbours, the batch's progress."""
     images = Image.objects.filter(batch=batch).order_by("pk")
+    progress = batch_progress(batch)
     previous_id = images.filter(pk__lt=image.pk).order_by("-pk").values_list("pk", flat=True).first()
     next_id = images.filter(pk__gt=image.pk).values_list("pk", flat=True).first()
     position = images.filter(pk__lte=image.pk).count()
@@ -504,7 +661,8 @@ def editor_context(batch: Batch, image: Image) -> dict:
         "position": position,
         "strip": strip,
         "strip_start": start,
-        "progress": batch_progress(batch),
+        "progress": progress,
+        "rework": rework_images(batch) if progress["rework"] else [],
     }
 
 

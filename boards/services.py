@@ -31,7 +31,7 @@ from django_fsm import ConcurrentTransition
 
 from accounts.models import User
 from accounts.roles import Role, role_at_least
-from boards import catalog, imaging
+from boards import catalog, imaging, selectors
 from boards.errors import (
     ConcurrentChange,
     InvalidInput,
@@ -59,6 +59,7 @@ from boards.models import (
     JobState,
     LabelClass,
     Project,
+    ReviewMark,
     ReviewState,
     Split,
     Tag,
@@ -93,7 +94,7 @@ def mark_changed(*batches: Batch | int | None) -> None:
     rows = []
     for pk in ids:
         row = Batch(pk=pk, updated_at=now, counted_at=now)
-        row.n_images, row.n_annotated, row.n_reviewed = counted.get(pk, (0, 0, 0))
+        row.n_images, row.n_annotated, row.n_reviewed, row.n_prelabeled = counted.get(pk, (0, 0, 0, 0))
         rows.append(row)
     Batch.objects.bulk_update(rows, ["updated_at", "counted_at", *CARD_COUNTS], batch_size=500)
 
@@ -236,17 +237,55 @@ def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[i
     return ids
 
 
+# What splits used to append to a batch's name, and what they append now: a
+# part number. ``(N)`` counts only after an old suffix (``unique_batch_name``
+# added it there); elsewhere it may be the name's own.
+_OLD_SUFFIX = r"\((?:rest|rejected)\)(?:\s*\(\d+\))?"
+_PART = r"·\s*part\s+\d+"
+_SPLIT_TAIL = re.compile(rf"(?:\s*(?:{_OLD_SUFFIX}|{_PART}))+\s*$")
+_STALE_TAIL = re.compile(rf"(?:\s*{_OLD_SUFFIX})+(?=\s*(?:{_PART}\s*)?$)")
+
+
+def split_name(project: Project, name: str) -> str:
+    """The name of a batch split off the batch ``name``: "Name · part 2", then part 3...
+
+    Parts count from the name without its split suffixes, so splitting a
+    part again gives the next free part number, never a stacked suffix.
+    """
+    base = _SPLIT_TAIL.sub("", name).strip()[:180] or "Batch"
+    taken = set(Batch.objects.filter(project=project, name__startswith=base).values_list("name", flat=True))
+    n = 2
+    while f"{base} · part {n}" in taken:
+        n += 1
+    return unique_batch_name(project, f"{base} · part {n}", exclude=taken)
+
+
+def _drop_stale_suffix(batch: Batch) -> dict:
+    """A batch reaching Dataset sheds a "(rest)" or "(rejected)" it still carries; saved with its transition.
+
+    Returns the event detail naming the old name, if it changed.
+    """
+    clean = _STALE_TAIL.sub("", batch.name).strip()
+    if clean == batch.name or not clean:
+        return {}
+    if Batch.objects.filter(project_id=batch.project_id, name=clean).exclude(pk=batch.pk).exists():
+        clean = split_name(batch.project, clean)
+    old, batch.name = batch.name, clean
+    return {"renamed_from": old}
+
+
 def _split_off(
-    batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, suffix: str, actor
+    batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, actor
 ) -> tuple[Batch, int]:
     """Move images out of ``batch`` into a new batch split from it; the new batch and how many moved.
 
     With ``keep`` the ids are the ones that stay and every other image moves;
-    otherwise the ids are the ones that move.
+    otherwise the ids are the ones that move. The new batch is named as a
+    part of the old one (``split_name``).
     """
     new = Batch.objects.create(
         project=batch.project,
-        name=unique_batch_name(batch.project, f"{batch.name} ({suffix})"),
+        name=split_name(batch.project, batch.name),
         priority=batch.priority,
         status=status,
         source=BatchSource.SPLIT,
@@ -747,13 +786,19 @@ def assign(
     labeler: User,
     reviewer: User | None = None,
     image_ids: Iterable[int] | None = None,
+    first: int | None = None,
     job_name: str = "",
 ) -> AssignResult:
     """Assign a batch, or a selection of its images, to a labeler.
 
-    With a selection, the images not selected split off into a new
-    Unassigned batch of the same priority.
+    With a selection (``image_ids``, or the ``first`` N images in upload
+    order), the images not selected split off into a new Unassigned batch of
+    the same priority. A ``first`` larger than the batch is refused.
     """
+    if first is not None and (not isinstance(first, int) or isinstance(first, bool) or first < 1):
+        raise InvalidInput("“The first N” is a whole number of at least 1.")
+    if first is not None and image_ids is not None:
+        raise InvalidInput("Choose images either by id or as “the first N”, not both.")
     with transaction.atomic():
         batch = _locked(batch)
         _check_transition(batch, "assign", actor, verb="assign")
@@ -765,14 +810,20 @@ def assign(
         total = batch.images.count()
         if total == 0:
             raise InvalidInput("This batch has no images to assign.")
+        if first is not None:
+            if first > total:
+                raise InvalidInput(
+                    f"This batch has only {total} image{'s' if total != 1 else ''}: "
+                    f"there are no first {first} to assign; choose at most {total}."
+                )
+            if first < total:
+                image_ids = Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[:first]
         remainder = None
         assigned = total
         if image_ids is not None:
             ids = _parse_image_ids(image_ids, what="assign")
             if len(ids) < total:
-                remainder, moved = _split_off(
-                    batch, ids, keep=True, status=BatchStatus.UNASSIGNED, suffix="rest", actor=actor
-                )
+                remainder, moved = _split_off(batch, ids, keep=True, status=BatchStatus.UNASSIGNED, actor=actor)
                 # What stayed is what was selected, unless some ids were not this batch's:
                 # one count fewer than checking the selection first (it rolls back).
                 _check_all_in(ids, total - moved)
@@ -799,15 +850,31 @@ def assign(
     return AssignResult(batch=batch, job=job, remainder=remainder)
 
 
+def rework_message(n: int) -> str:
+    """Why a batch with images sent back by a review cannot be submitted yet."""
+    return (
+        f"{n} image{'s' if n != 1 else ''} sent back by the review still await{'' if n != 1 else 's'} rework: "
+        "change {0} or mark {0} “checked, no change needed” in the editor before submitting.".format(
+            "them" if n != 1 else "it"
+        )
+    )
+
+
 def submit(*, batch: Batch, actor: User) -> Batch:
-    """Annotating → Review (review mode) or → Dataset, once every image is done."""
+    """Annotating → Review (review mode) or → Dataset, once every image is done.
+
+    Images sent back by a review (``ReviewState.REJECTED``) must first be
+    changed (``save_annotations``) or confirmed unchanged (``confirm_rework``).
+    """
     with transaction.atomic():
         # The project first, so that review cannot be turned off between reading review_mode and the move.
         Project.objects.select_for_update(no_key=True).filter(pk=batch.project_id).first()
         batch = _locked(batch)
         _check_transition(batch, "submit", actor, verb="submit")
         counts = batch.images.aggregate(
-            total=Count("pk"), pending=Count("pk", filter=Q(annotation_state=AnnotationState.UNANNOTATED))
+            total=Count("pk"),
+            pending=Count("pk", filter=Q(annotation_state=AnnotationState.UNANNOTATED)),
+            rework=Count("pk", filter=Q(review_state=ReviewState.REJECTED)),
         )
         pending = counts["pending"]
         if pending:
@@ -817,15 +884,18 @@ def submit(*, batch: Batch, actor: User) -> Batch:
             )
         if not counts["total"]:
             raise WrongState("This batch has no images to submit.")
+        if counts["rework"]:
+            raise WrongState(rework_message(counts["rework"]))
         from_status = batch.status
         batch.images.update(review_state=ReviewState.PENDING)
         batch.submit()
+        renamed = _drop_stale_suffix(batch) if batch.status == BatchStatus.DATASET else {}
         _save_transition(batch)
         Job.objects.filter(batch=batch, state=JobState.ANNOTATING).update(
             state=JobState.IN_REVIEW if batch.status == BatchStatus.REVIEW else JobState.COMPLETE,
             updated_at=timezone.now(),
         )
-        _event(batch, EventKind.SUBMITTED, actor, from_status=from_status, to_status=batch.status)
+        _event(batch, EventKind.SUBMITTED, actor, from_status=from_status, to_status=batch.status, **renamed)
     return batch
 
 
@@ -920,6 +990,7 @@ def review(
         n_rejected = counts.get(ReviewState.REJECTED, 0)
         if n_rejected:
             images.filter(review_state=ReviewState.REJECTED).update(rejections=F("rejections") + 1)
+            _keep_review_comments(images.filter(review_state=ReviewState.REJECTED), actor)
         job = batch.current_job
         if n_rejected == 0:
             _finish(batch, actor, "approve", approved=n_approved)
@@ -932,13 +1003,11 @@ def review(
                 Job.objects.filter(pk=job.pk).update(state=JobState.ANNOTATING, updated_at=timezone.now())
             return ReviewResult(approved=None, rejected=batch)
         rejected_ids = set(images.filter(review_state=ReviewState.REJECTED).values_list("pk", flat=True))
-        back, _moved = _split_off(
-            batch, rejected_ids, keep=False, status=BatchStatus.ANNOTATING, suffix="rejected", actor=actor
-        )
+        back, _moved = _split_off(batch, rejected_ids, keep=False, status=BatchStatus.ANNOTATING, actor=actor)
         if job:
             Job.objects.create(
                 batch=back,
-                name=f"{job.name} (rejected)",
+                name=back.name,
                 labeler_id=job.labeler_id,
                 reviewer_id=job.reviewer_id,
                 created_by=actor,
@@ -961,9 +1030,109 @@ def _finish(batch: Batch, actor: User, name: str, *, also: Sequence[Batch] = (),
     """The review's transition of ``batch``, then its counts (and those of ``also``, split off it) stored."""
     from_status = batch.status
     getattr(batch, name)()
+    if name == "approve":
+        detail |= _drop_stale_suffix(batch)
     _save_transition(batch, *also)
     kind = EventKind.APPROVED if name == "approve" else EventKind.REJECTED
     _event(batch, kind, actor, from_status=from_status, to_status=batch.status, **detail)
+
+
+def _keep_review_comments(images, actor: User) -> None:
+    """Keep each rejected image's comment as a mark on the whole image: the history a later review shows."""
+    now = timezone.now()
+    rows = [
+        ReviewMark(image_id=pk, x=0, y=0, width=w, height=h, comment=text, author=actor, created_at=now)
+        for pk, w, h, text in images.exclude(review_comment="").values_list("pk", "width", "height", "review_comment")
+    ]
+    ReviewMark.objects.bulk_create(rows, batch_size=1000)
+
+
+# --- review marks: comments pinned to a box or a region ----------------------------
+
+MARK_COMMENT_LIMIT = 1000
+
+
+def _may_mark(actor: User, image: Image) -> Batch:
+    """The image's batch, if the actor may review it now: reviewers and up, on a batch in Review."""
+    batch = image.batch
+    if batch is None:
+        raise WrongState("This image is not in a batch.")
+    if not actor.is_authenticated or not actor.has_perm("boards.review_batch", batch):
+        raise NotAllowed("Only reviewers can mark boxes; you do not have permission to review this batch.")
+    if batch.status != BatchStatus.REVIEW:
+        raise WrongState(f"Marks are added during a review; this batch is in {STATUS_LABELS[batch.status]}.")
+    return batch
+
+
+def _mark_region(region, image: Image) -> tuple[float, float, float, float]:
+    if not isinstance(region, list | tuple) or len(region) != 4:
+        raise InvalidInput("A region is x, y, width and height in pixels of the image.")
+    for value in region:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise InvalidInput("A region's x, y, width and height must be numbers.")
+    x, y, w, h = (float(v) for v in region)
+    if w < 1 or h < 1:
+        raise InvalidInput("Draw a region at least one pixel wide and high.")
+    if x < 0 or y < 0 or x + w > image.width or y + h > image.height:
+        raise InvalidInput(f"The region reaches outside the {image.width}×{image.height} image.")
+    return x, y, w, h
+
+
+def add_review_mark(
+    *,
+    image: Image,
+    actor: User,
+    comment: str,
+    annotation: Annotation | int | None = None,
+    region: Sequence[float] | None = None,
+) -> ReviewMark:
+    """Pin a reviewer's comment to one of the image's boxes (``annotation``) or to a ``region``
+    (x, y, width, height in pixels of the image) while its batch is in Review."""
+    if not isinstance(comment, str) or "\x00" in comment:
+        raise InvalidInput("A mark's comment is text without NUL characters.")
+    comment = comment.strip()
+    if not comment:
+        raise InvalidInput("Write a comment for the mark: what should the labeler change?")
+    if len(comment) > MARK_COMMENT_LIMIT:
+        raise InvalidInput(
+            f"A mark's comment is at most {MARK_COMMENT_LIMIT:,} characters; this one has {len(comment):,}."
+        )
+    if (annotation is None) == (region is None):
+        raise InvalidInput("Point at a box or draw a region: one of the two.")
+    with transaction.atomic():
+        image = _locked_image(image)
+        batch = _may_mark(actor, image)
+        if annotation is not None:
+            box_id = annotation.pk if isinstance(annotation, Annotation) else annotation
+            box = Annotation.objects.filter(pk=box_id, image=image).first()
+            if box is None:
+                raise InvalidInput("That box is not on this image; reload it to see its boxes.")
+            x, y, w, h = box.x, box.y, box.width, box.height
+        else:
+            box = None
+            x, y, w, h = _mark_region(region, image)
+        mark = ReviewMark.objects.create(
+            image=image, annotation=box, x=x, y=y, width=w, height=h, comment=comment, author=actor
+        )
+        _event(batch, EventKind.MARKED, actor, image=image.pk, mark=mark.pk, box=box.pk if box else None)
+        mark_changed(batch)
+    return mark
+
+
+def delete_review_mark(*, mark: ReviewMark, actor: User) -> None:
+    """Remove a mark of the review under way; those of earlier reviews are history and stay."""
+    with transaction.atomic():
+        image = _locked_image(mark.image)
+        batch = _may_mark(actor, image)
+        fresh = ReviewMark.objects.filter(pk=mark.pk, image=image).first()
+        if fresh is None:
+            raise NotFound("This mark no longer exists; someone removed it.")
+        start = selectors.review_round_start(batch)
+        if start is not None and fresh.created_at < start:
+            raise WrongState("This mark was left by an earlier review: it is history and stays.")
+        fresh.delete()
+        _event(batch, EventKind.UNMARKED, actor, image=image.pk, mark=mark.pk)
+        mark_changed(batch)
 
 
 def approve(*, batch: Batch, actor: User) -> ReviewResult:
@@ -983,8 +1152,10 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
         batch = _locked(batch)
         _check_transition(batch, "move_to_unassigned", actor, verb="move")
         from_status = batch.status
-        removed = 0
-        if not keep_annotations:
+        removed = prelabeled = 0
+        if keep_annotations:
+            prelabeled = Annotation.objects.filter(image__batch=batch).values("image_id").distinct().count()
+        else:
             removed, _ = Annotation.objects.filter(image__batch=batch).delete()
         batch.images.update(
             annotation_state=AnnotationState.UNANNOTATED,
@@ -993,7 +1164,8 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
             annotated_by=None,
             rejections=0,
         )
-        Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).exclude(state=JobState.COMPLETE).update(
+        # Every job ends, a finished one too: the batch waits for a new assignment and its card names nobody.
+        Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).update(
             state=JobState.CANCELLED, updated_at=timezone.now()
         )
         batch.move_to_unassigned()
@@ -1006,6 +1178,7 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
             to_status=batch.status,
             kept_annotations=keep_annotations,
             annotations_removed=removed,
+            prelabeled_images=prelabeled,
         )
     return batch
 
@@ -1101,6 +1274,7 @@ def move_batch(
     labeler: User | None = None,
     reviewer: User | None = None,
     image_ids: Iterable[int] | None = None,
+    first: int | None = None,
     keep_annotations: bool | None = None,
     comment: str = "",
     seen_in: str | None = None,
@@ -1124,7 +1298,9 @@ def move_batch(
         _check_transition(batch, "assign", actor, verb="assign")
         if labeler is None:
             raise NeedsInput("Choose a labeler for this batch.", dialog="assign")
-        return assign(batch=batch, actor=actor, labeler=labeler, reviewer=reviewer, image_ids=image_ids).batch
+        return assign(
+            batch=batch, actor=actor, labeler=labeler, reviewer=reviewer, image_ids=image_ids, first=first
+        ).batch
     if here == BatchStatus.ANNOTATING and to in (BatchStatus.REVIEW, BatchStatus.DATASET):
         review_mode = batch.project.review_mode
         if to == BatchStatus.DATASET and review_mode:
@@ -1240,6 +1416,8 @@ def save_annotations(
                 raise InvalidInput(f"Box {n} reaches outside the {image.width}×{image.height} image.")
             x, y, w, h = clipped
             rows.append(Annotation(image=image, label=label, x=x, y=y, width=w, height=h))
+        before = _box_set(image.annotations.values_list("label_id", "x", "y", "width", "height"))
+        before_state = image.annotation_state
         image.annotations.all().delete()
         Annotation.objects.bulk_create(rows)
         if rows:
@@ -1248,11 +1426,56 @@ def save_annotations(
             image.annotation_state = AnnotationState.EMPTY if empty else AnnotationState.UNANNOTATED
         image.annotation_version += 1
         image.annotated_by = None if image.annotation_state == AnnotationState.UNANNOTATED else actor
-        if image.review_state == ReviewState.REJECTED and image.batch and image.batch.status == BatchStatus.ANNOTATING:
+        unchanged = before_state == image.annotation_state and before == _box_set(
+            (r.label_id, r.x, r.y, r.width, r.height) for r in rows
+        )
+        if (
+            image.review_state == ReviewState.REJECTED
+            and not unchanged
+            and image.batch
+            and image.batch.status == BatchStatus.ANNOTATING
+        ):
             # Fixed since the review; the reviewer's comment stays until the next decision.
+            # The same boxes saved again are no fix: ``confirm_rework`` says so explicitly.
             image.review_state = ReviewState.PENDING
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
         mark_changed(image.batch_id)
+    return image
+
+
+def _box_set(boxes) -> list[tuple]:
+    """Boxes as a sorted list of (class, x, y, width, height), to compare two saves of an image."""
+    return sorted((label, round(x, 3), round(y, 3), round(w, 3), round(h, 3)) for label, x, y, w, h in boxes)
+
+
+def confirm_rework(*, image: Image, actor: User) -> Image:
+    """The labeler checked an image sent back by a review and it needs no change.
+
+    The image no longer awaits rework (as if it had been changed), so the
+    batch may be submitted again; the reviewer's comment stays until the next
+    decision. Who may edit the image's boxes may confirm it.
+    """
+    with transaction.atomic():
+        image = _locked_image(image)
+        batch = image.batch
+        if batch is None or batch.status != BatchStatus.ANNOTATING:
+            where = STATUS_LABELS[batch.status] if batch is not None else "no batch"
+            raise WrongState(f"Only images of a batch in Annotating await rework; this one is in {where}.")
+        _may_edit_annotations(actor, image)
+        if image.review_state != ReviewState.REJECTED:
+            raise WrongState("This image does not await rework: it was not sent back, or it was changed since.")
+        image.review_state = ReviewState.PENDING
+        image.save(update_fields=["review_state"])
+        _event(
+            batch,
+            EventKind.CHECKED,
+            actor,
+            from_status=batch.status,
+            to_status=batch.status,
+            image=image.pk,
+            image_name=image.original_filename,
+        )
+        mark_changed(batch)
     return image
 
 
@@ -1727,20 +1950,14 @@ def create_job(
         and not role_at_least(reviewer.role_in(batch.project.workspace_id), Role.REVIEWER)
     ):
         reviewer = None
-    with transaction.atomic():
-        image_ids = None
-        if num_images is not None:
-            ids = list(Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[: num_images + 1])
-            if len(ids) > num_images:
-                image_ids = ids[:num_images]
-        return assign(
-            batch=batch,
-            actor=actor,
-            labeler=labeler,
-            reviewer=reviewer,
-            image_ids=image_ids,
-            job_name=name.strip()[:200],
-        )
+    return assign(
+        batch=batch,
+        actor=actor,
+        labeler=labeler,
+        reviewer=reviewer,
+        first=num_images,
+        job_name=name.strip()[:200],
+    )
 
 
 def import_annotation(*, image: Image, actor: User, boxes: Sequence[Box], overwrite: bool = False) -> Image:

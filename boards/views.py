@@ -33,6 +33,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from accounts.models import User
+from accounts.roles import DIALOG_PERMISSIONS
 from boards import selectors, services, upload_requests
 from boards.errors import ConcurrentChange, InvalidInput, ServiceError
 from boards.formats import AnnotationFormatError, export
@@ -41,15 +42,20 @@ from boards.models import (
     PRIORITY_HIGHEST,
     PRIORITY_LOWEST,
     Batch,
+    BatchEvent,
     BatchStatus,
+    EventKind,
+    Image,
     LabelClass,
     Project,
+    ReviewMark,
     ReviewState,
     can_annotate,
     can_submit,
 )
 from boards.templatetags.board_tags import age
 from core import params
+from core.error_pages import error_response
 
 IMAGES_PER_PAGE = 120
 
@@ -83,12 +89,12 @@ def card_moves(user: User, batch: Batch) -> list[Move]:
         if user.has_perm("boards.assign_batch", batch) and batch.image_count:
             moves.append(Move(BatchStatus.ANNOTATING, "Assign…", "assign"))
         if user.has_perm("boards.archive_batch", batch):
-            moves.append(Move(BatchStatus.ARCHIVED, "Archive"))
+            moves.append(Move(BatchStatus.ARCHIVED, "Archive…", "archive"))
         if user.has_perm("boards.delete_batch", batch):
             moves.append(Move("delete", "Delete…", "delete"))
         return moves
     if status == BatchStatus.ANNOTATING:
-        done = batch.image_count and batch.annotated_count == batch.image_count
+        done = batch.image_count and batch.annotated_count == batch.image_count and not batch.rework_count
         if done and can_submit(batch, user):
             target = BatchStatus.REVIEW if project.review_mode else BatchStatus.DATASET
             moves.append(Move(target, "Submit for review" if project.review_mode else "Submit to Dataset"))
@@ -98,6 +104,29 @@ def card_moves(user: User, batch: Batch) -> list[Move]:
     if status != BatchStatus.ARCHIVED and user.has_perm("boards.unassign_batch", batch):
         moves.append(Move(BatchStatus.UNASSIGNED, "Move to Unassigned…", "unassign"))
     return moves
+
+
+def submit_waits(user: User, batch: Batch) -> str:
+    """Why "Submit" is not offered yet to someone who may submit this batch in Annotating; "" when it is.
+
+    Uses the counts ``selectors.decorate_cards`` attached; ``services.submit`` checks again.
+    """
+    if batch.status != BatchStatus.ANNOTATING or not batch.image_count or not can_submit(batch, user):
+        return ""
+    return _waits(batch.image_count - batch.annotated_count, batch.rework_count)
+
+
+def _waits(to_do: int, rework: int) -> str:
+    parts = []
+    if to_do:
+        parts.append(f"{to_do} image{pluralize(to_do)} still to annotate or mark empty")
+    if rework:
+        n = rework
+        parts.append(
+            f"{n} image{pluralize(n)} sent back by the review still await{pluralize(n, 's,')} rework "
+            "(change {0} or mark {0} “checked, no change needed”)".format(pluralize(n, "it,them"))
+        )
+    return f"Submit waits: {' and '.join(parts)}." if parts else ""
 
 
 # Rendered cards and boards (see "The board's caches" in the README). Keys name
@@ -164,6 +193,7 @@ def _card_key(batch: Batch) -> str:
         batch.image_count,
         batch.annotated_count,
         batch.reviewed_count,
+        batch.prelabeled_count,
         batch.thumb_urls,
         batch.num_jobs,
         people,
@@ -278,6 +308,7 @@ def card_menu(request: HttpRequest, ws: str, project: str, batch_id: int) -> Htt
     context = {
         "batch": batch,
         "moves": batch.moves,
+        "submit_waits": submit_waits(request.user, batch),
         "can_review": request.user.has_perm("boards.review_batch", batch),
         "can_prioritize": request.user.has_perm("boards.change_batch_priority", batch),
         "priorities": range(1, 6),
@@ -343,13 +374,18 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
             count = services.delete_batch(batch=batch, actor=request.user)
             message = f"Deleted “{name}” and its {count} image{pluralize(count)} for good."
         else:
+            unconfirmed = to == BatchStatus.ARCHIVED and data.get("confirm") != "yes"
+            if unconfirmed and _would_archive(request.user, batch, seen_in):
+                raise services.NeedsInput("Archive this batch? Confirm first.", dialog="archive")
             ids = params.idents(data, "images", label="A selected image") or None
             selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
+            first = None
             if selection == "first":
+                # Checked against the batch's size by the service: more than it holds is refused.
                 first = params.integer(
                     data, "first", label="How many images", low=1, high=MAX_BATCH_IMAGES, required=True
                 )
-                ids = selectors.first_image_ids(batch, first)
+                ids = None
             elif selection == "all":
                 ids = None
             moved = services.move_batch(
@@ -359,11 +395,12 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
                 labeler=_member(batch, data, "labeler"),
                 reviewer=_member(batch, data, "reviewer"),
                 image_ids=ids,
+                first=first,
                 keep_annotations=params.boolean(data, "keep_annotations", label="Keep annotations", default=None),
                 comment=params.text(data, "comment", label="The comment", limit=5000),
                 seen_in=seen_in,
             )
-            message = _moved_message(batch, moved, to, split=ids is not None)
+            message = _moved_message(batch, moved, to, split=ids is not None or first is not None)
     except services.NeedsInput as needs:
         return _dialog(request, project_obj, batch, needs.dialog, needs.message)
     except ServiceError as exc:
@@ -386,6 +423,12 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
     return redirect(target)
 
 
+def _would_archive(user: User, batch: Batch, seen_in: str | None) -> bool:
+    """Whether archiving would go ahead now: only then is a confirmation asked; otherwise the service says why not."""
+    here = batch.status
+    return here == BatchStatus.UNASSIGNED and seen_in in (None, here) and user.has_perm("boards.archive_batch", batch)
+
+
 def _moved_context(request: HttpRequest, project: Project, batch_id: int, since) -> dict:
     """What a successful move changes on the board: out-of-band swaps, not a redraw.
 
@@ -399,9 +442,16 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
     )
     _prepare_cards(user, project, changed)
     placed = [(batch, selectors.card_after(batch)) for batch in changed]
+    # A batch split off by this move has no card on the page yet: deleting its
+    # card out of band would name a missing element (htmx:oobErrorNoTarget).
+    created = set(
+        BatchEvent.objects.filter(
+            batch__in=[b.pk for b in changed], kind=EventKind.CREATED, at__gte=since
+        ).values_list("batch_id", flat=True)
+    )
     return {
         "project": project,
-        "removed": [batch_id, *(b.pk for b in changed if b.pk != batch_id)],
+        "removed": [batch_id, *(b.pk for b in changed if b.pk != batch_id and b.pk not in created)],
         "placed": placed,
         "columns": selectors.column_counts(user, project),
     }
@@ -433,12 +483,18 @@ def _refused(request: HttpRequest, project: Project, exc: ServiceError) -> HttpR
     return _board_page(request, project, status=exc.status)
 
 
+DIALOG_VERBS = {"assign": "assign", "unassign": "move to Unassigned", "delete": "delete", "archive": "archive"}
+
+
 @login_required
 def dialog(request: HttpRequest, ws: str, project: str, batch_id: int, name: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
-    if name not in ("assign", "unassign", "delete"):
-        raise Http404
+    if name not in DIALOG_PERMISSIONS:
+        raise Http404("No such dialog.")
+    if not request.user.has_perm(DIALOG_PERMISSIONS[name], batch):
+        # The same refusal the move would get: no form that only fails when sent.
+        raise PermissionDenied(f"You do not have permission to {DIALOG_VERBS[name]} this batch.")
     return _dialog(request, project_obj, batch, name, "", from_page=params.text(request.GET, "from_page", limit=20))
 
 
@@ -529,6 +585,7 @@ def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> H
             "page": page,
             "history": selectors.batch_history(batch)[:100],
             "moves": card_moves(user, batch),
+            "submit_waits": submit_waits(user, batch),
             "can_review": batch.status == BatchStatus.REVIEW and user.has_perm("boards.review_batch", batch),
             "can_prioritize": user.has_perm("boards.change_batch_priority", batch),
             "can_annotate": batch.status == BatchStatus.ANNOTATING and can_annotate(batch, user),
@@ -623,6 +680,71 @@ def review_decide(request: HttpRequest, ws: str, project: str, batch_id: int) ->
     return redirect(f"{url}?image={next_id or image.pk}")
 
 
+def _mark_done(request: HttpRequest, batch: Batch, image: Image, message: str) -> HttpResponse:
+    if request.htmx:
+        response = _render_review(request, batch, image.pk)
+        return trigger_client_event(response, "toast", {"message": message, "level": "success"})
+    messages.success(request, message)
+    url = reverse("review", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
+    return redirect(f"{url}?image={image.pk}")
+
+
+def _mark_refused(request: HttpRequest, batch: Batch, image: Image, exc: ServiceError) -> HttpResponse:
+    """A refused mark: the reason as text to the review screen's script, or on the page."""
+    if request.htmx:
+        return _refused(request, batch.project, exc)
+    if exc.status == 403:
+        raise PermissionDenied(exc.message)
+    messages.error(request, exc.message)
+    if batch.status != BatchStatus.REVIEW:
+        return redirect(reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk]))
+    return _render_review(request, batch, image.pk, status=exc.status)
+
+
+@login_required
+@require_POST
+def review_mark_add(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """Pin a comment to a box (``annotation``) or a region (``x``, ``y``, ``width``, ``height``) of an image."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    image = selectors.image_in(batch, params.ident(request.POST, "image", label="The image", required=True))
+    try:
+        box = params.ident(request.POST, "annotation", label="The box")
+        corners = [params.integer(request.POST, k, label=f"The region's {k}", low=0) for k in REGION]
+        region = None if all(v is None for v in corners) else corners
+        if region is not None and None in region:
+            raise InvalidInput("A region needs x, y, width and height.")
+        services.add_review_mark(
+            image=image,
+            actor=request.user,
+            comment=params.text(request.POST, "comment", label="The comment", limit=services.MARK_COMMENT_LIMIT),
+            annotation=box,
+            region=region,
+        )
+    except ServiceError as exc:
+        return _mark_refused(request, batch, image, exc)
+    return _mark_done(request, batch, image, "Mark added.")
+
+
+REGION = ("x", "y", "width", "height")
+
+
+@login_required
+@require_POST
+def review_mark_delete(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    mark_id = params.ident(request.POST, "mark", label="The mark", required=True)
+    mark = ReviewMark.objects.filter(pk=mark_id, image__batch=batch).select_related("image").first()
+    if mark is None:
+        raise Http404("There is no such mark in this batch.")
+    try:
+        services.delete_review_mark(mark=mark, actor=request.user)
+    except ServiceError as exc:
+        return _mark_refused(request, batch, mark.image, exc)
+    return _mark_done(request, batch, mark.image, "Mark removed.")
+
+
 @login_required
 @require_POST
 def review_finish(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
@@ -675,7 +797,7 @@ def _refuse(request, message, status, wants_json, template=None, context=None) -
             {"error": {"message": message, "type": "forbidden" if status == 403 else "invalid"}}, status=status
         )
     if template is None:
-        return HttpResponse(message, status=status)
+        return error_response(request, message, status)
     messages.error(request, message)
     return render(request, template, context or {}, status=status)
 
@@ -683,11 +805,11 @@ def _refuse(request, message, status, wants_json, template=None, context=None) -
 # --- project settings: label classes and review mode -----------------------------
 
 
-def _managed_project(request: HttpRequest, ws: str, project: str) -> Project:
+def _managed_project(request: HttpRequest, ws: str, project: str, *, doing: str = "change its settings") -> Project:
     """The project, for its managers and owners; 404 outside its workspace, 403 for other roles."""
     project_obj = selectors.project_for(request.user, ws, project)
     if not request.user.has_perm("boards.manage_project", project_obj):
-        raise PermissionDenied("Only the project's managers and owners may change its settings.")
+        raise PermissionDenied(f"Only the project's managers and owners may {doing}.")
     return project_obj
 
 
@@ -834,6 +956,8 @@ def _annotatable(request: HttpRequest, ws: str, project: str, batch_id: int) -> 
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
     if not can_annotate(batch, request.user):
+        if not request.user.has_perm("boards.annotate_batch", batch):
+            raise PermissionDenied("Your role in this workspace may look at batches but not edit their boxes.")
         raise PermissionDenied("This batch is assigned to someone else.")
     return batch
 
@@ -874,10 +998,39 @@ def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_i
         "may_submit": can_submit(batch, request.user),
         "submit_to": BatchStatus.REVIEW if project_obj.review_mode else BatchStatus.DATASET,
         "can_manage": request.user.has_perm("boards.manage_project", project_obj),
-        "all_done": progress["total"] and progress["done"] == progress["total"],
+        "all_done": _ready(progress),
+        "submit_waits": _waits(progress["total"] - progress["done"], progress["rework"]),
         "sent_back": image.review_state == ReviewState.REJECTED or bool(image.review_comment),
     }
+    context["review"] = selectors.review_marks(image, batch)  # the reviewers' marks on this image
     return render(request, "boards/editor.html", context)
+
+
+def _ready(progress: dict) -> bool:
+    """Every image is done and none awaits rework: the batch may be submitted."""
+    return bool(progress["total"]) and progress["done"] == progress["total"] and not progress["rework"]
+
+
+@login_required
+@require_POST
+def confirm_rework(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> HttpResponse:
+    """"Checked, no change needed" on an image sent back by a review; then the next one awaiting rework."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    image = selectors.image_in(batch, image_id)
+    here = reverse("annotate", args=[ws, project, batch.pk, image.pk])
+    try:
+        services.confirm_rework(image=image, actor=request.user)
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+        return redirect(here)
+    messages.success(request, f"“{image.original_filename}” is checked: no change needed.")
+    following = selectors.rework_images(batch)
+    if following:
+        return redirect(reverse("annotate", args=[ws, project, batch.pk, following[0].pk]))
+    return redirect(here)
 
 
 def _json_error(message: str, status: int, kind: str = "invalid") -> JsonResponse:
@@ -946,9 +1099,11 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
         {
             "version": saved.annotation_version,
             "state": saved.annotation_state,
+            "review_state": saved.review_state,
             "boxes": selectors.box_dicts(saved),
             "progress": progress,
-            "all_done": bool(progress["total"]) and progress["done"] == progress["total"],
+            "all_done": _ready(progress),
+            "submit_waits": _waits(progress["total"] - progress["done"], progress["rework"]),
         }
     )
 
@@ -1023,7 +1178,7 @@ MAX_IMPORT_FILES = 50_000
 @require_http_methods(["GET", "POST"])
 def import_annotations(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     """Upload annotation files for the project's images; the answer is the import's report."""
-    project_obj = _managed_project(request, ws, project)
+    project_obj = _managed_project(request, ws, project, doing="import annotations")
     context: dict = {"project": project_obj}
     if request.method == "POST":
         uploads = request.FILES.getlist("files")

@@ -11,3 +11,7 @@ urlpatterns = [
     path("docs/api/", api.reference, name="api-reference"),
     path("", include("boards.urls")),
 ]
+
+# Refused and missing pages in the app's layout, with the reason and a way back.
+handler403 = "core.error_pages.permission_denied"
+handler404 = "core.error_pages.page_not_found"

@@ -2,17 +2,18 @@
 
 Views catch the errors they can answer in place (a refused move re-renders the
 board); the rest, most often a request parameter ``core.params`` cannot read,
-end here. The API answers its own errors in its JSON shape
-(``boards.api.api`` and ``boards.middleware.ApiErrorMiddleware``), so /api/ is left alone.
+end here and are answered as ``core.error_pages`` answers a 403 or 404: a page
+in the app's layout, a toast for htmx, JSON for scripts. The API answers its own
+errors in its JSON shape (``boards.api.api`` and
+``boards.middleware.ApiErrorMiddleware``), so /api/ is left alone.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django_htmx.http import trigger_client_event
+from django.http import HttpRequest, HttpResponse
 
 from boards.errors import ServiceError
+from core.error_pages import error_response
 
 
 class ServiceErrorMiddleware:
@@ -25,14 +26,4 @@ class ServiceErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ServiceError) or request.path_info.startswith("/api"):
             return None
-        if getattr(request, "htmx", False):
-            # Leave the page as it is and say why in a toast.
-            response = HttpResponse(
-                exception.message, status=exception.status, content_type="text/plain; charset=utf-8"
-            )
-            response["HX-Reswap"] = "none"
-            return trigger_client_event(response, "toast", {"message": exception.message, "level": "error"})
-        if "application/json" in request.headers.get("Accept", ""):
-            body = {"error": {"message": exception.message, "type": exception.code}}
-            return JsonResponse(body, status=exception.status)
-        return render(request, "error.html", {"message": exception.message}, status=exception.status)
+        return error_response(request, exception.message, exception.status, exception.code)

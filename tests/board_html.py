@@ -16,6 +16,7 @@ class CardView:
     people: list[str] = field(default_factory=list)  # the avatars' titles, e.g. "Labeler: a@b.c"
     jobs: int = 0
     images: int = 0
+    prelabeled: int = 0  # images with boxes kept as pre-labels
     progress: tuple[int, int, str] | None = None  # done, total, "annotated" / "reviewed"
 
 
@@ -61,6 +62,8 @@ class _BoardParser(HTMLParser):
                 self.card.people.append(a["title"])
             elif a.get("title", "").startswith("Jobs"):
                 self.text_into = "jobs"
+            elif "prelabeled" in classes:
+                self.text_into = "prelabeled"
             elif a.get("role") == "progressbar":
                 self.card.progress = (int(a["aria-valuenow"]), int(a["aria-valuemax"]), a["aria-label"])
             elif tag == "span" and not a and self.card.images == 0:

@@ -155,11 +155,12 @@ def _stored_counts_hold(request):
         return
     from django.db.models import F
 
-    from boards.models import Batch, count_card_images
+    from boards.models import CARD_COUNTS, Batch, count_card_images
 
-    stored = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed) for b in Batch.objects.filter(counted_at=F("updated_at"))}
-    live = count_card_images(list(stored))
-    wrong = {
-        pk: (counts, live.get(pk, (0, 0, 0))) for pk, counts in stored.items() if counts != live.get(pk, (0, 0, 0))
+    none = (0,) * len(CARD_COUNTS)
+    stored = {
+        b.pk: tuple(getattr(b, name) for name in CARD_COUNTS) for b in Batch.objects.filter(counted_at=F("updated_at"))
     }
-    assert not wrong, f"stored card counts (images, annotated, reviewed) differ from the images: {wrong}"
+    live = count_card_images(list(stored))
+    wrong = {pk: (counts, live.get(pk, none)) for pk, counts in stored.items() if counts != live.get(pk, none)}
+    assert not wrong, f"stored card counts {tuple(CARD_COUNTS)} differ from the images: {wrong}"

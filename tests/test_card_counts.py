@@ -31,6 +31,7 @@ def fresh(batch) -> Batch:
 
 
 def stored(batch) -> tuple[int, int, int] | None:
+    """(images, annotated, reviewed) as stored on the batch, or None when they are not stored."""
     batch = fresh(batch)
     return (batch.n_images, batch.n_annotated, batch.n_reviewed) if batch.counts_stored else None
 

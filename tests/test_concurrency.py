@@ -23,6 +23,7 @@ from django.urls import reverse
 from boards import services
 from boards.errors import ConcurrentChange, NotFound
 from boards.models import (
+    CARD_COUNTS,
     AnnotationState,
     Batch,
     BatchStatus,
@@ -99,9 +100,10 @@ def _assert_board_holds(project, images_before: set[int]) -> None:
     batches = {b.pk: b for b in Batch.objects.filter(project=project)}
     assert {batch_id for _, _, batch_id in rows} - {None} <= set(batches)
     live = count_card_images(list(batches))
-    stored = {pk: (b.n_images, b.n_annotated, b.n_reviewed) for pk, b in batches.items() if b.counts_stored}
-    wrong = {pk: (n, live.get(pk, (0, 0, 0))) for pk, n in stored.items() if n != live.get(pk, (0, 0, 0))}
-    assert not wrong, f"stored card counts (images, annotated, reviewed) differ from the images: {wrong}"
+    none = (0,) * len(CARD_COUNTS)
+    stored = {pk: tuple(getattr(b, f) for f in CARD_COUNTS) for pk, b in batches.items() if b.counts_stored}
+    wrong = {pk: (n, live.get(pk, none)) for pk, n in stored.items() if n != live.get(pk, none)}
+    assert not wrong, f"stored card counts {tuple(CARD_COUNTS)} differ from the images: {wrong}"
     assert not Batch.objects.filter(project=project).exclude(counted_at=F("updated_at")).exists(), (
         "a batch changed without its card counts stored"
     )

@@ -172,7 +172,7 @@ def test_a_save_replaces_the_boxes_and_returns_the_new_version(client, labeler, 
     assert response.status_code == 200
     data = response.json()
     assert data["version"] == 1 and data["state"] == "annotated"
-    assert data["progress"] == {"done": 1, "total": 3} and data["all_done"] is False
+    assert data["progress"] == {"done": 1, "total": 3, "rework": 0} and data["all_done"] is False
     assert data["boxes"][1] == {"label": person.pk, "x": 50.0, "y": 30.0, "width": 14.0, "height": 18.0}
     assert list(Annotation.objects.filter(image=image).values_list("label__name", "x", "y", "width", "height")) == [
         ("car", 1, 2, 10, 20),

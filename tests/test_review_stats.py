@@ -70,6 +70,8 @@ def test_rejecting_a_whole_batch_counts_every_image_and_again_next_time(make_bat
     services.assign(batch=batch, actor=manager, labeler=labeler)
     annotate_all(batch, labeler)
     for expected in ([1, 1], [2, 2]):
+        for image in Image.objects.filter(batch=batch, review_state="rejected"):
+            services.confirm_rework(image=image, actor=labeler)  # checked: no change needed
         services.submit(batch=fresh(batch), actor=labeler)
         services.move_batch(batch=fresh(batch), actor=reviewer, to="annotating", comment="Redo")
         assert rejections(batch) == expected

@@ -38,7 +38,7 @@ def test_assigning_a_selection_splits_the_rest_off(make_batch, manager, labeler)
     assert result.remainder.status == BatchStatus.UNASSIGNED
     assert result.remainder.priority == 2
     assert result.remainder.source == BatchSource.SPLIT and result.remainder.split_from_id == batch.pk
-    assert result.remainder.name == f"{batch.name} (rest)"
+    assert result.remainder.name == f"{batch.name} · part 2"
     assert not Job.objects.filter(batch=result.remainder).exists()
     split = BatchEvent.objects.get(batch=batch, kind=EventKind.SPLIT)
     assert split.detail["images_moved"] == 6 and split.detail["into_batch"] == result.remainder.pk
@@ -56,9 +56,9 @@ def test_assigning_every_image_does_not_split(make_batch, manager, labeler):
 
 def test_split_names_stay_unique(make_batch, manager, labeler, project):
     batch = make_batch(4, name="Route 9")
-    Batch.objects.create(project=project, name="Route 9 (rest)")
+    Batch.objects.create(project=project, name="Route 9 · part 2")
     result = services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=list(_image_ids(batch))[:1])
-    assert result.remainder.name == "Route 9 (rest) (2)"
+    assert result.remainder.name == "Route 9 · part 3"
 
 
 def test_a_selection_from_another_batch_is_refused_and_nothing_moves(make_batch, manager, labeler):
@@ -103,7 +103,7 @@ def test_a_mixed_review_splits_rejected_images_back_to_the_same_labeler(make_bat
     assert result.approved.pk == batch.pk and result.approved.status == BatchStatus.DATASET
     back = result.rejected
     assert back.status == BatchStatus.ANNOTATING and back.split_from_id == batch.pk
-    assert back.name == f"{batch.name} (rejected)"
+    assert back.name == f"{batch.name} · part 2"
     job = back.current_job
     assert job.labeler == labeler and job.reviewer == reviewer
     assert set(Image.objects.filter(batch=back).values_list("review_state", flat=True)) == {ReviewState.REJECTED}
@@ -128,6 +128,8 @@ def test_the_rejected_batch_can_be_fixed_and_resubmitted(make_batch, manager, la
     batch = _to_review(make_batch, manager, labeler, reviewer, 3)
     ids = sorted(_image_ids(batch))
     result = services.review(batch=batch, actor=reviewer, approved=ids[:2], rejected=ids[2:])
+    # A rejected image is changed or checked before the batch goes back to review.
+    services.confirm_rework(image=Image.objects.get(pk=ids[2]), actor=labeler)
     services.submit(batch=result.rejected, actor=labeler)
     back = Batch.objects.get(pk=result.rejected.pk)
     assert back.status == BatchStatus.REVIEW

@@ -316,7 +316,8 @@ def test_delete_from_the_batch_page_lands_on_the_board(client, manager, make_bat
 def test_an_htmx_move_from_the_batch_page_redirects_back_to_it(client, manager, make_batch):
     batch = make_batch(1)
     client.force_login(manager)
-    response = client.post(move_url(batch), {"to": "archived", "from_page": "batch"}, headers={"hx-request": "true"})
+    data = {"to": "archived", "confirm": "yes", "from_page": "batch"}
+    response = client.post(move_url(batch), data, headers={"hx-request": "true"})
     assert response.status_code == 204 and response["HX-Redirect"] == batch_url(batch)
 
 

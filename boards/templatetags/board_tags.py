@@ -16,3 +16,34 @@ def age(value: datetime | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return "now"
+
+
+@register.filter
+def event_text(event) -> str:
+    """One line of a batch's history: what happened, where the batch went, and what became of its boxes."""
+    from boards.models import BatchStatus, EventKind
+
+    kind = event.get_kind_display()
+    detail = event.detail or {}
+    if event.kind == EventKind.UNASSIGNED:
+        text = kind
+        if event.from_status and event.from_status != event.to_status:
+            text += f" from {BatchStatus(event.from_status).label}"
+        if detail.get("kept_annotations"):
+            images = detail.get("prelabeled_images")
+            if images is None:
+                return f"{text}; boxes kept as pre-labels"
+            if not images:
+                return f"{text}; no boxes to keep"
+            return f"{text}; boxes kept as pre-labels on {images} image{'s' if images != 1 else ''}"
+        removed = detail.get("annotations_removed")
+        if removed is None:
+            return text
+        if not removed:
+            return f"{text}; no boxes to remove"
+        return f"{text}; {removed} box{'es' if removed != 1 else ''} removed"
+    if event.to_status and event.from_status != event.to_status:
+        target = event.get_to_status_display()
+        if not kind.endswith(target):  # "Archived → Archived" says it twice
+            return f"{kind} → {target}"
+    return kind

@@ -17,9 +17,9 @@
 
   function init() {
     const form = document.getElementById("selection");
-    if (!form) return;
-    const scope = document.getElementById("scope");
     const status = document.getElementById("selection-status");
+    if (!form || !status) return; // no selection tools for roles that can neither add batches nor tag
+    const scope = document.getElementById("scope");
     const boxes = () => Array.from(form.querySelectorAll("input.pick"));
     let last = null;
 

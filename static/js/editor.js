@@ -435,6 +435,7 @@
       help: () => help.showModal(),
       reload: () => window.location.reload(),
       retry: save,
+      confirm: () => { action.closest("section").hidden = true; save(); },
     };
     if (actions[action.dataset.action]) actions[action.dataset.action]();
   });
@@ -636,8 +637,36 @@
     showDone(data.progress.done, data.progress.total);
     const form = document.getElementById("submit-form");
     if (form) form.hidden = !data.all_done;
+    const waits = document.getElementById("submit-waits");
+    if (waits) {
+      waits.textContent = data.submit_waits || "";
+      waits.hidden = data.all_done || !data.submit_waits;
+    }
+    const rejected = data.review_state === "rejected";
     const here = document.querySelector(".editor-strip .current");
-    if (here) here.className = "state-" + data.state + " current";
+    if (here) {
+      here.className = "state-" + (rejected ? "rejected" : data.state) + " current";
+      const badge = here.querySelector(".rework-badge");
+      if (badge && !rejected) badge.remove();
+    }
+    showRework(rejected, data.progress.rework);
+  }
+
+  // A change to an image sent back by a review reworks it: no longer awaiting rework.
+  function showRework(rejected, remaining) {
+    if (rejected) return;
+    const section = document.getElementById("sent-back");
+    if (section) {
+      const title = document.getElementById("sent-back-title");
+      title.textContent = title.dataset.fixedTitle;
+      section.querySelectorAll("[data-rework-only]").forEach((node) => node.remove());
+    }
+    const count = document.getElementById("rework-count");
+    if (count) count.textContent = remaining;
+    const item = document.querySelector("[data-current-rework]");
+    if (item) item.remove();
+    const list = document.getElementById("rework");
+    if (list && !remaining) list.hidden = true;
   }
 
   function unsaved() {
@@ -667,20 +696,23 @@
   }
   window.addEventListener("beforeunload", warn);
 
-  const submitForm = document.getElementById("submit-form");
-  if (submitForm) {
-    submitForm.addEventListener("submit", async (evt) => {
+  // Submitting the batch, or saying a sent-back image needs no change: save the last change first.
+  ["submit-form", "checked-form"].forEach((id) => {
+    const form = document.getElementById(id);
+    if (!form) return;
+    form.addEventListener("submit", async (evt) => {
       if (!unsaved()) {
         window.removeEventListener("beforeunload", warn);
         return;
       }
       evt.preventDefault();
-      if (await flush()) {
+      // The saved change may have reworked the image already: then there is nothing to confirm.
+      if ((await flush()) && document.body.contains(form)) {
         window.removeEventListener("beforeunload", warn);
-        submitForm.submit();
+        form.submit();
       }
     });
-  }
+  });
 
   function toast(message) {
     const region = document.getElementById("toasts");

@@ -130,7 +130,8 @@
     if (batch) {
       summary.append(counts.landed + " image" + (counts.landed === 1 ? "" : "s") + " landed in ");
       const link = document.createElement("a");
-      link.href = form.dataset.boardUrl;
+      // The batch's page: data-batch-url is batch 0's, ending in "/0/".
+      link.href = form.dataset.batchUrl.replace(/\/0\/$/, "/" + batch.id + "/");
       link.textContent = batch.name;
       summary.append(link);
     } else {

@@ -117,6 +117,67 @@ def _no_csp_violations(request):
         pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)
 
 
+# Runs in every document the browser loads: once the page has loaded, report a page wider than the window.
+_SIDEWAYS_PROBE = """
+addEventListener("load", () => {
+  const wide = document.documentElement.scrollWidth, inner = window.innerWidth;
+  if (wide > inner) console.warn(`sideways-scroll: ${location.pathname} is ${wide}px wide in a ${inner}px window`);
+});
+"""
+
+
+def sideways_overflow(page) -> str | None:
+    """Why the current page scrolls sideways (its widest offenders), or None if it fits the window."""
+    return page.evaluate(
+        """() => {
+          const inner = window.innerWidth, wide = document.documentElement.scrollWidth;
+          if (wide <= inner) return null;
+          const clipped = (el) => {
+            for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+              if (getComputedStyle(up).overflowX !== "visible") return true;
+            }
+            return false;
+          };
+          const offenders = [...document.querySelectorAll("body *")]
+            .filter((el) => el.getBoundingClientRect().right > inner + 1 && !clipped(el))
+            .slice(-5)
+            .map((el) => {
+              const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
+              const classes = typeof el.className === "string" ? el.className.trim().replace(/\\s+/g, ".") : "";
+              return name + (classes ? "." + classes : "") + " right=" + Math.round(el.getBoundingClientRect().right);
+            });
+          return `${location.pathname} is ${wide}px wide in a ${inner}px window: ${offenders.join(", ")}`;
+        }"""
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_sideways_scroll(request):
+    """Fail a browser test in which any page it loaded was wider than the window (scrollWidth > innerWidth)."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    wide = []
+    page.on(
+        "console",
+        lambda message: wide.append(message.text)
+        if message.type == "warning" and message.text.startswith("sideways-scroll:")
+        else None,
+    )
+    page.add_init_script(_SIDEWAYS_PROBE)
+    yield
+    if not page.is_closed():
+        try:
+            now = sideways_overflow(page)
+        except Exception:  # the page is mid-navigation or the browser is gone: the load probes still count
+            now = None
+        if now:
+            wide.append("at the end of the test: " + now)
+    if wide:
+        pytest.fail("Pages scroll sideways:\n" + "\n".join(dict.fromkeys(wide)), pytrace=False)
+
+
 @pytest.fixture
 def url(live_server):
     """``url("/w/acme/p/parcels/")`` → the live server's absolute URL for that path."""

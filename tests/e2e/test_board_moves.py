@@ -143,7 +143,7 @@ def test_dragging_to_annotating_assigns_half_and_shows_the_rest(
     expect(moved.locator(".avatar").first).to_have_attribute("title", f"Labeler: {labeler.email}")
     rest = column(page, "unassigned").locator(".batch-card")
     expect(rest).to_have_count(1)
-    expect(rest.get_by_role("link")).to_have_text("Night shift parcels (rest)")
+    expect(rest.get_by_role("link")).to_have_text("Night shift parcels · part 2")
     expect(rest).to_contain_text("3 images")
     expect(count_of(page, "unassigned")).to_have_text("1")
     expect(count_of(page, "annotating")).to_have_text("1")
@@ -156,7 +156,7 @@ def test_dragging_to_annotating_assigns_half_and_shows_the_rest(
     assert batch.status == BatchStatus.ANNOTATING
     assert image_ids(batch) == ids[:3]
     assert batch.current_job.labeler == labeler
-    remainder = Batch.objects.get(project=project, name="Night shift parcels (rest)")
+    remainder = Batch.objects.get(project=project, name="Night shift parcels · part 2")
     assert remainder.status == BatchStatus.UNASSIGNED
     assert remainder.split_from_id == batch.pk
     assert image_ids(remainder) == ids[3:]
@@ -218,8 +218,9 @@ def test_a_reviewer_rejects_two_of_five_and_sees_the_split(
     expect(done).to_contain_text("3 images")
     back = column(page, "annotating").locator(".batch-card")
     expect(back).to_have_count(1)
-    expect(back.get_by_role("link")).to_have_text("Dock 7 scans (rejected)")
+    expect(back.get_by_role("link")).to_have_text("Dock 7 scans · part 2")
     expect(back).to_contain_text("2 images")
+    expect(back).to_contain_text("2 to rework")
     expect(back.locator(".avatar").first).to_have_attribute("title", f"Labeler: {labeler.email}")
     expect(column(page, "review").locator(".batch-card")).to_have_count(0)
     expect(count_of(page, "review")).to_have_text("0")
@@ -229,7 +230,7 @@ def test_a_reviewer_rejects_two_of_five_and_sees_the_split(
     batch = fresh(batch)
     assert batch.status == BatchStatus.DATASET
     assert image_ids(batch) == ids[2:]
-    rejected = Batch.objects.get(project=project, name="Dock 7 scans (rejected)")
+    rejected = Batch.objects.get(project=project, name="Dock 7 scans · part 2")
     assert rejected.status == BatchStatus.ANNOTATING
     assert image_ids(rejected) == ids[:2]
     assert rejected.current_job.labeler == labeler
@@ -302,13 +303,18 @@ def test_the_keyboard_menu_archives_a_card(page: Page, url, login, manager, proj
     expect(card.locator("details.card-menu")).to_have_attribute("open", "")
     items = card.locator(".menu li")
     expect(items).to_have_text(
-        ["Assign…", "Archive", "Delete…", "Open the batch", re.compile(r"Priority\s*1\s*2\s*3\s*4\s*5")]
+        ["Assign…", "Archive…", "Delete…", "Open the batch", re.compile(r"Priority\s*1\s*2\s*3\s*4\s*5")]
     )
     page.keyboard.press("Tab")
     expect(card.get_by_role("link", name="Assign…")).to_be_focused()
     page.keyboard.press("Tab")
-    expect(card.get_by_role("button", name="Archive")).to_be_focused()
+    expect(card.get_by_role("link", name="Archive…")).to_be_focused()
     shoot("moves-keyboard-menu")
+    page.keyboard.press("Enter")
+    # Archiving asks first, as deleting does.
+    dialog = page.locator("dialog#archive-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Archive", exact=True).focus()
     page.keyboard.press("Enter")
 
     expect(card_of(page, first)).to_have_count(0)

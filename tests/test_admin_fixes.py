@@ -1,0 +1,103 @@
+"""The admin: a refused delete says only that it was refused; superusers see every thumbnail."""
+
+import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from accounts.models import User
+from boards import services
+from boards.models import Batch, BatchStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("admin@acme.test", "pw")
+
+
+@pytest.fixture
+def staff(db):
+    """Staff with every boards permission in the admin, but a member of no workspace."""
+    user = User.objects.create_user("staff@acme.test", "pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="boards"))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def assigned(make_batch, manager, labeler):
+    batch = make_batch(1)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    return Batch.objects.get(pk=batch.pk)
+
+
+def texts(response):
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
+def test_it_shows_only_the_refusal_when_a_single_delete_is_refused(client, superuser, assigned):
+    client.force_login(superuser)
+    response = client.post(reverse("admin:boards_batch_delete", args=[assigned.pk]), {"post": "yes"}, follow=True)
+    shown = texts(response)
+    assert [level for level, _ in shown] == ["error"]
+    assert "deleted successfully" not in " ".join(text for _, text in shown)
+    assert response.redirect_chain[-1][0] == reverse("admin:boards_batch_change", args=[assigned.pk])
+    assert Batch.objects.get(pk=assigned.pk).status == BatchStatus.ANNOTATING
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def test_a_single_delete_that_goes_ahead_still_says_so(client, superuser, make_batch):
+    batch = make_batch(1)
+    client.force_login(superuser)
+    response = client.post(reverse("admin:boards_batch_delete", args=[batch.pk]), {"post": "yes"}, follow=True)
+    assert [level for level, _ in texts(response)] == ["success"]
+    assert not Batch.objects.filter(pk=batch.pk).exists()
+    assert LogEntry.objects.filter(action_flag=DELETION, object_id=str(batch.pk)).count() == 1
+
+
+def test_the_bulk_delete_counts_only_the_batches_it_deleted(client, superuser, assigned, make_batch):
+    gone = make_batch(1)
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:boards_batch_changelist"),
+        {"action": "delete_selected", "_selected_action": [assigned.pk, gone.pk], "post": "yes"},
+        follow=True,
+    )
+    shown = texts(response)
+    assert [level for level, _ in shown] == ["error", "success"]
+    assert shown[1][1] == "Deleted 1 batch."
+    assert "Successfully" not in " ".join(text for _, text in shown)
+    assert Batch.objects.filter(pk=assigned.pk).exists() and not Batch.objects.filter(pk=gone.pk).exists()
+    assert list(LogEntry.objects.filter(action_flag=DELETION).values_list("object_id", flat=True)) == [str(gone.pk)]
+
+
+def test_a_bulk_delete_all_refused_shows_no_success(client, superuser, assigned):
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:boards_batch_changelist"),
+        {"action": "delete_selected", "_selected_action": [assigned.pk], "post": "yes"},
+        follow=True,
+    )
+    assert [level for level, _ in texts(response)] == ["error"]
+
+
+def test_a_superuser_outside_the_workspace_sees_thumbnails(client, superuser, make_batch):
+    image = make_batch(1).images.get()
+    client.force_login(superuser)
+    for kind in ("thumb", "original"):
+        assert client.get(reverse("image-file", args=[image.pk, kind])).status_code == 200
+
+
+def test_staff_outside_the_workspace_still_get_404_for_images(client, staff, make_batch):
+    image = make_batch(1).images.get()
+    client.force_login(staff)
+    assert client.get(reverse("admin:boards_batch_change", args=[image.batch_id])).status_code == 200
+    for kind in ("thumb", "original"):
+        assert client.get(reverse("image-file", args=[image.pk, kind])).status_code == 404
+
+
+def test_outsiders_still_get_404_for_images(client, outsider, make_batch):
+    image = make_batch(1).images.get()
+    client.force_login(outsider)
+    assert client.get(reverse("image-file", args=[image.pk, "thumb"])).status_code == 404
