@@ -26,12 +26,52 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LabelClassInline]
 
+    def save_formset(self, request, form, formset, change):
+        # A class deleted here takes its boxes with it: recount their batches' cards.
+        doomed = [f.instance.pk for f in getattr(formset, "deleted_forms", []) if f.instance.pk]
+        with transaction.atomic():
+            batches = _batches_with_boxes_of(label__in=doomed) if doomed else set()
+            super().save_formset(request, form, formset, change)
+            services.mark_changed(*batches)
+
+
+def _batches_with_boxes_of(**annotations) -> set[int]:
+    """The batches holding images with these boxes: their card counts change with the boxes."""
+    return set(
+        Image.objects.filter(pk__in=Annotation.objects.filter(**annotations).values("image_id"), batch__isnull=False)
+        .values_list("batch_id", flat=True)
+        .distinct()
+    )
+
+
+class RecountsCards:
+    """Deleting boxes here (directly, or with their class) recounts the cards of their batches.
+
+    The services store each card's counts (``services.mark_changed``); the
+    admin writes rows without them, so it recounts what it touched.
+    """
+
+    boxes_of = "pk"  # how an Annotation names the objects deleted here
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            batches = _batches_with_boxes_of(**{f"{self.boxes_of}__in": [obj.pk]})
+            super().delete_model(request, obj)
+            services.mark_changed(*batches)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            batches = _batches_with_boxes_of(**{f"{self.boxes_of}__in": list(queryset.values_list("pk", flat=True))})
+            super().delete_queryset(request, queryset)
+            services.mark_changed(*batches)
+
 
 @admin.register(LabelClass)
-class LabelClassAdmin(admin.ModelAdmin):
+class LabelClassAdmin(RecountsCards, admin.ModelAdmin):
     list_display = ["name", "project", "color", "hotkey"]
     list_filter = ["project"]
     search_fields = ["name"]
+    boxes_of = "label"
 
 
 class JobInline(admin.TabularInline):
@@ -219,9 +259,15 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(RecountsCards, admin.ModelAdmin):
     list_display = ["image", "label", "x", "y", "width", "height"]
     raw_id_fields = ["image"]
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            old_image = Annotation.objects.filter(pk=obj.pk).values_list("image__batch_id", flat=True).first()
+            super().save_model(request, obj, form, change)
+            services.mark_changed(old_image, Image.objects.filter(pk=obj.image_id).values_list("batch_id").first()[0])
 
 
 @admin.register(Job)

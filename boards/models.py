@@ -67,6 +67,10 @@ class BatchStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+# Columns where no job is under way: a batch there has no current job.
+IDLE_STATUSES = frozenset({BatchStatus.UNASSIGNED, BatchStatus.ARCHIVED})
+
+
 class BatchSource(models.TextChoices):
     WEB = "web", "Browser upload"
     API = "api", "API upload"
@@ -170,7 +174,10 @@ class Batch(ConcurrentTransitionMixin, models.Model):
 
     @property
     def current_job(self) -> "Job | None":
-        """The job of the latest assignment still open, if any."""
+        """The job of the latest assignment, if the batch is in one: none in Unassigned or Archived,
+        where a finished job (complete) stays in the history but nobody works on the batch."""
+        if self.status in IDLE_STATUSES:
+            return None
         if not hasattr(self, "_current_job"):
             self._current_job = self.jobs.exclude(state=JobState.CANCELLED).order_by("-created_at", "-pk").first()
         return self._current_job
@@ -413,6 +420,9 @@ class ReviewMark(models.Model):
     width = models.FloatField()
     height = models.FloatField()
     comment = models.TextField()
+    # The image's own review comment, kept when the review finished (the history a
+    # later review shows), rather than a mark a reviewer pinned to a box or region.
+    from_comment = models.BooleanField(default=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -447,11 +447,12 @@ def box_groups(boxes: list[Annotation]) -> list[dict]:
 def review_round_start(batch: Batch):
     """When the batch's latest review began: its latest submission for review (or that of the batch a
     review split it off). In Annotating after a rejection, the submission before that rejection."""
-    events = BatchEvent.objects.filter(
-        batch_id__in=[pk for pk in (batch.pk, batch.split_from_id) if pk],
-        kind=EventKind.SUBMITTED,
-        to_status=BatchStatus.REVIEW,
-    )
+    submitted = {"kind": EventKind.SUBMITTED, "to_status": BatchStatus.REVIEW}
+    events = BatchEvent.objects.filter(batch=batch, **submitted)
+    if batch.split_from_id:
+        # The batch it was split from: only its submissions before this batch existed.
+        born = BatchEvent.objects.filter(batch=batch).order_by("at", "pk").values("at")[:1]
+        events = events | BatchEvent.objects.filter(batch_id=batch.split_from_id, at__lte=Subquery(born), **submitted)
     if batch.status != BatchStatus.REVIEW:
         rejected = BatchEvent.objects.filter(batch=batch, kind=EventKind.REJECTED).order_by("-at", "-pk")
         events = events.filter(at__lte=Subquery(rejected.values("at")[:1]))
@@ -468,12 +469,7 @@ def review_marks(image: Image, batch: Batch) -> dict:
     marks, history, whole = [], [], set()
     for mark in ReviewMark.objects.filter(image=image).select_related("author", "annotation__label"):
         mark.older = start is not None and mark.created_at < start
-        mark.whole_image = mark.annotation_id is None and (mark.x, mark.y, mark.width, mark.height) == (
-            0,
-            0,
-            image.width,
-            image.height,
-        )
+        mark.whole_image = mark.from_comment
         if not mark.whole_image:
             marks.append(mark)
             mark.number = len(marks)

@@ -283,16 +283,25 @@ def _split_off(
     otherwise the ids are the ones that move. The new batch is named as a
     part of the old one (``split_name``).
     """
-    new = Batch.objects.create(
-        project=batch.project,
-        name=split_name(batch.project, batch.name),
-        priority=batch.priority,
-        status=status,
-        source=BatchSource.SPLIT,
-        uploaded_at=batch.uploaded_at,
-        created_by=actor,
-        split_from=batch,
-    )
+    for attempt in range(5):
+        try:
+            # Parts of one batch split at once pick the same free "part N": the
+            # project's unique name refuses the second, which takes the next.
+            with transaction.atomic():
+                new = Batch.objects.create(
+                    project=batch.project,
+                    name=split_name(batch.project, batch.name),
+                    priority=batch.priority,
+                    status=status,
+                    source=BatchSource.SPLIT,
+                    uploaded_at=batch.uploaded_at,
+                    created_by=actor,
+                    split_from=batch,
+                )
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise ConcurrentChange("Other splits of this batch are being named right now; try again.") from None
     moving = Image.objects.filter(batch=batch)
     moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
     moved = moving.update(batch=new)
@@ -1041,7 +1050,9 @@ def _keep_review_comments(images, actor: User) -> None:
     """Keep each rejected image's comment as a mark on the whole image: the history a later review shows."""
     now = timezone.now()
     rows = [
-        ReviewMark(image_id=pk, x=0, y=0, width=w, height=h, comment=text, author=actor, created_at=now)
+        ReviewMark(
+            image_id=pk, x=0, y=0, width=w, height=h, comment=text, from_comment=True, author=actor, created_at=now
+        )
         for pk, w, h, text in images.exclude(review_comment="").values_list("pk", "width", "height", "review_comment")
     ]
     ReviewMark.objects.bulk_create(rows, batch_size=1000)
@@ -1165,7 +1176,7 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
             rejections=0,
         )
         # Every job ends, a finished one too: the batch waits for a new assignment and its card names nobody.
-        Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).update(
+        Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).exclude(state=JobState.COMPLETE).update(
             state=JobState.CANCELLED, updated_at=timezone.now()
         )
         batch.move_to_unassigned()

@@ -101,3 +101,48 @@ def test_outsiders_still_get_404_for_images(client, outsider, make_batch):
     image = make_batch(1).images.get()
     client.force_login(outsider)
     assert client.get(reverse("image-file", args=[image.pk, "thumb"])).status_code == 404
+
+
+# --- boxes changed in the admin keep the cards' stored counts right ------------------------
+# (the autouse check in tests/conftest.py compares every stored count with the images)
+
+
+@pytest.fixture
+def prelabeled(make_batch, manager, labeler, project):
+    from boards.models import LabelClass
+    from boards.services import Box
+
+    LabelClass.objects.create(project=project, name="car")
+    batch = make_batch(2)
+    services.assign(batch=batch, actor=manager, labeler=labeler)
+    for image in Batch.objects.get(pk=batch.pk).images.all():
+        services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 1, 1, 5, 5)])
+    services.move_to_unassigned(batch=Batch.objects.get(pk=batch.pk), actor=manager, keep_annotations=True)
+    batch = Batch.objects.get(pk=batch.pk)
+    assert (batch.counts_stored, batch.n_prelabeled) == (True, 2)
+    return batch
+
+
+def stored_prelabeled(batch) -> int | None:
+    batch = Batch.objects.get(pk=batch.pk)
+    return batch.n_prelabeled if batch.counts_stored else None
+
+
+def test_deleting_a_box_in_the_admin_recounts_its_card(client, superuser, prelabeled):
+    from boards.models import Annotation
+
+    client.force_login(superuser)
+    box = Annotation.objects.filter(image__batch=prelabeled).first()
+    response = client.post(reverse("admin:boards_annotation_delete", args=[box.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert stored_prelabeled(prelabeled) in (1, None)
+
+
+def test_deleting_a_class_in_the_admin_recounts_the_cards_of_its_boxes(client, superuser, prelabeled):
+    from boards.models import LabelClass
+
+    client.force_login(superuser)
+    car = LabelClass.objects.get(name="car")
+    response = client.post(reverse("admin:boards_labelclass_delete", args=[car.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert stored_prelabeled(prelabeled) in (0, None)

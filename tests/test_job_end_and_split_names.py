@@ -33,7 +33,9 @@ def test_dataset_to_unassigned_ends_the_finished_job(make_batch, manager, labele
     batch = _in_dataset(make_batch, manager, labeler, reviewer)
     assert Job.objects.get(batch=batch).state == JobState.COMPLETE
     services.move_to_unassigned(batch=batch, actor=manager, keep_annotations=True)
-    assert Job.objects.get(batch=batch).state == JobState.CANCELLED
+    # The finished job stays complete in the history (the API's jobs list reports it so),
+    # but nobody works on a batch in Unassigned.
+    assert Job.objects.get(batch=batch).state == JobState.COMPLETE
     assert fresh(batch).current_job is None
 
 
@@ -56,7 +58,7 @@ def test_a_new_assignment_after_that_is_the_current_job(make_batch, manager, lab
     assert fresh(batch).current_job.labeler == owner
     assert list(Job.objects.filter(batch=batch).values_list("state", flat=True)) == [
         JobState.ANNOTATING,
-        JobState.CANCELLED,
+        JobState.COMPLETE,
     ]
 
 
@@ -204,3 +206,22 @@ def test_split_names_stay_unique_in_the_project(project, make_batch, manager, la
     assert _split(batch, manager, labeler).name == "Pier · part 4"
     assert Batch.objects.filter(project=project).values("name").distinct().count() == Batch.objects.count()
     assert Image.objects.count() == 2
+
+
+def test_a_split_whose_part_name_was_taken_meanwhile_takes_the_next(make_batch, manager, labeler, monkeypatch):
+    # Two parts of one batch split at once both pick "part 3"; the project's unique name
+    # refuses the second, which names itself again instead of failing.
+    batch = make_batch(4, name="Quay")
+    make_batch(1, name="Quay · part 3")
+    real = services.split_name
+    calls = []
+
+    def stale_then_real(project, name):
+        calls.append(name)
+        return "Quay · part 3" if len(calls) == 1 else real(project, name)
+
+    monkeypatch.setattr(services, "split_name", stale_then_real)
+    result = services.assign(batch=batch, actor=manager, labeler=labeler, first=2)
+    assert len(calls) == 2
+    assert result.remainder.name == "Quay · part 2"
+    assert Batch.objects.filter(name__startswith="Quay").count() == 3

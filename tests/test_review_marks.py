@@ -155,3 +155,32 @@ def test_marks_of_an_earlier_review_show_as_older(client, reviewer, labeler, bat
     page = client.get(editor_url(back, image)).content.decode()
     assert page.count('class="mark older"') == 1 and page.count('class="mark"') == 1
     assert "Round one mark" in page and "Round two mark" in page and "“Redo”" in page
+
+
+def test_a_region_over_the_whole_image_stays_a_mark(client, reviewer, batch, image):
+    # A drag past the image's corners is clamped to exactly (0, 0, width, height).
+    services.add_review_mark(image=image, actor=reviewer, comment="Wrong scene", region=(0, 0, image.width, image.height))
+    client.force_login(reviewer)
+    page = client.get(review_url(batch), {"image": image.pk}).content.decode()
+    assert "Wrong scene" in page and page.count('class="mark-region') >= 1
+    services.delete_review_mark(mark=ReviewMark.objects.get(comment="Wrong scene"), actor=reviewer)
+    assert not ReviewMark.objects.exists()
+
+
+def test_a_sibling_batch_submitted_later_leaves_this_reviews_marks_current(
+    make_batch, manager, labeler, reviewer, project
+):
+    classes(project)
+    batch = make_batch(4, name="Pier")
+    first = services.assign(batch=batch, actor=manager, labeler=labeler, reviewer=reviewer, first=2)
+    rest = first.remainder
+    services.assign(batch=fresh(rest), actor=manager, labeler=labeler, reviewer=reviewer)
+    for part in (first.batch, rest):
+        for img in Image.objects.filter(batch=part):
+            services.save_annotations(image=img, actor=labeler, boxes=[Box("car", 1, 1, 20, 10)])
+    services.submit(batch=fresh(rest), actor=labeler)
+    image = Image.objects.filter(batch=rest).first()
+    services.add_review_mark(image=image, actor=reviewer, comment="Tighter, please", region=(1, 1, 5, 5))
+    services.submit(batch=fresh(first.batch), actor=labeler)  # the batch it was split from, later
+    services.delete_review_mark(mark=ReviewMark.objects.get(comment="Tighter, please"), actor=reviewer)
+    assert not ReviewMark.objects.exists()

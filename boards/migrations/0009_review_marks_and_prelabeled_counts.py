@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
                 ('width', models.FloatField()),
                 ('height', models.FloatField()),
                 ('comment', models.TextField()),
+                ('from_comment', models.BooleanField(default=False)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('annotation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='review_marks', to='boards.annotation')),
                 ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),

@@ -21,14 +21,14 @@ def age(value: datetime | None) -> str:
 @register.filter
 def event_text(event) -> str:
     """One line of a batch's history: what happened, where the batch went, and what became of its boxes."""
-    from boards.models import BatchStatus, EventKind
+    from boards.models import EventKind
 
     kind = event.get_kind_display()
     detail = event.detail or {}
     if event.kind == EventKind.UNASSIGNED:
         text = kind
         if event.from_status and event.from_status != event.to_status:
-            text += f" from {BatchStatus(event.from_status).label}"
+            text += f" from {event.get_from_status_display()}"
         if detail.get("kept_annotations"):
             images = detail.get("prelabeled_images")
             if images is None:
