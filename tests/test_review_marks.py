@@ -159,7 +159,8 @@ def test_marks_of_an_earlier_review_show_as_older(client, reviewer, labeler, bat
 
 def test_a_region_over_the_whole_image_stays_a_mark(client, reviewer, batch, image):
     # A drag past the image's corners is clamped to exactly (0, 0, width, height).
-    services.add_review_mark(image=image, actor=reviewer, comment="Wrong scene", region=(0, 0, image.width, image.height))
+    whole = (0, 0, image.width, image.height)
+    services.add_review_mark(image=image, actor=reviewer, comment="Wrong scene", region=whole)
     client.force_login(reviewer)
     page = client.get(review_url(batch), {"image": image.pk}).content.decode()
     assert "Wrong scene" in page and page.count('class="mark-region') >= 1
