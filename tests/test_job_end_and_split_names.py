@@ -225,3 +225,22 @@ def test_a_split_whose_part_name_was_taken_meanwhile_takes_the_next(make_batch, 
     assert len(calls) == 2
     assert result.remainder.name == "Quay · part 2"
     assert Batch.objects.filter(name__startswith="Quay").count() == 3
+
+
+def test_the_migration_drops_stale_suffixes_of_batches_already_in_dataset(make_batch):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("boards.migrations.0012_drop_stale_split_suffixes")
+    old = make_batch(1, name="Route 9 (rest) (rest)")
+    taken = make_batch(1, name="Pier (rejected)")
+    make_batch(1, name="Pier")
+    waiting = make_batch(1, name="Quay (rest)")
+    Batch.objects.filter(pk__in=[old.pk, taken.pk]).update(status=BatchStatus.DATASET)
+
+    migration.drop_stale_suffixes(apps, None)
+
+    assert fresh(old).name == "Route 9"
+    assert fresh(taken).name == "Pier (rejected)"  # "Pier" is another batch's name
+    assert fresh(waiting).name == "Quay (rest)"  # not in Dataset: it loses the suffix when it gets there
