@@ -149,8 +149,11 @@
 
   // --- responses -----------------------------------------------------------
 
-  document.addEventListener("htmx:afterSwap", (evt) => {
-    if (evt.detail.target && evt.detail.target.id === "dialog-slot") openDialogs(evt.detail.target);
+  // After settling, not swapping: htmx processes the new content (the dialog's hx-post form) while
+  // it settles, and a dialog shown before that would post as a plain form if submitted at once.
+  document.addEventListener("htmx:afterSettle", (evt) => {
+    const target = evt.detail.target || evt.target;
+    if (target && target.id === "dialog-slot") openDialogs(target);
   });
 
   document.addEventListener("htmx:afterRequest", (evt) => {
