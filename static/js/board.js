@@ -6,13 +6,7 @@
   let pending = null; // {card, from, index} while a dropped card waits for the server
 
   function toast(message, level) {
-    const region = document.getElementById("toasts");
-    if (!region || !message) return;
-    const item = document.createElement("div");
-    item.className = "toast toast-" + (level || "info");
-    item.textContent = message;
-    region.appendChild(item);
-    setTimeout(() => item.remove(), 6000);
+    window.Batchboard.toast(message, level);
   }
 
   function revert() {
@@ -185,7 +179,6 @@
 
   document.addEventListener("htmx:afterSettle", syncPlaceholders);
 
-  document.body.addEventListener("toast", (evt) => toast(evt.detail.message, evt.detail.level));
 
   document.addEventListener("htmx:load", (evt) => {
     if (evt.detail.elt.id === "board" || evt.detail.elt === document.body) initSortable();

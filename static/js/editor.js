@@ -715,13 +715,7 @@
   });
 
   function toast(message) {
-    const region = document.getElementById("toasts");
-    if (!region) return;
-    const item = document.createElement("div");
-    item.className = "toast";
-    item.textContent = message;
-    region.appendChild(item);
-    setTimeout(() => item.remove(), 4000);
+    window.Batchboard.toast(message, "info", 4000);
   }
 
   // --- start -------------------------------------------------------------------------------

@@ -292,14 +292,9 @@
     }
   }
 
+  window.Batchboard.toastMs = 4000;
   function toast(message, level) {
-    const region = document.getElementById("toasts");
-    if (!region || !message) return;
-    const item = document.createElement("div");
-    item.className = "toast toast-" + (level || "info");
-    item.textContent = message;
-    region.appendChild(item);
-    setTimeout(() => item.remove(), 4000);
+    window.Batchboard.toast(message, level);
   }
 
   document.addEventListener("htmx:afterSwap", (evt) => {
@@ -311,7 +306,6 @@
     if (evt.detail.elt && evt.detail.elt.id === "mark-form") showError(message);
     else toast(message, "error");
   });
-  document.body.addEventListener("toast", (evt) => toast(evt.detail.message, evt.detail.level));
   window.addEventListener("resize", () => view && applyView());
 
   document.addEventListener("click", (evt) => {
