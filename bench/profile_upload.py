@@ -174,16 +174,16 @@ class Phases:
         from django.http.multipartparser import MultiPartParser
         from PIL import ImageFile
 
-        from boards import services
+        from boards.services import uploads
 
         self._undo = []
         # top=True phases add up, with "everything else", to the request; top=False
         # ones are part of the phase listed above them.
         self.wrap(MultiPartParser, "parse", "multipart parsing (request.FILES)", top=True)
-        self.wrap(services, "_process_one", "imaging.process (hash, verify, thumbnail)", top=True)
+        self.wrap(uploads, "_process_one", "imaging.process (hash, verify, thumbnail)", top=True)
         self.wrap(ImageFile.ImageFile, "load", "  of which Pillow decode (ImageFile.load)", top=False)
-        self.wrap(services, "_store_upload", "_store_upload (files + DB transaction)", top=True)
-        self.wrap(services, "_store", "  of which _store (2 file writes/image)", top=False)
+        self.wrap(uploads, "_store_upload", "_store_upload (files + DB transaction)", top=True)
+        self.wrap(uploads, "_write_files", "  of which _write_files (2 file writes/image)", top=False)
         self.wrap(QuerySet, "bulk_create", "  of which Image bulk_create", top=False)
         try:
             yield self

@@ -39,8 +39,9 @@ def cap(monkeypatch):
     """A batch limit of 5, so the cap is tested without 25,000 rows."""
 
     def set_cap(n=5):
-        monkeypatch.setattr(services, "MAX_BATCH_IMAGES", n)
-        monkeypatch.setattr(catalog, "MAX_BATCH_IMAGES", n)
+        monkeypatch.setattr(services.catalog, "MAX_BATCH_IMAGES", n)
+        monkeypatch.setattr(catalog.sampling, "MAX_BATCH_IMAGES", n)
+        monkeypatch.setattr(catalog.preview, "MAX_BATCH_IMAGES", n)
 
     set_cap()
     return set_cap
@@ -572,7 +573,7 @@ def test_the_move_entry_point_restores_with_the_same_rules(manager, project, mak
 
 
 def test_bulk_tags_keep_the_per_image_limit(manager, project, monkeypatch):
-    monkeypatch.setattr(services, "MAX_TAGS_PER_IMAGE", 3)
+    monkeypatch.setattr(services.tagging, "MAX_TAGS_PER_IMAGE", 3)
     crowded = make_images(project, 2, tags=["a", "b", "c"])
     roomy = make_images(project, 2, tags=["a"])
     with pytest.raises(InvalidInput, match="2 of the selected images would have more than 3 tags"):

@@ -207,7 +207,7 @@ def test_a_value_that_does_not_parse_is_dropped_and_explained(query, param):
 @pytest.mark.parametrize("few", [1_000, 3])
 def test_pages_go_newest_first_without_gaps_or_repeats(few, project, monkeypatch):
     """Both ways of reading a page: by the matching ids (few) and in upload order (many)."""
-    monkeypatch.setattr(catalog, "FEW", few)
+    monkeypatch.setattr(catalog.paging, "FEW", few)
     images = make_images(project, 11)
     newest_first = [i.pk for i in reversed(images)]
     filters = CatalogFilter(state="free")
@@ -240,7 +240,7 @@ def test_images_uploaded_at_the_same_moment_page_by_id(project):
 def test_the_page_counts_few_matches_and_leaves_many_to_count_matching(project, monkeypatch):
     make_images(project, 5)
     assert catalog.catalog_page(project, CatalogFilter()).count == 5
-    monkeypatch.setattr(catalog, "FEW", 3)
+    monkeypatch.setattr(catalog.paging, "FEW", 3)
     assert catalog.catalog_page(project, CatalogFilter()).count is None
     assert catalog.count_matching(project, CatalogFilter()) == (5, True)
     assert catalog.count_matching(project, CatalogFilter(), cap=4) == (4, False)

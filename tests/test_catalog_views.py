@@ -55,7 +55,7 @@ def test_a_bad_filter_value_is_explained_not_guessed(client, manager, project):
 
 
 def test_paging_links_keep_the_filters(client, manager, project, monkeypatch):
-    monkeypatch.setattr(catalog, "PAGE_SIZE", 2)
+    monkeypatch.setattr(catalog.paging, "PAGE_SIZE", 2)
     images = make_images(project, 5, tags=["night"])
     client.force_login(manager)
     first = client.get(url("catalog", project), {"tag": "night"})
@@ -87,7 +87,7 @@ def test_the_grid_needs_a_constant_number_of_queries(client, manager, project, d
 
 
 def test_many_matches_are_counted_on_their_own(client, manager, project, monkeypatch):
-    monkeypatch.setattr(catalog, "FEW", 3)
+    monkeypatch.setattr(catalog.paging, "FEW", 3)
     make_images(project, 5)
     client.force_login(manager)
     page = client.get(url("catalog", project))
@@ -138,7 +138,8 @@ def test_the_preview_says_a_name_is_taken(client, manager, project):
 
 
 def test_the_preview_names_the_limit(client, manager, project, monkeypatch):
-    monkeypatch.setattr(catalog, "MAX_BATCH_IMAGES", 2)
+    monkeypatch.setattr(catalog.sampling, "MAX_BATCH_IMAGES", 2)
+    monkeypatch.setattr(catalog.preview, "MAX_BATCH_IMAGES", 2)
     make_images(project, 3)
     client.force_login(manager)
     response = client.post(
@@ -149,7 +150,7 @@ def test_the_preview_names_the_limit(client, manager, project, monkeypatch):
 
 
 def test_select_all_matching_posts_the_filter_and_takes_every_match(client, manager, project, monkeypatch):
-    monkeypatch.setattr(catalog, "PAGE_SIZE", 2)
+    monkeypatch.setattr(catalog.paging, "PAGE_SIZE", 2)
     night = make_images(project, 5, tags=["night"])
     make_images(project, 3, tags=["day"])
     client.force_login(manager)

@@ -106,7 +106,7 @@ def test_a_failure_midway_rolls_everything_back(project, manager, car, images, m
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "save_annotations", fail_second)
+    monkeypatch.setattr(services.importing, "save_annotations", fail_second)
     files = [(f"{n}.xml", voc.dump(A, [Box("car", 1, 2, 3, 4)]).replace("a.jpg", f"{n}.jpg")) for n in "ab"]
     with pytest.raises(RuntimeError):
         run(project, manager, files)

@@ -220,7 +220,7 @@ def test_a_split_whose_part_name_was_taken_meanwhile_takes_the_next(make_batch, 
         calls.append(name)
         return "Quay · part 3" if len(calls) == 1 else real(project, name)
 
-    monkeypatch.setattr(services, "split_name", stale_then_real)
+    monkeypatch.setattr(services.common, "split_name", stale_then_real)
     result = services.assign(batch=batch, actor=manager, labeler=labeler, first=2)
     assert len(calls) == 2
     assert result.remainder.name == "Quay · part 2"

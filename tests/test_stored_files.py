@@ -224,7 +224,8 @@ def test_cleanup_files_removes_what_a_request_that_never_committed_left(project,
         raise Killed
 
     with monkeypatch.context() as patched:
-        patched.setattr(services, "_delete_unreferenced", lambda names: None)  # the process is gone: no clean-up
+        # the process is gone: no clean-up
+        patched.setattr(services.uploads, "_delete_unreferenced", lambda names: None)
         patched.setattr(Image.objects, "bulk_create", die)
         with pytest.raises(Killed):
             services.upload_images(
@@ -289,7 +290,7 @@ def refusing_storage(request, monkeypatch):
         handle.flush()
         raise error
 
-    monkeypatch.setattr(services, "_copy", copy_then_fail)
+    monkeypatch.setattr(services.files, "_copy", copy_then_fail)
     return message
 
 
@@ -326,7 +327,9 @@ def test_a_refusing_storage_shows_the_reason_on_the_upload_page(client, manager,
 
 
 def test_a_refusing_storage_fails_an_api_upload_clearly_and_keeps_nothing(api, project, monkeypatch):
-    monkeypatch.setattr(services, "_copy", lambda content, handle: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    monkeypatch.setattr(
+        services.files, "_copy", lambda content, handle: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full"))
+    )
 
     response = api.upload(
         "parcels", SimpleUploadedFile("truck.jpg", photo(30)), name="truck.jpg", params={"batch": "b"}

@@ -1,0 +1,155 @@
+"""Endpoints for the workspace, its projects, their batches (and moving them) and jobs."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+
+from accounts.models import Membership
+from boards import selectors, services
+from boards.api.auth import (
+    ANNOTATE,
+    MANAGE,
+    READ,
+    Caller,
+    _member,
+    _project,
+    api,
+)
+from boards.api.shapes import batch_dict, job_dict, project_dict
+from boards.errors import InvalidInput, NotFound
+from boards.models import MAX_BATCH_IMAGES, BatchStatus, Project
+from core import params
+
+
+@api({"GET": None, "POST": None})
+def root(request: HttpRequest, caller: Caller) -> JsonResponse:
+    return JsonResponse(
+        {
+            "welcome": "Welcome to the Batchboard API.",
+            "instructions": "You are successfully authenticated.",
+            "docs": request.build_absolute_uri(reverse("api-reference")),
+            "workspace": caller.workspace.slug,
+        }
+    )
+
+
+@api({"GET": READ})
+def workspace(request: HttpRequest, caller: Caller) -> JsonResponse:
+    projects = list(Project.objects.filter(workspace=caller.workspace).order_by("name"))
+    stats = selectors.api_project_stats([p.pk for p in projects])
+    for p in projects:
+        p.workspace = caller.workspace
+    return JsonResponse(
+        {
+            "workspace": {
+                "name": caller.workspace.name,
+                "url": caller.workspace.slug,
+                "members": Membership.objects.filter(workspace=caller.workspace).count(),
+                "projects": [project_dict(p, stats[p.pk]) for p in projects],
+            }
+        }
+    )
+
+
+@api({"GET": READ})
+def project(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
+    obj = _project(caller, project)
+    stats = selectors.api_project_stats([obj.pk])[obj.pk]
+    return JsonResponse({"workspace": caller.workspace.slug, "project": project_dict(obj, stats), "versions": []})
+
+
+@api({"GET": READ})
+def batches(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
+    obj = _project(caller, project)
+    return JsonResponse({"batches": [batch_dict(row) for row in selectors.api_batches(obj)]})
+
+
+@api({"GET": READ})
+def batch(request: HttpRequest, caller: Caller, project: str, batch_id: int) -> JsonResponse:
+    rows = selectors.api_batches(_project(caller, project), batch_id=batch_id)
+    if not rows:
+        raise NotFound("No such batch in this project.")
+    return JsonResponse(batch_dict(rows[0]))
+
+
+MOVE_TARGETS = (
+    BatchStatus.UNASSIGNED,
+    BatchStatus.ANNOTATING,
+    BatchStatus.REVIEW,
+    BatchStatus.DATASET,
+    BatchStatus.ARCHIVED,
+)
+MOVE_NEEDS = {
+    "assign": "Assigning a batch needs “labelerEmail” (and optionally “reviewerEmail” and “images”).",
+    "unassign": "Moving a batch back to Unassigned needs “keepAnnotations”: true keeps its boxes as pre-labels, "
+    "false removes them.",
+}
+
+
+@api({"POST": None})
+def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int) -> JsonResponse:
+    obj = _project(caller, project)
+    current = selectors.batch_in(obj, batch_id)
+    data = params.json_body(request)
+    to = params.text(data, "to", required=True)
+    if to not in MOVE_TARGETS:
+        raise InvalidInput("“to” is one of unassigned, annotating, review, dataset or archived.")
+    seen_in = params.text(data, "from", limit=20) or None
+    # Assigning, archiving and sending back to Unassigned are a manager's moves; submit and review the annotators'.
+    managing = to in (BatchStatus.UNASSIGNED, BatchStatus.ARCHIVED) or current.status == BatchStatus.UNASSIGNED
+    caller.require(MANAGE if managing else ANNOTATE)
+    labeler = reviewer = None
+    if data.get("labelerEmail"):
+        labeler = _member(caller, params.text(data, "labelerEmail", limit=254), "labeler")
+    if data.get("reviewerEmail"):
+        reviewer = _member(caller, params.text(data, "reviewerEmail", limit=254), "reviewer")
+    image_ids = None
+    if data.get("images") is not None:
+        image_ids = params.idents(data, "images", label="An image id")
+    try:
+        moved = services.move_batch(
+            batch=current,
+            actor=caller.actor,
+            to=to,
+            labeler=labeler,
+            reviewer=reviewer,
+            image_ids=image_ids,
+            keep_annotations=params.boolean(data, "keepAnnotations", default=None),
+            comment=params.text(data, "comment", limit=5000),
+            seen_in=seen_in,
+        )
+    except services.NeedsInput as exc:
+        raise InvalidInput(MOVE_NEEDS.get(exc.dialog, exc.message)) from None
+    return JsonResponse(batch_dict(selectors.api_batches(obj, batch_id=moved.pk)[0]))
+
+
+@api({"GET": READ, "POST": MANAGE})
+def jobs(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
+    obj = _project(caller, project)
+    if request.method == "GET":
+        return JsonResponse({"jobs": [job_dict(row, obj) for row in selectors.api_jobs(obj)]})
+    data = params.json_body(request)
+    source = selectors.batch_in(obj, params.ident(data, "batch", required=True))
+    labeler = _member(caller, params.text(data, "labelerEmail", required=True, limit=254), "labeler")
+    reviewer_email = params.text(data, "reviewerEmail", limit=254)
+    reviewer = _member(caller, reviewer_email, "reviewer") if reviewer_email else None
+    num_images = params.integer(data, "num_images", low=1, high=MAX_BATCH_IMAGES, number_only=True)
+    result = services.create_job(
+        batch=source,
+        actor=caller.actor,
+        labeler=labeler,
+        reviewer=reviewer,
+        num_images=num_images,
+        name=params.text(data, "name", limit=200),
+    )
+    return JsonResponse(job_dict(selectors.api_jobs(obj, job_id=result.job.pk)[0], obj))
+
+
+@api({"GET": READ})
+def job(request: HttpRequest, caller: Caller, project: str, job_id: int) -> JsonResponse:
+    obj = _project(caller, project)
+    rows = selectors.api_jobs(obj, job_id=job_id)
+    if not rows:
+        raise NotFound("No such job in this project.")
+    return JsonResponse(job_dict(rows[0], obj))

@@ -1,0 +1,264 @@
+"""The image catalog's filters: ``CatalogFilter``, carried in the URL, and where an image stands.
+
+A filter is a ``CatalogFilter``, parsed from GET (or POSTed) parameters, so a
+filtered view is a URL that can be bookmarked and shared. Every filter narrows
+``Image.objects.filter(project=...)``; they combine with AND.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.db import connection, models
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from boards.models import (
+    Annotation,
+    AnnotationState,
+    Batch,
+    BatchStatus,
+    Image,
+    LabelClass,
+    Project,
+    ReviewState,
+    Tag,
+)
+from core import params
+
+
+class CatalogState(models.TextChoices):
+    """Where an image stands, as the catalog filters it. Every image is in exactly one."""
+
+    FREE = "free", "Not in a batch"
+    QUEUED = "queued", "Queued in a batch"
+    ANNOTATED = "annotated", "Annotated"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+def state_q(state: str) -> Q:
+    in_batch = Q(batch__isnull=False)
+    return {
+        CatalogState.FREE: Q(batch__isnull=True),
+        CatalogState.QUEUED: in_batch
+        & Q(annotation_state=AnnotationState.UNANNOTATED, review_state=ReviewState.PENDING),
+        # "annotated or marked empty", written as "not unannotated" so that no
+        # index range on the state competes with reading in upload order.
+        CatalogState.ANNOTATED: in_batch
+        & ~Q(annotation_state=AnnotationState.UNANNOTATED)
+        & Q(review_state=ReviewState.PENDING),
+        CatalogState.APPROVED: in_batch & Q(review_state=ReviewState.APPROVED),
+        CatalogState.REJECTED: in_batch & Q(review_state=ReviewState.REJECTED),
+    }[state]
+
+
+def state_of(image: Image) -> str:
+    """The ``CatalogState`` of one image already read (same rules as ``state_q``)."""
+    if image.batch_id is None:
+        return CatalogState.FREE
+    if image.review_state != ReviewState.PENDING:
+        return image.review_state
+    if image.annotation_state == AnnotationState.UNANNOTATED:
+        return CatalogState.QUEUED
+    return CatalogState.ANNOTATED
+
+
+# --- filters -----------------------------------------------------------------
+
+# URL parameter → CatalogFilter field. The parameters are short and readable,
+# since people share these URLs: ?file=cam3&tag=night&class=car&state=free
+PARAMS = {
+    "file": "file",
+    "tag": "tag",
+    "class": "label",
+    "state": "state",
+    "batch": "batch",
+    "from": "uploaded_from",
+    "to": "uploaded_to",
+    "min_width": "min_width",
+    "max_width": "max_width",
+    "min_height": "min_height",
+    "max_height": "max_height",
+}
+SIZE_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class CatalogFilter:
+    """What the catalog shows: every set field narrows the images, all combined with AND."""
+
+    file: str = ""  # file name contains (case-insensitive)
+    tag: str = ""  # has this tag (by name)
+    label: str = ""  # has at least one box of this class (by name)
+    state: str = ""  # a CatalogState value
+    batch: int | None = None  # in this batch (by id)
+    uploaded_from: date | None = None  # uploaded on or after this day
+    uploaded_to: date | None = None  # uploaded on or before this day
+    min_width: int | None = None
+    max_width: int | None = None
+    min_height: int | None = None
+    max_height: int | None = None
+    errors: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_query(cls, data: Mapping) -> CatalogFilter:
+        """Parse GET or POST parameters. A value that does not parse is left out and
+        explained in ``errors`` (keyed by parameter), never guessed at."""
+        values: dict = {}
+        errors: dict[str, str] = {}
+        for param, name in PARAMS.items():
+            raw = data.get(param)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            try:
+                values[name] = _parse(name, param, raw)
+            except params.BadParameter as exc:
+                errors[param] = exc.message
+        if (
+            values.get("uploaded_from")
+            and values.get("uploaded_to")
+            and values["uploaded_from"] > values["uploaded_to"]
+        ):
+            errors["to"] = "The end date is before the start date."
+            del values["uploaded_to"]
+        return cls(**values, errors=errors)
+
+    def items(self) -> list[tuple[str, str]]:
+        """The set filters as (parameter, value) pairs, for links and hidden form fields."""
+        pairs = []
+        for param, name in PARAMS.items():
+            value = getattr(self, name)
+            if value not in ("", None):
+                pairs.append((param, value.isoformat() if isinstance(value, date) else str(value)))
+        return pairs
+
+    @property
+    def querystring(self) -> str:
+        return urlencode(self.items())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.items()
+
+    def images(self, project: Project, *, in_upload_order: bool = False) -> QuerySet:
+        """The images of ``project`` that pass every set field.
+
+        Tags and classes are matched by id, looked up first (one small query
+        each; a name the project does not have matches nothing), so that the
+        database plans with the real id and knows how many images it has. By
+        default they become one list of image ids (with both, the tag's images
+        that also have the class); ``in_upload_order``, meant for a filter
+        known to match many images and read newest first until a page is
+        full, a lookup per image read (``EXISTS``).
+
+        On SQLite, which plans without statistics, some terms are also written
+        so that no index can serve them (``project_id + 0``, ``width + 0``),
+        leaving the one plan that is fast for the case: with a list, the list
+        drives (instead of a scan of a large index range that looks each image
+        up in the list); in upload order, the order's index drives (instead of
+        gathering tens of thousands of rows by size and sorting them).
+        PostgreSQL keeps statistics and plans better left alone.
+        """
+        through = Image.tags.through
+        tag_id = label_id = None
+        if self.tag:
+            tag_id = (
+                Tag.objects.filter(project=project, name=self.tag).order_by("pk").values_list("pk", flat=True).first()
+            )
+            if tag_id is None:
+                return Image.objects.none()
+        if self.label:
+            label_id = (
+                LabelClass.objects.filter(project=project, name=self.label)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if label_id is None:
+                return Image.objects.none()
+        by_list = bool(self.tag or self.label) and not in_upload_order
+        steer = (by_list or in_upload_order) and connection.vendor == "sqlite"
+        images = Image.objects.alias(
+            scan_project=F("project_id") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0
+        )
+        if by_list:
+            ids = through.objects.filter(tag_id=tag_id).values("image_id") if self.tag else None
+            if self.label:
+                boxed = Annotation.objects.filter(label_id=label_id)
+                ids = (boxed.filter(image_id__in=ids) if ids is not None else boxed).values("image_id")
+            images = images.filter(pk__in=ids)
+        images = images.filter(**{"scan_project" if steer and by_list else "project": project.pk})
+        if in_upload_order:
+            if self.tag:
+                images = images.filter(Exists(through.objects.filter(image_id=OuterRef("pk"), tag_id=tag_id)))
+            if self.label:
+                images = images.filter(Exists(Annotation.objects.filter(image_id=OuterRef("pk"), label_id=label_id)))
+        width = "scan_width" if steer else "width"
+        height = "scan_height" if steer else "height"
+        if self.file:
+            images = images.filter(original_filename__icontains=self.file)
+        if self.state:
+            images = images.filter(state_q(self.state))
+        if self.batch is not None:
+            images = images.filter(batch_id=self.batch)
+        if self.uploaded_from:
+            images = images.filter(uploaded_at__gte=_start_of(self.uploaded_from))
+        if self.uploaded_to:
+            images = images.filter(uploaded_at__lt=_start_of(self.uploaded_to + timedelta(days=1)))
+        bounds = {
+            f"{width}__gte": self.min_width,
+            f"{width}__lte": self.max_width,
+            f"{height}__gte": self.min_height,
+            f"{height}__lte": self.max_height,
+        }
+        bounds = {lookup: value for lookup, value in bounds.items() if value is not None}
+        if bounds:
+            images = images.filter(**bounds)
+        return images
+
+
+def _parse(name: str, param: str, raw):
+    """One filter's value, read with ``core.params``; ``BadParameter`` says why it cannot be read."""
+    one = {param: raw}
+    if name in ("file", "tag", "label"):
+        return params.clean_text(raw, name=param, label=f"The {param} filter", limit=1000)[:200]
+    if name == "state":
+        if not isinstance(raw, str) or raw.strip() not in CatalogState.values:
+            raise params.BadParameter(param, f"Choose a state from the list, not “{params.shown(raw)}”.")
+        return raw.strip()
+    if name == "batch":
+        return params.ident_value(raw, name=param, label="The batch filter (a batch number)")
+    if name in ("uploaded_from", "uploaded_to"):
+        return params.day(one, param, label=f"The “{param}” date")
+    return params.integer(one, param, label=f"The size filter “{param}” (in pixels)", low=0, high=SIZE_LIMIT)
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def project_images(project: Project) -> QuerySet:
+    return Image.objects.filter(project=project)
+
+
+def filtered_images(project: Project, filters: CatalogFilter) -> QuerySet:
+    return filters.images(project)
+
+
+def filter_choices(project: Project) -> dict:
+    """The lists behind the filter form's menus, in three queries."""
+    return {
+        "tags": list(Tag.objects.filter(project=project).values_list("name", flat=True)),
+        "labels": list(LabelClass.objects.filter(project=project).order_by("name").values_list("name", flat=True)),
+        "batches": list(
+            Batch.objects.filter(project=project)
+            .exclude(status=BatchStatus.ARCHIVED)
+            .order_by("priority", "uploaded_at", "pk")
+            .values("pk", "name", "status")
+        ),
+        "states": CatalogState.choices,
+    }

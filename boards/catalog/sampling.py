@@ -1,0 +1,106 @@
+"""Choosing images for a batch: ``Sample``, at random (seeded) or the first n in an order."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from django.db.models import F, Value
+
+from boards.errors import InvalidInput
+from boards.models import MAX_BATCH_IMAGES
+from core import params
+
+RANDOM = "random"
+ORDERED = "ordered"
+BY_UPLOAD = "uploaded"
+BY_FILENAME = "filename"
+SEED_LIMIT = 2**53  # seeds stay exact in JSON and JavaScript
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Take ``n`` of the free images: at random (seeded) or the first ``n`` in an order."""
+
+    n: int
+    mode: str = RANDOM
+    seed: int | None = None
+    order: str = BY_UPLOAD
+
+    @classmethod
+    def parse(cls, value: Sample | Mapping | None) -> Sample | None:
+        """A ``Sample`` from a mapping like {"n": 10, "mode": "random", "seed": 7}; a random
+        sample without a seed gets a new one (stored on the batch, so it can be repeated)."""
+        if value is None or isinstance(value, Sample):
+            sample = value
+        else:
+            unknown = set(value) - {"n", "mode", "seed", "order"}
+            if unknown:
+                raise InvalidInput(f"A sample has n, mode, seed and order; not {', '.join(sorted(unknown))}.")
+            n = params.integer(value, "n", label="The number of images to sample, n,", required=True)
+            seed = params.integer(value, "seed", label="The sample's seed")
+            sample = cls(n=n, mode=value.get("mode") or RANDOM, seed=seed, order=value.get("order") or BY_UPLOAD)
+        if sample is None:
+            return None
+        if sample.n < 1:
+            raise InvalidInput("A sample takes at least 1 image.")
+        if sample.n > MAX_BATCH_IMAGES:
+            raise InvalidInput(
+                f"A sample of {sample.n:,} images is too many: a batch holds at most {MAX_BATCH_IMAGES:,}."
+            )
+        if sample.mode not in (RANDOM, ORDERED):
+            raise InvalidInput("A sample is either random or ordered.")
+        if sample.order not in (BY_UPLOAD, BY_FILENAME):
+            raise InvalidInput("An ordered sample goes by upload time or by file name.")
+        if sample.mode == RANDOM:
+            if sample.seed is None:
+                sample = replace(sample, seed=new_seed())
+            if not 0 <= sample.seed < SEED_LIMIT:
+                raise InvalidInput(f"A seed is a whole number from 0 to {SEED_LIMIT - 1:,}.")
+        elif sample.seed is not None:
+            sample = replace(sample, seed=None)
+        return sample
+
+    def ordering(self) -> list:
+        if self.mode == RANDOM:
+            return [sample_rank(self.seed), "pk"]
+        return ["uploaded_at", "pk"] if self.order == BY_UPLOAD else ["original_filename", "pk"]
+
+    def describe(self) -> str:
+        if self.mode == RANDOM:
+            return f"{self.n:,} at random (seed {self.seed})"
+        by = "upload time" if self.order == BY_UPLOAD else "file name"
+        return f"the first {self.n:,} by {by}"
+
+
+def new_seed() -> int:
+    return secrets.randbelow(10**9)
+
+
+# A prime p with p ≡ 2 (mod 3), so x → x³ permutes 0..p-1; below 2³¹ so that
+# every product below stays under 2⁶² (exact in SQLite's and PostgreSQL's
+# 64-bit integers; SQLite would turn an overflow into a float).
+_P = 2_147_483_579
+
+
+def _seed_constants(seed: int) -> tuple[int, int, int, int]:
+    digest = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
+    words = [int.from_bytes(digest[i : i + 4], "big") for i in range(0, 16, 4)]
+    return 1 + words[0] % (_P - 1), words[1] % _P, 1 + words[2] % (_P - 1), words[3] % _P
+
+
+def sample_rank(seed: int):
+    """A SQL expression ranking images in a pseudo-random order fixed by ``seed``.
+
+    ((a·id + b)³ mod p)·c + d mod p: a permutation of ids (no ties), computed by
+    the database in plain integer arithmetic, the same on SQLite and PostgreSQL.
+    The rank of an image depends only on its id and the seed, so the same seed
+    over the same free images picks the same sample, and an image joining or
+    leaving the pool does not reshuffle the others.
+    """
+    a, b, c, d = _seed_constants(seed)
+    x = (F("id") % _P * Value(a) + Value(b)) % _P
+    cubed = (x * x) % _P * x % _P
+    return (cubed * Value(c) + Value(d)) % _P

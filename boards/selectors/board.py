@@ -1,0 +1,279 @@
+"""The board: its columns, filter, cards (decorated in a fixed number of queries) and version. Nothing here writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.http import Http404
+
+from accounts.models import User
+from boards.models import (
+    Batch,
+    BatchStatus,
+    Image,
+    Job,
+    JobState,
+    Project,
+    count_card_images,
+)
+from boards.selectors.access import batch_in
+
+BOARD_COLUMNS = [
+    (BatchStatus.UNASSIGNED, "Unassigned", "New uploads and split-off images wait here for a labeler."),
+    (BatchStatus.ANNOTATING, "Annotating", "Batches assigned to a labeler appear here."),
+    (BatchStatus.REVIEW, "Review", "Submitted batches wait here for a reviewer."),
+    (BatchStatus.DATASET, "Dataset", "Approved images end up here, ready to export."),
+]
+
+
+def member_projects(user: User):
+    """Every project in the user's workspaces, with per-column batch counts."""
+    return (
+        Project.objects.filter(workspace__memberships__user=user)
+        .select_related("workspace")
+        .annotate(
+            **{
+                f"n_{status}": Count("batches", filter=Q(batches__status=status))
+                for status, _label, _hint in BOARD_COLUMNS
+            }
+        )
+        .order_by("workspace__name", "name")
+    )
+
+
+COLUMN_PAGE = 50
+THUMBS_PER_CARD = 4
+ASSIGN_GRID_LIMIT = 500  # thumbnails in the assign dialog; "first N" covers any size
+OPEN_JOB_STATES = [JobState.ANNOTATING, JobState.IN_REVIEW, JobState.COMPLETE]
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """The board's filter box: batch name and labeler (email or name)."""
+
+    q: str = ""
+    labeler: str = ""
+
+    @classmethod
+    def from_query(cls, params) -> BoardFilter:
+        from core.params import text
+
+        return cls(
+            q=text(params, "q", label="The search", limit=1000)[:100],
+            labeler=text(params, "labeler", label="The labeler searched for", limit=1000)[:100],
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.q or self.labeler)
+
+    def apply(self, batches):
+        if self.q:
+            batches = batches.filter(name__icontains=self.q)
+        if self.labeler:
+            batches = batches.filter(
+                Exists(
+                    Job.objects.filter(batch=OuterRef("pk"))
+                    .exclude(state=JobState.CANCELLED)
+                    .filter(Q(labeler__email__icontains=self.labeler) | Q(labeler__full_name__icontains=self.labeler))
+                )
+            )
+        return batches
+
+    def as_query(self) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode({k: v for k, v in (("q", self.q), ("labeler", self.labeler)) if v})
+
+
+@dataclass
+class Column:
+    status: str
+    label: str
+    hint: str
+    batches: list[Batch]
+    total: int
+    offset: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.total
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.batches) < self.total
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.batches)
+
+
+def shows_review(user: User, project: Project) -> bool:
+    return project.review_mode and user.has_perm("boards.review_batch", project)
+
+
+def visible_statuses(user: User, project: Project) -> list[str]:
+    review = shows_review(user, project)
+    return [status for status, _l, _h in BOARD_COLUMNS if status != BatchStatus.REVIEW or review]
+
+
+def _board_batches(project: Project, board_filter: BoardFilter):
+    return board_filter.apply(Batch.objects.filter(project=project))
+
+
+def _totals(batches) -> dict[str, int]:
+    return dict(batches.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """A card on the board before it is loaded: which batch, and which version of it."""
+
+    pk: int
+    updated_at: datetime
+    uploaded_at: datetime
+
+
+def board_columns(user: User, project: Project, board_filter: BoardFilter | None = None) -> list[Column]:
+    """The board: each visible column's first page of cards (as ``CardRef``) and its total.
+
+    Five small queries whatever the number of batches and images: the totals,
+    then each column's first page (an index range scan on project, status,
+    priority, age). ``cards`` loads the batches whose cards are not at hand.
+    """
+    board_filter = board_filter or BoardFilter()
+    statuses = visible_statuses(user, project)
+    base = _board_batches(project, board_filter)
+    totals = _totals(base.filter(status__in=statuses))
+    labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
+    columns = []
+    for status in statuses:
+        refs = []
+        if totals.get(status):
+            page = base.filter(status=status).order_by("priority", "uploaded_at", "pk")[:COLUMN_PAGE]
+            refs = [CardRef(*row) for row in page.values_list("pk", "updated_at", "uploaded_at")]
+        columns.append(Column(status, *labels[status], refs, totals.get(status, 0)))
+    return columns
+
+
+def cards(project: Project, ids: list[int]) -> list[Batch]:
+    """These batches of the project, decorated for their cards (at most four queries)."""
+    return decorate_cards(project, list(Batch.objects.filter(project=project, pk__in=ids)))
+
+
+def column_counts(user: User, project: Project) -> list[Column]:
+    """Each visible column's total, without its cards (one query)."""
+    statuses = visible_statuses(user, project)
+    totals = _totals(Batch.objects.filter(project=project, status__in=statuses))
+    labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
+    return [Column(s, *labels[s], [], totals.get(s, 0)) for s in statuses]
+
+
+def card_after(batch: Batch) -> int | None:
+    """The id of the card that follows this one in its column, if any."""
+    later = Q(priority__gt=batch.priority) | Q(priority=batch.priority, uploaded_at__gt=batch.uploaded_at)
+    later |= Q(priority=batch.priority, uploaded_at=batch.uploaded_at, pk__gt=batch.pk)
+    return (
+        Batch.objects.filter(project_id=batch.project_id, status=batch.status)
+        .filter(later)
+        .order_by("priority", "uploaded_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def column_page(
+    user: User, project: Project, status: str, *, offset: int, board_filter: BoardFilter | None = None
+) -> Column:
+    """One more page of a column, for "show more"."""
+    if status not in visible_statuses(user, project):
+        raise Http404("No such column.")
+    board_filter = board_filter or BoardFilter()
+    base = _board_batches(project, board_filter).filter(status=status)
+    total = base.count()
+    page = list(base.order_by("priority", "uploaded_at", "pk")[offset : offset + COLUMN_PAGE])
+    labels = {s: (label, hint) for s, label, hint in BOARD_COLUMNS}
+    return Column(status, *labels[status], decorate_cards(project, page), total, offset)
+
+
+def card(project: Project, batch_id: int) -> Batch:
+    batch = batch_in(project, batch_id)
+    return decorate_cards(project, [batch])[0]
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    label: str
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]:
+    """Give each batch what its card shows: its image counts and thumbnails, and its jobs.
+
+    At most three queries for any number of cards: the thumbnails, the jobs,
+    and a count of the images of batches whose counts are not stored for
+    their current version (``Batch.counts_stored``; the services store them).
+    """
+    ids = [b.pk for b in batches]
+    if not ids:
+        return batches
+    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed, b.n_prelabeled) for b in batches if b.counts_stored}
+    to_count = [pk for pk in ids if pk not in counts]
+    if to_count:
+        counts |= count_card_images(to_count)
+    # The first four images of each card: four index lookups per batch, never a
+    # scan of every image of every card.
+    firsts = {
+        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
+        for n in range(THUMBS_PER_CARD)
+    }
+    thumbs = {
+        row[0]: [image_id for image_id in row[1:] if image_id is not None]
+        for row in Batch.objects.filter(pk__in=ids).annotate(**firsts).values_list("pk", *firsts)
+    }
+    jobs: dict[int, list[Job]] = {}
+    people = ("email", "full_name")
+    for job in (
+        Job.objects.filter(batch_id__in=ids)
+        .select_related("labeler", "reviewer")
+        .only(
+            "batch_id",
+            "state",
+            "labeler_id",
+            "reviewer_id",
+            *(f"{u}__{f}" for u in ("labeler", "reviewer") for f in people),
+        )
+        .order_by("-created_at", "-pk")
+    ):
+        jobs.setdefault(job.batch_id, []).append(job)
+    for batch in batches:
+        if project is not None:
+            batch.project = project
+        batch.image_count, batch.annotated_count, batch.reviewed_count, batch.prelabeled_count = counts.get(
+            batch.pk, (0, 0, 0, 0)
+        )
+        # In Annotating, the only reviewed images are those a review sent back and that
+        # were neither changed nor checked since: the images awaiting rework.
+        batch.rework_count = batch.reviewed_count if batch.status == BatchStatus.ANNOTATING else 0
+        batch.thumb_ids = thumbs.get(batch.pk, [])
+        batch_jobs = jobs.get(batch.pk, [])
+        batch.num_jobs = len(batch_jobs)
+        batch._current_job = next((j for j in batch_jobs if j.state != JobState.CANCELLED), None)
+        if batch.status == BatchStatus.REVIEW:
+            batch.progress = Progress(batch.reviewed_count, batch.image_count, "reviewed")
+        else:
+            batch.progress = Progress(batch.annotated_count, batch.image_count, "annotated")
+    return batches
+
+
+def board_version(project: Project) -> str:
+    """Changes whenever anything a board shows changes; one aggregate query."""
+    row = Batch.objects.filter(project=project).aggregate(n=Count("pk"), last=Max("updated_at"))
+    last = row["last"].timestamp() if row["last"] else 0
+    return f"{row['n']}-{last:.6f}"

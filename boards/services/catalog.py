@@ -1,0 +1,257 @@
+"""The image catalog: batches from a filter, a selection or a sample; restore, merge.
+
+The catalog picks images with a ``catalog.CatalogFilter`` or a list of ids.
+Images move with one UPDATE … WHERE id IN (SELECT …) whatever their number.
+Nothing here saves one image at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts.models import User
+from boards import catalog
+from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.models import (
+    MAX_BATCH_IMAGES,
+    PRIORITY_DEFAULT,
+    Batch,
+    BatchEvent,
+    BatchSource,
+    BatchStatus,
+    EventKind,
+    Image,
+    Project,
+)
+from boards.services.common import (
+    STATUS_LABELS,
+    _check_transition,
+    _event,
+    _lock_batches,
+    _locked,
+    _save_transition,
+    _validate_priority,
+    mark_changed,
+)
+
+
+@dataclass
+class CatalogBatchResult:
+    batch: Batch
+    taken: int
+    preview: catalog.BatchPreview
+
+    def to_dict(self) -> dict:
+        return {
+            "batch": {
+                "id": self.batch.pk,
+                "name": self.batch.name,
+                "priority": self.batch.priority,
+                "status": self.batch.status,
+                "sample_seed": self.batch.sample_seed,
+            },
+            "taken": self.taken,
+            **{k: v for k, v in self.preview.to_dict().items() if k != "would_take"},
+        }
+
+
+def _new_batch_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the batch a name.")
+    if len(name) > Batch._meta.get_field("name").max_length:
+        raise InvalidInput("A batch name has at most 200 characters.")
+    return name
+
+
+def _name_taken(name: str) -> InvalidInput:
+    return InvalidInput(f"There is already a batch named “{name}” in this project; choose another name.")
+
+
+def _create_catalog_batch(*, project: Project, actor: User, name: str, priority: int, seed: int | None) -> Batch:
+    if Batch.objects.filter(project=project, name=name).exists():
+        raise _name_taken(name)
+    try:
+        with transaction.atomic():
+            return Batch.objects.create(
+                project=project,
+                name=name,
+                priority=priority,
+                source=BatchSource.CATALOG,
+                created_by=actor,
+                sample_seed=seed,
+            )
+    except IntegrityError:  # the same name, created a moment ago by someone else
+        raise _name_taken(name) from None
+
+
+def create_batch_from_images(
+    *,
+    project: Project,
+    actor: User,
+    name: str,
+    priority: int = PRIORITY_DEFAULT,
+    filters: catalog.CatalogFilter | None = None,
+    image_ids: Iterable[int] | None = None,
+    sample: catalog.Sample | Mapping | None = None,
+) -> CatalogBatchResult:
+    """A new Unassigned batch of the free images that ``filters`` or ``image_ids`` pick.
+
+    Images already in a batch are left out and counted (by that batch's
+    status): an image is never in two batches. ``sample`` takes ``n`` of the
+    free ones, at random with a seed (stored on the batch, so the same seed
+    over the same images picks the same sample) or the first ``n`` by upload
+    time or file name. More than ``MAX_BATCH_IMAGES`` is an error naming the
+    limit, never a silent cut. ``catalog.preview_batch`` counts the same
+    numbers without creating anything.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.create_batch", project):
+        raise NotAllowed("You do not have permission to create batches in this project.")
+    name = _new_batch_name(name)
+    _validate_priority(priority)
+    sample = catalog.Sample.parse(sample)
+    with transaction.atomic():
+        images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
+        preview = catalog.preview_of(images, sample)
+        if preview.would_take == 0:
+            raise InvalidInput(
+                "No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter.")
+            )
+        if preview.over_limit:
+            raise InvalidInput(preview.limit_error())
+        seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
+        batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
+        free = images.filter(batch__isnull=True)
+        if sample is None:
+            taken = free.update(batch=batch)
+        else:
+            chosen = free.order_by(*sample.ordering()).values("pk")[: sample.n]
+            taken = Image.objects.filter(pk__in=chosen, batch__isnull=True).update(batch=batch)
+        if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
+            raise InvalidInput(replace(preview, would_take=taken).limit_error())
+        if taken == 0:
+            raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
+        mark_changed(batch)
+        _event(
+            batch,
+            EventKind.CREATED,
+            actor,
+            to_status=batch.status,
+            images=taken,
+            source=BatchSource.CATALOG,
+            left_out=preview.left_out,
+            left_out_by_status=preview.in_batches,
+            filter=dict(filters.items()) if filters is not None else None,
+            sample=sample.describe() if sample is not None else None,
+            sample_seed=seed,
+        )
+    return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
+
+
+def restore_batch(*, batch: Batch, actor: User) -> Batch:
+    """Archived → Unassigned, with the images it had, while every one of them is still free."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "restore", actor, verb="restore")
+        had, free = catalog.restorable(batch)
+        if free < had:
+            raise _not_restorable(batch, had - free, had)
+        restored = Image.objects.filter(archived_from=batch, batch__isnull=True).update(batch=batch, archived_from=None)
+        if restored < had:  # taken by a new batch while this one waited for the images' row locks
+            raise _not_restorable(batch, had - restored, had)
+        batch.restore()
+        _save_transition(batch)
+        _event(
+            batch,
+            EventKind.RESTORED,
+            actor,
+            from_status=BatchStatus.ARCHIVED,
+            to_status=batch.status,
+            images_restored=restored,
+        )
+    return batch
+
+
+def _not_restorable(batch: Batch, gone: int, had: int) -> WrongState:
+    return WrongState(
+        f"{gone:,} of the {had:,} images of “{batch.name}” joined other batches since it was archived, "
+        "so it cannot be restored as it was. Its images are never in two batches."
+    )
+
+
+def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | int], name: str) -> Batch:
+    """Merge two or more Unassigned batches into one named ``name``.
+
+    The batch first on the board (highest priority, then oldest) keeps its
+    place and takes the others' images and the highest priority among them;
+    the others are deleted, their history kept under their names with a
+    "merged" event. At most ``MAX_BATCH_IMAGES`` images in all.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.merge_batches", project):
+        raise NotAllowed("You do not have permission to merge batches in this project.")
+    name = _new_batch_name(name)
+    try:
+        ids = {b.pk if isinstance(b, Batch) else int(b) for b in batches}
+    except (TypeError, ValueError):
+        raise InvalidInput("Choose the batches to merge by their numbers.") from None
+    if len(ids) < 2:
+        raise InvalidInput("Choose two or more batches to merge.")
+    with transaction.atomic():
+        # Locked in id order, as everywhere; then first on the board first.
+        locked = _lock_batches(Batch.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+        chosen = sorted(locked.values(), key=lambda b: (b.priority, b.uploaded_at, b.pk))
+        if len(chosen) != len(ids):
+            raise InvalidInput(f"{len(ids) - len(chosen)} of the chosen batches are not in this project.")
+        for batch in chosen:
+            if batch.status != BatchStatus.UNASSIGNED:
+                raise WrongState(
+                    f"Only batches in Unassigned can be merged; “{batch.name}” is in {STATUS_LABELS[batch.status]}."
+                )
+        counts = dict(Image.objects.filter(batch__in=chosen).order_by().values_list("batch_id").annotate(n=Count("pk")))
+        total = sum(counts.values())
+        if total > MAX_BATCH_IMAGES:
+            raise InvalidInput(
+                f"Together these batches hold {total:,} images; a batch holds at most {MAX_BATCH_IMAGES:,}. "
+                "Merge fewer of them."
+            )
+        if Batch.objects.filter(project=project, name=name).exclude(pk__in=ids).exists():
+            raise _name_taken(name)
+        keep, others = chosen[0], chosen[1:]
+        priority = min(b.priority for b in chosen)
+        Image.objects.filter(batch__in=others).update(batch=keep)
+        now = timezone.now()
+        BatchEvent.objects.bulk_create(
+            BatchEvent(
+                project_id=project.pk,
+                batch=other,
+                batch_name=other.name,
+                kind=EventKind.MERGED,
+                from_status=BatchStatus.UNASSIGNED,
+                actor=actor,
+                at=now,
+                detail={"into_batch": keep.pk, "into_batch_name": name, "images": counts.get(other.pk, 0)},
+            )
+            for other in others
+        )
+        Batch.objects.filter(pk__in=[b.pk for b in others]).delete()
+        Batch.objects.filter(pk=keep.pk).update(name=name, priority=priority, sample_seed=None)
+        mark_changed(keep)
+        old_name = keep.name
+        keep.refresh_from_db()
+        _event(
+            keep,
+            EventKind.MERGED,
+            actor,
+            from_status=BatchStatus.UNASSIGNED,
+            to_status=BatchStatus.UNASSIGNED,
+            images=total,
+            old_name=old_name,
+            priority=priority,
+            merged=[{"id": b.pk, "name": b.name, "images": counts.get(b.pk, 0)} for b in others],
+        )
+    return keep

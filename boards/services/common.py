@@ -1,0 +1,287 @@
+"""What every service shares: card counts, events, row locks, transitions, batch names, splits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition
+
+from accounts.models import User
+from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, WrongState
+from boards.models import (
+    CARD_COUNTS,
+    PRIORITY_HIGHEST,
+    PRIORITY_LOWEST,
+    Batch,
+    BatchEvent,
+    BatchSource,
+    BatchStatus,
+    EventKind,
+    Image,
+    Project,
+    count_card_images,
+)
+
+STATUS_LABELS = dict(BatchStatus.choices)
+
+
+def mark_changed(*batches: Batch | int | None) -> None:
+    """Mark batches changed and store the image counts their cards show: two queries.
+
+    Every change to a batch's images (which ones, their annotation or review
+    state) ends with this: the board's change check reads ``updated_at``, and
+    the stored counts hold while ``counted_at`` equals it. A change that skips
+    it costs the board a count, never a wrong number. Callers hold the
+    batches' row locks (``_locked``, ``_lock_batches``), taken before they
+    changed any image: the counts then include every committed change.
+    """
+    ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
+    if not ids:
+        return
+    counted = count_card_images(ids)
+    now = timezone.now()
+    rows = []
+    for pk in ids:
+        row = Batch(pk=pk, updated_at=now, counted_at=now)
+        row.n_images, row.n_annotated, row.n_reviewed, row.n_prelabeled = counted.get(pk, (0, 0, 0, 0))
+        rows.append(row)
+    Batch.objects.bulk_update(rows, ["updated_at", "counted_at", *CARD_COUNTS], batch_size=500)
+
+
+def _event(
+    batch: Batch,
+    kind: str,
+    actor: User | None,
+    *,
+    from_status: str = "",
+    to_status: str = "",
+    **detail,
+) -> BatchEvent:
+    return BatchEvent.objects.create(
+        project_id=batch.project_id,
+        batch=batch,
+        batch_name=batch.name,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        detail=detail,
+    )
+
+
+# Row locks are taken in one order everywhere: the project row (only where a
+# project-wide rule needs it, as FOR NO KEY UPDATE so that rows referring to
+# the project can still be inserted meanwhile), then batch rows in id order,
+# then image rows. A service that starts from an image locks its batch first.
+# Two services in one order wait for each other instead of deadlocking, and
+# ``mark_changed`` counts a batch's images while its row is locked, so the
+# counts it stores include every change committed before.
+
+
+def _locked(batch: Batch, *, same_status: bool = True) -> Batch:
+    """Re-read the batch under a row lock; refuse if it was deleted or (``same_status``) moved meanwhile."""
+    try:
+        fresh = Batch.objects.select_for_update(of=("self",)).select_related("project").get(pk=batch.pk)
+    except Batch.DoesNotExist:
+        raise ConcurrentChange("This batch no longer exists; someone deleted it.") from None
+    if same_status and fresh.status != batch.status:
+        raise ConcurrentChange(f"Someone else moved this batch to {STATUS_LABELS[fresh.status]} meanwhile.")
+    return fresh
+
+
+def _lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
+    """Lock these batches' rows, in id order; those that still exist, by id."""
+    rows = Batch.objects.select_for_update(of=("self",)).select_related("project").filter(pk__in=set(ids))
+    return {batch.pk: batch for batch in rows.order_by("pk")}
+
+
+def _locked_image(image: Image) -> Image:
+    """Re-read the image under a row lock, its batch (``image.batch``) locked first."""
+    found = list(Image.objects.filter(pk=image.pk).values_list("batch_id", flat=True))
+    if not found:
+        raise NotFound("This image no longer exists; someone deleted it.")
+    batch = _lock_batches([found[0]]).get(found[0]) if found[0] is not None else None
+    fresh = Image.objects.select_for_update(of=("self",)).select_related("project").filter(pk=image.pk).first()
+    if fresh is None:
+        raise NotFound("This image no longer exists; someone deleted it.")
+    if fresh.batch_id != (batch.pk if batch is not None else None):
+        raise ConcurrentChange("This image moved to another batch meanwhile; reload and try again.")
+    fresh.batch = batch
+    return fresh
+
+
+def _check_transition(batch: Batch, name: str, actor: User, *, verb: str) -> None:
+    """Permission first (403), then state (409), then the transition's conditions."""
+    method = getattr(batch, name)
+    meta = method._django_fsm
+    any_transition = next(iter(meta.transitions.values()))
+    if not actor.is_authenticated or not any_transition.has_perm(batch, actor):
+        raise NotAllowed(f"You do not have permission to {verb} this batch.")
+    if not meta.has_transition(batch.status):
+        raise WrongState(f"A batch in {STATUS_LABELS[batch.status]} cannot be {_past(verb)}.")
+
+
+def _past(verb: str) -> str:
+    return {
+        "assign": "assigned",
+        "submit": "submitted",
+        "review": "reviewed",
+        "move": "moved to Unassigned",
+        "archive": "archived",
+        "restore": "restored",
+    }.get(verb, verb)
+
+
+def _save_transition(batch: Batch, *also: Batch | None) -> None:
+    """Save a transition, then store the card counts of the batch (and ``also``, split off it).
+
+    Callers change the images first: the counts stored are final.
+    """
+    try:
+        batch.save()
+    except ConcurrentTransition:
+        raise ConcurrentChange("Someone else moved this batch meanwhile; reload and try again.") from None
+    mark_changed(batch, *also)
+
+
+def unique_batch_name(project: Project, base: str, *, exclude: Iterable[str] = ()) -> str:
+    """``base``, or ``base (2)``, ``base (3)``… whichever is free in the project."""
+    base = base.strip()[:190] or "Batch"
+    taken = set(Batch.objects.filter(project=project, name__startswith=base).values_list("name", flat=True)) | set(
+        exclude
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})" in taken:
+        n += 1
+    return f"{base} ({n})"
+
+
+def upload_batch_name(at) -> str:
+    """Like "Uploaded on 11/22/22 at 1:39 pm", in the server's time zone."""
+    local = timezone.localtime(at)
+    hour = local.hour % 12 or 12
+    return f"Uploaded on {local:%m/%d/%y} at {hour}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
+
+
+def _parse_image_ids(image_ids: Iterable[int], *, what: str) -> set[int]:
+    try:
+        ids = {int(i) for i in image_ids}
+    except (TypeError, ValueError):
+        raise InvalidInput(f"The {what} must be a list of image ids.") from None
+    if not ids:
+        raise InvalidInput(f"Select at least one image to {what.split()[0]}.")
+    return ids
+
+
+def _check_all_in(ids: set[int], found: int) -> None:
+    if found != len(ids):
+        raise InvalidInput(f"{len(ids) - found} of the {len(ids)} selected images are not in this batch.")
+
+
+def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[int]:
+    ids = _parse_image_ids(image_ids, what=what)
+    _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
+    return ids
+
+
+# What splits used to append to a batch's name, and what they append now: a
+# part number. ``(N)`` counts only after an old suffix (``unique_batch_name``
+# added it there); elsewhere it may be the name's own.
+_OLD_SUFFIX = r"\((?:rest|rejected)\)(?:\s*\(\d+\))?"
+_PART = r"·\s*part\s+\d+"
+_SPLIT_TAIL = re.compile(rf"(?:\s*(?:{_OLD_SUFFIX}|{_PART}))+\s*$")
+_STALE_TAIL = re.compile(rf"(?:\s*{_OLD_SUFFIX})+(?=\s*(?:{_PART}\s*)?$)")
+
+
+def split_name(project: Project, name: str) -> str:
+    """The name of a batch split off the batch ``name``: "Name · part 2", then part 3...
+
+    Parts count from the name without its split suffixes, so splitting a
+    part again gives the next free part number, never a stacked suffix.
+    """
+    base = _SPLIT_TAIL.sub("", name).strip()[:180] or "Batch"
+    taken = set(Batch.objects.filter(project=project, name__startswith=base).values_list("name", flat=True))
+    n = 2
+    while f"{base} · part {n}" in taken:
+        n += 1
+    return unique_batch_name(project, f"{base} · part {n}", exclude=taken)
+
+
+def _drop_stale_suffix(batch: Batch) -> dict:
+    """A batch reaching Dataset sheds a "(rest)" or "(rejected)" it still carries; saved with its transition.
+
+    Returns the event detail naming the old name, if it changed.
+    """
+    clean = _STALE_TAIL.sub("", batch.name).strip()
+    if clean == batch.name or not clean:
+        return {}
+    if Batch.objects.filter(project_id=batch.project_id, name=clean).exclude(pk=batch.pk).exists():
+        clean = split_name(batch.project, clean)
+    old, batch.name = batch.name, clean
+    return {"renamed_from": old}
+
+
+def _split_off(
+    batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, actor
+) -> tuple[Batch, int]:
+    """Move images out of ``batch`` into a new batch split from it; the new batch and how many moved.
+
+    With ``keep`` the ids are the ones that stay and every other image moves;
+    otherwise the ids are the ones that move. The new batch is named as a
+    part of the old one (``split_name``).
+    """
+    for attempt in range(5):
+        try:
+            # Parts of one batch split at once pick the same free "part N": the
+            # project's unique name refuses the second, which takes the next.
+            with transaction.atomic():
+                new = Batch.objects.create(
+                    project=batch.project,
+                    name=split_name(batch.project, batch.name),
+                    priority=batch.priority,
+                    status=status,
+                    source=BatchSource.SPLIT,
+                    uploaded_at=batch.uploaded_at,
+                    created_by=actor,
+                    split_from=batch,
+                )
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise ConcurrentChange("Other splits of this batch are being named right now; try again.") from None
+    moving = Image.objects.filter(batch=batch)
+    moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
+    moved = moving.update(batch=new)
+    # Both batches' counts are stored by the caller (``mark_changed``), after its transition.
+    _event(
+        batch,
+        EventKind.SPLIT,
+        actor,
+        from_status=batch.status,
+        to_status=batch.status,
+        images_moved=moved,
+        into_batch=new.pk,
+        into_batch_name=new.name,
+    )
+    _event(
+        new,
+        EventKind.CREATED,
+        actor,
+        to_status=status,
+        images=moved,
+        split_from=batch.pk,
+        split_from_name=batch.name,
+    )
+    return new, moved
+
+
+def _validate_priority(priority) -> None:
+    if not isinstance(priority, int) or not PRIORITY_HIGHEST <= priority <= PRIORITY_LOWEST:
+        raise InvalidInput(
+            f"Priority is a whole number from {PRIORITY_HIGHEST} (highest) to {PRIORITY_LOWEST} (lowest)."
+        )

@@ -1,0 +1,189 @@
+"""A project's label classes and its review setting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from accounts.models import User
+from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, Project
+from boards.services.common import _lock_batches, mark_changed
+
+HOTKEYS = range(1, 10)
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class _Unchanged:
+    """Marks a keyword left out of ``update_label_class``: that field stays as it is."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
+def _may_manage(project: Project, actor: User) -> None:
+    if not actor.is_authenticated or not actor.has_perm("boards.manage_project", project):
+        raise NotAllowed("Only the project's managers and owners may change its settings.")
+
+
+def _new_label_from_import(project: Project, name: str, n: int) -> LabelClass:
+    """The new class an imported box names, if the database can store its name."""
+    limit = LabelClass._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise InvalidInput(f"Box {n}: a class name has at most {limit} characters.")
+    if "\x00" in name:
+        raise InvalidInput(f"Box {n}: a class name cannot hold a NUL character.")
+    return LabelClass.objects.create(project=project, name=name)
+
+
+def _clean_name(project: Project, name, *, exclude: int | None = None) -> str:
+    name = str(name or "").strip()
+    if not name:
+        raise InvalidInput("A class needs a name.")
+    limit = LabelClass._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise InvalidInput(f"A class name has at most {limit} characters.")
+    taken = LabelClass.objects.filter(project=project, name__iexact=name).exclude(pk=exclude).first()
+    if taken is not None:
+        raise InvalidInput(f"There is already a class “{taken.name}” in this project.")
+    return name
+
+
+def _clean_color(color) -> str:
+    color = str(color or "").strip()
+    if not _COLOR.match(color):
+        raise InvalidInput(f"“{color}” is not a colour: write it like #3b82f6.")
+    return color.lower()
+
+
+def _clean_hotkey(project: Project, hotkey, *, exclude: int | None = None) -> int | None:
+    if hotkey is None or hotkey == "":
+        return None
+    try:
+        hotkey = int(hotkey)
+    except (TypeError, ValueError):
+        raise InvalidInput("A hotkey is a digit from 1 to 9.") from None
+    if hotkey not in HOTKEYS:
+        raise InvalidInput("A hotkey is a digit from 1 to 9.")
+    holder = LabelClass.objects.filter(project=project, hotkey=hotkey).exclude(pk=exclude).first()
+    if holder is not None:
+        raise InvalidInput(f"Hotkey {hotkey} already belongs to “{holder.name}”; clear it there first.")
+    return hotkey
+
+
+def create_label_class(
+    *, project: Project, actor: User, name: str, color: str = "#3b82f6", hotkey: int | None = None
+) -> LabelClass:
+    """Add a class to a project. Names are unique in a project (ignoring case), hotkeys 1–9 too."""
+    with transaction.atomic():
+        _may_manage(project, actor)
+        # One settings change at a time per project, so the name and hotkey checks hold.
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        return LabelClass.objects.create(
+            project=project,
+            name=_clean_name(project, name),
+            color=_clean_color(color),
+            hotkey=_clean_hotkey(project, hotkey),
+        )
+
+
+def update_label_class(
+    *,
+    label: LabelClass,
+    actor: User,
+    name: str = UNCHANGED,
+    color: str = UNCHANGED,
+    hotkey: int | None = UNCHANGED,
+) -> LabelClass:
+    """Rename, recolour or re-key a class. Its boxes keep pointing at it, so a rename keeps them.
+
+    ``hotkey=None`` clears the hotkey; a keyword left out leaves that field alone.
+    """
+    with transaction.atomic():
+        project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
+        _may_manage(project, actor)
+        try:
+            label = LabelClass.objects.get(pk=label.pk, project=project)
+        except LabelClass.DoesNotExist:
+            raise ConcurrentChange("This class no longer exists; someone deleted it.") from None
+        if name is not UNCHANGED:
+            label.name = _clean_name(project, name, exclude=label.pk)
+        if color is not UNCHANGED:
+            label.color = _clean_color(color)
+        if hotkey is not UNCHANGED:
+            label.hotkey = _clean_hotkey(project, hotkey, exclude=label.pk)
+        label.save(update_fields=["name", "color", "hotkey"])
+    return label
+
+
+@dataclass(frozen=True)
+class LabelDeleted:
+    name: str
+    boxes: int
+    images: int
+    reopened: int  # images left with no box that went back to unannotated
+
+
+OPEN_STATUSES = (BatchStatus.UNASSIGNED, BatchStatus.ANNOTATING)
+
+
+def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
+    """Delete a class and every box of it.
+
+    Images that lose boxes get a new edit version, so an editor open on them
+    reloads instead of saving boxes of a class that is gone. Those left with no
+    box at all go back to unannotated while their work is still open
+    (Unassigned or Annotating); in Review and Dataset they keep their state.
+    """
+    with transaction.atomic():
+        project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
+        _may_manage(project, actor)
+        try:
+            label = LabelClass.objects.get(pk=label.pk, project=project)
+        except LabelClass.DoesNotExist:
+            raise ConcurrentChange("This class no longer exists; someone deleted it.") from None
+        image_ids = set(Annotation.objects.filter(label=label).values_list("image_id", flat=True).distinct())
+        _lock_batches(Batch.objects.filter(images__annotations__label=label).values_list("pk", flat=True).distinct())
+        boxes, _ = Annotation.objects.filter(label=label).delete()
+        touched = Image.objects.filter(pk__in=image_ids)
+        touched.update(annotation_version=F("annotation_version") + 1)
+        reopened = (
+            touched.filter(annotation_state=AnnotationState.ANNOTATED, annotations__isnull=True)
+            .filter(Q(batch__isnull=True) | Q(batch__status__in=OPEN_STATUSES))
+            .update(annotation_state=AnnotationState.UNANNOTATED, annotated_by=None)
+        )
+        mark_changed(*Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
+        name = label.name
+        label.delete()
+    return LabelDeleted(name=name, boxes=boxes, images=len(image_ids), reopened=reopened)
+
+
+def set_review_mode(*, project: Project, actor: User, review_mode: bool) -> Project:
+    """Turn the project's review step on or off.
+
+    Turning it off is refused while batches wait in Review: the board would
+    hide them from everyone.
+    """
+    with transaction.atomic():
+        locking = Project.objects.select_for_update(no_key=True, of=("self",))
+        project = locking.select_related("workspace").get(pk=project.pk)
+        _may_manage(project, actor)
+        review_mode = bool(review_mode)
+        if project.review_mode and not review_mode:
+            waiting = Batch.objects.filter(project=project, status=BatchStatus.REVIEW).count()
+            if waiting:
+                raise WrongState(
+                    f"{waiting} batch{'es are' if waiting != 1 else ' is'} waiting in Review; "
+                    "approve or reject them before turning review off."
+                )
+        if project.review_mode != review_mode:
+            project.review_mode = review_mode
+            project.save(update_fields=["review_mode", "updated_at"])
+    return project

@@ -1,0 +1,406 @@
+"""Uploads: many files as one batch (the board), one file into a named batch (the API)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from boards import imaging
+from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, StorageRefused, TooLarge, WrongState
+from boards.models import (
+    MAX_BATCH_IMAGES,
+    Batch,
+    BatchSource,
+    BatchStatus,
+    EventKind,
+    Image,
+    Project,
+    Split,
+    original_upload_to,
+    thumbnail_upload_to,
+)
+from boards.services.common import (
+    _event,
+    _locked,
+    _validate_priority,
+    mark_changed,
+    unique_batch_name,
+    upload_batch_name,
+)
+from boards.services.files import _delete_unreferenced, _ensure_files, _in_parallel, _write_files, safe_filename
+from boards.services.tagging import _add_tags, _valid_tags
+
+log = logging.getLogger("boards.services")
+
+
+@dataclass
+class FileResult:
+    filename: str
+    status: str  # "landed", "duplicate" or "rejected"
+    reason: str = ""
+    image_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "filename": self.filename,
+            "status": self.status,
+            "reason": self.reason,
+            "image_id": self.image_id,
+        }
+
+
+@dataclass
+class UploadResult:
+    batch: Batch | None
+    files: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def landed(self) -> int:
+        return self.count("landed")
+
+    @property
+    def duplicates(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self.count("rejected")
+
+    def to_dict(self) -> dict:
+        return {
+            "batch": {"id": self.batch.pk, "name": self.batch.name} if self.batch else None,
+            "landed": self.landed,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+def _size_of(upload) -> int:
+    size = getattr(upload, "size", None)
+    if size is None:
+        size = upload.seek(0, os.SEEK_END)
+    return size
+
+
+def _process_one(upload) -> tuple[Any, imaging.ProcessedImage | str]:
+    """Check one file from its file object (read in chunks, never whole): the file and what it is, or why not.
+
+    A large request's files are on disk (``FILE_UPLOAD_MAX_MEMORY_SIZE``), so
+    memory follows the thumbnail being made, not the upload's size.
+    """
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    size = _size_of(upload)
+    if size > limit:
+        return None, f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB."
+    try:
+        upload.seek(0)
+        return upload, imaging.process(upload)
+    except imaging.ImageRejected as exc:
+        return None, str(exc)
+    except imaging.NoScratchSpace as exc:
+        log.error("No room for a turned photo's temporary file: %s", exc)
+        raise StorageRefused(
+            f"The server could not store the images: it has no room for temporary files ({exc}). "
+            "Nothing from this upload was kept; try again later, and tell an administrator if it happens again."
+        ) from None
+
+
+def upload_images(
+    *,
+    project: Project,
+    actor: User,
+    files: Sequence,
+    batch_name: str | None = None,
+    source: str = BatchSource.WEB,
+    priority: int | None = None,
+    into: Batch | None = None,
+) -> UploadResult:
+    """Store many image files as one new Unassigned batch.
+
+    Each file is checked on its own: a bad file is reported with a reason and
+    the rest land. No good file means no batch. ``into`` continues an upload
+    sent in several requests: the images join the batch its first request
+    made, which must still be in Unassigned and be the actor's own upload.
+    """
+    if not actor.has_perm("boards.upload_images", project):
+        raise NotAllowed("You do not have permission to upload images to this project.")
+    if not files:
+        raise InvalidInput("Choose at least one image to upload.")
+    if len(files) > MAX_BATCH_IMAGES:
+        raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; upload fewer at once.")
+    if priority is not None:
+        _validate_priority(priority)
+    if into is not None:
+        _check_upload_target(into, project, actor, adding=len(files))
+
+    processed = _in_parallel(_process_one, files)
+
+    results: list[FileResult] = []
+    candidates: dict[str, tuple[int, imaging.ProcessedImage]] = {}
+    contents: dict[int, Any] = {}  # index: the upload's file object, copied into storage in chunks
+    for index, (upload, (data, outcome)) in enumerate(zip(files, processed, strict=True)):
+        name = _display_name(upload)
+        if isinstance(outcome, str):
+            results.append(FileResult(name, "rejected", outcome))
+        elif outcome.sha256 in candidates:
+            first = results[candidates[outcome.sha256][0]].filename
+            results.append(FileResult(name, "duplicate", f"Same image as {first} in this upload."))
+        else:
+            candidates[outcome.sha256] = (index, outcome)
+            contents[index] = data
+            results.append(FileResult(name, "landed"))
+
+    for _attempt in range(2):
+        try:
+            batch = _store_upload(
+                into=into,
+                project=project,
+                actor=actor,
+                contents=contents,
+                results=results,
+                candidates=candidates,
+                batch_name=batch_name,
+                source=source,
+                priority=priority,
+            )
+            break
+        except IntegrityError:
+            # Another upload stored one of these images a moment ago; the
+            # second pass sees it and reports it as a duplicate.
+            continue
+    else:  # pragma: no cover - needs two racing uploads twice in a row
+        raise ConcurrentChange("Another upload of the same images is running; try again.")
+    return UploadResult(batch=batch, files=results)
+
+
+def _display_name(upload) -> str:
+    return safe_filename(getattr(upload, "name", "")) or "unnamed"
+
+
+def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding: int) -> None:
+    if (
+        batch.project_id != project.pk
+        or batch.created_by_id != actor.pk
+        or batch.source
+        not in (
+            BatchSource.WEB,
+            BatchSource.API,
+        )
+    ):
+        raise InvalidInput("Images can only be added to a batch you are uploading right now.")
+    if batch.status != BatchStatus.UNASSIGNED:
+        raise WrongState("This batch has left Unassigned; start a new upload.")
+    if Image.objects.filter(batch=batch).count() + adding > MAX_BATCH_IMAGES:
+        raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; start a new upload for the rest.")
+
+
+def _store_upload(*, into, project, actor, contents, results, candidates, batch_name, source, priority) -> Batch | None:
+    existing = dict(Image.objects.filter(project=project, sha256__in=list(candidates)).values_list("sha256", "pk"))
+    for sha, pk in existing.items():
+        index, _ = candidates[sha]
+        results[index].status = "duplicate"
+        results[index].reason = "This image is already in the project."
+        results[index].image_id = pk
+    fresh = [(i, p) for sha, (i, p) in candidates.items() if sha not in existing]
+    if not fresh:
+        return None
+
+    now = timezone.now()
+    images, files = [], []
+    for index, p in fresh:
+        image, image_files = _new_image(project, p, contents[index], filename=results[index].filename, at=now)
+        images.append(image)
+        files += image_files
+    # Files first, outside the transaction: the database stays locked only for
+    # the few queries below. Paths are content-addressed and a file already
+    # there is kept only if it holds the same bytes; the ones written now are
+    # removed on failure unless another upload's row took them meanwhile.
+    # A process killed before the commit leaves files no row names, which
+    # ``manage.py cleanup_files`` removes.
+    written = _write_files(files, what="the images")
+    try:
+        with transaction.atomic():
+            if into is not None:
+                batch = _locked(into)
+                _check_upload_target(batch, project, actor, adding=len(fresh))
+            else:
+                batch = Batch.objects.create(
+                    project=project,
+                    name=unique_batch_name(project, batch_name or upload_batch_name(now)),
+                    priority=priority or Batch._meta.get_field("priority").default,
+                    source=source,
+                    uploaded_at=now,
+                    created_by=actor,
+                )
+            for image in images:
+                image.batch = batch
+            Image.objects.bulk_create(images, batch_size=500)
+            mark_changed(batch)
+            if into is None:
+                _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
+            else:
+                _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
+    except BaseException:
+        _delete_unreferenced(written)
+        raise
+    _ensure_files(files, written)
+    for (index, _), image in zip(fresh, images, strict=True):
+        results[index].image_id = image.pk
+    return batch
+
+
+def _new_image(
+    project: Project, processed: imaging.ProcessedImage, data: bytes, *, filename: str, at, **fields
+) -> tuple[Image, list[tuple[str, bytes]]]:
+    """An unsaved image row and the files it names (original, thumbnail), for both upload paths."""
+    image = Image(
+        project=project,
+        width=processed.width,
+        height=processed.height,
+        sha256=processed.sha256,
+        original_filename=filename,
+        uploaded_at=at,
+        **fields,
+    )
+    image.file.name = original_upload_to(image, f"x.{processed.extension}")
+    image.thumbnail.name = thumbnail_upload_to(image, "t.jpg")
+    # A photo turned upright is stored upright; sha256 stays that of the upload.
+    original = data if processed.oriented is None else processed.oriented
+    return image, [(image.file.name, original), (image.thumbnail.name, processed.thumbnail)]
+
+
+@dataclass
+class ImageUpload:
+    image_id: int
+    duplicate: bool
+    batch: Batch | None
+
+
+def upload_image(
+    *,
+    project: Project,
+    actor: User,
+    file,
+    filename: str | None = None,
+    batch_name: str | None = None,
+    split: str = "",
+    tags: Sequence[str] = (),
+) -> ImageUpload:
+    """Store one image file in the batch named ``batch_name``.
+
+    Images sent with one batch name land in one batch while that batch is in
+    Unassigned: the first creates it, the next ones join it. Once it has moved
+    on (or is full), the next image of that name starts a new batch. An image
+    already in the project is reported as a duplicate and changes nothing.
+    Joining a batch writes no event: the batch is still being uploaded, as a
+    browser upload is one event however many files it has.
+    """
+    if not actor.is_authenticated or not actor.has_perm("boards.upload_images", project):
+        raise NotAllowed("You do not have permission to upload images to this project.")
+    split = _valid_split(split)
+    tags = _valid_tags(tags)
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    size = getattr(file, "size", None)
+    if size is not None and size > limit:
+        raise TooLarge(f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB.")
+    data, processed = _process_one(file)
+    if isinstance(processed, str):
+        raise InvalidInput(processed)
+    name = safe_filename(filename) or safe_filename(getattr(file, "name", "")) or f"image.{processed.extension}"
+
+    for _attempt in range(3):
+        try:
+            return _store_one(
+                project=project,
+                actor=actor,
+                data=data,
+                processed=processed,
+                name=name,
+                batch_name=batch_name,
+                split=split,
+                tags=tags,
+            )
+        except IntegrityError:
+            # The same image, or a batch of the same name, was stored a moment
+            # ago by another request; the next pass finds it.
+            continue
+    raise ConcurrentChange("Another upload of the same image or batch is running; try again.")
+
+
+def _valid_split(split: str | None) -> str:
+    split = (split or "").strip().lower()
+    if split not in Split.values:
+        raise InvalidInput("The split is one of train, valid or test.")
+    return split
+
+
+def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now) -> tuple[Batch, bool]:
+    """The Unassigned batch this upload joins, or a new one; ``(batch, created)``.
+
+    Uploads to a project pass here one at a time: the project's row stays
+    locked until the upload commits, so uploads of one name sent at once find,
+    or make, one batch (never "X" and "X (2)"). The lock is FOR NO KEY UPDATE:
+    other work on the project goes on meanwhile.
+    """
+    wanted = (batch_name or "").strip()[:190] or upload_batch_name(now)
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+    latest = (
+        Batch.objects.filter(project=project, upload_name=wanted, status=BatchStatus.UNASSIGNED)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest is not None:
+        # Lock it, and check again: it may have been assigned meanwhile.
+        batch = Batch.objects.select_for_update(of=("self",)).filter(pk=latest, status=BatchStatus.UNASSIGNED).first()
+        if batch is not None and Image.objects.filter(batch=batch).count() < MAX_BATCH_IMAGES:
+            batch.project = project
+            return batch, False
+    batch = Batch.objects.create(
+        project=project,
+        name=unique_batch_name(project, wanted),
+        upload_name=wanted,
+        source=BatchSource.API,
+        uploaded_at=now,
+        created_by=actor,
+    )
+    return batch, True
+
+
+def _store_one(*, project, actor, data, processed, name, batch_name, split, tags) -> ImageUpload:
+    existing = Image.objects.filter(project=project, sha256=processed.sha256).values_list("pk", flat=True).first()
+    if existing is not None:
+        return ImageUpload(image_id=existing, duplicate=True, batch=None)
+    now = timezone.now()
+    image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
+    # Files first, outside the transaction, as upload_images does; content-addressed,
+    # so only the files written now are removed if the rows cannot be stored.
+    written = _write_files(files, what="the image")
+    try:
+        with transaction.atomic():
+            batch, created = _batch_for_upload(project, actor, batch_name, now)
+            image.batch = batch
+            image.save(force_insert=True)
+            if tags:
+                _add_tags(project, [image.pk], tags)
+            mark_changed(batch)
+            if created:
+                _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)
+    except BaseException:
+        # Another request may have stored the same image meanwhile: its row now uses these files.
+        _delete_unreferenced(written)
+        raise
+    _ensure_files(files, written)
+    return ImageUpload(image_id=image.pk, duplicate=False, batch=batch)

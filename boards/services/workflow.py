@@ -1,0 +1,302 @@
+"""A batch's way across the board: assign, submit, back to Unassigned, archive, delete, priority."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role, role_at_least
+from boards.errors import InvalidInput, NotAllowed, WrongState
+from boards.models import (
+    Annotation,
+    AnnotationState,
+    Batch,
+    BatchStatus,
+    EventKind,
+    Image,
+    Job,
+    JobState,
+    Project,
+    ReviewState,
+)
+from boards.services.common import (
+    STATUS_LABELS,
+    _check_all_in,
+    _check_transition,
+    _drop_stale_suffix,
+    _event,
+    _locked,
+    _parse_image_ids,
+    _save_transition,
+    _split_off,
+    _validate_priority,
+    mark_changed,
+)
+from boards.services.files import _delete_unreferenced
+
+
+@dataclass
+class AssignResult:
+    batch: Batch
+    job: Job
+    remainder: Batch | None
+
+
+def assign(
+    *,
+    batch: Batch,
+    actor: User,
+    labeler: User,
+    reviewer: User | None = None,
+    image_ids: Iterable[int] | None = None,
+    first: int | None = None,
+    job_name: str = "",
+) -> AssignResult:
+    """Assign a batch, or a selection of its images, to a labeler.
+
+    With a selection (``image_ids``, or the ``first`` N images in upload
+    order), the images not selected split off into a new Unassigned batch of
+    the same priority. A ``first`` larger than the batch is refused.
+    """
+    if first is not None and (not isinstance(first, int) or isinstance(first, bool) or first < 1):
+        raise InvalidInput("“The first N” is a whole number of at least 1.")
+    if first is not None and image_ids is not None:
+        raise InvalidInput("Choose images either by id or as “the first N”, not both.")
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "assign", actor, verb="assign")
+        workspace_id = batch.project.workspace_id
+        if not role_at_least(labeler.role_in(workspace_id), Role.LABELER):
+            raise InvalidInput(f"{labeler} cannot label in this workspace (needs the labeler role or above).")
+        if reviewer is not None and not role_at_least(reviewer.role_in(workspace_id), Role.REVIEWER):
+            raise InvalidInput(f"{reviewer} cannot review in this workspace (needs the reviewer role or above).")
+        total = batch.images.count()
+        if total == 0:
+            raise InvalidInput("This batch has no images to assign.")
+        if first is not None:
+            if first > total:
+                raise InvalidInput(
+                    f"This batch has only {total} image{'s' if total != 1 else ''}: "
+                    f"there are no first {first} to assign; choose at most {total}."
+                )
+            if first < total:
+                image_ids = Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[:first]
+        remainder = None
+        assigned = total
+        if image_ids is not None:
+            ids = _parse_image_ids(image_ids, what="assign")
+            if len(ids) < total:
+                remainder, moved = _split_off(batch, ids, keep=True, status=BatchStatus.UNASSIGNED, actor=actor)
+                # What stayed is what was selected, unless some ids were not this batch's:
+                # one count fewer than checking the selection first (it rolls back).
+                _check_all_in(ids, total - moved)
+                assigned = len(ids)
+            else:
+                _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
+        from_status = batch.status
+        batch.assign()
+        _save_transition(batch, remainder)
+        job = Job.objects.create(
+            batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
+        )
+        _event(
+            batch,
+            EventKind.ASSIGNED,
+            actor,
+            from_status=from_status,
+            to_status=batch.status,
+            labeler=labeler.email,
+            reviewer=reviewer.email if reviewer else None,
+            job=job.pk,
+            images=assigned,
+        )
+    return AssignResult(batch=batch, job=job, remainder=remainder)
+
+
+def rework_message(n: int) -> str:
+    """Why a batch with images sent back by a review cannot be submitted yet."""
+    return (
+        f"{n} image{'s' if n != 1 else ''} sent back by the review still await{'' if n != 1 else 's'} rework: "
+        "change {0} or mark {0} “checked, no change needed” in the editor before submitting.".format(
+            "them" if n != 1 else "it"
+        )
+    )
+
+
+def submit(*, batch: Batch, actor: User) -> Batch:
+    """Annotating → Review (review mode) or → Dataset, once every image is done.
+
+    Images sent back by a review (``ReviewState.REJECTED``) must first be
+    changed (``save_annotations``) or confirmed unchanged (``confirm_rework``).
+    """
+    with transaction.atomic():
+        # The project first, so that review cannot be turned off between reading review_mode and the move.
+        Project.objects.select_for_update(no_key=True).filter(pk=batch.project_id).first()
+        batch = _locked(batch)
+        _check_transition(batch, "submit", actor, verb="submit")
+        counts = batch.images.aggregate(
+            total=Count("pk"),
+            pending=Count("pk", filter=Q(annotation_state=AnnotationState.UNANNOTATED)),
+            rework=Count("pk", filter=Q(review_state=ReviewState.REJECTED)),
+        )
+        pending = counts["pending"]
+        if pending:
+            raise WrongState(
+                f"{pending} image{'s are' if pending != 1 else ' is'} not annotated yet; "
+                "annotate or mark them empty before submitting."
+            )
+        if not counts["total"]:
+            raise WrongState("This batch has no images to submit.")
+        if counts["rework"]:
+            raise WrongState(rework_message(counts["rework"]))
+        from_status = batch.status
+        batch.images.update(review_state=ReviewState.PENDING)
+        batch.submit()
+        renamed = _drop_stale_suffix(batch) if batch.status == BatchStatus.DATASET else {}
+        _save_transition(batch)
+        Job.objects.filter(batch=batch, state=JobState.ANNOTATING).update(
+            state=JobState.IN_REVIEW if batch.status == BatchStatus.REVIEW else JobState.COMPLETE,
+            updated_at=timezone.now(),
+        )
+        _event(batch, EventKind.SUBMITTED, actor, from_status=from_status, to_status=batch.status, **renamed)
+    return batch
+
+
+def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = False) -> Batch:
+    """Back to Unassigned: annotations are removed, or kept as pre-labels."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "move_to_unassigned", actor, verb="move")
+        from_status = batch.status
+        removed = prelabeled = 0
+        if keep_annotations:
+            prelabeled = Annotation.objects.filter(image__batch=batch).values("image_id").distinct().count()
+        else:
+            removed, _ = Annotation.objects.filter(image__batch=batch).delete()
+        batch.images.update(
+            annotation_state=AnnotationState.UNANNOTATED,
+            review_state=ReviewState.PENDING,
+            review_comment="",
+            annotated_by=None,
+            rejections=0,
+        )
+        # Every job ends, a finished one too: the batch waits for a new assignment and its card names nobody.
+        Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).exclude(state=JobState.COMPLETE).update(
+            state=JobState.CANCELLED, updated_at=timezone.now()
+        )
+        batch.move_to_unassigned()
+        _save_transition(batch)
+        _event(
+            batch,
+            EventKind.UNASSIGNED,
+            actor,
+            from_status=from_status,
+            to_status=batch.status,
+            kept_annotations=keep_annotations,
+            annotations_removed=removed,
+            prelabeled_images=prelabeled,
+        )
+    return batch
+
+
+def archive(*, batch: Batch, actor: User) -> Batch:
+    """Unassigned → Archived: the images leave the batch and are free again."""
+    with transaction.atomic():
+        batch = _locked(batch)
+        _check_transition(batch, "archive", actor, verb="archive")
+        released = batch.images.update(batch=None, archived_from=batch)
+        batch.archive()
+        _save_transition(batch)
+        _event(
+            batch,
+            EventKind.ARCHIVED,
+            actor,
+            from_status=BatchStatus.UNASSIGNED,
+            to_status=batch.status,
+            images_released=released,
+        )
+    return batch
+
+
+def delete_batch(*, batch: Batch, actor: User) -> int:
+    """Delete an Unassigned batch with its images and their files, for good.
+
+    Returns how many images went.
+    """
+    with transaction.atomic():
+        batch = _locked(batch)
+        if not actor.is_authenticated or not actor.has_perm("boards.delete_batch", batch):
+            raise NotAllowed("You do not have permission to delete this batch.")
+        if batch.status != BatchStatus.UNASSIGNED:
+            raise WrongState(
+                f"Only batches in Unassigned can be deleted; this one is in "
+                f"{STATUS_LABELS[batch.status]}. Move it to Unassigned first."
+            )
+        files = [name for pair in batch.images.values_list("file", "thumbnail") for name in pair]
+        count = len(files) // 2
+        _event(
+            batch,
+            EventKind.DELETED,
+            actor,
+            from_status=batch.status,
+            images_deleted=count,
+            batch_id=batch.pk,
+        )
+        Annotation.objects.filter(image__batch=batch).delete()
+        Image.objects.filter(batch=batch).delete()
+        batch.delete()
+        transaction.on_commit(lambda: _delete_unreferenced(files))
+    return count
+
+
+def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
+    _validate_priority(priority)
+    with transaction.atomic():
+        batch = _locked(batch, same_status=False)  # deleted meanwhile: 409, as for a move
+        if not actor.is_authenticated or not actor.has_perm("boards.change_batch_priority", batch):
+            raise NotAllowed("You do not have permission to change this batch's priority.")
+        old = batch.priority
+        if old != priority:
+            Batch.objects.filter(pk=batch.pk).update(priority=priority)
+            mark_changed(batch)
+            batch.priority = priority
+            _event(batch, EventKind.PRIORITY, actor, old=old, new=priority)
+    return batch
+
+
+def create_job(
+    *,
+    batch: Batch,
+    actor: User,
+    labeler: User,
+    reviewer: User | None = None,
+    num_images: int | None = None,
+    name: str = "",
+) -> AssignResult:
+    """Assign the first ``num_images`` images of a batch (all when None) as a job.
+
+    The rest split off into a new Unassigned batch, as on the board. A reviewer
+    who is the labeler and lacks the reviewer role means no separate review,
+    which is what Roboflow asks of workspaces without review roles.
+    """
+    if num_images is not None and (not isinstance(num_images, int) or isinstance(num_images, bool) or num_images < 1):
+        raise InvalidInput("num_images is a whole number of at least 1.")
+    if (
+        reviewer is not None
+        and reviewer.pk == labeler.pk
+        and not role_at_least(reviewer.role_in(batch.project.workspace_id), Role.REVIEWER)
+    ):
+        reviewer = None
+    return assign(
+        batch=batch,
+        actor=actor,
+        labeler=labeler,
+        reviewer=reviewer,
+        first=num_images,
+        job_name=name.strip()[:200],
+    )

@@ -1,0 +1,203 @@
+"""The annotation editor: open it, autosave an image's boxes, confirm rework, start labelling."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from boards import selectors, services
+from boards.errors import ConcurrentChange, InvalidInput, ServiceError
+from boards.models import (
+    Batch,
+    BatchStatus,
+    ReviewState,
+    can_annotate,
+    can_submit,
+)
+from boards.views.common import _json_error, _waits
+from core import params
+
+# --- the annotation editor ----------------------------------------------------------
+
+MAX_BOXES_PER_SAVE = 5_000
+
+
+def _annotatable(request: HttpRequest, ws: str, project: str, batch_id: int) -> Batch:
+    """The batch, if the user may edit its boxes; 404 outside the workspace, 403 for others."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    if not can_annotate(batch, request.user):
+        if not request.user.has_perm("boards.annotate_batch", batch):
+            raise PermissionDenied("Your role in this workspace may look at batches but not edit their boxes.")
+        raise PermissionDenied("This batch is assigned to someone else.")
+    return batch
+
+
+def _not_annotating(request: HttpRequest, batch: Batch) -> HttpResponse:
+    messages.info(
+        request,
+        f"“{batch.name}” is in {batch.get_status_display()}; its boxes can be edited only while it is in Annotating.",
+    )
+    return redirect(reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk]))
+
+
+@login_required
+def annotate_batch(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
+    """Open the editor on the batch's first image still to label."""
+    batch = _annotatable(request, ws, project, batch_id)
+    if batch.status != BatchStatus.ANNOTATING:
+        return _not_annotating(request, batch)
+    image = selectors.first_to_label(batch)
+    if image is None:
+        messages.info(request, f"“{batch.name}” has no images.")
+        return redirect(reverse("batch", args=[ws, project, batch.pk]))
+    return redirect(reverse("annotate", args=[ws, project, batch.pk, image.pk]))
+
+
+@login_required
+def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> HttpResponse:
+    """The annotation editor for one image of a batch in Annotating."""
+    batch = _annotatable(request, ws, project, batch_id)
+    if batch.status != BatchStatus.ANNOTATING:
+        return _not_annotating(request, batch)
+    image = selectors.image_in(batch, image_id)
+    project_obj = batch.project
+    context = selectors.editor_context(batch, image)
+    progress = context["progress"]
+    context |= {
+        "project": project_obj,
+        "may_submit": can_submit(batch, request.user),
+        "submit_to": BatchStatus.REVIEW if project_obj.review_mode else BatchStatus.DATASET,
+        "can_manage": request.user.has_perm("boards.manage_project", project_obj),
+        "all_done": _ready(progress),
+        "submit_waits": _waits(progress["total"] - progress["done"], progress["rework"]),
+        "sent_back": image.review_state == ReviewState.REJECTED or bool(image.review_comment),
+    }
+    context["review"] = selectors.review_marks(image, batch)  # the reviewers' marks on this image
+    return render(request, "boards/editor.html", context)
+
+
+def _ready(progress: dict) -> bool:
+    """Every image is done and none awaits rework: the batch may be submitted."""
+    return bool(progress["total"]) and progress["done"] == progress["total"] and not progress["rework"]
+
+
+@login_required
+@require_POST
+def confirm_rework(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> HttpResponse:
+    """"Checked, no change needed" on an image sent back by a review; then the next one awaiting rework."""
+    project_obj = selectors.project_for(request.user, ws, project)
+    batch = selectors.batch_in(project_obj, batch_id)
+    image = selectors.image_in(batch, image_id)
+    here = reverse("annotate", args=[ws, project, batch.pk, image.pk])
+    try:
+        services.confirm_rework(image=image, actor=request.user)
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+        return redirect(here)
+    messages.success(request, f"“{image.original_filename}” is checked: no change needed.")
+    following = selectors.rework_images(batch)
+    if following:
+        return redirect(reverse("annotate", args=[ws, project, batch.pk, following[0].pk]))
+    return redirect(here)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parse_save(body: bytes) -> tuple[list[services.Box], int, bool]:
+    """Read the editor's JSON.
+
+    ``{"version": 3, "empty": false, "boxes": [{"label": 7, "x": 10, "y": 20, "width": 30, "height": 40}]}``
+    where ``label`` is a class id (or name) and the box is in pixels of the original image.
+    """
+    payload = params.parse_json(body or b"null")
+    if not isinstance(payload, dict):
+        raise InvalidInput("Send a JSON object with version, boxes and empty.")
+    if not isinstance(payload.get("version"), int) or isinstance(payload["version"], bool):
+        raise InvalidInput("version is required: the whole-number edit version these boxes are based on.")
+    version = params.integer(payload, "version", label="version", low=0, required=True)
+    empty = payload.get("empty", False)
+    if not isinstance(empty, bool):
+        raise InvalidInput("empty is true or false.")
+    raw = payload.get("boxes", [])
+    if not isinstance(raw, list):
+        raise InvalidInput("boxes must be a list.")
+    if len(raw) > MAX_BOXES_PER_SAVE:
+        raise InvalidInput(f"An image holds at most {MAX_BOXES_PER_SAVE:,} boxes.")
+    boxes = []
+    for n, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or not {"label", "x", "y", "width", "height"} <= item.keys():
+            raise InvalidInput(f"Box {n}: needs label, x, y, width and height.")
+        label = item["label"]
+        if isinstance(label, bool) or not isinstance(label, int | str):
+            raise InvalidInput(f"Box {n}: label is a class id or name.")
+        coords = [item[k] for k in ("x", "y", "width", "height")]
+        if not all(_is_number(v) for v in coords):
+            raise InvalidInput(f"Box {n}: x, y, width and height must be numbers.")
+        boxes.append(services.Box(label, *coords))
+    return boxes, version, empty
+
+
+@login_required
+@require_POST
+def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> JsonResponse:
+    """The editor's autosave: replace one image's boxes, guarded by its edit version (409 when stale)."""
+    try:
+        project_obj = selectors.project_for(request.user, ws, project)
+        batch = selectors.batch_in(project_obj, batch_id)
+        image = selectors.image_in(batch, image_id)
+    except Http404:
+        return _json_error("There is no such image in this project.", 404, "not_found")
+    try:
+        boxes, version, empty = _parse_save(request.body)
+        saved = services.save_annotations(
+            image=image, actor=request.user, boxes=boxes, expected_version=version, empty=empty
+        )
+    except ConcurrentChange as exc:
+        return _json_error(exc.message, exc.status, "stale")
+    except ServiceError as exc:
+        return _json_error(exc.message, exc.status, exc.code)
+    progress = selectors.batch_progress(batch)
+    return JsonResponse(
+        {
+            "version": saved.annotation_version,
+            "state": saved.annotation_state,
+            "review_state": saved.review_state,
+            "boxes": selectors.box_dicts(saved),
+            "progress": progress,
+            "all_done": _ready(progress),
+            "submit_waits": _waits(progress["total"] - progress["done"], progress["rework"]),
+        }
+    )
+
+
+@login_required
+def start_labeling(request: HttpRequest, ws: str | None = None, project: str | None = None) -> HttpResponse:
+    """Go to the next image to label across the user's batches (or one project's)."""
+    project_obj = selectors.project_for(request.user, ws, project) if ws and project else None
+    image = selectors.next_to_label(request.user, project=project_obj)
+    if image is None:
+        where = f" in {project_obj.name}" if project_obj else ""
+        messages.info(request, f"Nothing to label{where}: every image of the batches assigned to you is done.")
+        if project_obj is not None:
+            return redirect(reverse("board", args=[ws, project]))
+        return redirect(reverse("my-work"))
+    batch = image.batch
+    return redirect(reverse("annotate", args=[batch.project.workspace.slug, batch.project.slug, batch.pk, image.pk]))
+
+
+# --- dataset export and annotation import -----------------------------------------
