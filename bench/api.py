@@ -28,65 +28,29 @@ What it does:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
-import os
 import random
-import secrets
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import requests
+from _harness import Server, bench_env, load_averages, manage, percentile, temp_var_dir
 from PIL import Image, ImageDraw
 from urllib3.filepost import encode_multipart_formdata
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 WORKSPACE, PROJECT = "bench", "parcels"
 TARGET_P95_MS = 40
 DEADLINE_S = 600  # the whole run stops after this, whatever happens
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(var_dir: Path) -> dict:
-    env = {
-        **os.environ,
-        "VAR_DIR": str(var_dir),
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-        "API_RATE_LIMIT": "0",
-    }
-    for name in ("DATABASE_URL", "MEDIA_ROOT"):
-        env.pop(name, None)
-    return env
-
-
 def build(env: dict, *, batches: int, images_per_batch: int) -> str:
     """Migrate and fill the temp database in a child process; returns the raw API key."""
-    subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
-    )
+    manage(env, "migrate", "--noinput")
     raw = "bb" + "".join(random.choice("abcdefghijkmnopqrstuvwxyz23456789") for _ in range(38))
     code = FILL.format(batches=batches, per_batch=images_per_batch, raw=raw, ws=WORKSPACE, project=PROJECT)
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)  # noqa: S603
+    manage(env, "shell", "-c", code, quiet=False)
     return raw
 
 
@@ -136,80 +100,6 @@ def jpeg(seed: int) -> bytes:
     return out.getvalue()
 
 
-class Server:
-    def __init__(self, env: dict, workers: int):
-        self.env, self.workers = env, workers
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log_path = Path(env["VAR_DIR"]) / "gunicorn.log"
-
-    def start(self) -> None:
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(  # noqa: S603
-            [
-                str(VENV_BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--timeout",
-                "120",
-                "--graceful-timeout",
-                "10",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                requests.get(self.base + "/api/openapi.json", timeout=5)
-                return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer within 60 s")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the master and its workers so far."""
-        if self.proc is None:
-            return 0.0
-        pids = [self.proc.pid]
-        with contextlib.suppress(OSError):
-            pids += [int(p) for p in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()]
-        total = 0.0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            except (OSError, ValueError, IndexError):
-                pass
-        return total
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if getattr(self, "log", None):
-            self.log.close()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
 def report(name: str, ms: list[float], extra: str = "") -> None:
     print(
         f"{name}: n={len(ms)}  median {statistics.median(ms):.1f} ms  p95 {percentile(ms, 0.95):.1f} ms  "
@@ -229,9 +119,14 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
 
-    var_dir = Path(tempfile.mkdtemp(prefix="batchboard-bench-api-"))
-    env = server_env(var_dir)
-    server = Server(env, args.workers)
+    with temp_var_dir("batchboard-bench-api-", keep=args.keep) as var_dir:
+        return run(args, var_dir, started)
+
+
+def run(args, var_dir: Path, started: float) -> int:
+    env = bench_env(var_dir, production=True, API_RATE_LIMIT="0")
+    # No collectstatic here, so the readiness check asks for a page without static files.
+    server = Server(env, workers=args.workers, timeout=120, ready_path="/api/openapi.json")
     failures = 0
     try:
         t0 = time.perf_counter()
@@ -298,13 +193,9 @@ def main() -> int:
             timings,
             f"  ({average / 1024:.0f} KiB bodies; server CPU {cpu_ms:.1f} ms/request)",
         )
-        print(f"Host load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; failed requests: {failures}")
+        print(f"Host load average: {load_averages()}; failed requests: {failures}")
     finally:
         server.stop()
-        if args.keep:
-            print(f"Kept {var_dir}")
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -44,33 +44,35 @@ import argparse
 import contextlib
 import cProfile
 import io
-import math
 import os
 import pstats
 import random
 import re
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+from _harness import (
+    ROOT,
+    Server,
+    bench_env,
+    cpu_pressure,
+    host_load,
+    login,
+    manage,
+    percentile,
+    setup_django,
+    temp_var_dir,
+)
 
 WS_SLUG = "bench"
 PROJECT_SLUG = "board"
 MANAGER_EMAIL = "manager@bench.test"
 LABELER_EMAIL = "labeler@bench.test"
 PASSWORD = "bench-password-not-secret"
-LOGIN_PATH = "/accounts/login/"
 FULL_SCALE_IMAGES = 250_000
 
 # (key, status, images at full scale, priority)
@@ -82,42 +84,6 @@ BIG_BATCHES = [
     ("dataset-25k", "dataset", 25_000, 1),
 ]
 COLUMN_SHARE = [("unassigned", 0.35), ("annotating", 0.30), ("review", 0.15), ("dataset", 0.20)]
-
-
-# --- environment ---------------------------------------------------------------
-
-
-def bench_env(args, var_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "VAR_DIR": str(var_dir),
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-    }
-    env.pop("MEDIA_ROOT", None)
-    if args.debug:
-        env["DEBUG"] = "1"
-    else:
-        env.update(
-            {
-                "DEBUG": "0",
-                "SECRET_KEY": "bench-" + os.urandom(24).hex(),
-                "SECURE_SSL_REDIRECT": "0",
-                "SESSION_COOKIE_SECURE": "0",
-                "CSRF_COOKIE_SECURE": "0",
-                "SECURE_HSTS_SECONDS": "0",
-            }
-        )
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    else:
-        env.pop("DATABASE_URL", None)
-    return env
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 # --- data ----------------------------------------------------------------------
@@ -385,12 +351,6 @@ def reference_urlconf(project_id: int) -> str:
 # --- measuring -------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 @dataclass
 class Row:
     name: str
@@ -653,7 +613,8 @@ def in_process(args, fx: Fixture) -> list[Row]:
                 30,
                 note=f"Unassigned→Archived, {fx.sizes[u_pk]} images",
             ),
-            lambda: client.post(u_url, {"to": "archived"}, headers=htmx),
+            # Confirmed, as the board's dialog sends it: unconfirmed, the move asks first.
+            lambda: client.post(u_url, {"to": "archived", "confirm": "yes"}, headers=htmx),
             moved_to(u_pk, BatchStatus.ARCHIVED, 200),
             reset=unarchive,
         )
@@ -743,104 +704,24 @@ def in_process(args, fx: Fixture) -> list[Row]:
 # --- gunicorn ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def cpu_pressure() -> str:
-    """The host's CPU pressure (Linux PSI): the share of time runnable tasks waited for a CPU."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return "CPU pressure n/a"
-    values = dict(part.split("=") for part in line.split()[1:])
-    return f"CPU pressure {float(values['avg10']):.0f}% (10 s) / {float(values['avg60']):.0f}% (60 s)"
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def load_test(args, env: dict, var_dir: Path) -> Row:
+def load_test(args, env: dict) -> Row:
     import requests
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    board = f"{base}/w/{WS_SLUG}/p/{PROJECT_SLUG}/"
-    log = open(var_dir / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "config.wsgi",
-            "-w",
-            str(args.workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        # Its own session: with the kernel's autogroup scheduling the server then gets its own CPU share
-        # instead of splitting this script's.
-        start_new_session=True,
-    )
     row = Row(
         f"Board requests/s, gunicorn -w {args.workers}",
         "≥ 100 req/s",
         None,
         note=f"{args.load_threads} client threads in this process, {args.load_seconds:g} s, full page",
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {var_dir}/gunicorn.log")
-            try:
-                if requests.get(base + LOGIN_PATH, timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer within 60 s")
-            time.sleep(0.2)
-
-        login = requests.Session()
-        login.get(base + LOGIN_PATH, timeout=30).raise_for_status()
-        r = login.post(
-            base + LOGIN_PATH,
-            data={
-                "username": MANAGER_EMAIL,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": login.cookies.get("csrftoken"),
-                "next": "/",
-            },
-            headers={"Referer": base + LOGIN_PATH},
-            allow_redirects=False,
-            timeout=30,
-        )
-        if r.status_code != 302 or "sessionid" not in login.cookies:
-            raise RuntimeError(f"login through the form failed: HTTP {r.status_code}")
+    # gunicorn's default 30 s worker timeout; its own session, so that it gets a CPU share of its own.
+    with Server(env, workers=args.workers, timeout=30, own_session=True) as server:
+        board = f"{server.base}/w/{WS_SLUG}/p/{PROJECT_SLUG}/"
+        logged_in = login(server.base, MANAGER_EMAIL, PASSWORD)
 
         sessions = []
         for _ in range(args.load_threads):
             s = requests.Session()
-            s.cookies.update(login.cookies)
+            s.cookies.update(logged_in.cookies)
             sessions.append(s)
         # Warm both workers (templates, connections).
         for _ in range(4 * args.workers):
@@ -869,8 +750,7 @@ def load_test(args, env: dict, var_dir: Path) -> Row:
         threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(sessions))]
         for t in threads:
             t.start()
-        pids = [proc.pid, *_children(proc.pid)]
-        cpu0 = {p: _cpu_seconds(p) for p in pids}
+        cpu0 = server.cpu_seconds()
         client_cpu0 = time.process_time()
         load0 = os.getloadavg()[0]
         pressure = cpu_pressure()
@@ -880,7 +760,7 @@ def load_test(args, env: dict, var_dir: Path) -> Row:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t_start
-        server_cpu = sum(_cpu_seconds(p) - cpu0.get(p, 0.0) for p in pids)
+        server_cpu = server.cpu_seconds() - cpu0
         client_cpu = time.process_time() - client_cpu0
         all_lat = [x for lat in latencies for x in lat]
         row.times = all_lat
@@ -898,15 +778,6 @@ def load_test(args, env: dict, var_dir: Path) -> Row:
         )
         row.rate_ok = rps >= 100
         print(f"  {row.name}: {rps:.1f} req/s", flush=True)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        log.close()
     return row
 
 
@@ -982,28 +853,16 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    var_dir = Path(tempfile.mkdtemp(prefix="batchboard-board-"))
-    env = bench_env(args, var_dir)
-    try:
-        return run(args, env, var_dir)
-    finally:
-        if args.keep:
-            print(f"Kept {var_dir}")
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+    with temp_var_dir("batchboard-board-", keep=args.keep) as var_dir:
+        return run(args, bench_env(var_dir, production=not args.debug, database_url=args.database_url))
 
 
-def run(args, env: dict, var_dir: Path) -> int:
+def run(args, env: dict) -> int:
     t0 = time.perf_counter()
     manage(env, "migrate", "--noinput")
     if not args.debug:
         manage(env, "collectstatic", "--noinput")
-    os.environ.clear()
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django(env)
     from django.db import connection
 
     print(f"Migrated in {time.perf_counter() - t0:.1f} s; building the project ...", flush=True)
@@ -1020,7 +879,7 @@ def run(args, env: dict, var_dir: Path) -> int:
     )
     print(
         f"Database: {vendor} {version}; DEBUG={env['DEBUG']}; {os.cpu_count()} cores; "
-        f"load average {os.getloadavg()[0]:.2f}, {cpu_pressure()}; {args.runs} timed runs after {args.warmup} warm-up",
+        f"{host_load()}; {args.runs} timed runs after {args.warmup} warm-up",
         flush=True,
     )
     print("In-process (django.test.Client as the manager, time.perf_counter per call):", flush=True)
@@ -1028,12 +887,12 @@ def run(args, env: dict, var_dir: Path) -> int:
     if not args.no_load:
         print("Under gunicorn:", flush=True)
         connection.close()
-        rows.append(load_test(args, env, var_dir))
+        rows.append(load_test(args, env))
 
     print()
     print(
         f"Board benchmark: {vendor} {version}, DEBUG={env['DEBUG']}, {args.batches:,} batches, "
-        f"{args.images:,} images, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, {cpu_pressure()}"
+        f"{args.images:,} images, {os.cpu_count()} cores, {host_load()}"
     )
     print()
     print_table(rows)

@@ -31,16 +31,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _harness import bench_env, load_averages, percentile, setup_django, temp_var_dir
 
 BATCH_SIZE = 1_000
 TAGS = ["night", "day", "rain", "fog", "snow", "glare", "blurry", "crowd", "highway", "urban", "rural", "tunnel"]
@@ -61,18 +57,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def setup_django(var_dir: str, database_url: str) -> None:
-    os.environ["VAR_DIR"] = var_dir
-    os.environ["MEDIA_ROOT"] = os.path.join(var_dir, "media")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+def setup_database(var_dir: Path, database_url: str) -> None:
+    """The app in this process, migrated, on SQLite in ``var_dir`` or on ``database_url``."""
+    setup_django(bench_env(var_dir, production=False, database_url=database_url))
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -186,9 +173,8 @@ def build(n_images: int, rnd: random.Random):
 
 def main() -> None:
     args = parse_args()
-    var_dir = tempfile.mkdtemp(prefix="batchboard-bench-catalog-")
-    try:
-        setup_django(var_dir, args.database_url)
+    with temp_var_dir("batchboard-bench-catalog-", keep=args.keep) as var_dir:
+        setup_database(var_dir, args.database_url)
         from django.db import connection
 
         print(f"Database: {connection.vendor} {connection.settings_dict['NAME']}")
@@ -197,14 +183,9 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             print("Ran ANALYZE")
-        print(f"Load average before timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        print(f"Load average before timing: {load_averages()} on {os.cpu_count()} CPUs")
         run(args, project, manager, start, free_days)
-        print(f"Load average after timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    finally:
-        if args.keep:
-            print(f"Kept {var_dir}")
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+        print(f"Load average after timing: {load_averages()}")
 
 
 def run(args, project, manager, start, free_days) -> None:
@@ -359,9 +340,8 @@ def _page_cases(project, start):
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered) * 1000, p95 * 1000
+    """Median and p95, in ms."""
+    return statistics.median(samples) * 1000, percentile(samples, 0.95) * 1000
 
 
 def time_pages(args, project, manager, start) -> None:

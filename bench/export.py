@@ -20,23 +20,21 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _harness import bench_env, setup_django, status_kb, temp_var_dir
+
 TARGET_MB = 200
 
 
 def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
+    kb = status_kb(os.getpid(), "VmHWM")
+    if not kb:
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024
 
 
 def main() -> None:
@@ -45,25 +43,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args()
 
-    var = Path(tempfile.mkdtemp(prefix="batchboard-bench-export-"))
-    os.environ["VAR_DIR"] = str(var)
-    os.environ.pop("DATABASE_URL", None)  # its own SQLite, never a configured server
-    os.environ.pop("MEDIA_ROOT", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(ROOT))
-    try:
+    with temp_var_dir("batchboard-bench-export-", keep=args.keep) as var:
         run(args, var)
-    finally:
-        if not args.keep:
-            shutil.rmtree(var, ignore_errors=True)
-        else:
-            print(f"kept {var}")
 
 
 def run(args, var: Path) -> None:
-    import django
-
-    django.setup()
+    setup_django(bench_env(var, production=False))  # its own SQLite, never a configured server
     from django.conf import settings
     from django.core.management import call_command
     from django.db import transaction

@@ -30,10 +30,7 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,12 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from _harness import ROOT, RssSampler, Server, bench_env, login, manage, percentile
 from PIL import Image, ImageDraw
 from urllib3.filepost import encode_multipart_formdata
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-VENV_BIN = Path(sys.executable).parent
 
 WIDTH, HEIGHT = 1024, 768
 TARGET_BYTES = 145_000
@@ -59,7 +55,6 @@ GEN_VERSION = 1  # bump when the generator changes, to invalidate the cache
 LOGIN_EMAIL = "manager@demo.test"
 LOGIN_PASSWORD = "demo"  # seed_demo's password
 UPLOAD_PATH = "/w/demo/p/parcels/upload/"
-LOGIN_PATH = "/accounts/login/"
 
 
 # --- images ------------------------------------------------------------------
@@ -149,183 +144,36 @@ def ensure_images(count: int, directory: Path) -> list[Path]:
 # --- server ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-class Server:
-    """A gunicorn serving the app from a fresh temp VAR_DIR, on loopback only."""
+class DemoServer(Server):
+    """A gunicorn serving ``seed_demo``'s data from a fresh temp VAR_DIR (DEBUG=1), on loopback only."""
 
     def __init__(self, *, workers: int, threads: int, upload_workers: int | None, keep: bool):
-        self.workers, self.threads, self.upload_workers, self.keep = workers, threads, upload_workers, keep
+        self.keep = keep
         self.var_dir = Path(tempfile.mkdtemp(prefix="batchboard-bench-"))
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = None
-        self.env = {
-            **os.environ,
-            "VAR_DIR": str(self.var_dir),
-            "DEBUG": "1",
-            "LOG_LEVEL": "WARNING",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        }
-        self.env.pop("DATABASE_URL", None)
-        self.env.pop("MEDIA_ROOT", None)
-        if upload_workers:
-            self.env["UPLOAD_WORKERS"] = str(upload_workers)
-
-    def start(self) -> None:
-        t0 = time.perf_counter()
-        _manage(self.env, "migrate", "--noinput")
-        _manage(self.env, "seed_demo")
-        self.log = open(self.var_dir / "gunicorn.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--threads",
-                str(self.threads),
-                "--timeout",
-                "600",
-                "--graceful-timeout",
-                "10",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        extra = {"UPLOAD_WORKERS": str(upload_workers)} if upload_workers else {}
+        super().__init__(
+            bench_env(self.var_dir, production=False, **extra), workers=workers, threads=threads, timeout=600
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.var_dir}/gunicorn.log")
-            try:
-                if requests.get(self.base + LOGIN_PATH, timeout=10).status_code == 200:
-                    print(
-                        f"Server up on {self.base} (setup {time.perf_counter() - t0:.1f} s, VAR_DIR={self.var_dir})",
-                        flush=True,
-                    )
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer within 120 s")
 
-    def pids(self) -> list[int]:
-        """The master and its workers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return []
-        master = self.proc.pid
-        children: list[int] = []
-        try:
-            text = Path(f"/proc/{master}/task/{master}/children").read_text()
-            children = [int(p) for p in text.split()]
-        except OSError:
-            for stat in Path("/proc").glob("[0-9]*/stat"):
-                try:
-                    fields = stat.read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == master:
-                    children.append(int(stat.parent.name))
-        return [master, *children]
+    def start(self, *, ready_within: float = 120) -> None:
+        t0 = time.perf_counter()
+        manage(self.env, "migrate", "--noinput")
+        manage(self.env, "seed_demo")
+        super().start(ready_within=ready_within)
+        print(f"Server up on {self.base} (setup {time.perf_counter() - t0:.1f} s, VAR_DIR={self.var_dir})", flush=True)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.log is not None:
-            self.log.close()
+        super().stop()
         if self.keep:
             print(f"Kept {self.var_dir}")
         else:
             shutil.rmtree(self.var_dir, ignore_errors=True)
 
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (all its threads), in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def _status_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-class RssSampler(threading.Thread):
-    """Samples the summed VmRSS of the server's processes every ``interval`` s."""
-
-    def __init__(self, server: Server, interval: float = 0.05):
-        super().__init__(daemon=True)
-        self.server, self.interval = server, interval
-        self.peak_sum_kb = 0
-        self.hwm_kb: dict[int, int] = {}  # per-process VmHWM, last seen
-        self._halt = threading.Event()
-
-    def sample(self) -> None:
-        total = 0
-        for pid in self.server.pids():
-            total += _status_kb(pid, "VmRSS")
-            hwm = _status_kb(pid, "VmHWM")
-            if hwm:
-                self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), hwm)
-        self.peak_sum_kb = max(self.peak_sum_kb, total)
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self.sample()
-            self._halt.wait(self.interval)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=5)
-        self.sample()
+    def login(self) -> requests.Session:
+        return login(self.base, LOGIN_EMAIL, LOGIN_PASSWORD)
 
 
 # --- client ------------------------------------------------------------------
-
-
-def login(base: str) -> requests.Session:
-    session = requests.Session()
-    r = session.get(base + LOGIN_PATH, timeout=30)
-    r.raise_for_status()
-    token = session.cookies.get("csrftoken")
-    r = session.post(
-        base + LOGIN_PATH,
-        data={"username": LOGIN_EMAIL, "password": LOGIN_PASSWORD, "csrfmiddlewaretoken": token, "next": "/"},
-        headers={"Referer": base + LOGIN_PATH},
-        allow_redirects=False,
-        timeout=30,
-    )
-    if r.status_code != 302 or "sessionid" not in session.cookies:
-        raise RuntimeError(f"Login failed: HTTP {r.status_code}")
-    return session
 
 
 @dataclass
@@ -357,8 +205,8 @@ class Outcome:
     error: str = ""
 
 
-def run_uploads(server: Server, bodies: list[Body], concurrency: int) -> tuple[float, list[Outcome]]:
-    main = login(server.base)
+def run_uploads(server: DemoServer, bodies: list[Body], concurrency: int) -> tuple[float, list[Outcome]]:
+    main = server.login()
     local = threading.local()
 
     def session() -> requests.Session:
@@ -435,7 +283,7 @@ def main() -> int:
     )
     bodies = encode_bodies(paths, args.per_request)
 
-    server = Server(workers=args.workers, threads=args.threads, upload_workers=args.upload_workers, keep=args.keep)
+    server = DemoServer(workers=args.workers, threads=args.threads, upload_workers=args.upload_workers, keep=args.keep)
     sampler = None
     try:
         server.start()
@@ -444,11 +292,11 @@ def main() -> int:
         idle_kb = sampler.peak_sum_kb
         sampler.peak_sum_kb = 0
         load_before = os.getloadavg()[0]
-        cpu_before = {pid: _cpu_seconds(pid) for pid in server.pids()}
+        cpu_before = server.cpu_seconds()
         sampler.start()
         total, outcomes = run_uploads(server, bodies, args.concurrency)
         sampler.stop()
-        server_cpu = sum(_cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in server.pids())
+        server_cpu = server.cpu_seconds() - cpu_before
         load_after = os.getloadavg()[0]
     finally:
         if sampler is not None and sampler.is_alive():
@@ -458,7 +306,7 @@ def main() -> int:
     bad = [o for o in outcomes if o.status != 201]
     landed = sum(o.landed for o in outcomes)
     latencies = sorted(o.seconds for o in outcomes)
-    p90 = latencies[min(len(latencies) - 1, int(0.9 * len(latencies)))]
+    p90 = percentile(latencies, 0.9)
     print()
     print(
         f"Config: gunicorn --workers {args.workers} --threads {args.threads}, "

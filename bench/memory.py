@@ -34,7 +34,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ingest import OUT, UPLOAD_PATH, RssSampler, Server, _status_kb, encode_bodies, ensure_images, login
+from _harness import RssSampler, load_averages, status_kb
+from ingest import OUT, UPLOAD_PATH, DemoServer, encode_bodies, ensure_images
 from PIL import Image
 from urllib3.filepost import encode_multipart_formdata
 
@@ -65,13 +66,13 @@ class Peaks(RssSampler):
         for pid in self.server.pids():
             with contextlib.suppress(OSError):
                 Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := current RSS
-            baseline[pid] = _status_kb(pid, "VmRSS")
+            baseline[pid] = status_kb(pid, "VmRSS")
         self.peak_sum_kb = 0
         self.hwm_kb = {}
         return baseline
 
 
-def post_all(server: Server, session, bodies: list[tuple[bytes, str]], concurrency: int) -> list[tuple[int, dict]]:
+def post_all(server: DemoServer, session, bodies: list[tuple[bytes, str]], concurrency: int) -> list[tuple[int, dict]]:
     local = threading.local()
 
     def send(body: tuple[bytes, str]) -> tuple[int, dict]:
@@ -98,10 +99,10 @@ def post_all(server: Server, session, bodies: list[tuple[bytes, str]], concurren
 
 
 def scenario(name: str, args, bodies: list[tuple[bytes, str]], concurrency: int, expected: int) -> dict:
-    server = Server(workers=args.workers, threads=args.threads, upload_workers=args.upload_workers, keep=False)
+    server = DemoServer(workers=args.workers, threads=args.threads, upload_workers=args.upload_workers, keep=False)
     try:
         server.start()
-        session = login(server.base)
+        session = server.login()
         warm = [multipart([(f"warm{i}.png", one_colour_png(64 + i, PNG_COLOURS[i]), "image/png")]) for i in range(4)]
         post_all(server, session, warm, 4)
         time.sleep(0.5)
@@ -142,7 +143,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["jpeg", "png"], help="run one scenario")
     args = parser.parse_args()
 
-    print(f"Host: {os.cpu_count()} cores, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"Host: {os.cpu_count()} cores, load {load_averages()}")
     print(
         f"gunicorn --workers {args.workers} --threads {args.threads}; "
         f"FILE_UPLOAD_MAX_MEMORY_SIZE={os.environ.get('FILE_UPLOAD_MAX_MEMORY_SIZE', 'default')}"
@@ -163,7 +164,7 @@ def main() -> int:
         verdict = "meets" if result["growth"] < PNG_TARGET_MB else "MISSES"
         print(f"    target: adds < {PNG_TARGET_MB} MB -> {verdict}")
         results.append(result)
-    print(f"Host load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"Host load after: {load_averages()}")
     print("Reference row (bench/board.py's bare 50-row view): not measured here; run bench/board.py for it.")
     return 0 if all(r["ok"] for r in results) else 1
 

@@ -19,15 +19,13 @@ import argparse
 import contextlib
 import cProfile
 import io
-import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _harness import ROOT, bench_env, setup_django, temp_var_dir
+
 IMAGES = ROOT / "bench" / "out" / "ingest-images"
 
 
@@ -46,22 +44,12 @@ def main() -> int:
         print(f"Need {need} images in {IMAGES}; run bench/ingest.py --count {need} first (it caches them).")
         return 2
 
-    var_dir = Path(tempfile.mkdtemp(prefix="batchboard-profile-"))
-    os.environ.update({"VAR_DIR": str(var_dir), "DEBUG": "1", "LOG_LEVEL": "WARNING"})
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("MEDIA_ROOT", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(ROOT))
-    try:
+    with temp_var_dir("batchboard-profile-") as var_dir:
         return run(args, paths, var_dir)
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def run(args, paths: list[Path], var_dir: Path) -> int:
-    import django
-
-    django.setup()
+    setup_django(bench_env(var_dir, production=False))
     from django.conf import settings
     from django.core.management import call_command
     from django.http import HttpRequest
