@@ -32,6 +32,13 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=username)
 
 
+def initials_of(full_name: str, email: str) -> str:
+    """A person's initials for an avatar: from the name, else from the email's local part."""
+    source = full_name or email.split("@")[0].replace(".", " ")
+    parts = [p for p in source.split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person. The email address is the login."""
 
@@ -61,9 +68,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def initials(self) -> str:
-        source = self.full_name or self.email.split("@")[0].replace(".", " ")
-        parts = [p for p in source.split() if p]
-        return "".join(p[0] for p in parts[:2]).upper() or "?"
+        return initials_of(self.full_name, self.email)
 
     def workspace_roles(self) -> dict[int, str]:
         """{workspace_id: role} for this user, read once and cached on the object."""

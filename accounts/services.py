@@ -8,12 +8,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, ApiScope, User, Workspace, generate_api_key, hash_api_key
-from boards.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput
+from core.permissions import require
 
 
 def _may_manage_keys(actor: User, workspace: Workspace) -> None:
-    if not actor.is_authenticated or not actor.has_perm("accounts.manage_api_keys", workspace):
-        raise NotAllowed("Only the workspace's owners and managers manage its API keys.")
+    require(
+        actor,
+        "accounts.manage_api_keys",
+        workspace,
+        message="Only the workspace's owners and managers manage its API keys.",
+    )
 
 
 def create_api_key(*, workspace: Workspace, actor: User, name: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
 from accounts.models import ApiKey, ApiScope, Workspace
-from boards.errors import ServiceError
 from core import params
+from core.errors import ServiceError
 
 SCOPE_HINTS = {
     ApiScope.READ: "see the workspace, projects, batches, jobs and images",

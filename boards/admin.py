@@ -9,8 +9,8 @@ from django_fsm.admin import FSMAdminMixin
 
 from accounts.models import User
 from boards import services
-from boards.errors import ServiceError
 from boards.models import Annotation, Batch, BatchEvent, Image, Job, LabelClass, Project, Tag
+from core.errors import ServiceError
 
 
 class LabelClassInline(admin.TabularInline):

@@ -20,7 +20,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 
-from boards.errors import InvalidInput, StorageRefused, TooLarge
+from core.errors import InvalidInput, StorageRefused, TooLarge
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from boards import catalog_views, views
+from boards import views
+from boards.views import catalog as catalog_views
 
 P = "w/<slug:ws>/p/<slug:project>/"
 B = P + "batches/<int:batch_id>/"
@@ -35,7 +36,7 @@ urlpatterns = [
     path(P + "start-labeling/", views.start_labeling, name="project-start-labeling"),
     path("start-labeling/", views.start_labeling, name="start-labeling"),
     path("images/<int:image_id>/<str:kind>", views.image_file, name="image-file"),
-    # The image catalog, archived batches and merging (boards/catalog_views.py).
+    # The image catalog, archived batches and merging (boards/views/catalog.py).
     path("w/<slug:ws>/p/<slug:project>/catalog/", catalog_views.catalog_page, name="catalog"),
     path("w/<slug:ws>/p/<slug:project>/catalog/count/", catalog_views.catalog_count, name="catalog-count"),
     path("w/<slug:ws>/p/<slug:project>/catalog/batch/", catalog_views.catalog_batch, name="catalog-batch"),

@@ -6,18 +6,16 @@ errors (``NotAllowed``, ``NotFound``, ``WrongState``...). All go through
 ``error_response``: a page for people, a toast for htmx, JSON for scripts. Under
 /api/, ``boards.middleware.ApiErrorMiddleware`` answers first, in the API's JSON.
 
-The way back names only what the person may see: a project or batch is offered
-only to members of its workspace, so an error page never tells an outsider
-that another workspace's project exists.
+The page offers a way back (``boards.context_processors.way_back``).
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django_htmx.http import trigger_client_event
+
+from core.http import json_error
 
 TEMPLATES = {403: "403.html", 404: "404.html"}
 CODES = {403: "forbidden", 404: "not_found"}
@@ -51,34 +49,8 @@ def error_response(request: HttpRequest, message: str, status: int, code: str | 
         response["HX-Reswap"] = "none"
         return trigger_client_event(response, "toast", {"message": message, "level": "error"})
     if "application/json" in request.headers.get("Accept", ""):
-        return JsonResponse({"error": {"message": message, "type": code}}, status=status)
-    context = {"message": message, "status": status, "way_back": way_back(request)}
+        return json_error(message, status, code)
+    # The links back to what the request was about come from the template context
+    # (``boards.context_processors.way_back``): core knows nothing of boards.
+    context = {"message": message, "status": status}
     return render(request, TEMPLATES.get(status, "error.html"), context, status=status)
-
-
-def way_back(request: HttpRequest) -> list[tuple[str, str]]:
-    """Links (address, label) to the batch and project the request was about, those the user may see."""
-    match = getattr(request, "resolver_match", None)
-    user = getattr(request, "user", None)
-    if match is None or user is None or not user.is_authenticated:
-        return []
-    ws, project_slug = match.kwargs.get("ws"), match.kwargs.get("project")
-    if not ws or not project_slug:
-        return []
-    from boards import selectors
-
-    try:
-        project = selectors.project_for(user, ws, project_slug)
-    except (Http404, PermissionDenied):
-        return []
-    links = []
-    batch_id = match.kwargs.get("batch_id")
-    if batch_id is not None:
-        try:
-            batch = selectors.batch_in(project, batch_id)
-        except Http404:
-            pass
-        else:
-            links.append((reverse("batch", args=[ws, project_slug, batch.pk]), f"Back to the batch “{batch.name}”"))
-    links.append((reverse("board", args=[ws, project_slug]), f"Back to the board of {project.name}"))
-    return links

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from boards.errors import ServiceError
 from core.error_pages import error_response
+from core.errors import ServiceError
 
 
 class ServiceErrorMiddleware:

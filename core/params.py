@@ -2,7 +2,7 @@
 
 Each reader takes the mapping the value came in (``request.GET``, ``request.POST``
 or a dict from ``json_body``) and the parameter's name, and returns a clean
-Python value or raises ``BadParameter``: a ``boards.errors.InvalidInput``, so
+Python value or raises ``BadParameter``: a ``core.errors.InvalidInput``, so
 it becomes a 400 whose message a person can act on, wherever it is raised
 (the API's error shape, the editor's JSON, or ``core.middleware`` for pages).
 
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, QueryDict
 
-from boards.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, TooLarge
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 """A 64-bit signed integer: what SQLite and PostgreSQL's bigint store."""

@@ -3,8 +3,8 @@
 from django.urls import reverse
 
 from boards import services
+from boards.formats.box import Box
 from boards.models import Batch, Image, LabelClass
-from boards.services import Box
 
 
 def fresh(batch: Batch) -> Batch:

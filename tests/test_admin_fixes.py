@@ -109,8 +109,8 @@ def test_outsiders_still_get_404_for_images(client, outsider, make_batch):
 
 @pytest.fixture
 def prelabeled(make_batch, manager, labeler, project):
+    from boards.formats.box import Box
     from boards.models import LabelClass
-    from boards.services import Box
 
     LabelClass.objects.create(project=project, name="car")
     batch = make_batch(2)

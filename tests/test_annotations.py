@@ -3,9 +3,9 @@
 import pytest
 
 from boards import services
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, Batch, LabelClass
-from boards.services import Box
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db

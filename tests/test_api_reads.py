@@ -3,8 +3,8 @@
 import pytest
 
 from boards import services
+from boards.formats.box import Box
 from boards.models import AnnotationState, Batch, Image, LabelClass, Split, Tag
-from boards.services import Box
 from tests.factories import BatchFactory, ImageFactory
 
 pytestmark = pytest.mark.django_db

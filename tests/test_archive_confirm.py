@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from boards import selectors, services
 from boards.models import Batch, BatchStatus
-from boards.views import card_moves
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +17,8 @@ def url(name, batch, *extra):
 
 def test_the_archive_move_opens_a_dialog(manager, make_batch):
     batch = make_batch(1)
-    batch.image_count, batch.annotated_count = 1, 0
-    archive = next(m for m in card_moves(manager, batch) if m.to == BatchStatus.ARCHIVED)
+    moves = services.MoveRules(manager, batch.project).moves(selectors.card_of(batch))
+    archive = next(m for m in moves if m.target == BatchStatus.ARCHIVED)
     assert (archive.label, archive.dialog) == ("Archive…", "archive")
 
 

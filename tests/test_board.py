@@ -18,7 +18,6 @@ from boards.models import (
     LabelClass,
     ReviewState,
 )
-from boards.views import card_moves
 from tests.board_html import parse_board
 from tests.factories import BatchFactory, ImageFactory, jpeg_bytes, set_images
 
@@ -133,8 +132,13 @@ def test_the_version_check_is_404_for_outsiders(client, outsider, project):
 # --- which moves each persona is offered -------------------------------------------------
 
 
+def card_moves(user, batch):
+    """The moves the board offers this user on this batch's card."""
+    return services.MoveRules(user, batch.project).moves(selectors.card_of(batch))
+
+
 def _decorated(batch):
-    return selectors.decorate_cards(batch.project, [Batch.objects.get(pk=batch.pk)])[0]
+    return batch
 
 
 @pytest.mark.parametrize(
@@ -148,7 +152,7 @@ def _decorated(batch):
     ],
 )
 def test_unassigned_cards_offer_moves_by_role(who, expected, personas, make_batch):
-    assert [m.to for m in card_moves(personas[who], _decorated(make_batch(2)))] == expected
+    assert [m.target for m in card_moves(personas[who], _decorated(make_batch(2)))] == expected
 
 
 @pytest.mark.parametrize(
@@ -161,7 +165,7 @@ def test_unassigned_cards_offer_moves_by_role(who, expected, personas, make_batc
     ],
 )
 def test_review_cards_offer_moves_by_role(who, expected, personas, in_review):
-    assert [m.to for m in card_moves(personas[who], _decorated(in_review))] == expected
+    assert [m.target for m in card_moves(personas[who], _decorated(in_review))] == expected
 
 
 def test_submit_is_offered_to_the_labeler_once_every_image_is_done(make_batch, manager, labeler, viewer):
@@ -170,7 +174,7 @@ def test_submit_is_offered_to_the_labeler_once_every_image_is_done(make_batch, m
     assert card_moves(labeler, _decorated(batch)) == []
     for image in batch.images.all():
         services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
-    assert [m.to for m in card_moves(labeler, _decorated(batch))] == ["review"]
+    assert [m.target for m in card_moves(labeler, _decorated(batch))] == ["review"]
     assert card_moves(viewer, _decorated(batch)) == []
 
 

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from boards import services
 from boards.catalog import CatalogFilter
+from boards.formats.box import Box
 from boards.models import Batch, BatchStatus, Image, LabelClass
-from boards.services import Box
 from tests.board_html import parse_board
 from tests.factories import BatchFactory, ImageFactory, set_images
 

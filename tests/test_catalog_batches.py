@@ -5,7 +5,6 @@ import pytest
 
 from boards import catalog, services
 from boards.catalog import CatalogFilter, Sample
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from boards.models import (
     Batch,
     BatchEvent,
@@ -17,6 +16,7 @@ from boards.models import (
     JobState,
     Tag,
 )
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from tests.catalog_data import ids, make_images
 from tests.factories import BatchFactory, ProjectFactory, set_images
 

@@ -21,7 +21,6 @@ from django.test import Client
 from django.urls import reverse
 
 from boards import services
-from boards.errors import ConcurrentChange, NotFound
 from boards.models import (
     CARD_COUNTS,
     AnnotationState,
@@ -31,6 +30,7 @@ from boards.models import (
     ReviewState,
     count_card_images,
 )
+from core.errors import ConcurrentChange, NotFound
 from tests.api_support import Api
 from tests.factories import BatchFactory, ImageFactory, set_images
 

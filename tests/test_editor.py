@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from boards import services
+from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, ReviewState
-from boards.services import Box
 from tests.factories import BatchFactory, ImageFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

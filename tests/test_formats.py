@@ -5,7 +5,7 @@ import json
 import pytest
 
 from boards.formats import AnnotationFormatError, ImageInfo, coco, format_for, voc, yolo
-from boards.services import Box
+from boards.formats.box import Box
 
 IMAGE = ImageInfo(width=640, height=480, original_filename="street-001.jpg")
 BOXES = [

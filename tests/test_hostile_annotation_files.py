@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from boards.formats import ImageInfo, voc
+from boards.formats.box import Box
 from boards.models import Annotation, LabelClass
-from boards.services import Box
 from tests.factories import BatchFactory, ImageFactory
 from tests.test_api_uploads import annotate, image  # noqa: F401 - the fixture, by name
 

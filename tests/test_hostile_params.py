@@ -117,7 +117,7 @@ VIEWS: dict[str, View] = {
     "project-start-labeling": View(),
     "start-labeling": View(),
     "image-file": View(),
-    # boards/catalog_views.py
+    # boards/views/catalog.py
     "catalog": View(get=(*FILTERS, "before", "after")),
     "catalog-count": View(get=FILTERS),
     "catalog-batch": View(

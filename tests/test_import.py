@@ -9,10 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from boards import services
-from boards.errors import NotAllowed
 from boards.formats import ImageInfo, coco, voc, yolo
+from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, BatchStatus, LabelClass, ReviewState
-from boards.services import Box
+from core.errors import NotAllowed
 from tests.factories import BatchFactory, ImageFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db

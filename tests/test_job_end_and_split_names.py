@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from boards import services
-from boards.errors import InvalidInput, NotAllowed
 from boards.models import AnnotationState, Batch, BatchEvent, BatchStatus, EventKind, Image, Job, JobState
+from core.errors import InvalidInput, NotAllowed
 from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db

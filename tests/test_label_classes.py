@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from boards import services
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, Project
-from boards.services import Box
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db

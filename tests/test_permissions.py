@@ -101,8 +101,8 @@ def test_api_tagging_follows_the_role_table(who, operation, personas, client, ma
 @pytest.mark.parametrize("who", ["reviewer", "labeler", "viewer", "outsider"])
 def test_the_tag_service_itself_refuses_whoever_the_table_refuses(who, personas, make_batch):
     from boards import services
-    from boards.errors import NotAllowed
     from boards.models import Image
+    from core.errors import NotAllowed
 
     image = make_batch(1).images.get()
     services.change_image_tags(image=image, actor=personas["manager"], operation="add", tags=["keep"])

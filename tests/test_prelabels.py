@@ -9,7 +9,7 @@ from django.urls import reverse
 from boards import selectors, services
 from boards.models import Annotation, AnnotationState, Batch, BatchEvent, BatchStatus, EventKind, LabelClass
 from boards.templatetags.board_tags import event_text
-from boards.views import _card_key
+from boards.views import CardRenderer
 from tests.board_html import parse_board
 from tests.factories import set_images
 
@@ -61,14 +61,15 @@ def test_it_shows_no_prelabels_when_the_boxes_were_removed(client, manager, labe
     assert b"pre-labeled" not in client.get(url("batch", labeled)).content
 
 
-def test_the_card_cache_key_changes_with_the_prelabeled_count(manager, labeled):
+def test_the_card_shows_the_prelabeled_count_and_a_new_version_when_it_changes(manager, labeled):
+    before = Batch.objects.get(pk=labeled.pk).updated_at
     services.move_to_unassigned(batch=labeled, actor=manager, keep_annotations=True)
-    first = selectors.decorate_cards(labeled.project, [Batch.objects.get(pk=labeled.pk)])[0]
-    second = selectors.decorate_cards(labeled.project, [Batch.objects.get(pk=labeled.pk)])[0]
-    for batch in (first, second):
-        batch.url, batch.thumb_urls, batch.moves = "/b/", [], []
-    second.prelabeled_count -= 1
-    assert _card_key(first) != _card_key(second)
+    card = selectors.card_of(labeled)
+    assert card.prelabeled_count == 3 and card.updated_at > before  # the cached card's key moves on
+    html = CardRenderer(manager, labeled.project).render([card])[0].html
+    assert ">3 pre-labeled</span>" in html
+    card.prelabeled_count = 0
+    assert "pre-labeled" not in CardRenderer(manager, labeled.project).render([card])[0].html
 
 
 def test_the_batch_page_counts_prelabels_and_the_history_says_they_were_kept(client, manager, labeled):

@@ -3,9 +3,9 @@
 import pytest
 
 from boards import services
-from boards.errors import InvalidInput, NotAllowed, WrongState
+from boards.formats.box import Box
 from boards.models import BatchEvent, EventKind, Image, ReviewMark
-from boards.services import Box
+from core.errors import InvalidInput, NotAllowed, WrongState
 from tests.review_support import classes, editor_url, fresh, review_url, submitted
 
 pytestmark = pytest.mark.django_db

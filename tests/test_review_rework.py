@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from boards import services
-from boards.errors import NotAllowed, WrongState
+from boards.formats.box import Box
 from boards.models import (
     Annotation,
     AnnotationState,
@@ -18,7 +18,7 @@ from boards.models import (
     LabelClass,
     ReviewState,
 )
-from boards.services import Box
+from core.errors import NotAllowed, WrongState
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

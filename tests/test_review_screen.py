@@ -6,8 +6,8 @@ from html.parser import HTMLParser
 import pytest
 
 from boards import selectors, services
+from boards.formats.box import Box
 from boards.models import Image
-from boards.services import Box
 from tests.review_support import classes, fresh, review_url, submitted
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from boards import selectors, services
+from boards.formats.box import Box
 from boards.models import Batch, Image, LabelClass
-from boards.services import Box
 from tests.factories import MembershipFactory, UserFactory, set_images
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,6 @@
 import pytest
 
 from boards import services
-from boards.errors import InvalidInput
 from boards.models import (
     AnnotationState,
     Batch,
@@ -15,6 +14,7 @@ from boards.models import (
     Job,
     ReviewState,
 )
+from core.errors import InvalidInput
 from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,6 @@
 import pytest
 
 from boards import services
-from boards.errors import ConcurrentChange, NotAllowed, WrongState
 from boards.models import (
     Annotation,
     AnnotationState,
@@ -17,6 +16,7 @@ from boards.models import (
     LabelClass,
     ReviewState,
 )
+from core.errors import ConcurrentChange, NotAllowed, WrongState
 from tests.factories import set_images
 
 pytestmark = pytest.mark.django_db

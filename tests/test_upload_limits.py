@@ -22,9 +22,9 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from boards import views
-from boards.errors import TooLarge
 from boards.models import Batch, Image
 from boards.upload_requests import RequestSizeLimit
+from core.errors import TooLarge
 from tests.api_support import error_of
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from boards import services
-from boards.errors import InvalidInput, NotAllowed
 from boards.models import Batch, BatchEvent, BatchStatus, EventKind, Image
+from core.errors import InvalidInput, NotAllowed
 from tests.factories import jpeg_bytes
 
 pytestmark = pytest.mark.django_db

@@ -261,7 +261,7 @@ def test_assign_through_the_batch_page(client, manager, labeler, make_batch):
     batch = make_batch(3)
     client.force_login(manager)
     page = client.get(batch_url(batch))
-    assert page.status_code == 200 and [m.to for m in page.context["moves"]] == ["annotating", "archived", "delete"]
+    assert page.status_code == 200 and [m.target for m in page.context["moves"]] == ["annotating", "archived", "delete"]
     assert b"Delete batch and its 3 images" in page.content
     dialog = client.get(reverse("dialog", args=["acme", "parcels", batch.pk, "assign"]), {"from_page": "batch"})
     assert b'name="from_page" value="batch"' in dialog.content

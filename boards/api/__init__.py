@@ -48,8 +48,8 @@ from boards.api.images import (  # noqa: F401
     search,
 )
 from boards.api.projects import (  # noqa: F401
+    API_TARGETS,
     MOVE_NEEDS,
-    MOVE_TARGETS,
     batch,
     batch_move,
     batches,

@@ -22,8 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import ApiKey, ApiScope, User, Workspace, hash_api_key
 from accounts.throttle import api_key_lockout, client_ip, record_bad_api_key
-from boards.errors import InvalidInput, NotAllowed, NotFound, ServiceError
 from boards.models import Project
+from core.errors import InvalidInput, NotAllowed, NotFound, ServiceError
+from core.http import json_error
 
 log = logging.getLogger("boards.api")
 
@@ -48,10 +49,8 @@ class Unauthorized(ServiceError):
 
 
 def error(message: str, status: int, type_: str | None = None) -> JsonResponse:
-    """The one error shape: never a bare string (the roboflow client crashes on one)."""
-    return JsonResponse(
-        {"error": {"message": message, "type": type_ or ERROR_TYPES.get(status, "error")}}, status=status
-    )
+    """``core.http.json_error`` with the API's type for each status, so a script can branch on it."""
+    return json_error(message, status, type_ or ERROR_TYPES.get(status, "error"))
 
 
 @dataclass

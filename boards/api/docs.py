@@ -9,7 +9,7 @@ from django.urls import reverse
 from boards.api.auth import (
     error,
 )
-from boards.openapi import openapi_schema
+from boards.api.openapi import openapi_schema
 
 
 def openapi_json(request: HttpRequest) -> JsonResponse:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import mimetypes
-
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from boards import selectors, services
 from boards.api.auth import (
@@ -17,9 +14,10 @@ from boards.api.auth import (
     api,
 )
 from boards.api.shapes import _box, _epoch, image_dict
-from boards.errors import InvalidInput, NotFound
 from boards.models import Image
 from core import params
+from core.errors import InvalidInput, NotFound
+from core.http import serve_file
 
 
 @api({"GET": READ})
@@ -35,14 +33,7 @@ def image_file(request: HttpRequest, caller: Caller, project: str, image_id: int
     img = Image.objects.filter(project=obj, pk=image_id).first()
     if img is None or kind not in ("original", "thumb"):
         raise NotFound("No such image file in this project.")
-    name = img.file.name if kind == "original" else (img.thumbnail.name or img.file.name)
-    try:
-        handle = default_storage.open(name, "rb")
-    except FileNotFoundError:
-        raise NotFound("The image file is missing from storage.") from None
-    response = FileResponse(handle, content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response
+    return serve_file(img.stored_name(kind))
 
 
 @api({"DELETE": MANAGE})

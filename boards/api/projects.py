@@ -8,7 +8,6 @@ from django.urls import reverse
 from accounts.models import Membership
 from boards import selectors, services
 from boards.api.auth import (
-    ANNOTATE,
     MANAGE,
     READ,
     Caller,
@@ -17,9 +16,9 @@ from boards.api.auth import (
     api,
 )
 from boards.api.shapes import batch_dict, job_dict, project_dict
-from boards.errors import InvalidInput, NotFound
 from boards.models import MAX_BATCH_IMAGES, BatchStatus, Project
 from core import params
+from core.errors import InvalidInput, NotFound
 
 
 @api({"GET": None, "POST": None})
@@ -73,12 +72,9 @@ def batch(request: HttpRequest, caller: Caller, project: str, batch_id: int) -> 
     return JsonResponse(batch_dict(rows[0]))
 
 
-MOVE_TARGETS = (
-    BatchStatus.UNASSIGNED,
-    BatchStatus.ANNOTATING,
-    BatchStatus.REVIEW,
-    BatchStatus.DATASET,
-    BatchStatus.ARCHIVED,
+# The columns a script may move a batch to: every target of a move the API offers (``services.MOVES``).
+API_TARGETS = tuple(
+    status for status in BatchStatus.values if any(m.target == status and m.api_scope for m in services.MOVES)
 )
 MOVE_NEEDS = {
     "assign": "Assigning a batch needs “labelerEmail” (and optionally “reviewerEmail” and “images”).",
@@ -93,12 +89,10 @@ def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int
     current = selectors.batch_in(obj, batch_id)
     data = params.json_body(request)
     to = params.text(data, "to", required=True)
-    if to not in MOVE_TARGETS:
-        raise InvalidInput("“to” is one of unassigned, annotating, review, dataset or archived.")
+    if to not in API_TARGETS:
+        raise InvalidInput(f"“to” is one of {', '.join(API_TARGETS[:-1])} or {API_TARGETS[-1]}.")
     seen_in = params.text(data, "from", limit=20) or None
-    # Assigning, archiving and sending back to Unassigned are a manager's moves; submit and review the annotators'.
-    managing = to in (BatchStatus.UNASSIGNED, BatchStatus.ARCHIVED) or current.status == BatchStatus.UNASSIGNED
-    caller.require(MANAGE if managing else ANNOTATE)
+    caller.require(services.api_scope(current.status, to))
     labeler = reviewer = None
     if data.get("labelerEmail"):
         labeler = _member(caller, params.text(data, "labelerEmail", limit=254), "labeler")

@@ -3,15 +3,104 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 from django.http import HttpRequest
 from django.urls import reverse
 
+from boards.api.openapi import JOB_STATUS
 from boards.models import Image, Project
-from boards.openapi import JOB_STATUS
 
 
-def _timestamp(at: datetime) -> dict:
+class Timestamp(TypedDict):
+    """A Firestore-style timestamp, as Roboflow sends it."""
+
+    _seconds: int
+    _nanoseconds: int
+
+
+class ProjectShape(TypedDict):
+    id: str
+    type: str
+    name: str
+    created: float
+    updated: float
+    images: int
+    unannotated: int
+    annotation: str
+    versions: int
+    public: bool
+    splits: dict[str, int]
+    classes: dict[str, int]
+    colors: dict[str, str]
+    reviewMode: bool
+
+
+class BatchShape(TypedDict):
+    name: str
+    numJobs: int
+    images: int
+    uploaded: Timestamp
+    id: str
+    status: str
+    priority: int
+
+
+class JobShape(TypedDict):
+    id: str
+    name: str
+    status: str
+    numImages: int
+    annotated: int
+    unannotated: int
+    approved: int
+    rejected: int
+    labeler: str
+    reviewer: str | None
+    sourceBatch: str
+    created: Timestamp
+    createdBy: str | None
+    project: str
+    instructionsText: str
+    batch: str
+    batchStatus: str
+
+
+class BoxShape(TypedDict):
+    """A box in pixels with x and y at its centre, as in Roboflow."""
+
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+class ImageAnnotation(TypedDict):
+    width: int
+    height: int
+    boxes: list[BoxShape]
+
+
+class ImageUrls(TypedDict):
+    original: str
+    thumb: str
+
+
+class ImageShape(TypedDict):
+    id: str
+    name: str
+    annotation: ImageAnnotation
+    labels: list[str]
+    split: str
+    tags: list[str]
+    created: float
+    urls: ImageUrls
+    status: str
+    batch: str | None
+
+
+def _timestamp(at: datetime) -> Timestamp:
     return {"_seconds": int(at.timestamp()), "_nanoseconds": at.microsecond * 1000}
 
 
@@ -19,7 +108,7 @@ def _epoch(at: datetime) -> float:
     return round(at.timestamp(), 3)
 
 
-def project_dict(project: Project, stats: dict) -> dict:
+def project_dict(project: Project, stats: dict) -> ProjectShape:
     return {
         "id": f"{project.workspace.slug}/{project.slug}",
         "type": "object-detection",
@@ -38,7 +127,7 @@ def project_dict(project: Project, stats: dict) -> dict:
     }
 
 
-def batch_dict(row: tuple) -> dict:
+def batch_dict(row: tuple) -> BatchShape:
     """A row of ``selectors.api_batches`` as Roboflow's batch object, with our status and priority."""
     pk, name, uploaded, status, priority, images, jobs = row
     return {
@@ -52,7 +141,7 @@ def batch_dict(row: tuple) -> dict:
     }
 
 
-def job_dict(row: dict, project: Project) -> dict:
+def job_dict(row: dict, project: Project) -> JobShape:
     return {
         "id": str(row["pk"]),
         "name": row["name"] or row["batch__name"],
@@ -74,7 +163,7 @@ def job_dict(row: dict, project: Project) -> dict:
     }
 
 
-def _box(a) -> dict:
+def _box(a) -> BoxShape:
     # Roboflow's x and y are the box's centre.
     return {
         "label": a.label.name,
@@ -85,15 +174,16 @@ def _box(a) -> dict:
     }
 
 
-def _image_urls(request: HttpRequest, project: Project, image: Image) -> dict:
+def _image_urls(request: HttpRequest, project: Project, image: Image) -> ImageUrls:
     args = [project.workspace.slug, project.slug, image.pk]
-    return {
-        kind: request.build_absolute_uri(reverse("api-image-file", args=[*args, kind]))
-        for kind in ("original", "thumb")
-    }
+
+    def url(kind: str) -> str:
+        return request.build_absolute_uri(reverse("api-image-file", args=[*args, kind]))
+
+    return {"original": url("original"), "thumb": url("thumb")}
 
 
-def image_dict(request: HttpRequest, project: Project, image: Image, boxes: list, tags: list[str]) -> dict:
+def image_dict(request: HttpRequest, project: Project, image: Image, boxes: list, tags: list[str]) -> ImageShape:
     return {
         "id": str(image.pk),
         "name": image.original_filename,

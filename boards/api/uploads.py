@@ -19,9 +19,9 @@ from boards.api.auth import (
     _project,
     api,
 )
-from boards.errors import InvalidInput, NotFound, TooLarge
 from boards.models import Image
 from core import params
+from core.errors import InvalidInput, NotFound, TooLarge
 
 
 def _base64_image(request: HttpRequest, name: str) -> SimpleUploadedFile:

@@ -9,9 +9,9 @@ from django.db.models import Count, QuerySet
 
 from boards.catalog.filters import CatalogFilter, filtered_images, project_images
 from boards.catalog.sampling import Sample
-from boards.errors import InvalidInput
 from boards.models import MAX_BATCH_IMAGES, Batch, BatchStatus, Project
 from core import params
+from core.errors import InvalidInput
 
 STATUS_LABELS = dict(BatchStatus.choices)
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 
 from django.db.models import F, Value
 
-from boards.errors import InvalidInput
 from boards.models import MAX_BATCH_IMAGES
 from core import params
+from core.errors import InvalidInput
 
 RANDOM = "random"
 ORDERED = "ordered"

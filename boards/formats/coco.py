@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Iterator
 
-from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
-from boards.services import Box
+from boards.formats.base import AnnotationFormatError, Dataset, Found, ImageLike, Member, normalize_labelmap, number
+from boards.formats.box import Box
 
 
 def _basename(name: str) -> str:
@@ -122,3 +123,57 @@ def parse_document(text: str, *, labelmap=None) -> list[tuple[str, list[Box]]]:
             raise AnnotationFormatError(f"Annotation {n} has image_id {ann.get('image_id')!r}, which no image has.")
         boxes.append(_box(ann, n, names))
     return files
+
+
+def read_file(name: str, text: str, *, classes: list[str] | None = None) -> list[Found]:
+    """An imported COCO file: every image it describes, found by its ``file_name``.
+
+    Its categories name the classes, so ``classes`` (a names file's) is not used.
+    """
+    return [
+        Found(file=f"{name}: {file_name}", names=(file_name,), boxes=boxes) for file_name, boxes in parse_document(text)
+    ]
+
+
+# --- a dataset export -------------------------------------------------------------
+
+
+def dataset_json(dataset: Dataset, only_split: str | None = None) -> Iterator[str]:
+    """A COCO document in pieces: the images, then their boxes, reading the images twice."""
+    ids = {name: n for n, name in enumerate(dataset.classes, start=1)}
+    head = {"info": {"description": "Exported from Batchboard"}, "licenses": []}
+    yield json.dumps(head)[:-1] + ', "categories": '
+    yield json.dumps([{"id": i, "name": name, "supercategory": "none"} for name, i in ids.items()])
+    yield ', "images": ['
+    first = True
+    for image, _boxes, name in dataset.rows(only_split):
+        entry = {"id": image.pk, "file_name": name, "width": image.width, "height": image.height}
+        yield ("" if first else ", ") + json.dumps(entry)
+        first = False
+    yield '], "annotations": ['
+    first, n = True, 0
+    for page in dataset.pages(only_split):
+        parts = []
+        for image, boxes in page:
+            for box in boxes:
+                n += 1
+                entry = {
+                    "id": n,
+                    "image_id": image.pk,
+                    "category_id": ids[box.label],
+                    "bbox": [box.x, box.y, box.width, box.height],
+                    "area": box.width * box.height,
+                    "iscrowd": 0,
+                    "segmentation": [],
+                }
+                parts.append(json.dumps(entry))
+        if parts:
+            yield ("" if first else ", ") + ", ".join(parts)
+            first = False
+    yield "]}\n"
+
+
+def dataset_members(dataset: Dataset) -> Iterator[Member]:
+    """A split dataset: ``<split>/_annotations.coco.json`` for each split (no images)."""
+    for split in dataset.split_names():
+        yield Member(f"{split}/_annotations.coco.json", text=dataset_json(dataset, split))

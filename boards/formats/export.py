@@ -1,7 +1,8 @@
 """Dataset export: COCO JSON, YOLO zip and Pascal VOC zip, written while streamed.
 
-Every writer here is a generator of ``bytes`` chunks for a
-``StreamingHttpResponse``. Images are read in pages of ``CHUNK`` rows (by
+Each format's files are written by its module (``dataset_members``, COCO's
+``dataset_json``), found through ``registry``; what streams here is a generator
+of ``bytes`` chunks for a ``StreamingHttpResponse``. Images are read in pages of ``CHUNK`` rows (by
 primary key), their boxes fetched one page at a time, and archives are written
 through ``zipfile`` into a small buffer that is emptied after every member:
 memory stays flat however many images the dataset holds. Image files go in
@@ -10,7 +11,6 @@ stored, never recompressed.
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import random
@@ -21,17 +21,19 @@ from dataclasses import dataclass
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
-from boards.errors import WrongState
-from boards.formats import AnnotationFormatError, voc, yolo
+from boards.formats import registry
+from boards.formats.base import AnnotationFormatError, Member
+from boards.formats.box import Box
 from boards.models import Annotation, Batch, BatchStatus, Image, LabelClass, Project, ReviewState
-from boards.services import Box, safe_filename
+from core.errors import WrongState
+from core.filenames import safe_filename
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500
 COPY_CHUNK = 64 * 1024
 SPLITS = ("train", "valid", "test")
-FORMATS = ("coco", "yolo", "voc")
+FORMATS = registry.EXPORT_NAMES
 
 
 # --- what goes out --------------------------------------------------------------
@@ -146,10 +148,6 @@ class Export:
                 yield image, boxes, name
 
 
-def _stem(name: str) -> str:
-    return name.rsplit(".", 1)[0] if "." in name else name
-
-
 # --- streaming zip ---------------------------------------------------------------
 
 
@@ -170,15 +168,6 @@ class _Pipe:
         data = b"".join(self._parts)
         self._parts.clear()
         return data
-
-
-@dataclass(frozen=True)
-class Member:
-    """One file of an archive: its text, or the storage name of an image to copy in."""
-
-    name: str
-    text: str | Iterable[str] | None = None
-    storage_name: str | None = None
 
 
 class ExportInterrupted(Exception):
@@ -238,96 +227,7 @@ def _zip_pieces(pipe: _Pipe, members: Iterable[Member]) -> Iterator[bytes]:
                 yield data
 
 
-# --- the three formats ------------------------------------------------------------
-
-
-def coco_json(export: Export, only_split: str | None = None) -> Iterator[str]:
-    """A COCO document in pieces: the images, then their boxes, reading the images twice."""
-    ids = {name: n for n, name in enumerate(export.classes, start=1)}
-    head = {"info": {"description": "Exported from Batchboard"}, "licenses": []}
-    yield json.dumps(head)[:-1] + ', "categories": '
-    yield json.dumps([{"id": i, "name": name, "supercategory": "none"} for name, i in ids.items()])
-    yield ', "images": ['
-    first = True
-    for image, _boxes, name in export.rows(only_split):
-        entry = {"id": image.pk, "file_name": name, "width": image.width, "height": image.height}
-        yield ("" if first else ", ") + json.dumps(entry)
-        first = False
-    yield '], "annotations": ['
-    first, n = True, 0
-    for page in export.pages(only_split):
-        parts = []
-        for image, boxes in page:
-            for box in boxes:
-                n += 1
-                entry = {
-                    "id": n,
-                    "image_id": image.pk,
-                    "category_id": ids[box.label],
-                    "bbox": [box.x, box.y, box.width, box.height],
-                    "area": box.width * box.height,
-                    "iscrowd": 0,
-                    "segmentation": [],
-                }
-                parts.append(json.dumps(entry))
-        if parts:
-            yield ("" if first else ", ") + ", ".join(parts)
-            first = False
-    yield "]}\n"
-
-
-def coco_stream(export: Export) -> Iterator[bytes]:
-    """COCO: one JSON file, or with a split a zip of ``<split>/_annotations.coco.json``."""
-    if export.splits is None:
-        for piece in coco_json(export):
-            yield piece.encode()
-        return
-    yield from stream_zip(
-        Member(f"{split}/_annotations.coco.json", text=coco_json(export, split)) for split in export.split_names()
-    )
-
-
-def yolo_members(export: Export) -> Iterator[Member]:
-    if export.splits is None:
-        parts = [("", None)]
-        folders = {"train": "images", "val": "images"}
-    else:
-        parts = [(f"{split}/", split) for split in export.split_names()]
-        folders = {
-            key: f"{split}/images"
-            for key, split in (("train", "train"), ("val", "valid"), ("test", "test"))
-            if split in export.split_names()
-        }
-    yield Member("data.yaml", text=yolo.data_yaml(export.classes, folders))
-    for prefix, split in parts:
-        for image, boxes, name in export.rows(split):
-            yield Member(f"{prefix}images/{name}", storage_name=image.file.name)
-            text = yolo.dump(image, boxes, classes=export.classes)
-            yield Member(f"{prefix}labels/{_stem(name)}.txt", text=text)
-
-
-def voc_members(export: Export) -> Iterator[Member]:
-    parts = [("", None)] if export.splits is None else [(f"{s}/", s) for s in export.split_names()]
-    for prefix, split in parts:
-        for image, boxes, name in export.rows(split):
-            yield Member(f"{prefix}{name}", storage_name=image.file.name)
-            yield Member(f"{prefix}{_stem(name)}.xml", text=voc.dump(_Named(image, name), boxes))
-
-
-@dataclass(frozen=True)
-class _Named:
-    """An image under the name it has in the archive."""
-
-    image: Image
-    original_filename: str
-
-    @property
-    def width(self) -> int:
-        return self.image.width
-
-    @property
-    def height(self) -> int:
-        return self.image.height
+# --- refusing an incomplete archive ----------------------------------------------
 
 
 MISSING_SHOWN = 10
@@ -348,7 +248,8 @@ def check_files(export: Export, fmt: str) -> None:
     each one's file must be in storage and not empty (a write cut off before
     files were written atomically left such files).
     """
-    if fmt == "coco":
+    chosen = registry.BY_NAME.get(fmt)
+    if chosen is not None and not chosen.holds_images:
         return
     total, missing = 0, []
     rows = export.images.order_by("pk").values_list("pk", "file", "original_filename")
@@ -365,18 +266,20 @@ def check_files(export: Export, fmt: str) -> None:
         )
 
 
+# --- the response --------------------------------------------------------------------
+
+
 def stream(export: Export, fmt: str) -> Iterator[bytes]:
-    if fmt == "coco":
-        return coco_stream(export)
-    if fmt == "yolo":
-        return stream_zip(yolo_members(export))
-    if fmt == "voc":
-        return stream_zip(voc_members(export))
-    raise AnnotationFormatError(f"“{fmt}” is not an export format: choose coco, yolo or voc.")
+    """The export in format ``fmt``: its one document when it has one and no split asks for folders, else a zip."""
+    chosen = registry.for_export(fmt)
+    if chosen.document is not None and export.splits is None:
+        return (piece.encode() for piece in chosen.document(export))
+    return stream_zip(chosen.archive(export))
 
 
 def content_type(export: Export, fmt: str) -> tuple[str, str]:
     """The response's content type and file extension."""
-    if fmt == "coco" and export.splits is None:
-        return "application/json", "json"
+    chosen = registry.BY_NAME.get(fmt)
+    if chosen is not None and chosen.document is not None and export.splits is None:
+        return chosen.media_type, chosen.extensions[0]
     return "application/zip", "zip"

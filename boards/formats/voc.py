@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - only for the Element type and ParseError
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
-from boards.services import Box
+from boards.formats.base import (
+    AnnotationFormatError,
+    Dataset,
+    Found,
+    ImageLike,
+    Member,
+    normalize_labelmap,
+    number,
+    stem,
+)
+from boards.formats.box import Box
 
 
 def _safe_root(data: str | bytes) -> ET.Element:
@@ -127,3 +139,40 @@ def dump(image: ImageLike, boxes: list[Box]) -> str:
 def filename_in(text: str | bytes) -> str:
     """The image file name a VOC file names in ``<filename>``, or ""."""
     return (_safe_root(text).findtext("filename") or "").strip()
+
+
+def read_file(name: str, data: str | bytes, *, classes: list[str] | None = None) -> list[Found]:
+    """An imported VOC file: its boxes, for the image its ``<filename>`` names (or, failing that, its own name).
+
+    Each object names its class, so ``classes`` (a names file's) is not used.
+    """
+    boxes = parse(data, image_width=0, image_height=0, filename=name)
+    return [Found(file=name, names=(filename_in(data), name), boxes=boxes)]
+
+
+# --- a dataset export -------------------------------------------------------------
+
+
+def dataset_members(dataset: Dataset) -> Iterator[Member]:
+    """Each image beside its ``.xml``, in a folder per split when split."""
+    parts = [("", None)] if dataset.splits is None else [(f"{s}/", s) for s in dataset.split_names()]
+    for prefix, split in parts:
+        for image, boxes, name in dataset.rows(split):
+            yield Member(f"{prefix}{name}", storage_name=image.file.name)
+            yield Member(f"{prefix}{stem(name)}.xml", text=dump(_Named(image, name), boxes))
+
+
+@dataclass(frozen=True)
+class _Named:
+    """An image under the name it has in the archive."""
+
+    image: Any
+    original_filename: str
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height

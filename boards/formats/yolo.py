@@ -7,12 +7,21 @@ The class is a number; the labelmap names it (``{"0": "car"}`` or
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import yaml
 
-from boards.formats import AnnotationFormatError, ImageLike, normalize_labelmap, number
-from boards.services import Box
+from boards.formats.base import (
+    AnnotationFormatError,
+    Dataset,
+    Found,
+    ImageLike,
+    Member,
+    normalize_labelmap,
+    number,
+    stem,
+)
+from boards.formats.box import Box
 
 # A class number as YOLO files write it: ASCII digits ("²".isdigit() is true too), at most nine.
 _CLASS_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
@@ -209,3 +218,41 @@ def data_yaml(classes: Sequence[str], folders: dict[str, str]) -> str:
     """A data.yaml as Ultralytics reads it: the split folders, ``nc`` and ``names`` numbered ``0: name``."""
     data: dict = {"path": ".", **folders, "nc": len(classes), "names": dict(enumerate(classes))}
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1_000_000)
+
+
+def read_file(name: str, text: str, *, classes: list[str] | None = None) -> list[Found]:
+    """An imported YOLO labels file: boxes for the image of the same name, once its size is known.
+
+    Its classes are numbers, so it needs ``classes``, the names a names file gave.
+    """
+    if classes is None:
+        raise AnnotationFormatError(
+            "YOLO labels number their classes: send the names too (data.yaml, classes.txt or obj.names)."
+        )
+
+    def scaled(width: int, height: int) -> list[Box]:
+        return parse(text, image_width=width, image_height=height, filename=name, labelmap=classes)
+
+    return [Found(file=name, names=(name,), scaled=scaled)]
+
+
+# --- a dataset export -------------------------------------------------------------
+
+
+def dataset_members(dataset: Dataset) -> Iterator[Member]:
+    """A data.yaml, then ``images/`` and ``labels/`` (under a folder per split when split)."""
+    if dataset.splits is None:
+        parts = [("", None)]
+        folders = {"train": "images", "val": "images"}
+    else:
+        parts = [(f"{split}/", split) for split in dataset.split_names()]
+        folders = {
+            key: f"{split}/images"
+            for key, split in (("train", "train"), ("val", "valid"), ("test", "test"))
+            if split in dataset.split_names()
+        }
+    yield Member("data.yaml", text=data_yaml(dataset.classes, folders))
+    for prefix, split in parts:
+        for image, boxes, name in dataset.rows(split):
+            yield Member(f"{prefix}images/{name}", storage_name=image.file.name)
+            yield Member(f"{prefix}labels/{stem(name)}.txt", text=dump(image, boxes, classes=dataset.classes))

@@ -1,24 +1,22 @@
-"""The board: its columns, filter, cards (decorated in a fixed number of queries) and version. Nothing here writes."""
+"""The board: its columns, filter, pages of cards (``selectors.cards``) and version. Nothing here writes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import Http404
 
 from accounts.models import User
 from boards.models import (
     Batch,
     BatchStatus,
-    Image,
     Job,
     JobState,
     Project,
-    count_card_images,
 )
-from boards.selectors.access import batch_in
+from boards.selectors.cards import Card, cards_of
 
 BOARD_COLUMNS = [
     (BatchStatus.UNASSIGNED, "Unassigned", "New uploads and split-off images wait here for a labeler."),
@@ -44,7 +42,6 @@ def member_projects(user: User):
 
 
 COLUMN_PAGE = 50
-THUMBS_PER_CARD = 4
 ASSIGN_GRID_LIMIT = 500  # thumbnails in the assign dialog; "first N" covers any size
 OPEN_JOB_STATES = [JobState.ANNOTATING, JobState.IN_REVIEW, JobState.COMPLETE]
 
@@ -157,11 +154,6 @@ def board_columns(user: User, project: Project, board_filter: BoardFilter | None
     return columns
 
 
-def cards(project: Project, ids: list[int]) -> list[Batch]:
-    """These batches of the project, decorated for their cards (at most four queries)."""
-    return decorate_cards(project, list(Batch.objects.filter(project=project, pk__in=ids)))
-
-
 def column_counts(user: User, project: Project) -> list[Column]:
     """Each visible column's total, without its cards (one query)."""
     statuses = visible_statuses(user, project)
@@ -170,12 +162,12 @@ def column_counts(user: User, project: Project) -> list[Column]:
     return [Column(s, *labels[s], [], totals.get(s, 0)) for s in statuses]
 
 
-def card_after(batch: Batch) -> int | None:
+def card_after(project: Project, batch: Batch | Card) -> int | None:
     """The id of the card that follows this one in its column, if any."""
     later = Q(priority__gt=batch.priority) | Q(priority=batch.priority, uploaded_at__gt=batch.uploaded_at)
     later |= Q(priority=batch.priority, uploaded_at=batch.uploaded_at, pk__gt=batch.pk)
     return (
-        Batch.objects.filter(project_id=batch.project_id, status=batch.status)
+        Batch.objects.filter(project=project, status=batch.status)
         .filter(later)
         .order_by("priority", "uploaded_at", "pk")
         .values_list("pk", flat=True)
@@ -192,84 +184,10 @@ def column_page(
     board_filter = board_filter or BoardFilter()
     base = _board_batches(project, board_filter).filter(status=status)
     total = base.count()
-    page = list(base.order_by("priority", "uploaded_at", "pk")[offset : offset + COLUMN_PAGE])
+    page = base.order_by("priority", "uploaded_at", "pk").values_list("pk", flat=True)
+    ids = list(page[offset : offset + COLUMN_PAGE])
     labels = {s: (label, hint) for s, label, hint in BOARD_COLUMNS}
-    return Column(status, *labels[status], decorate_cards(project, page), total, offset)
-
-
-def card(project: Project, batch_id: int) -> Batch:
-    batch = batch_in(project, batch_id)
-    return decorate_cards(project, [batch])[0]
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    label: str
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
-
-
-def decorate_cards(project: Project | None, batches: list[Batch]) -> list[Batch]:
-    """Give each batch what its card shows: its image counts and thumbnails, and its jobs.
-
-    At most three queries for any number of cards: the thumbnails, the jobs,
-    and a count of the images of batches whose counts are not stored for
-    their current version (``Batch.counts_stored``; the services store them).
-    """
-    ids = [b.pk for b in batches]
-    if not ids:
-        return batches
-    counts = {b.pk: (b.n_images, b.n_annotated, b.n_reviewed, b.n_prelabeled) for b in batches if b.counts_stored}
-    to_count = [pk for pk in ids if pk not in counts]
-    if to_count:
-        counts |= count_card_images(to_count)
-    # The first four images of each card: four index lookups per batch, never a
-    # scan of every image of every card.
-    firsts = {
-        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
-        for n in range(THUMBS_PER_CARD)
-    }
-    thumbs = {
-        row[0]: [image_id for image_id in row[1:] if image_id is not None]
-        for row in Batch.objects.filter(pk__in=ids).annotate(**firsts).values_list("pk", *firsts)
-    }
-    jobs: dict[int, list[Job]] = {}
-    people = ("email", "full_name")
-    for job in (
-        Job.objects.filter(batch_id__in=ids)
-        .select_related("labeler", "reviewer")
-        .only(
-            "batch_id",
-            "state",
-            "labeler_id",
-            "reviewer_id",
-            *(f"{u}__{f}" for u in ("labeler", "reviewer") for f in people),
-        )
-        .order_by("-created_at", "-pk")
-    ):
-        jobs.setdefault(job.batch_id, []).append(job)
-    for batch in batches:
-        if project is not None:
-            batch.project = project
-        batch.image_count, batch.annotated_count, batch.reviewed_count, batch.prelabeled_count = counts.get(
-            batch.pk, (0, 0, 0, 0)
-        )
-        # In Annotating, the only reviewed images are those a review sent back and that
-        # were neither changed nor checked since: the images awaiting rework.
-        batch.rework_count = batch.reviewed_count if batch.status == BatchStatus.ANNOTATING else 0
-        batch.thumb_ids = thumbs.get(batch.pk, [])
-        batch_jobs = jobs.get(batch.pk, [])
-        batch.num_jobs = len(batch_jobs)
-        batch._current_job = next((j for j in batch_jobs if j.state != JobState.CANCELLED), None)
-        if batch.status == BatchStatus.REVIEW:
-            batch.progress = Progress(batch.reviewed_count, batch.image_count, "reviewed")
-        else:
-            batch.progress = Progress(batch.annotated_count, batch.image_count, "annotated")
-    return batches
+    return Column(status, *labels[status], cards_of(project, ids), total, offset)
 
 
 def board_version(project: Project) -> str:

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from accounts.models import User
 from boards.models import (
     AnnotationState,
+    Batch,
     BatchStatus,
     Image,
     Job,
@@ -14,7 +15,7 @@ from boards.models import (
     Project,
     ReviewState,
 )
-from boards.selectors.board import decorate_cards
+from boards.selectors.cards import build_cards
 
 
 def my_work(user: User) -> dict:
@@ -38,8 +39,8 @@ def my_work(user: User) -> dict:
         "labeling": labeling,
         "reviewing": reviewing,
         "submitted": submitted,
-        "images_to_label": sum(j.batch.image_count - j.batch.annotated_count for j in labeling),
-        "images_to_review": sum(j.batch.image_count - j.batch.reviewed_count for j in reviewing),
+        "images_to_label": sum(j.card.image_count - j.card.annotated_count for j in labeling),
+        "images_to_review": sum(j.card.image_count - j.card.reviewed_count for j in reviewing),
     }
 
 
@@ -61,7 +62,7 @@ def _review_states(jobs: list[Job]) -> None:
         job.sent_back = rejected.get(job.batch_id, 0)
         if job.sent_back:
             job.review_status = "some images sent back"
-        elif job.batch.reviewed_count:
+        elif job.card.reviewed_count:
             job.review_status = "in review"
         else:
             job.review_status = "waiting for review"
@@ -73,7 +74,9 @@ def decorate_jobs(jobs) -> list[Job]:
             "batch__priority", "batch__uploaded_at", "pk"
         )
     )
-    decorate_cards(None, [job.batch for job in jobs])
+    cards = build_cards(Batch.objects.filter(pk__in={job.batch_id for job in jobs}))
+    for job in jobs:
+        job.card = cards[job.batch_id]
     return jobs
 
 

@@ -3,20 +3,17 @@
 Every function is keyword-only and takes the acting user. Each one checks the
 actor's permission itself (django-fsm does not enforce ``permission=`` on a
 call), runs in one transaction, moves images with bulk queries and writes a
-``BatchEvent`` for every batch it changes. Errors are ``boards.errors``.
+``BatchEvent`` for every batch it changes. Errors are ``core.errors``.
 
 A package by domain; callers use ``services.<name>``, so every name they use is re-exported here.
 A test that patches a name patches the module that looks it up (``services.files._copy``).
 """
 
-from boards.errors import ConcurrentChange, InvalidInput  # noqa: F401
+from boards.formats.box import Box  # noqa: F401
 from boards.services.annotations import (  # noqa: F401
     confirm_rework,
     import_annotation,
     save_annotations,
-)
-from boards.services.box import (  # noqa: F401
-    Box,
 )
 from boards.services.catalog import (  # noqa: F401
     CatalogBatchResult,
@@ -36,7 +33,6 @@ from boards.services.files import (  # noqa: F401
     _copy,
     _delete_unreferenced,
     _write_file,
-    safe_filename,
     write_beside,
 )
 from boards.services.images import (  # noqa: F401
@@ -61,7 +57,14 @@ from boards.services.label_classes import (  # noqa: F401
     update_label_class,
 )
 from boards.services.moves import (  # noqa: F401
+    DELETE,
+    MOVES,
+    CardMove,
+    Choice,
+    MoveRules,
     NeedsInput,
+    api_scope,
+    find_move,
     move_batch,
 )
 from boards.services.review import (  # noqa: F401
@@ -106,3 +109,5 @@ from boards.services.workflow import (  # noqa: F401
     set_priority,
     submit,
 )
+from core.errors import ConcurrentChange, InvalidInput  # noqa: F401
+from core.filenames import safe_filename  # noqa: F401

@@ -8,18 +8,18 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import Role, role_at_least
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, BatchStatus, EventKind, Image, LabelClass, ReviewState
-from boards.services.box import Box
 from boards.services.common import STATUS_LABELS, _event, _locked_image, mark_changed
 from boards.services.label_classes import _new_label_from_import
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from core.permissions import require
 
 
 def _may_edit_annotations(actor: User, image: Image) -> None:
     batch = image.batch
     if batch is not None and batch.status == BatchStatus.ANNOTATING:
-        if not actor.is_authenticated or not actor.has_perm("boards.annotate_batch", batch):
-            raise NotAllowed("You do not have permission to annotate this batch.")
+        require(actor, "boards.annotate_batch", batch, verb="annotate this batch")
         if not role_at_least(actor.role_in(batch.workspace_id), Role.REVIEWER):
             job = batch.current_job
             if job is None or job.labeler_id != actor.pk:
@@ -27,8 +27,7 @@ def _may_edit_annotations(actor: User, image: Image) -> None:
         return
     if batch is None or batch.status == BatchStatus.UNASSIGNED:
         # Importing annotations (pre-labels) is a manager's job.
-        if not actor.is_authenticated or not actor.has_perm("boards.upload_images", image.project):
-            raise NotAllowed("You do not have permission to import annotations into this project.")
+        require(actor, "boards.upload_images", image.project, verb="import annotations into this project")
         return
     raise WrongState(
         f"Annotations can change only while the batch is in Annotating; this one is in {STATUS_LABELS[batch.status]}."

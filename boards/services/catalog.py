@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from boards import catalog
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from boards.models import (
     MAX_BATCH_IMAGES,
     PRIORITY_DEFAULT,
@@ -30,14 +29,14 @@ from boards.models import (
 )
 from boards.services.common import (
     STATUS_LABELS,
-    _check_transition,
     _event,
     _lock_batches,
-    _locked,
-    _save_transition,
     _validate_priority,
     mark_changed,
+    transition,
 )
+from core.errors import ConcurrentChange, InvalidInput, WrongState
+from core.permissions import require
 
 
 @dataclass
@@ -110,8 +109,7 @@ def create_batch_from_images(
     limit, never a silent cut. ``catalog.preview_batch`` counts the same
     numbers without creating anything.
     """
-    if not actor.is_authenticated or not actor.has_perm("boards.create_batch", project):
-        raise NotAllowed("You do not have permission to create batches in this project.")
+    require(actor, "boards.create_batch", project, verb="create batches in this project")
     name = _new_batch_name(name)
     _validate_priority(priority)
     sample = catalog.Sample.parse(sample)
@@ -155,9 +153,8 @@ def create_batch_from_images(
 
 def restore_batch(*, batch: Batch, actor: User) -> Batch:
     """Archived → Unassigned, with the images it had, while every one of them is still free."""
-    with transaction.atomic():
-        batch = _locked(batch)
-        _check_transition(batch, "restore", actor, verb="restore")
+    with transition(batch, "restore", actor, verb="restore", event=EventKind.RESTORED) as change:
+        batch = change.batch
         had, free = catalog.restorable(batch)
         if free < had:
             raise _not_restorable(batch, had - free, had)
@@ -165,15 +162,7 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
         if restored < had:  # taken by a new batch while this one waited for the images' row locks
             raise _not_restorable(batch, had - restored, had)
         batch.restore()
-        _save_transition(batch)
-        _event(
-            batch,
-            EventKind.RESTORED,
-            actor,
-            from_status=BatchStatus.ARCHIVED,
-            to_status=batch.status,
-            images_restored=restored,
-        )
+        change.detail.update(images_restored=restored)
     return batch
 
 
@@ -192,8 +181,7 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
     the others are deleted, their history kept under their names with a
     "merged" event. At most ``MAX_BATCH_IMAGES`` images in all.
     """
-    if not actor.is_authenticated or not actor.has_perm("boards.merge_batches", project):
-        raise NotAllowed("You do not have permission to merge batches in this project.")
+    require(actor, "boards.merge_batches", project, verb="merge batches in this project")
     name = _new_batch_name(name)
     try:
         ids = {b.pk if isinstance(b, Batch) else int(b) for b in batches}
@@ -201,6 +189,7 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
         raise InvalidInput("Choose the batches to merge by their numbers.") from None
     if len(ids) < 2:
         raise InvalidInput("Choose two or more batches to merge.")
+    # Not a ``transition``: several batches are locked and checked, and all but one are deleted.
     with transaction.atomic():
         # Locked in id order, as everywhere; then first on the board first.
         locked = _lock_batches(Batch.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))

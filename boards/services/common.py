@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
 from accounts.models import User
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, WrongState
 from boards.models import (
     CARD_COUNTS,
     PRIORITY_HIGHEST,
@@ -24,6 +26,7 @@ from boards.models import (
     Project,
     count_card_images,
 )
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, WrongState
 
 STATUS_LABELS = dict(BatchStatus.choices)
 
@@ -114,7 +117,11 @@ def _locked_image(image: Image) -> Image:
 
 
 def _check_transition(batch: Batch, name: str, actor: User, *, verb: str) -> None:
-    """Permission first (403), then state (409), then the transition's conditions."""
+    """Permission first (403), then state (409); the conditions are checked when the transition runs.
+
+    The permission is the one the transition declares (a name, or a function
+    such as ``can_submit``), asked through django-fsm rather than ``require``.
+    """
     method = getattr(batch, name)
     meta = method._django_fsm
     any_transition = next(iter(meta.transitions.values()))
@@ -135,16 +142,53 @@ def _past(verb: str) -> str:
     }.get(verb, verb)
 
 
-def _save_transition(batch: Batch, *also: Batch | None) -> None:
-    """Save a transition, then store the card counts of the batch (and ``also``, split off it).
+@dataclass
+class Transition:
+    """A batch's move under way: the locked batch, and what its event will say.
 
-    Callers change the images first: the counts stored are final.
+    The body of ``transition`` calls the FSM method on ``batch`` and fills in
+    ``detail``; it may change ``kind`` (a review that rejects) and names in
+    ``also`` the batches split off, whose card counts are stored with the batch's.
     """
-    try:
-        batch.save()
-    except ConcurrentTransition:
-        raise ConcurrentChange("Someone else moved this batch meanwhile; reload and try again.") from None
-    mark_changed(batch, *also)
+
+    batch: Batch
+    kind: str
+    from_status: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    also: list[Batch] = field(default_factory=list)
+
+
+@contextmanager
+def transition(
+    batch: Batch, name: str, actor: User, *, verb: str, event: str, lock_project: bool = False
+) -> Iterator[Transition]:
+    """Lock and check a batch's transition ``name``; after the body has run it, save and record it.
+
+    One transaction, locks in the order above: the project row first when
+    ``lock_project`` (for a project setting the move reads, such as
+    ``review_mode``), then the batch row, re-read (``_locked``: deleted or
+    moved meanwhile is a 409), then the images the body updates. The check
+    (``_check_transition``: 403, then 409) comes before the body. The body
+    does the bulk updates and calls the FSM method itself, so work that must
+    precede the transition, or decides which one runs, stays with the service.
+    Then the batch is saved (``ConcurrentTransitionMixin`` turns a status
+    changed underneath into a 409), its card counts and those of ``also`` are
+    stored after every image changed, and one ``BatchEvent`` says from where
+    to where. A body that raises leaves nothing behind.
+    """
+    with transaction.atomic():
+        if lock_project:
+            Project.objects.select_for_update(no_key=True).filter(pk=batch.project_id).first()
+        locked = _locked(batch)
+        _check_transition(locked, name, actor, verb=verb)
+        change = Transition(batch=locked, kind=event, from_status=locked.status)
+        yield change
+        try:
+            locked.save()
+        except ConcurrentTransition:
+            raise ConcurrentChange("Someone else moved this batch meanwhile; reload and try again.") from None
+        mark_changed(locked, *change.also)
+        _event(locked, change.kind, actor, from_status=change.from_status, to_status=locked.status, **change.detail)
 
 
 def unique_batch_name(project: Project, base: str, *, exclude: Iterable[str] = ()) -> str:

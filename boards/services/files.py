@@ -19,8 +19,8 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DatabaseError
 from django.db.models import Q
 
-from boards.errors import StorageRefused
 from boards.models import Image
+from core.errors import StorageRefused
 
 log = logging.getLogger("boards.services")
 
@@ -45,16 +45,6 @@ def _in_parallel(function, items: Sequence) -> list:
     if pool is None or len(items) < 2:
         return [function(item) for item in items]
     return list(pool.map(function, items))
-
-
-def safe_filename(name) -> str:
-    """A file name without any folder (either slash): the last part, at most 255 characters.
-
-    "" when nothing usable is left ("", "." or ".."), so that the caller picks
-    a fallback: a stored name never climbs out of a folder it is written into.
-    """
-    base = str(name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
-    return "" if base in (".", "..") else base
 
 
 COPY_BYTES = 1024 * 1024

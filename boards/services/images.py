@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from accounts.models import User
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, WrongState
 from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
 from boards.services.common import STATUS_LABELS, _event, _lock_batches, mark_changed
 from boards.services.files import _delete_unreferenced
+from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
+from core.permissions import require
 
 MAX_IMAGES_PER_DELETE = 10_000
 
@@ -21,8 +22,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
     All or nothing: if any image is elsewhere on the board, nothing is deleted
     and the error names the batches in the way. Returns how many images went.
     """
-    if not actor.is_authenticated or not actor.has_perm("boards.delete_batch", project):
-        raise NotAllowed("You do not have permission to delete images in this project.")
+    require(actor, "boards.delete_batch", project, verb="delete images in this project")
     if isinstance(image_ids, str | bytes) or not isinstance(image_ids, Iterable):
         raise InvalidInput("Send the images to delete as a list of image ids.")
     try:

@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from accounts.models import User
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.formats import registry
+from boards.formats.base import AnnotationFormatError, Found
+from boards.formats.box import Box
 from boards.models import AnnotationState, BatchStatus, Image, LabelClass, Project
 from boards.services.annotations import _clip, save_annotations
-from boards.services.box import Box
 from boards.services.common import STATUS_LABELS, _lock_batches
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from core.permissions import require
 
 
 @dataclass
@@ -75,62 +78,53 @@ class _ImageIndex:
 
 def _read_import_files(files: Sequence[tuple[str, bytes]], index: _ImageIndex, report: ImportReport) -> list[_Wanted]:
     """Parse every file; malformed ones go to ``report.errors``, unmatched ones to ``report.skipped``."""
-    from boards.formats import AnnotationFormatError, coco, format_for, voc, yolo
-
     texts: list[tuple[str, str | bytes]] = []
     for name, data in files:
-        if name.lower().endswith(".xml"):
+        found = registry.find(name)
+        if found is not None and found.reads_bytes:
             texts.append((name, data))  # XML names its own encoding: the parser reads the bytes
             continue
         try:
             texts.append((name, data.decode("utf-8-sig")))
         except UnicodeDecodeError:
             report.errors.append(ImportLine(file=name, reason="This is not a UTF-8 text file."))
-    names_files = [(name, text) for name, text in texts if yolo.is_names_file(name)]
-    classes = None
+    classes = _read_class_names(texts, report)
+    wanted: list[_Wanted] = []
+    for name, text in texts:
+        if registry.names_format(name) is not None:
+            continue
+        try:
+            for found in registry.for_file(name).read(name, text, classes=classes):
+                _want(found, index, report, wanted)
+        except AnnotationFormatError as exc:
+            report.errors.append(ImportLine(file=name, reason=str(exc)))
+    return wanted
+
+
+def _read_class_names(texts: Sequence[tuple[str, str | bytes]], report: ImportReport) -> list[str] | None:
+    """The class names the import's one names file gives (YOLO's data.yaml, classes.txt), if it sent one."""
+    names_files = [(name, text) for name, text in texts if registry.names_format(name) is not None]
     if len(names_files) > 1:
         report.errors.append(
             ImportLine(file=names_files[1][0], reason=f"Send one class names file; “{names_files[0][0]}” is one.")
         )
     elif names_files:
+        name, text = names_files[0]
         try:
-            classes = yolo.read_names(names_files[0][1], names_files[0][0])
-        except AnnotationFormatError as exc:
-            report.errors.append(ImportLine(file=names_files[0][0], reason=str(exc)))
-    wanted: list[_Wanted] = []
-
-    def want(file: str, boxes: list, *names: str) -> None:
-        image, why = index.find(*names)
-        if image is None:
-            report.skipped.append(ImportLine(file=file, boxes=len(boxes), reason=why))
-        else:
-            wanted.append(_Wanted(file=file, image_id=image[0], image_name=image[1], boxes=boxes))
-
-    for name, text in texts:
-        if yolo.is_names_file(name):
-            continue
-        try:
-            module = format_for(name)
-            if module is coco:
-                for file_name, boxes in coco.parse_document(text):
-                    want(f"{name}: {file_name}", boxes, file_name)
-            elif module is voc:
-                boxes = voc.parse(text, image_width=0, image_height=0, filename=name)
-                want(name, boxes, voc.filename_in(text), name)
-            else:
-                if classes is None:
-                    raise AnnotationFormatError(
-                        "YOLO labels number their classes: send the names too (data.yaml, classes.txt or obj.names)."
-                    )
-                image, why = index.find(name)
-                if image is None:
-                    report.skipped.append(ImportLine(file=name, reason=why))
-                    continue
-                boxes = yolo.parse(text, image_width=image[2], image_height=image[3], filename=name, labelmap=classes)
-                wanted.append(_Wanted(file=name, image_id=image[0], image_name=image[1], boxes=boxes))
+            return registry.names_format(name).read_names(text, name)
         except AnnotationFormatError as exc:
             report.errors.append(ImportLine(file=name, reason=str(exc)))
-    return wanted
+    return None
+
+
+def _want(found: Found, index: _ImageIndex, report: ImportReport, wanted: list[_Wanted]) -> None:
+    """The boxes a file gives one image, for the image its names find (skipped, with why, when none does)."""
+    image, why = index.find(*found.names)
+    if image is None:
+        report.skipped.append(ImportLine(file=found.file, boxes=len(found.boxes), reason=why))
+        return
+    boxes = found.boxes_in(image[2], image[3])
+    wanted.append(_Wanted(file=found.file, image_id=image[0], image_name=image[1], boxes=boxes))
 
 
 IMPORTABLE = "Annotations can be imported only into images without a batch or in an Unassigned batch"
@@ -155,8 +149,8 @@ def import_annotation_files(
     off), or a box reaches outside the image (clipped when ``clip``, refused
     when not; a box wholly outside is always refused).
     """
-    if not actor.is_authenticated or not actor.has_perm("boards.manage_project", project):
-        raise NotAllowed("Only the project's managers and owners may import annotations.")
+    only_managers = "Only the project's managers and owners may import annotations."
+    require(actor, "boards.manage_project", project, message=only_managers)
     report = ImportReport()
     wanted = _read_import_files(files, _ImageIndex(project), report)
     if report.errors:

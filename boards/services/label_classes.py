@@ -10,9 +10,10 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from accounts.models import User
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, Project
 from boards.services.common import _lock_batches, mark_changed
+from core.errors import ConcurrentChange, InvalidInput, WrongState
+from core.permissions import require
 
 HOTKEYS = range(1, 10)
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -29,8 +30,12 @@ UNCHANGED: Any = _Unchanged()
 
 
 def _may_manage(project: Project, actor: User) -> None:
-    if not actor.is_authenticated or not actor.has_perm("boards.manage_project", project):
-        raise NotAllowed("Only the project's managers and owners may change its settings.")
+    require(
+        actor,
+        "boards.manage_project",
+        project,
+        message="Only the project's managers and owners may change its settings.",
+    )
 
 
 def _new_label_from_import(project: Project, name: str, n: int) -> LabelClass:

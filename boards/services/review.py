@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -10,20 +10,20 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import User
-from boards.errors import InvalidInput, NotAllowed, WrongState
 from boards.models import Batch, BatchStatus, EventKind, Image, Job, JobState, ReviewMark, ReviewState
 from boards.services.common import (
     STATUS_LABELS,
-    _check_transition,
+    Transition,
     _drop_stale_suffix,
     _event,
     _image_ids_in,
-    _locked,
     _locked_image,
-    _save_transition,
     _split_off,
     mark_changed,
+    transition,
 )
+from core.errors import InvalidInput, WrongState
+from core.permissions import require
 
 
 @dataclass
@@ -45,8 +45,7 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
         batch = image.batch
         if batch is None:
             raise WrongState("This image is not in a batch.")
-        if not actor.has_perm("boards.review_batch", batch):
-            raise NotAllowed("You do not have permission to review this batch.")
+        require(actor, "boards.review_batch", batch, verb="review this batch")
         if batch.status != BatchStatus.REVIEW:
             raise WrongState(f"A batch in {STATUS_LABELS[batch.status]} cannot be reviewed.")
         image.review_state = ReviewState.APPROVED if decision == APPROVE else ReviewState.REJECTED
@@ -74,9 +73,9 @@ def review(
     off as their own batch when the decisions are mixed.
     """
     comments = dict(comments or {})
-    with transaction.atomic():
-        batch = _locked(batch)
-        _check_transition(batch, "approve", actor, verb="review")
+    # Checked as an approval: approve and reject have the same source and permission.
+    with transition(batch, "approve", actor, verb="review", event=EventKind.APPROVED) as change:
+        batch = change.batch
         images = Image.objects.filter(batch=batch)
         if all is not None:
             if all not in (APPROVE, REJECT):
@@ -117,48 +116,48 @@ def review(
             _keep_review_comments(images.filter(review_state=ReviewState.REJECTED), actor)
         job = batch.current_job
         if n_rejected == 0:
-            _finish(batch, actor, "approve", approved=n_approved)
+            _approve(change, n_approved)
             if job:
                 Job.objects.filter(pk=job.pk).update(state=JobState.COMPLETE, updated_at=timezone.now())
-            return ReviewResult(approved=batch, rejected=None)
-        if n_approved == 0:
-            _finish(batch, actor, "reject", rejected=n_rejected)
+            result = ReviewResult(approved=batch, rejected=None)
+        elif n_approved == 0:
+            batch.reject()
+            change.kind = EventKind.REJECTED
+            change.detail.update(rejected=n_rejected)
             if job:
                 Job.objects.filter(pk=job.pk).update(state=JobState.ANNOTATING, updated_at=timezone.now())
-            return ReviewResult(approved=None, rejected=batch)
-        rejected_ids = set(images.filter(review_state=ReviewState.REJECTED).values_list("pk", flat=True))
-        back, _moved = _split_off(batch, rejected_ids, keep=False, status=BatchStatus.ANNOTATING, actor=actor)
-        if job:
-            Job.objects.create(
-                batch=back,
-                name=back.name,
-                labeler_id=job.labeler_id,
-                reviewer_id=job.reviewer_id,
-                created_by=actor,
+            result = ReviewResult(approved=None, rejected=batch)
+        else:
+            rejected_ids = set(images.filter(review_state=ReviewState.REJECTED).values_list("pk", flat=True))
+            back, _moved = _split_off(batch, rejected_ids, keep=False, status=BatchStatus.ANNOTATING, actor=actor)
+            if job:
+                Job.objects.create(
+                    batch=back,
+                    name=back.name,
+                    labeler_id=job.labeler_id,
+                    reviewer_id=job.reviewer_id,
+                    created_by=actor,
+                )
+                Job.objects.filter(pk=job.pk).update(state=JobState.COMPLETE, updated_at=timezone.now())
+            _event(
+                back,
+                EventKind.REJECTED,
+                actor,
+                from_status=BatchStatus.REVIEW,
+                to_status=BatchStatus.ANNOTATING,
+                rejected=n_rejected,
+                labeler=job.labeler.email if job else None,
             )
-            Job.objects.filter(pk=job.pk).update(state=JobState.COMPLETE, updated_at=timezone.now())
-        _event(
-            back,
-            EventKind.REJECTED,
-            actor,
-            from_status=BatchStatus.REVIEW,
-            to_status=BatchStatus.ANNOTATING,
-            rejected=n_rejected,
-            labeler=job.labeler.email if job else None,
-        )
-        _finish(batch, actor, "approve", also=(back,), approved=n_approved)
-    return ReviewResult(approved=batch, rejected=back)
+            _approve(change, n_approved)
+            change.also.append(back)  # its counts are stored with the batch's
+            result = ReviewResult(approved=batch, rejected=back)
+    return result
 
 
-def _finish(batch: Batch, actor: User, name: str, *, also: Sequence[Batch] = (), **detail) -> None:
-    """The review's transition of ``batch``, then its counts (and those of ``also``, split off it) stored."""
-    from_status = batch.status
-    getattr(batch, name)()
-    if name == "approve":
-        detail |= _drop_stale_suffix(batch)
-    _save_transition(batch, *also)
-    kind = EventKind.APPROVED if name == "approve" else EventKind.REJECTED
-    _event(batch, kind, actor, from_status=from_status, to_status=batch.status, **detail)
+def _approve(change: Transition, approved: int) -> None:
+    """The review's approval: the batch goes to Dataset and sheds a stale split suffix."""
+    change.batch.approve()
+    change.detail.update(approved=approved, **_drop_stale_suffix(change.batch))
 
 
 def _keep_review_comments(images, actor: User) -> None:

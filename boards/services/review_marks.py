@@ -8,9 +8,10 @@ from django.db import transaction
 
 from accounts.models import User
 from boards import selectors
-from boards.errors import InvalidInput, NotAllowed, NotFound, WrongState
 from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, ReviewMark
 from boards.services.common import STATUS_LABELS, _event, _locked_image, mark_changed
+from core.errors import InvalidInput, NotFound, WrongState
+from core.permissions import require
 
 MARK_COMMENT_LIMIT = 1000
 
@@ -20,8 +21,12 @@ def _may_mark(actor: User, image: Image) -> Batch:
     batch = image.batch
     if batch is None:
         raise WrongState("This image is not in a batch.")
-    if not actor.is_authenticated or not actor.has_perm("boards.review_batch", batch):
-        raise NotAllowed("Only reviewers can mark boxes; you do not have permission to review this batch.")
+    require(
+        actor,
+        "boards.review_batch",
+        batch,
+        message="Only reviewers can mark boxes; you do not have permission to review this batch.",
+    )
     if batch.status != BatchStatus.REVIEW:
         raise WrongState(f"Marks are added during a review; this batch is in {STATUS_LABELS[batch.status]}.")
     return batch

@@ -10,8 +10,9 @@ from django.db.models import Count, Value
 
 from accounts.models import User
 from boards import catalog
-from boards.errors import InvalidInput, NotAllowed, NotFound
 from boards.models import Image, Project, Tag
+from core.errors import InvalidInput, NotFound
+from core.permissions import require
 
 MAX_TAGS_PER_IMAGE = 50
 MAX_TAG_LENGTH = 100
@@ -56,14 +57,22 @@ def _add_tags(project: Project, image_ids: Sequence[int], names: Sequence[str]) 
 TAG_OPERATIONS = ("add", "remove", "set")
 
 
+@dataclass
+class TagResult:
+    images: int  # in the selection
+    added: int  # (image, tag) pairs made; an image that had the tag already is not counted
+    removed: int
+
+
 def change_image_tags(*, image: Image, actor: User, operation: str, tags: Sequence[str]) -> list[str]:
     """Add, remove or set an image's tags; returns its tags afterwards, sorted.
 
     Tagging is for the project's managers and owners (``boards.tag_images``), as in the catalog.
+    One image's twin of ``tag_images``, kept apart for what it adds: "set", the
+    image's row lock and its own refusals (a deleted image is a 404).
     """
     project = image.project
-    if not actor.is_authenticated or not actor.has_perm("boards.tag_images", project):
-        raise NotAllowed("Only the project's managers and owners may tag images.")
+    require(actor, "boards.tag_images", project, message="Only the project's managers and owners may tag images.")
     if operation not in TAG_OPERATIONS:
         raise InvalidInput("The operation is one of add, remove or set.")
     names = _valid_tags(tags)
@@ -84,13 +93,6 @@ def change_image_tags(*, image: Image, actor: User, operation: str, tags: Sequen
         return sorted(image.tags.values_list("name", flat=True))
 
 
-@dataclass
-class TagResult:
-    images: int  # in the selection
-    added: int  # (image, tag) pairs made; an image that had the tag already is not counted
-    removed: int
-
-
 def tag_images(
     *,
     project: Project,
@@ -107,8 +109,7 @@ def tag_images(
     ``MAX_TAGS_PER_IMAGE`` tags (an addition that would pass that is refused
     whole, saying how many images are in the way).
     """
-    if not actor.is_authenticated or not actor.has_perm("boards.tag_images", project):
-        raise NotAllowed("You do not have permission to tag images in this project.")
+    require(actor, "boards.tag_images", project, verb="tag images in this project")
     to_add, to_remove = _valid_tags(list(add)), _valid_tags(list(remove))
     if not to_add and not to_remove:
         raise InvalidInput("Name at least one tag to add or remove.")

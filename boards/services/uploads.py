@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from boards import imaging
-from boards.errors import ConcurrentChange, InvalidInput, NotAllowed, StorageRefused, TooLarge, WrongState
 from boards.models import (
     MAX_BATCH_IMAGES,
     Batch,
@@ -35,8 +34,11 @@ from boards.services.common import (
     unique_batch_name,
     upload_batch_name,
 )
-from boards.services.files import _delete_unreferenced, _ensure_files, _in_parallel, _write_files, safe_filename
+from boards.services.files import _delete_unreferenced, _ensure_files, _in_parallel, _write_files
 from boards.services.tagging import _add_tags, _valid_tags
+from core.errors import ConcurrentChange, InvalidInput, StorageRefused, TooLarge, WrongState
+from core.filenames import safe_filename
+from core.permissions import require
 
 log = logging.getLogger("boards.services")
 
@@ -87,6 +89,13 @@ class UploadResult:
         }
 
 
+@dataclass
+class ImageUpload:
+    image_id: int
+    duplicate: bool
+    batch: Batch | None
+
+
 def _size_of(upload) -> int:
     size = getattr(upload, "size", None)
     if size is None:
@@ -134,8 +143,7 @@ def upload_images(
     sent in several requests: the images join the batch its first request
     made, which must still be in Unassigned and be the actor's own upload.
     """
-    if not actor.has_perm("boards.upload_images", project):
-        raise NotAllowed("You do not have permission to upload images to this project.")
+    require(actor, "boards.upload_images", project, verb="upload images to this project")
     if not files:
         raise InvalidInput("Choose at least one image to upload.")
     if len(files) > MAX_BATCH_IMAGES:
@@ -183,6 +191,59 @@ def upload_images(
     else:  # pragma: no cover - needs two racing uploads twice in a row
         raise ConcurrentChange("Another upload of the same images is running; try again.")
     return UploadResult(batch=batch, files=results)
+
+
+def upload_image(
+    *,
+    project: Project,
+    actor: User,
+    file,
+    filename: str | None = None,
+    batch_name: str | None = None,
+    split: str = "",
+    tags: Sequence[str] = (),
+) -> ImageUpload:
+    """Store one image file in the batch named ``batch_name``.
+
+    Images sent with one batch name land in one batch while that batch is in
+    Unassigned: the first creates it, the next ones join it. Once it has moved
+    on (or is full), the next image of that name starts a new batch. An image
+    already in the project is reported as a duplicate and changes nothing.
+    Joining a batch writes no event: the batch is still being uploaded, as a
+    browser upload is one event however many files it has.
+
+    The API's twin of ``upload_images``, not a call to it: a bad file is an
+    error here rather than a line of a report, and the batch is found by name.
+    """
+    require(actor, "boards.upload_images", project, verb="upload images to this project")
+    split = _valid_split(split)
+    tags = _valid_tags(tags)
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    size = getattr(file, "size", None)
+    if size is not None and size > limit:
+        raise TooLarge(f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB.")
+    data, processed = _process_one(file)
+    if isinstance(processed, str):
+        raise InvalidInput(processed)
+    name = safe_filename(filename) or safe_filename(getattr(file, "name", "")) or f"image.{processed.extension}"
+
+    for _attempt in range(3):
+        try:
+            return _store_one(
+                project=project,
+                actor=actor,
+                data=data,
+                processed=processed,
+                name=name,
+                batch_name=batch_name,
+                split=split,
+                tags=tags,
+            )
+        except IntegrityError:
+            # The same image, or a batch of the same name, was stored a moment
+            # ago by another request; the next pass finds it.
+            continue
+    raise ConcurrentChange("Another upload of the same image or batch is running; try again.")
 
 
 def _display_name(upload) -> str:
@@ -279,64 +340,6 @@ def _new_image(
     # A photo turned upright is stored upright; sha256 stays that of the upload.
     original = data if processed.oriented is None else processed.oriented
     return image, [(image.file.name, original), (image.thumbnail.name, processed.thumbnail)]
-
-
-@dataclass
-class ImageUpload:
-    image_id: int
-    duplicate: bool
-    batch: Batch | None
-
-
-def upload_image(
-    *,
-    project: Project,
-    actor: User,
-    file,
-    filename: str | None = None,
-    batch_name: str | None = None,
-    split: str = "",
-    tags: Sequence[str] = (),
-) -> ImageUpload:
-    """Store one image file in the batch named ``batch_name``.
-
-    Images sent with one batch name land in one batch while that batch is in
-    Unassigned: the first creates it, the next ones join it. Once it has moved
-    on (or is full), the next image of that name starts a new batch. An image
-    already in the project is reported as a duplicate and changes nothing.
-    Joining a batch writes no event: the batch is still being uploaded, as a
-    browser upload is one event however many files it has.
-    """
-    if not actor.is_authenticated or not actor.has_perm("boards.upload_images", project):
-        raise NotAllowed("You do not have permission to upload images to this project.")
-    split = _valid_split(split)
-    tags = _valid_tags(tags)
-    limit = settings.MAX_UPLOAD_FILE_BYTES
-    size = getattr(file, "size", None)
-    if size is not None and size > limit:
-        raise TooLarge(f"The file is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB.")
-    data, processed = _process_one(file)
-    if isinstance(processed, str):
-        raise InvalidInput(processed)
-    name = safe_filename(filename) or safe_filename(getattr(file, "name", "")) or f"image.{processed.extension}"
-
-    for _attempt in range(3):
-        try:
-            return _store_one(
-                project=project,
-                actor=actor,
-                data=data,
-                processed=processed,
-                name=name,
-                batch_name=batch_name,
-                split=split,
-                tags=tags,
-            )
-        except IntegrityError:
-            # The same image, or a batch of the same name, was stored a moment
-            # ago by another request; the next pass finds it.
-            continue
-    raise ConcurrentChange("Another upload of the same image or batch is running; try again.")
 
 
 def _valid_split(split: str | None) -> str:

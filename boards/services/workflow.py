@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role, role_at_least
-from boards.errors import InvalidInput, NotAllowed, WrongState
 from boards.models import (
     Annotation,
     AnnotationState,
@@ -21,23 +20,23 @@ from boards.models import (
     Image,
     Job,
     JobState,
-    Project,
     ReviewState,
 )
 from boards.services.common import (
     STATUS_LABELS,
     _check_all_in,
-    _check_transition,
     _drop_stale_suffix,
     _event,
     _locked,
     _parse_image_ids,
-    _save_transition,
     _split_off,
     _validate_priority,
     mark_changed,
+    transition,
 )
 from boards.services.files import _delete_unreferenced
+from core.errors import InvalidInput, WrongState
+from core.permissions import require
 
 
 @dataclass
@@ -67,9 +66,8 @@ def assign(
         raise InvalidInput("“The first N” is a whole number of at least 1.")
     if first is not None and image_ids is not None:
         raise InvalidInput("Choose images either by id or as “the first N”, not both.")
-    with transaction.atomic():
-        batch = _locked(batch)
-        _check_transition(batch, "assign", actor, verb="assign")
+    with transition(batch, "assign", actor, verb="assign", event=EventKind.ASSIGNED) as change:
+        batch = change.batch
         workspace_id = batch.project.workspace_id
         if not role_at_least(labeler.role_in(workspace_id), Role.LABELER):
             raise InvalidInput(f"{labeler} cannot label in this workspace (needs the labeler role or above).")
@@ -92,30 +90,57 @@ def assign(
             ids = _parse_image_ids(image_ids, what="assign")
             if len(ids) < total:
                 remainder, moved = _split_off(batch, ids, keep=True, status=BatchStatus.UNASSIGNED, actor=actor)
+                change.also.append(remainder)
                 # What stayed is what was selected, unless some ids were not this batch's:
                 # one count fewer than checking the selection first (it rolls back).
                 _check_all_in(ids, total - moved)
                 assigned = len(ids)
             else:
                 _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
-        from_status = batch.status
         batch.assign()
-        _save_transition(batch, remainder)
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
-        _event(
-            batch,
-            EventKind.ASSIGNED,
-            actor,
-            from_status=from_status,
-            to_status=batch.status,
+        change.detail.update(
             labeler=labeler.email,
             reviewer=reviewer.email if reviewer else None,
             job=job.pk,
             images=assigned,
         )
     return AssignResult(batch=batch, job=job, remainder=remainder)
+
+
+def create_job(
+    *,
+    batch: Batch,
+    actor: User,
+    labeler: User,
+    reviewer: User | None = None,
+    num_images: int | None = None,
+    name: str = "",
+) -> AssignResult:
+    """Assign the first ``num_images`` images of a batch (all when None) as a job: the API's ``assign``.
+
+    The rest split off into a new Unassigned batch, as on the board. A reviewer
+    who is the labeler and lacks the reviewer role means no separate review,
+    which is what Roboflow asks of workspaces without review roles.
+    """
+    if num_images is not None and (not isinstance(num_images, int) or isinstance(num_images, bool) or num_images < 1):
+        raise InvalidInput("num_images is a whole number of at least 1.")
+    if (
+        reviewer is not None
+        and reviewer.pk == labeler.pk
+        and not role_at_least(reviewer.role_in(batch.project.workspace_id), Role.REVIEWER)
+    ):
+        reviewer = None
+    return assign(
+        batch=batch,
+        actor=actor,
+        labeler=labeler,
+        reviewer=reviewer,
+        first=num_images,
+        job_name=name.strip()[:200],
+    )
 
 
 def rework_message(n: int) -> str:
@@ -134,11 +159,9 @@ def submit(*, batch: Batch, actor: User) -> Batch:
     Images sent back by a review (``ReviewState.REJECTED``) must first be
     changed (``save_annotations``) or confirmed unchanged (``confirm_rework``).
     """
-    with transaction.atomic():
-        # The project first, so that review cannot be turned off between reading review_mode and the move.
-        Project.objects.select_for_update(no_key=True).filter(pk=batch.project_id).first()
-        batch = _locked(batch)
-        _check_transition(batch, "submit", actor, verb="submit")
+    # The project first, so that review cannot be turned off between reading review_mode and the move.
+    with transition(batch, "submit", actor, verb="submit", event=EventKind.SUBMITTED, lock_project=True) as change:
+        batch = change.batch
         counts = batch.images.aggregate(
             total=Count("pk"),
             pending=Count("pk", filter=Q(annotation_state=AnnotationState.UNANNOTATED)),
@@ -154,25 +177,21 @@ def submit(*, batch: Batch, actor: User) -> Batch:
             raise WrongState("This batch has no images to submit.")
         if counts["rework"]:
             raise WrongState(rework_message(counts["rework"]))
-        from_status = batch.status
         batch.images.update(review_state=ReviewState.PENDING)
         batch.submit()
-        renamed = _drop_stale_suffix(batch) if batch.status == BatchStatus.DATASET else {}
-        _save_transition(batch)
+        if batch.status == BatchStatus.DATASET:
+            change.detail.update(_drop_stale_suffix(batch))
         Job.objects.filter(batch=batch, state=JobState.ANNOTATING).update(
             state=JobState.IN_REVIEW if batch.status == BatchStatus.REVIEW else JobState.COMPLETE,
             updated_at=timezone.now(),
         )
-        _event(batch, EventKind.SUBMITTED, actor, from_status=from_status, to_status=batch.status, **renamed)
     return batch
 
 
 def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = False) -> Batch:
     """Back to Unassigned: annotations are removed, or kept as pre-labels."""
-    with transaction.atomic():
-        batch = _locked(batch)
-        _check_transition(batch, "move_to_unassigned", actor, verb="move")
-        from_status = batch.status
+    with transition(batch, "move_to_unassigned", actor, verb="move", event=EventKind.UNASSIGNED) as change:
+        batch = change.batch
         removed = prelabeled = 0
         if keep_annotations:
             prelabeled = Annotation.objects.filter(image__batch=batch).values("image_id").distinct().count()
@@ -190,13 +209,7 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
             state=JobState.CANCELLED, updated_at=timezone.now()
         )
         batch.move_to_unassigned()
-        _save_transition(batch)
-        _event(
-            batch,
-            EventKind.UNASSIGNED,
-            actor,
-            from_status=from_status,
-            to_status=batch.status,
+        change.detail.update(
             kept_annotations=keep_annotations,
             annotations_removed=removed,
             prelabeled_images=prelabeled,
@@ -206,20 +219,11 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
 
 def archive(*, batch: Batch, actor: User) -> Batch:
     """Unassigned → Archived: the images leave the batch and are free again."""
-    with transaction.atomic():
-        batch = _locked(batch)
-        _check_transition(batch, "archive", actor, verb="archive")
+    with transition(batch, "archive", actor, verb="archive", event=EventKind.ARCHIVED) as change:
+        batch = change.batch
         released = batch.images.update(batch=None, archived_from=batch)
         batch.archive()
-        _save_transition(batch)
-        _event(
-            batch,
-            EventKind.ARCHIVED,
-            actor,
-            from_status=BatchStatus.UNASSIGNED,
-            to_status=batch.status,
-            images_released=released,
-        )
+        change.detail.update(images_released=released)
     return batch
 
 
@@ -228,10 +232,11 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
 
     Returns how many images went.
     """
+    # Not a ``transition``: the batch is deleted, not moved, so there is no FSM
+    # method to check or save, and its event is written before its rows go.
     with transaction.atomic():
         batch = _locked(batch)
-        if not actor.is_authenticated or not actor.has_perm("boards.delete_batch", batch):
-            raise NotAllowed("You do not have permission to delete this batch.")
+        require(actor, "boards.delete_batch", batch, verb="delete this batch")
         if batch.status != BatchStatus.UNASSIGNED:
             raise WrongState(
                 f"Only batches in Unassigned can be deleted; this one is in "
@@ -255,11 +260,14 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
 
 
 def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
+    """Set a batch's priority, whatever its column; no event when it is unchanged.
+
+    Not a ``transition``: the status stays, so a move meanwhile does not refuse it (a delete does).
+    """
     _validate_priority(priority)
     with transaction.atomic():
         batch = _locked(batch, same_status=False)  # deleted meanwhile: 409, as for a move
-        if not actor.is_authenticated or not actor.has_perm("boards.change_batch_priority", batch):
-            raise NotAllowed("You do not have permission to change this batch's priority.")
+        require(actor, "boards.change_batch_priority", batch, verb="change this batch's priority")
         old = batch.priority
         if old != priority:
             Batch.objects.filter(pk=batch.pk).update(priority=priority)
@@ -267,36 +275,3 @@ def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
             batch.priority = priority
             _event(batch, EventKind.PRIORITY, actor, old=old, new=priority)
     return batch
-
-
-def create_job(
-    *,
-    batch: Batch,
-    actor: User,
-    labeler: User,
-    reviewer: User | None = None,
-    num_images: int | None = None,
-    name: str = "",
-) -> AssignResult:
-    """Assign the first ``num_images`` images of a batch (all when None) as a job.
-
-    The rest split off into a new Unassigned batch, as on the board. A reviewer
-    who is the labeler and lacks the reviewer role means no separate review,
-    which is what Roboflow asks of workspaces without review roles.
-    """
-    if num_images is not None and (not isinstance(num_images, int) or isinstance(num_images, bool) or num_images < 1):
-        raise InvalidInput("num_images is a whole number of at least 1.")
-    if (
-        reviewer is not None
-        and reviewer.pk == labeler.pk
-        and not role_at_least(reviewer.role_in(batch.project.workspace_id), Role.REVIEWER)
-    ):
-        reviewer = None
-    return assign(
-        batch=batch,
-        actor=actor,
-        labeler=labeler,
-        reviewer=reviewer,
-        first=num_images,
-        job_name=name.strip()[:200],
-    )

@@ -20,7 +20,6 @@ from boards.views.board import (  # noqa: F401
     _moved_context,
     _moved_message,
     _refused,
-    _would_archive,
     board,
     board_version,
     card_menu,
@@ -32,23 +31,18 @@ from boards.views.board import (  # noqa: F401
 from boards.views.board_render import (  # noqa: F401
     BOARD_CACHE_SECONDS,
     CARD_CACHE_SECONDS,
+    CardRenderer,
+    RenderedCard,
     _board_cards,
-    _board_context,
     _board_html,
     _cache,
-    _Card,
-    _card_key,
-    _card_links,
     _digest,
-    _prepare_cards,
-    _render_cards,
+    board_context,
+    render_cards,
 )
 from boards.views.common import (  # noqa: F401
-    Move,
-    _json_error,
     _refuse,
     _waits,
-    card_moves,
     submit_waits,
 )
 from boards.views.editor import (  # noqa: F401

@@ -15,14 +15,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from boards import selectors, services, upload_requests
-from boards.errors import ServiceError
 from boards.models import (
     Batch,
     BatchStatus,
     can_annotate,
 )
-from boards.views.common import _refuse, card_moves, submit_waits
+from boards.views.common import _refuse, submit_waits
 from core import params
+from core.errors import ServiceError
 
 IMAGES_PER_PAGE = 120
 
@@ -82,17 +82,19 @@ def _render_batch(request: HttpRequest, batch: Batch, *, status: int = 200) -> H
     number = params.integer(request.GET, "page", label="The page", default=1, low=1)
     page = Paginator(selectors.batch_images(batch), IMAGES_PER_PAGE).get_page(number)
     user = request.user
-    batch = selectors.decorate_cards(batch.project, [batch])[0]
+    card = selectors.card_of(batch)
+    rules = services.MoveRules(user, batch.project)
     return render(
         request,
         "boards/batch.html",
         {
             "project": batch.project,
             "batch": batch,
+            "card": card,
             "page": page,
             "history": selectors.batch_history(batch)[:100],
-            "moves": card_moves(user, batch),
-            "submit_waits": submit_waits(user, batch),
+            "moves": rules.moves(card),
+            "submit_waits": submit_waits(rules, card),
             "can_review": batch.status == BatchStatus.REVIEW and user.has_perm("boards.review_batch", batch),
             "can_prioritize": user.has_perm("boards.change_batch_priority", batch),
             "can_annotate": batch.status == BatchStatus.ANNOTATING and can_annotate(batch, user),

@@ -22,7 +22,6 @@ from django_htmx.http import trigger_client_event
 from accounts.models import User
 from accounts.roles import DIALOG_PERMISSIONS
 from boards import selectors, services
-from boards.errors import ConcurrentChange, InvalidInput, ServiceError
 from boards.models import (
     MAX_BATCH_IMAGES,
     PRIORITY_HIGHEST,
@@ -34,13 +33,14 @@ from boards.models import (
     Project,
 )
 from boards.views.batch import _render_batch
-from boards.views.board_render import _board_context, _card_links, _prepare_cards
+from boards.views.board_render import CardRenderer, board_context, render_cards
 from boards.views.common import submit_waits
 from core import params
+from core.errors import ConcurrentChange, InvalidInput, ServiceError
 
 
 def _board_page(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
-    context = _board_context(request, project)
+    context = board_context(request, project)
     if request.htmx:
         return HttpResponse(context["board_html"], status=status)
     return render(request, "boards/board.html", context, status=status)
@@ -56,18 +56,20 @@ def board(request: HttpRequest, ws: str, project: str) -> HttpResponse:
 def card_menu(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
     """A card's "⋯" menu, fetched when it opens: only the moves this user may make on it now."""
     project_obj = selectors.project_for(request.user, ws, project)
-    batch = selectors.card(project_obj, batch_id)
+    batch = selectors.batch_in(project_obj, batch_id)
     if not request.htmx:
         return redirect("batch", ws, project, batch_id)
     seen = params.text(request.GET, "from", limit=20)
     if seen and seen != batch.status:
         moved = f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
         return _refused(request, project_obj, ConcurrentChange(moved))
-    _card_links(request.user, project_obj, [batch])
+    card = selectors.card_of(batch)
+    renderer = CardRenderer(request.user, project_obj)
     context = {
-        "batch": batch,
-        "moves": batch.moves,
-        "submit_waits": submit_waits(request.user, batch),
+        "batch": card,
+        "url": renderer.url(card),
+        "moves": renderer.rules.moves(card),
+        "submit_waits": submit_waits(renderer.rules, card),
         "can_review": request.user.has_perm("boards.review_batch", batch),
         "can_prioritize": request.user.has_perm("boards.change_batch_priority", batch),
         "priorities": range(1, 6),
@@ -103,7 +105,7 @@ def column_more(request: HttpRequest, ws: str, project: str, status: str) -> Htt
     column = selectors.column_page(
         request.user, project_obj, status, offset=offset, board_filter=selectors.BoardFilter.from_query(request.GET)
     )
-    _prepare_cards(request.user, project_obj, column.batches)
+    column.batches = render_cards(request.user, project_obj, column.batches)
     return render(
         request,
         "boards/board.html#more-cards",
@@ -122,43 +124,33 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
     try:
         to = params.text(data, "to", label="The column to move to", limit=20)
         seen_in = params.text(data, "from", label="The column the card was in", limit=20) or None
-        if to == "delete":
-            if seen_in and seen_in != batch.status:
-                raise services.ConcurrentChange(
-                    f"Someone else moved this batch to {batch.get_status_display()} meanwhile."
-                )
-            if data.get("confirm") != "yes":
-                raise services.NeedsInput("Deleting is permanent: confirm first.", dialog="delete")
-            name = batch.name
-            count = services.delete_batch(batch=batch, actor=request.user)
+        ids = params.idents(data, "images", label="A selected image") or None
+        selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
+        first = None
+        if selection == "first":
+            # Checked against the batch's size by the service: more than it holds is refused.
+            first = params.integer(data, "first", label="How many images", low=1, high=MAX_BATCH_IMAGES, required=True)
+            ids = None
+        elif selection == "all":
+            ids = None
+        name = batch.name
+        moved = services.move_batch(
+            batch=batch,
+            actor=request.user,
+            to=to,
+            labeler=_member(batch, data, "labeler"),
+            reviewer=_member(batch, data, "reviewer"),
+            image_ids=ids,
+            first=first,
+            keep_annotations=params.boolean(data, "keep_annotations", label="Keep annotations", default=None),
+            comment=params.text(data, "comment", label="The comment", limit=5000),
+            confirm=data.get("confirm") == "yes",
+            seen_in=seen_in,
+        )
+        if to == services.DELETE:
+            count = moved.n_images
             message = f"Deleted “{name}” and its {count} image{pluralize(count)} for good."
         else:
-            unconfirmed = to == BatchStatus.ARCHIVED and data.get("confirm") != "yes"
-            if unconfirmed and _would_archive(request.user, batch, seen_in):
-                raise services.NeedsInput("Archive this batch? Confirm first.", dialog="archive")
-            ids = params.idents(data, "images", label="A selected image") or None
-            selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
-            first = None
-            if selection == "first":
-                # Checked against the batch's size by the service: more than it holds is refused.
-                first = params.integer(
-                    data, "first", label="How many images", low=1, high=MAX_BATCH_IMAGES, required=True
-                )
-                ids = None
-            elif selection == "all":
-                ids = None
-            moved = services.move_batch(
-                batch=batch,
-                actor=request.user,
-                to=to,
-                labeler=_member(batch, data, "labeler"),
-                reviewer=_member(batch, data, "reviewer"),
-                image_ids=ids,
-                first=first,
-                keep_annotations=params.boolean(data, "keep_annotations", label="Keep annotations", default=None),
-                comment=params.text(data, "comment", label="The comment", limit=5000),
-                seen_in=seen_in,
-            )
             message = _moved_message(batch, moved, to, split=ids is not None or first is not None)
     except services.NeedsInput as needs:
         return _dialog(request, project_obj, batch, needs.dialog, needs.message)
@@ -182,12 +174,6 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
     return redirect(target)
 
 
-def _would_archive(user: User, batch: Batch, seen_in: str | None) -> bool:
-    """Whether archiving would go ahead now: only then is a confirmation asked; otherwise the service says why not."""
-    here = batch.status
-    return here == BatchStatus.UNASSIGNED and seen_in in (None, here) and user.has_perm("boards.archive_batch", batch)
-
-
 def _moved_context(request: HttpRequest, project: Project, batch_id: int, since) -> dict:
     """What a successful move changes on the board: out-of-band swaps, not a redraw.
 
@@ -196,21 +182,19 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
     """
     user = request.user
     statuses = selectors.visible_statuses(user, project)
-    changed = selectors.decorate_cards(
-        project, list(Batch.objects.filter(project=project, updated_at__gte=since, status__in=statuses))
-    )
-    _prepare_cards(user, project, changed)
-    placed = [(batch, selectors.card_after(batch)) for batch in changed]
+    changed = selectors.build_cards(Batch.objects.filter(project=project, updated_at__gte=since, status__in=statuses))
+    rendered = render_cards(user, project, list(changed.values()))
+    placed = [(card, selectors.card_after(project, changed[card.pk])) for card in rendered]
     # A batch split off by this move has no card on the page yet: deleting its
     # card out of band would name a missing element (htmx:oobErrorNoTarget).
     created = set(
         BatchEvent.objects.filter(
-            batch__in=[b.pk for b in changed], kind=EventKind.CREATED, at__gte=since
+            batch__in=list(changed), kind=EventKind.CREATED, at__gte=since
         ).values_list("batch_id", flat=True)
     )
     return {
         "project": project,
-        "removed": [batch_id, *(b.pk for b in changed if b.pk != batch_id and b.pk not in created)],
+        "removed": [batch_id, *(pk for pk in changed if pk != batch_id and pk not in created)],
         "placed": placed,
         "columns": selectors.column_counts(user, project),
     }
@@ -260,9 +244,14 @@ def dialog(request: HttpRequest, ws: str, project: str, batch_id: int, name: str
 def _dialog(
     request: HttpRequest, project: Project, batch: Batch, name: str, message: str, *, from_page: str = ""
 ) -> HttpResponse:
-    batch = selectors.decorate_cards(project, [batch])[0]
     from_page = from_page or params.text(request.POST, "from_page", limit=20)
-    context = {"project": project, "batch": batch, "message": message, "from_page": from_page}
+    context = {
+        "project": project,
+        "batch": batch,
+        "card": selectors.card_of(batch),
+        "message": message,
+        "from_page": from_page,
+    }
     if name == "assign":
         context |= {
             "labelers": selectors.assignable_labelers(project),

@@ -1,101 +1,170 @@
-"""The board's render cache: rendered cards and boards, keyed on the version of what they show."""
+"""The board as HTML: each card rendered from its ``Card``, and the render cache beside it.
+
+``board_context`` is the one call the board views make. Cards are kept in the
+``boards`` cache under their batch's version and their viewer, boards under the
+board's version (see "The board's caches" in the README); with nothing cached,
+two hundred cards are loaded in three queries and rendered here.
+
+The card is the one fragment rendered hundreds of times per page, so it is
+written in Python (``card_html``) rather than as a template partial: about
+25 µs a card against 250 µs through the template engine, which made a board
+with nothing cached ten times slower than a cached one. Every value is escaped.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from html import escape
 
 from django.core.cache import caches
-from django.http import (
-    HttpRequest,
-)
+from django.http import HttpRequest
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from accounts.models import User
 from boards import selectors
-from boards.models import (
-    Batch,
-    Project,
-)
+from boards.models import Project
+from boards.selectors.cards import Card
+from boards.services.moves import MoveRules
 from boards.templatetags.board_tags import age
-from boards.views.common import card_moves
 
-# Rendered cards and boards (see "The board's caches" in the README). Keys name
-# the version of what they hold, so entries never go stale; a day bounds how
-# long an unused one lingers before the cache's own culling gets to it.
+# Rendered cards (see "The board's caches" in the README). Keys name the
+# version of what they hold, so entries never go stale; a day bounds how long
+# an unused one lingers before the cache's own culling gets to it.
 CARD_CACHE_SECONDS = 24 * 3600
+# A rendered board is reused while nothing on it changed, for a minute at most:
+# the cards' ages ("5m") move on with the clock.
+BOARD_CACHE_SECONDS = 60
 
 
 def _cache():
     return caches["boards"]
 
 
-def _prepare_cards(user: User, project: Project, batches: list[Batch]) -> None:
-    """Moves, links and HTML for each card."""
-    _card_links(user, project, batches)
-    _render_cards(batches)
+@dataclass(frozen=True)
+class RenderedCard:
+    pk: int
+    status: str
+    html: str
+    movable: bool
 
 
-def _card_links(user: User, project: Project, batches: list[Batch]) -> None:
-    """Moves and links for each card: built once here rather than ten {% url %} calls a card."""
-    base = reverse("batch", args=[project.workspace.slug, project.slug, 0]).removesuffix("0/")
-    thumb = reverse("image-file", args=[0, "thumb"]).removesuffix("0/thumb")
-    for batch in batches:
-        batch.moves = card_moves(user, batch)
-        batch.url = f"{base}{batch.pk}/"
-        batch.thumb_urls = [f"{thumb}{image_id}/thumb" for image_id in batch.thumb_ids]
-        # As the date filter's "M j, Y H:i", at a tenth of its cost (a third of a card's rendering).
-        uploaded = timezone.localtime(batch.uploaded_at)
-        batch.uploaded_label = f"{uploaded:%b} {uploaded.day}, {uploaded:%Y %H:%M}"
+class CardRenderer:
+    """Renders one person's cards of one project: the links and the rules are worked out once."""
+
+    def __init__(self, user: User, project: Project):
+        self.rules = MoveRules(user, project)
+        self.base = reverse("batch", args=[project.workspace.slug, project.slug, 0]).removesuffix("0/")
+        self.thumb = reverse("image-file", args=[0, "thumb"]).removesuffix("0/thumb")
+
+    def url(self, card: Card) -> str:
+        return f"{self.base}{card.pk}/"
+
+    def render(self, cards: list[Card]) -> list[RenderedCard]:
+        rendered = []
+        for card in cards:
+            moves = self.rules.moves(card)
+            rendered.append(RenderedCard(card.pk, card.status, mark_safe(self.card_html(card, moves)), bool(moves)))  # noqa: S308 - every value is escaped
+        return rendered
+
+    def card_html(self, card: Card, moves) -> str:
+        url = self.url(card)
+        name = escape(card.name)
+        parts = [
+            f'<li class="batch-card prio-{card.priority}{"" if moves else " locked"}" id="batch-{card.pk}"\n'
+            f'    data-move-url="{url}move"\n'
+            f'    data-moves="{"".join(f"{m.target} " for m in moves)}"\n'
+            f'    data-name="{name}">\n'
+            f'  <div class="card-top">\n'
+            f'    <a href="{url}" class="batch-name">{name}</a>\n'
+        ]
+        if moves:
+            # settle:0ms: htmx wires the fetched forms up at once, not 20 ms after they show
+            # (a quick Space would post them plainly).
+            parts.append(
+                '    <details class="card-menu">\n'
+                f'      <summary aria-label="Move “{name}”">⋯</summary>\n'
+                f'      <ul class="menu" role="list" hx-get="{url}menu?from={card.status}" '
+                'hx-trigger="toggle once from:closest details" hx-swap="innerHTML settle:0ms">\n'
+                f'        <li><a href="{url}">Open the batch to move it…</a></li>\n'
+                "      </ul>\n"
+                "    </details>\n"
+            )
+        parts.append("  </div>\n")
+        if card.thumb_ids:
+            imgs = "".join(
+                f'<img src="{self.thumb}{pk}/thumb" alt="" loading="lazy" width="56" height="42">'
+                for pk in card.thumb_ids
+            )
+            parts.append(f'  <div class="strip" aria-hidden="true">\n    {imgs}\n  </div>\n')
+        n = card.image_count
+        parts.append(
+            '  <div class="meta">\n'
+            f'    <span class="prio" title="Priority {card.priority} (1 is highest)">P{card.priority}</span>\n'
+            f"    <span>{n} image{_s(n)}</span>\n"
+        )
+        if card.prelabeled_count:
+            parts.append(
+                '    <span class="prelabeled" title="Images with boxes kept as pre-labels: a labeler confirms '
+                f'them in the editor">{card.prelabeled_count} pre-labeled</span>\n'
+            )
+        if card.num_jobs:
+            parts.append(
+                '    <span class="muted" title="Jobs: assignments so far">'
+                f"{card.num_jobs} job{_s(card.num_jobs)}</span>\n"
+            )
+        people = ""
+        if card.labeler:
+            people = (
+                f'<span class="avatar" title="Labeler: {escape(card.labeler.email)}">'
+                f"{escape(card.labeler.initials)}</span>"
+            )
+            if card.reviewer:
+                people += (
+                    f'<span class="avatar reviewer" title="Reviewer: {escape(card.reviewer.email)}">'
+                    f"{escape(card.reviewer.initials)}</span>"
+                )
+        uploaded = timezone.localtime(card.uploaded_at)
+        parts.append(
+            f'    <span class="people">{people}</span>\n'
+            f'    <span class="age muted" title="Uploaded {uploaded:%b} {uploaded.day}, {uploaded:%Y %H:%M}">'
+            f"{age(card.uploaded_at)}</span>\n"
+            "  </div>\n"
+        )
+        if card.status != "unassigned":
+            p = card.progress
+            rework = ""
+            if card.rework_count:
+                rework = (
+                    ' · <span class="rework-tag" title="Images sent back by the review that are neither changed '
+                    f'nor checked yet">{card.rework_count} to rework</span>'
+                )
+            parts.append(
+                f'  <div class="progress" role="progressbar" aria-label="{p.label}" aria-valuemin="0" '
+                f'aria-valuemax="{p.total}" aria-valuenow="{p.done}">\n'
+                '    <svg viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">'
+                f'<rect width="{p.percent}" height="1"/></svg>\n'
+                "  </div>\n"
+                f'  <div class="progress-label muted">{p.done} / {p.total} {p.label}{rework}</div>\n'
+            )
+        parts.append("</li>\n")
+        return "".join(parts)
 
 
-def _render_cards(batches: list[Batch]) -> None:
-    """Each card's HTML, memoised on everything the card shows.
-
-    The key is a digest of the card's inputs (counts, people, moves, age...),
-    so a cached card is the card the template would render now. Cards hold no
-    CSRF token: their menu is fetched when opened (``card_menu``).
-    """
-    cache = _cache()
-    keys = {batch.pk: _card_key(batch) for batch in batches}
-    cached = cache.get_many(keys.values())
-    fresh: dict[str, str] = {}
-    template = get_template("boards/board.html#card")
-    for batch in batches:
-        key = keys[batch.pk]
-        batch.html = cached.get(key) or fresh.get(key)
-        if batch.html is None:
-            batch.html = fresh[key] = template.render({"batch": batch})
-    if fresh:
-        cache.set_many(fresh, timeout=CARD_CACHE_SECONDS)
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
-def _card_key(batch: Batch) -> str:
-    job = batch.current_job
-    people = [(u.email, u.initials) for u in (job.labeler, job.reviewer) if u] if job else []
-    inputs = (
-        batch.pk,
-        batch.name,
-        batch.priority,
-        batch.status,
-        batch.url,
-        batch.uploaded_at.isoformat(),
-        age(batch.uploaded_at),
-        batch.image_count,
-        batch.annotated_count,
-        batch.reviewed_count,
-        batch.prelabeled_count,
-        batch.thumb_urls,
-        batch.num_jobs,
-        people,
-        [m.to for m in batch.moves],
-    )
-    return "card-html:" + _digest(inputs)
+def render_cards(user: User, project: Project, cards: list[Card]) -> list[RenderedCard]:
+    """These cards as this user sees them (no cache): for "show more" and the cards a move changed."""
+    return CardRenderer(user, project).render(cards)
 
 
-def _board_context(request: HttpRequest, project: Project) -> dict:
+def board_context(request: HttpRequest, project: Project) -> dict:
+    """Everything the board page shows, its columns and cards rendered (or taken from the cache)."""
     board_filter = selectors.BoardFilter.from_query(request.GET)
     user = request.user
     return {
@@ -108,17 +177,19 @@ def _board_context(request: HttpRequest, project: Project) -> dict:
     }
 
 
-# A rendered board is reused while nothing on it changed, for a minute at most:
-# the cards' ages ("5m") move on with the clock.
-BOARD_CACHE_SECONDS = 60
-
-
 def _board_html(request: HttpRequest, project: Project, board_filter: selectors.BoardFilter) -> str:
     """The board's columns and cards as this user sees them, rendered once per change of the board."""
     user = request.user
     version = selectors.board_version(project)
     who = (user.pk, user.is_superuser, user.role_in(project.workspace_id))
-    inputs = (project.pk, project.slug, project.workspace.slug, project.updated_at.isoformat(), who)
+    inputs = (
+        project.pk,
+        project.slug,
+        project.workspace.slug,
+        project.review_mode,
+        project.updated_at.isoformat(),
+        who,
+    )
     key = "board-html:" + _digest((*inputs, version, board_filter.as_query()))
     cache = _cache()
     html = cache.get(key)
@@ -139,14 +210,7 @@ def _board_html(request: HttpRequest, project: Project, board_filter: selectors.
     return html
 
 
-@dataclass(frozen=True)
-class _Card:
-    pk: int
-    html: str
-    movable: bool
-
-
-def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], viewer: str) -> dict[int, _Card]:
+def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], viewer: str) -> dict[int, RenderedCard]:
     """The board's cards for this user, by batch id: from the cache, or loaded and rendered.
 
     A card is kept under its batch's version (``updated_at``, which every
@@ -161,9 +225,11 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
     found = cache.get_many(keys.values())
     missing = [ref.pk for ref in refs if keys[ref.pk] not in found]
     if missing:
-        batches = selectors.cards(project, missing)
-        _prepare_cards(user, project, batches)
-        fresh = {keys[b.pk]: _Card(b.pk, b.html, bool(b.moves)) for b in batches if b.pk in keys}
+        fresh = {
+            keys[card.pk]: card
+            for card in render_cards(user, project, selectors.cards_of(project, missing))
+            if card.pk in keys
+        }
         cache.set_many(fresh, timeout=CARD_CACHE_SECONDS)
         found |= fresh
     return {ref.pk: found[keys[ref.pk]] for ref in refs if keys[ref.pk] in found}

@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from boards import selectors, services
-from boards.errors import ConcurrentChange, InvalidInput, ServiceError
 from boards.models import (
     Batch,
     BatchStatus,
@@ -24,8 +23,10 @@ from boards.models import (
     can_annotate,
     can_submit,
 )
-from boards.views.common import _json_error, _waits
+from boards.views.common import _waits
 from core import params
+from core.errors import ConcurrentChange, InvalidInput, ServiceError
+from core.http import json_error
 
 # --- the annotation editor ----------------------------------------------------------
 
@@ -161,16 +162,16 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
         batch = selectors.batch_in(project_obj, batch_id)
         image = selectors.image_in(batch, image_id)
     except Http404:
-        return _json_error("There is no such image in this project.", 404, "not_found")
+        return json_error("There is no such image in this project.", 404, "not_found")
     try:
         boxes, version, empty = _parse_save(request.body)
         saved = services.save_annotations(
             image=image, actor=request.user, boxes=boxes, expected_version=version, empty=empty
         )
     except ConcurrentChange as exc:
-        return _json_error(exc.message, exc.status, "stale")
+        return json_error(exc.message, exc.status, "stale")
     except ServiceError as exc:
-        return _json_error(exc.message, exc.status, exc.code)
+        return json_error(exc.message, exc.status, exc.code)
     progress = selectors.batch_progress(batch)
     return JsonResponse(
         {

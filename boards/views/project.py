@@ -17,8 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from boards import selectors, services
-from boards.errors import InvalidInput, ServiceError
-from boards.formats import AnnotationFormatError, export
+from boards.formats import AnnotationFormatError, export, registry
 from boards.models import (
     Batch,
     BatchStatus,
@@ -26,6 +25,7 @@ from boards.models import (
     Project,
 )
 from core import params
+from core.errors import InvalidInput, ServiceError
 
 # --- project settings: label classes and review mode -----------------------------
 
@@ -194,8 +194,7 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         context["count"] = export.dataset_images(project_obj, batch).count()
         return render(request, "boards/export.html", context)
     try:
-        if fmt not in export.FORMATS:
-            raise AnnotationFormatError(f"“{fmt}” is not an export format: choose coco, yolo or voc.")
+        registry.for_export(fmt)  # a clear 400 for a format there is not
         ratio = export.parse_split(params.text(request.GET, "split", label="The split", limit=100))
         seed = params.integer(request.GET, "seed", label="The seed", default=0, low=0)
     except (AnnotationFormatError, InvalidInput) as exc:

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
 from boards import selectors, services
-from boards.errors import InvalidInput, ServiceError
 from boards.models import (
     Batch,
     BatchStatus,
@@ -25,6 +24,7 @@ from boards.models import (
 )
 from boards.views.board import _refused
 from core import params
+from core.errors import InvalidInput, ServiceError
 
 
 @login_required

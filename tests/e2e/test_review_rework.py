@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from boards import services
+from boards.formats.box import Box
 from boards.models import Batch, BatchStatus, Image, ReviewState
-from boards.services import Box
 from tests.e2e.test_editor import classes, drag, photo, saved_after  # noqa: F401 - fixtures and helpers
 from tests.factories import BatchFactory
 

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from boards import services
+from boards.formats.box import Box
 from boards.models import Batch, Image, LabelClass, ReviewMark
-from boards.services import Box
 from tests.e2e.test_editor import photo
 from tests.factories import BatchFactory
 

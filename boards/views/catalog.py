@@ -1,6 +1,6 @@
 """The catalog's pages: the image grid with its filters, "Add batch", tags, archived batches, merge.
 
-Thin, like ``boards.views``: parse the request, call ``boards.catalog`` (reads)
+Thin, like the other screens: parse the request, call ``boards.catalog`` (reads)
 or ``boards.services`` (writes), render. Every form works as a plain POST; the
 grid's dialog and live counts use htmx on top.
 """
@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from boards import catalog, selectors, services
 from boards.catalog import CatalogFilter
-from boards.errors import ServiceError
 from boards.models import MAX_BATCH_IMAGES, PRIORITY_DEFAULT, PRIORITY_HIGHEST, PRIORITY_LOWEST, Batch, Project
 from core import params
+from core.errors import ServiceError
 
 PRIORITIES = range(PRIORITY_HIGHEST, PRIORITY_LOWEST + 1)
 

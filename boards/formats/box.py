@@ -1,4 +1,4 @@
-"""The box every annotation service and format reads and writes; imports nothing of Django."""
+"""The box every annotation format and service reads and writes; imports nothing of Django."""
 
 from __future__ import annotations
 

@@ -1,0 +1,226 @@
+"""Paths of the key check, workspaces, projects, batches (with their moves) and annotation jobs."""
+
+from __future__ import annotations
+
+from boards.api.openapi.common import (
+    ANNOTATE,
+    BATCH_STATUSES,
+    MANAGE,
+    PROJ,
+    READ,
+    WS,
+    answer,
+    errors,
+    operation,
+    param,
+    ref,
+)
+from boards.models import MAX_BATCH_IMAGES
+
+_ROOT_ANSWER = answer(
+    {
+        "type": "object",
+        "properties": {
+            "welcome": {"type": "string"},
+            "instructions": {"type": "string"},
+            "docs": {"type": "string"},
+            "workspace": {"type": "string", "description": "The key's workspace."},
+        },
+        "required": ["workspace"],
+    }
+)
+
+PATHS = {
+    "/": {
+        "get": operation(
+            "Check a key",
+            "Answers with the workspace the key belongs to. The roboflow client calls this (as POST) first.",
+            {"200": _ROOT_ANSWER, **errors()},
+            scope=None,
+            operationId="root",
+        ),
+        "post": operation(
+            "Check a key (POST)",
+            "The same as GET.",
+            {"200": _ROOT_ANSWER, **errors()},
+            scope=None,
+            operationId="rootPost",
+        ),
+    },
+    "/{ws}": {
+        "parameters": WS,
+        "get": operation(
+            "Workspace and its projects",
+            "The workspace, its member count and every project in it.",
+            {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "workspace": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "url": {"type": "string"},
+                                    "members": {"type": "integer"},
+                                    "projects": {"type": "array", "items": ref("Project")},
+                                },
+                                "required": ["name", "url", "projects"],
+                            }
+                        },
+                        "required": ["workspace"],
+                    }
+                ),
+                **errors(403, 404),
+            },
+            scope=READ,
+            operationId="getWorkspace",
+        ),
+    },
+    "/{ws}/{project}": {
+        "parameters": PROJ,
+        "get": operation(
+            "A project",
+            "The project with its image, split and class counts. `versions` is always empty.",
+            {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "workspace": {"type": "string"},
+                            "project": ref("Project"),
+                            "versions": {"type": "array", "items": {"type": "object"}},
+                        },
+                        "required": ["project", "versions"],
+                    }
+                ),
+                **errors(403, 404),
+            },
+            scope=READ,
+            operationId="getProject",
+        ),
+    },
+    "/{ws}/{project}/batches": {
+        "parameters": PROJ,
+        "get": operation(
+            "List batches",
+            "Every batch of the project, oldest first, with its image count and open jobs.",
+            {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "properties": {"batches": {"type": "array", "items": ref("Batch")}},
+                        "required": ["batches"],
+                    }
+                ),
+                **errors(403, 404),
+            },
+            scope=READ,
+            operationId="listBatches",
+        ),
+    },
+    "/{ws}/{project}/batches/{batch_id}": {
+        "parameters": [*PROJ, param("batch_id")],
+        "get": operation(
+            "A batch",
+            "The bare batch object.",
+            {"200": answer(ref("Batch")), **errors(403, 404)},
+            scope=READ,
+            operationId="getBatch",
+        ),
+    },
+    "/{ws}/{project}/batches/{batch_id}/move": {
+        "parameters": [*PROJ, param("batch_id")],
+        "post": operation(
+            "Move a batch to another column (Batchboard)",
+            "Runs the same service and permission checks as dragging the card on the board. "
+            "Unassigned → annotating assigns it (`labelerEmail` required, `images` to assign only some: "
+            "the rest split off); annotating → review or dataset submits it; review → dataset approves "
+            "every image, review → annotating rejects them; any column → unassigned moves it back "
+            "(`keepAnnotations` required: true keeps the boxes as pre-labels, false removes them); "
+            "unassigned → archived archives it. A move to the column the batch is in changes nothing. "
+            "With `from` (the column you saw the batch in), a batch someone else moved meanwhile is "
+            "refused with 409. Moves out of or into Unassigned, and archiving, need the `manage` scope, "
+            "the others `annotate`.",
+            {"200": answer(ref("Batch")), **errors(400, 403, 404, 409)},
+            scope=f"{MANAGE} or {ANNOTATE}",
+            operationId="moveBatch",
+            requestBody={
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "to": {"type": "string", "enum": BATCH_STATUSES},
+                                "from": {"type": "string", "enum": BATCH_STATUSES},
+                                "labelerEmail": {"type": "string"},
+                                "reviewerEmail": {"type": "string"},
+                                "images": {"type": "array", "items": {"type": "string"}},
+                                "keepAnnotations": {"type": "boolean"},
+                                "comment": {"type": "string"},
+                            },
+                            "required": ["to"],
+                        }
+                    }
+                },
+            },
+        ),
+    },
+    "/{ws}/{project}/jobs": {
+        "parameters": PROJ,
+        "get": operation(
+            "List annotation jobs",
+            "Every job of the project, newest first, with image counts by state.",
+            {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "properties": {"jobs": {"type": "array", "items": ref("Job")}},
+                        "required": ["jobs"],
+                    }
+                ),
+                **errors(403, 404),
+            },
+            scope=READ,
+            operationId="listJobs",
+        ),
+        "post": operation(
+            "Create an annotation job",
+            "Assigns `num_images` images of an Unassigned batch (all of them when omitted) to a labeler; "
+            "the rest split off into a new Unassigned batch, as on the board. A reviewer who is the labeler "
+            "and lacks the reviewer role means no separate reviewer.",
+            {"200": answer(ref("Job")), **errors(400, 403, 404, 409)},
+            scope=MANAGE,
+            operationId="createJob",
+            requestBody={
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "batch": {"type": "string", "description": "The batch id."},
+                                "num_images": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_IMAGES},
+                                "labelerEmail": {"type": "string"},
+                                "reviewerEmail": {"type": "string"},
+                            },
+                            "required": ["batch", "labelerEmail"],
+                        }
+                    }
+                },
+            },
+        ),
+    },
+    "/{ws}/{project}/jobs/{job_id}": {
+        "parameters": [*PROJ, param("job_id")],
+        "get": operation(
+            "An annotation job",
+            "The bare job object.",
+            {"200": answer(ref("Job")), **errors(403, 404)},
+            scope=READ,
+            operationId="getJob",
+        ),
+    },
+}

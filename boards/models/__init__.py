@@ -1,0 +1,42 @@
+"""The boards app's models, a module per domain; every name is re-exported here.
+
+``from boards.models import X`` is how the rest of the code (and the
+migrations, through ``boards.models.original_upload_to``) names them. The
+modules: ``choices`` (the stored choices and limits), ``projects`` (project,
+label classes, tags), ``batches`` (the batch state machine, jobs, events),
+``images`` (images, annotations, review marks) and ``counts`` (a card's image
+counts).
+"""
+
+from boards.models.batches import (  # noqa: F401
+    Batch,
+    BatchEvent,
+    Job,
+    _all_images_done,
+    _has_images,
+    can_annotate,
+    can_submit,
+)
+from boards.models.choices import (  # noqa: F401
+    IDLE_STATUSES,
+    MAX_BATCH_IMAGES,
+    PRIORITY_DEFAULT,
+    PRIORITY_HIGHEST,
+    PRIORITY_LOWEST,
+    AnnotationState,
+    BatchSource,
+    BatchStatus,
+    EventKind,
+    JobState,
+    ReviewState,
+    Split,
+)
+from boards.models.counts import CARD_COUNTS, count_card_images  # noqa: F401
+from boards.models.images import (  # noqa: F401
+    Annotation,
+    Image,
+    ReviewMark,
+    original_upload_to,
+    thumbnail_upload_to,
+)
+from boards.models.projects import LabelClass, Project, Tag  # noqa: F401

@@ -1,0 +1,161 @@
+"""Images, their boxes (annotations) and the marks reviewers pin to them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from boards.models.batches import Batch
+from boards.models.choices import AnnotationState, ReviewState, Split
+from boards.models.projects import LabelClass, Project, Tag
+
+
+def original_upload_to(image: "Image", filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"images/{image.project_id}/{image.sha256[:2]}/{image.sha256}.{ext}"
+
+
+def thumbnail_upload_to(image: "Image", filename: str) -> str:
+    return f"thumbs/{image.project_id}/{image.sha256[:2]}/{image.sha256}.jpg"
+
+
+class Image(models.Model):
+    # No single-column indexes on these two: the composite indexes below start
+    # with them, and every index is one more write when a batch takes 25,000 images.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images", db_index=False)
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="images", db_index=False
+    )
+    file = models.FileField(upload_to=original_upload_to, max_length=255)
+    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_filename = models.CharField(max_length=255)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    annotation_state = models.CharField(
+        max_length=12, choices=AnnotationState.choices, default=AnnotationState.UNANNOTATED
+    )
+    review_state = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.PENDING)
+    review_comment = models.TextField(blank=True)
+    annotation_version = models.PositiveIntegerField(
+        default=0, help_text="Goes up with every save, so two editors cannot silently overwrite each other."
+    )
+    annotated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who saved the image's current boxes (or marked it empty).",
+    )
+    rejections = models.PositiveIntegerField(
+        default=0,
+        help_text="How many finished reviews sent this image back. An approved image with none passed first time.",
+    )
+    split = models.CharField(max_length=5, choices=Split.choices, blank=True, default=Split.NONE)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    archived_from = models.ForeignKey(
+        Batch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="archived_images",
+        help_text="The archived batch this image left; a restore brings it back while it is free.",
+        db_index=False,  # see the partial index in Meta
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project")]
+        # The catalog pages newest first, by (uploaded_at, id): each filter has
+        # an index that also yields that order (SQLite appends the id to every
+        # index; PostgreSQL gets it spelled out). These three are the same on
+        # both databases. The indexes for the free images, the file name and
+        # the annotation and review states differ by database and are made by
+        # migration 0006_catalog_indexes_by_database: PostgreSQL writes every
+        # index of a row whose batch changes (SQLite only those holding the
+        # batch), so there they are partial, leaving out the images that a new
+        # batch takes, and file names are searched through a trigram index.
+        indexes = [
+            models.Index(fields=["batch", "id"]),
+            models.Index(fields=["project", "uploaded_at", "id"]),
+            models.Index(fields=["project", "width", "height"]),
+            # Only archived images have it set: the others stay out of this
+            # index, so PostgreSQL writes nothing here when their batch changes.
+            models.Index(
+                fields=["archived_from"],
+                condition=models.Q(archived_from__isnull=False),
+                name="image_archived_from_idx",
+            ),
+        ]
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.original_filename
+
+    @property
+    def workspace_id(self) -> int:
+        return self.project.workspace_id
+
+    def stored_name(self, kind: str) -> str:
+        """The storage name of the original, or of the thumbnail ("thumb"; the original while it has none)."""
+        return self.file.name if kind == "original" else (self.thumbnail.name or self.file.name)
+
+    @property
+    def state(self) -> str:
+        """The one word a person sees: unannotated, annotated, empty, approved, rejected."""
+        if self.review_state != ReviewState.PENDING:
+            return self.review_state
+        return self.annotation_state
+
+
+class Annotation(models.Model):
+    """One bounding box, in pixels of the original image."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    label = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="annotations")
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        # "Has class X" in the catalog reads the image ids of one class from this index alone.
+        indexes = [models.Index(fields=["label", "image"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} at ({self.x:g}, {self.y:g}) {self.width:g}×{self.height:g}"
+
+
+class ReviewMark(models.Model):
+    """A reviewer's comment pinned to one box, or to a region of an image, at a review.
+
+    The region (in pixels of the image) is kept whatever happens to the box: a
+    labeler's next save replaces the boxes, and the mark still shows where the
+    reviewer pointed. ``annotation`` names the box while it exists.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="review_marks")
+    annotation = models.ForeignKey(
+        Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_marks"
+    )
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    comment = models.TextField()
+    # The image's own review comment, kept when the review finished (the history a
+    # later review shows), rather than a mark a reviewer pinned to a box or region.
+    from_comment = models.BooleanField(default=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["image", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Mark on image {self.image_id}: {self.comment[:40]}"

@@ -1,0 +1,133 @@
+"""The board's card: what one batch's card shows, built for any number of batches in one pass.
+
+A ``Card`` is plain data read with ``values_list`` (no model instances): the
+batch's own fields, its image counts (stored by the services, or counted when
+they are not current), its first thumbnails and its current job's people. Three
+queries at most for any number of cards: the batches with their thumbnails, the
+jobs, and a count of the images of batches whose stored counts are stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import OuterRef, Subquery
+
+from accounts.models import initials_of
+from boards.models import IDLE_STATUSES, Batch, BatchStatus, Image, Job, JobState, count_card_images
+
+THUMBS_PER_CARD = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    pk: int
+    email: str
+    initials: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done: int
+    total: int
+    label: str
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+@dataclass(slots=True)
+class Card:
+    pk: int
+    name: str
+    priority: int
+    status: str
+    uploaded_at: datetime
+    updated_at: datetime
+    image_count: int = 0
+    annotated_count: int = 0
+    reviewed_count: int = 0
+    prelabeled_count: int = 0
+    thumb_ids: list[int] = field(default_factory=list)
+    num_jobs: int = 0  # assignments so far, cancelled ones included
+    labeler: Person | None = None  # of the current job; none in Unassigned and Archived
+    reviewer: Person | None = None
+
+    @property
+    def labeler_id(self) -> int | None:
+        return self.labeler.pk if self.labeler else None
+
+    @property
+    def rework_count(self) -> int:
+        """In Annotating, the only reviewed images are those a review sent back and that
+        were neither changed nor checked since: the images awaiting rework."""
+        return self.reviewed_count if self.status == BatchStatus.ANNOTATING else 0
+
+    @property
+    def progress(self) -> Progress:
+        if self.status == BatchStatus.REVIEW:
+            return Progress(self.reviewed_count, self.image_count, "reviewed")
+        return Progress(self.annotated_count, self.image_count, "annotated")
+
+
+_FIELDS = ("pk", "name", "priority", "status", "uploaded_at", "updated_at")
+_COUNTS = ("n_images", "n_annotated", "n_reviewed", "n_prelabeled", "counted_at")
+_PEOPLE = tuple(f"{who}__{f}" for who in ("labeler", "reviewer") for f in ("id", "email", "full_name"))
+
+
+def build_cards(batches) -> dict[int, Card]:
+    """The cards of these batches (a ``Batch`` queryset), by batch id."""
+    # The first four images of each card: four index lookups per batch, never a
+    # scan of every image of every card.
+    firsts = {
+        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
+        for n in range(THUMBS_PER_CARD)
+    }
+    cards: dict[int, Card] = {}
+    stale: list[int] = []
+    n = len(_FIELDS)
+    for row in batches.order_by().annotate(**firsts).values_list(*_FIELDS, *_COUNTS, *firsts):
+        card = cards[row[0]] = Card(*row[:n])
+        images, annotated, reviewed, prelabeled, counted_at = row[n : n + 5]
+        if counted_at is not None and counted_at == card.updated_at:
+            card.image_count, card.annotated_count, card.reviewed_count, card.prelabeled_count = (
+                images,
+                annotated,
+                reviewed,
+                prelabeled,
+            )
+        else:
+            stale.append(card.pk)
+        card.thumb_ids = [pk for pk in row[n + 5 :] if pk is not None]
+    if not cards:
+        return cards
+    for pk, counts in count_card_images(stale).items() if stale else ():
+        card = cards[pk]
+        card.image_count, card.annotated_count, card.reviewed_count, card.prelabeled_count = counts
+    jobs = Job.objects.filter(batch_id__in=list(cards)).order_by("-created_at", "-pk")
+    current: set[int] = set()  # cards whose current job (the latest not cancelled) is read
+    for batch_id, state, *people in jobs.values_list("batch_id", "state", *_PEOPLE):
+        card = cards[batch_id]
+        card.num_jobs += 1
+        if batch_id in current or state == JobState.CANCELLED or card.status in IDLE_STATUSES:
+            continue
+        current.add(batch_id)
+        card.labeler, card.reviewer = _person(*people[:3]), _person(*people[3:])
+    return cards
+
+
+def _person(pk: int | None, email: str | None, full_name: str | None) -> Person | None:
+    return Person(pk, email, initials_of(full_name or "", email)) if pk is not None else None
+
+
+def cards_of(project, ids) -> list[Card]:
+    """These batches of the project as cards, in the order of ``ids``."""
+    cards = build_cards(Batch.objects.filter(project=project, pk__in=list(ids)))
+    return [cards[pk] for pk in ids if pk in cards]
+
+
+def card_of(batch: Batch) -> Card:
+    """One batch's card (its counts and people), e.g. for a dialog or the batch page."""
+    return build_cards(Batch.objects.filter(pk=batch.pk))[batch.pk]

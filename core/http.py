@@ -1,0 +1,37 @@
+"""The app's few HTTP answers that pages, scripts and the API share: one JSON error body, one file download.
+
+Every JSON error, from the API, the editor's autosave or a page asked for JSON,
+is ``{"error": {"message": ..., "type": ...}}``: the shape Roboflow's REST API
+answers with, so its Python client reads our errors (it crashes on a bare
+string). Callers differ only in which ``type`` they name, so they pass it.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, JsonResponse
+
+# Stored files are content-addressed: a name never gets other bytes, so a browser may keep them.
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def json_error(message: str, status: int, code: str = "invalid") -> JsonResponse:
+    """The one JSON error body; ``code`` is its ``type``, which scripts branch on."""
+    return JsonResponse({"error": {"message": message, "type": code}}, status=status)
+
+
+def serve_file(name: str, *, cache_control: str = IMMUTABLE) -> FileResponse:
+    """Stream a stored file with the content type its name implies; 404 when storage has lost it.
+
+    Callers check who may see the file first; this only reads it. The file is
+    streamed, never read into memory, and closed when the response is.
+    """
+    try:
+        handle = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404("The image file is missing from storage.") from None
+    response = FileResponse(handle, content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+    response["Cache-Control"] = cache_control
+    return response
