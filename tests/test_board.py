@@ -633,3 +633,24 @@ def test_a_card_says_when_its_batch_was_uploaded(client, manager, project):
     BatchFactory(project=project, uploaded_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC))
     client.force_login(manager)
     assert b'title="Uploaded Mar 4, 2026 05:06"' in client.get(board_url(project)).content
+
+
+def test_a_batch_deleted_while_its_priority_changes_is_a_conflict_not_a_crash(client, manager, make_batch, monkeypatch):
+    batch = make_batch(2)
+    stale = Batch.objects.get(pk=batch.pk)
+    Batch.objects.filter(pk=batch.pk).delete()
+    monkeypatch.setattr(selectors, "batch_in", lambda project, batch_id: stale)
+    client.force_login(manager)
+    url = reverse("priority", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
+    response = client.post(url, {"priority": "1"})
+    assert response.status_code in (404, 409)
+    assert stale.name in response.content.decode()  # the page it had, from the batch as it was
+
+
+def test_the_card_of_a_deleted_batch_is_the_card_it_had(manager, make_batch):
+    batch = make_batch(3)
+    stale = Batch.objects.get(pk=batch.pk)
+    Batch.objects.filter(pk=batch.pk).delete()
+    card = selectors.card_of(stale)
+    assert (card.pk, card.name, card.status) == (stale.pk, stale.name, stale.status)
+    assert card.image_count == (3 if stale.counts_stored else 0)

@@ -204,3 +204,38 @@ def test_the_menu_waits_for_the_images_the_table_says_it_waits_for(people, proje
         BatchStatus.ARCHIVED,
         services.DELETE,
     ]
+
+
+# A request for a move the table lacks is refused by ``move_batch``, after the key scope such a request needs.
+NOT_IN_TABLE = [
+    (BatchStatus.ANNOTATING, BatchStatus.ANNOTATING, ApiScope.ANNOTATE),  # a retried reject: nothing to do
+    (BatchStatus.UNASSIGNED, BatchStatus.UNASSIGNED, ApiScope.MANAGE),
+    (BatchStatus.UNASSIGNED, BatchStatus.REVIEW, ApiScope.MANAGE),
+    (BatchStatus.UNASSIGNED, BatchStatus.DATASET, ApiScope.MANAGE),
+    (BatchStatus.DATASET, BatchStatus.ANNOTATING, ApiScope.ANNOTATE),
+    (BatchStatus.ARCHIVED, BatchStatus.ANNOTATING, ApiScope.ANNOTATE),
+    (BatchStatus.DATASET, BatchStatus.ARCHIVED, ApiScope.MANAGE),
+]
+
+
+@pytest.mark.parametrize(("source", "target", "scope"), NOT_IN_TABLE)
+def test_a_move_the_table_lacks_needs_the_scope_of_its_columns(source, target, scope):
+    assert services.find_move(source, target) is None
+    assert services.api_scope(source, target) == scope
+
+
+def test_a_retried_reject_with_an_annotate_key_is_a_harmless_no_op(people, project, make_batch, client, make_key):
+    batch = batch_in(BatchStatus.ANNOTATING, project, people, make_batch)
+    api = Api(client, make_key(people["reviewer"], [ApiScope.READ, ApiScope.ANNOTATE]))
+    response = api.post(f"/{project.workspace.slug}/{project.slug}/batches/{batch.pk}/move", {"to": "annotating"})
+    assert response.status_code == 200 and response.json()["status"] == "annotating"
+
+
+def test_an_archived_batch_offers_no_moves_on_its_page_the_archived_list_restores_it(
+    people, project, make_batch, client
+):
+    batch = batch_in(BatchStatus.ARCHIVED, project, people, make_batch)
+    assert services.MoveRules(people["owner"], project).moves(selectors.card_of(batch)) == []
+    client.force_login(people["owner"])
+    page = client.get(reverse("batch", args=[project.workspace.slug, project.slug, batch.pk])).content.decode()
+    assert 'name="to"' not in page and "Restore to Unassigned" not in page

@@ -89,9 +89,10 @@ class Column:
     status: str
     label: str
     hint: str
-    batches: list[Batch]
+    batches: list
     total: int
     offset: int = 0
+    html: str = ""  # its cards, rendered (by ``boards.views.board_render``)
 
     @property
     def count(self) -> int:

@@ -182,7 +182,7 @@ MOVES: tuple[CardMove, ...] = (
     CardMove(X, U, "Restore to Unassigned", _restore, "boards.archive_batch", MANAGE, transition="restore"),
 )
 
-BOARD_MENU_SOURCES = (U, A, R, D)
+BOARD_MENU_SOURCES = (U, A, R, D)  # the board's columns: cards there have a menu
 
 
 def find_move(source: str, target: str) -> CardMove | None:
@@ -193,14 +193,14 @@ def find_move(source: str, target: str) -> CardMove | None:
 def api_scope(source: str, target: str) -> str | None:
     """The API key scope a move from ``source`` to ``target`` takes; None when the API does not offer it.
 
-    A move that goes nowhere (or nowhere possible) takes the scope of the moves into that column, so
-    that a key which could not make any of them learns nothing more than a refusal.
+    A move that is not in the table (it goes nowhere, or nowhere possible) is refused by
+    ``move_batch``; first the key must hold the scope such a request would need: manage
+    for anything in or into the manager's columns (Unassigned, Archived), annotate otherwise.
     """
     move = find_move(source, target)
     if move is not None:
         return move.api_scope
-    scopes = {m.api_scope for m in MOVES if m.target == target and m.api_scope}
-    return MANAGE if MANAGE in scopes or not scopes else ANNOTATE
+    return MANAGE if target in (U, X) or source == U else ANNOTATE
 
 
 class MoveRules:
@@ -216,6 +216,11 @@ class MoveRules:
         self.granted = {m.permission for m in MOVES if user.has_perm(m.permission, project)}
         role = user.role_in(project.workspace_id) if user.is_authenticated else None
         self.any_batch = role_at_least(role, Role.REVIEWER)  # as ``models.can_annotate``
+        # The moves out of each column this person's role may make: a board asks for two hundred cards.
+        self._from = {
+            source: [m for m in MOVES if m.source == source and m.permission in self.granted]
+            for source in BOARD_MENU_SOURCES
+        }
 
     def allows(self, move: CardMove, card, *, whatever_the_counts: bool = False) -> bool:
         """Whether the menu offers this move on this card (or would, once its images are done)."""
@@ -228,8 +233,10 @@ class MoveRules:
         return whatever_the_counts or move.offered is None or move.offered(card)
 
     def moves(self, card) -> list[CardMove]:
-        """The moves offered on this card now, in the table's order."""
-        return [m for m in MOVES if self.allows(m, card)]
+        """The moves the card menu offers on this card now, in the table's order (none off the board)."""
+        if card.status not in BOARD_MENU_SOURCES:
+            return []
+        return [m for m in self._from[card.status] if self.allows(m, card)]
 
     def may_submit(self, card) -> bool:
         """Whether this person submits this card once its images are done."""

@@ -33,7 +33,7 @@ from boards.models import (
     Project,
 )
 from boards.views.batch import _render_batch
-from boards.views.board_render import CardRenderer, board_context, render_cards
+from boards.views.board_render import CardRenderer, board_context, join_cards, render_cards
 from boards.views.common import submit_waits
 from core import params
 from core.errors import ConcurrentChange, InvalidInput, ServiceError
@@ -106,6 +106,7 @@ def column_more(request: HttpRequest, ws: str, project: str, status: str) -> Htt
         request.user, project_obj, status, offset=offset, board_filter=selectors.BoardFilter.from_query(request.GET)
     )
     column.batches = render_cards(request.user, project_obj, column.batches)
+    column.html = join_cards(column.batches)
     return render(
         request,
         "boards/board.html#more-cards",
@@ -124,33 +125,36 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
     try:
         to = params.text(data, "to", label="The column to move to", limit=20)
         seen_in = params.text(data, "from", label="The column the card was in", limit=20) or None
-        ids = params.idents(data, "images", label="A selected image") or None
-        selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
-        first = None
-        if selection == "first":
-            # Checked against the batch's size by the service: more than it holds is refused.
-            first = params.integer(data, "first", label="How many images", low=1, high=MAX_BATCH_IMAGES, required=True)
-            ids = None
-        elif selection == "all":
-            ids = None
-        name = batch.name
-        moved = services.move_batch(
-            batch=batch,
-            actor=request.user,
-            to=to,
-            labeler=_member(batch, data, "labeler"),
-            reviewer=_member(batch, data, "reviewer"),
-            image_ids=ids,
-            first=first,
-            keep_annotations=params.boolean(data, "keep_annotations", label="Keep annotations", default=None),
-            comment=params.text(data, "comment", label="The comment", limit=5000),
-            confirm=data.get("confirm") == "yes",
-            seen_in=seen_in,
-        )
-        if to == services.DELETE:
-            count = moved.n_images
-            message = f"Deleted “{name}” and its {count} image{pluralize(count)} for good."
+        confirm = data.get("confirm") == "yes"
+        if to == services.DELETE:  # reads nothing but its confirmation
+            name = batch.name
+            gone = services.move_batch(batch=batch, actor=request.user, to=to, confirm=confirm, seen_in=seen_in)
+            message = f"Deleted “{name}” and its {gone.n_images} image{pluralize(gone.n_images)} for good."
         else:
+            ids = params.idents(data, "images", label="A selected image") or None
+            selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
+            first = None
+            if selection == "first":
+                # Checked against the batch's size by the service: more than it holds is refused.
+                first = params.integer(
+                    data, "first", label="How many images", low=1, high=MAX_BATCH_IMAGES, required=True
+                )
+                ids = None
+            elif selection == "all":
+                ids = None
+            moved = services.move_batch(
+                batch=batch,
+                actor=request.user,
+                to=to,
+                labeler=_member(batch, data, "labeler"),
+                reviewer=_member(batch, data, "reviewer"),
+                image_ids=ids,
+                first=first,
+                keep_annotations=params.boolean(data, "keep_annotations", label="Keep annotations", default=None),
+                comment=params.text(data, "comment", label="The comment", limit=5000),
+                confirm=confirm,
+                seen_in=seen_in,
+            )
             message = _moved_message(batch, moved, to, split=ids is not None or first is not None)
     except services.NeedsInput as needs:
         return _dialog(request, project_obj, batch, needs.dialog, needs.message)
@@ -183,7 +187,8 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
     user = request.user
     statuses = selectors.visible_statuses(user, project)
     changed = selectors.build_cards(Batch.objects.filter(project=project, updated_at__gte=since, status__in=statuses))
-    rendered = render_cards(user, project, list(changed.values()))
+    in_order = sorted(changed.values(), key=lambda c: (c.status, c.priority, c.uploaded_at, c.pk))
+    rendered = render_cards(user, project, in_order)
     placed = [(card, selectors.card_after(project, changed[card.pk])) for card in rendered]
     # A batch split off by this move has no card on the page yet: deleting its
     # card out of band would name a missing element (htmx:oobErrorNoTarget).

@@ -59,6 +59,8 @@ class CardRenderer:
         self.rules = MoveRules(user, project)
         self.base = reverse("batch", args=[project.workspace.slug, project.slug, 0]).removesuffix("0/")
         self.thumb = reverse("image-file", args=[0, "thumb"]).removesuffix("0/thumb")
+        self.now = timezone.now()
+        self.zone = timezone.get_current_timezone()
 
     def url(self, card: Card) -> str:
         return f"{self.base}{card.pk}/"
@@ -67,7 +69,8 @@ class CardRenderer:
         rendered = []
         for card in cards:
             moves = self.rules.moves(card)
-            rendered.append(RenderedCard(card.pk, card.status, mark_safe(self.card_html(card, moves)), bool(moves)))  # noqa: S308 - every value is escaped
+            html = mark_safe(self.card_html(card, moves))  # noqa: S308 - every value in it is escaped
+            rendered.append(RenderedCard(card.pk, card.status, html, bool(moves)))
         return rendered
 
     def card_html(self, card: Card, moves) -> str:
@@ -127,11 +130,11 @@ class CardRenderer:
                     f'<span class="avatar reviewer" title="Reviewer: {escape(card.reviewer.email)}">'
                     f"{escape(card.reviewer.initials)}</span>"
                 )
-        uploaded = timezone.localtime(card.uploaded_at)
+        uploaded = card.uploaded_at.astimezone(self.zone)  # as ``timezone.localtime``, the zone looked up once
         parts.append(
             f'    <span class="people">{people}</span>\n'
             f'    <span class="age muted" title="Uploaded {uploaded:%b} {uploaded.day}, {uploaded:%Y %H:%M}">'
-            f"{age(card.uploaded_at)}</span>\n"
+            f"{age(card.uploaded_at, self.now)}</span>\n"
             "  </div>\n"
         )
         if card.status != "unassigned":
@@ -198,6 +201,7 @@ def _board_html(request: HttpRequest, project: Project, board_filter: selectors.
         cards = _board_cards(user, project, [ref for column in columns for ref in column.batches], _digest(inputs))
         for column in columns:
             column.batches = [cards[ref.pk] for ref in column.batches if ref.pk in cards]
+            column.html = join_cards(column.batches)
         context = {
             "project": project,
             "columns": columns,
@@ -219,10 +223,16 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
     changed cards are loaded, counted and rendered again.
     """
     cache = _cache()
+    now = timezone.now()
     keys = {
-        ref.pk: f"board-card:{viewer}:{ref.pk}:{ref.updated_at.timestamp():.6f}:{age(ref.uploaded_at)}" for ref in refs
+        ref.pk: f"board-card:{viewer}:{ref.pk}:{ref.updated_at.timestamp():.6f}:{age(ref.uploaded_at, now)}"
+        for ref in refs
     }
-    found = cache.get_many(keys.values())
+    # Kept as plain tuples: they pickle (locmem, Redis) twenty times faster than objects.
+    found = {
+        key: RenderedCard(pk, status, mark_safe(html), movable)  # noqa: S308 - rendered by card_html, escaped
+        for key, (pk, status, html, movable) in cache.get_many(keys.values()).items()
+    }
     missing = [ref.pk for ref in refs if keys[ref.pk] not in found]
     if missing:
         fresh = {
@@ -230,9 +240,16 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
             for card in render_cards(user, project, selectors.cards_of(project, missing))
             if card.pk in keys
         }
-        cache.set_many(fresh, timeout=CARD_CACHE_SECONDS)
+        cache.set_many(
+            {key: (c.pk, c.status, str(c.html), c.movable) for key, c in fresh.items()}, timeout=CARD_CACHE_SECONDS
+        )
         found |= fresh
     return {ref.pk: found[keys[ref.pk]] for ref in refs if keys[ref.pk] in found}
+
+
+def join_cards(cards: list[RenderedCard]) -> str:
+    """A column's cards as one piece of HTML (one template variable, not a loop of two hundred)."""
+    return mark_safe("".join(card.html for card in cards))  # noqa: S308 - each card is escaped HTML
 
 
 def _digest(inputs) -> str:
