@@ -785,19 +785,23 @@ def load_test(args, env: dict) -> Row:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = ("Measurement", "runs", "median", "p95", "target", "", "CPU median", "queries")
+    """The table; "× ref" is each row's median and p95 over the reference row's, measured in the same run."""
+    head = ("Measurement", "runs", "median", "p95", "× ref", "target", "", "CPU median", "queries")
     table = [head]
+    ref = next((r for r in rows if r.name.startswith("Reference") and r.times), None)
     for r in rows:
         if r.extra:
             verdict = f"{r.errors} ERRORS" if r.errors else ("meets" if r.rate_ok else "MISSES")
-            table.append((r.name, str(len(r.times)), r.extra, "", r.target, verdict, "", ""))
+            table.append((r.name, str(len(r.times)), r.extra, "", "", r.target, verdict, "", ""))
             continue
+        ratio = f"{r.median_ms / ref.median_ms:.1f} / {r.p95_ms / ref.p95_ms:.1f}" if ref and r.times else ""
         table.append(
             (
                 r.name,
                 str(len(r.times)),
                 f"{r.median_ms:.1f} ms",
                 f"{r.p95_ms:.1f} ms",
+                ratio,
                 r.target,
                 r.verdict(),
                 f"{r.cpu_median_ms:.1f} ms",
@@ -805,7 +809,7 @@ def print_table(rows: list[Row]) -> None:
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    right = {1, 2, 3, 6, 7}
+    right = {1, 2, 3, 4, 7, 8}
     for n, row in enumerate(table):
         cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         print("  ".join(cells).rstrip())

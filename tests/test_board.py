@@ -654,3 +654,12 @@ def test_the_card_of_a_deleted_batch_is_the_card_it_had(manager, make_batch):
     card = selectors.card_of(stale)
     assert (card.pk, card.name, card.status) == (stale.pk, stale.name, stale.status)
     assert card.image_count == (3 if stale.counts_stored else 0)
+
+
+def test_a_card_shows_the_first_four_images_of_its_batch_and_none_when_it_is_empty(make_batch):
+    batch = make_batch(6)
+    first_four = list(batch.images.order_by("pk").values_list("pk", flat=True)[:4])
+    assert selectors.card_of(batch).thumb_ids == first_four
+    assert selectors.card_of(make_batch(0)).thumb_ids == []
+    one = make_batch(1)
+    assert selectors.card_of(one).thumb_ids == [one.images.get().pk]

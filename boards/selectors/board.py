@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connections
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import Http404
 
@@ -136,23 +137,54 @@ class CardRef:
 def board_columns(user: User, project: Project, board_filter: BoardFilter | None = None) -> list[Column]:
     """The board: each visible column's first page of cards (as ``CardRef``) and its total.
 
-    Five small queries whatever the number of batches and images: the totals,
-    then each column's first page (an index range scan on project, status,
-    priority, age). ``cards`` loads the batches whose cards are not at hand.
+    Two small queries whatever the number of batches and images: the totals,
+    then every column's first page (each an index range scan on project,
+    status, priority, age, sent as one statement). ``cards_of`` loads the
+    batches whose cards are not at hand.
     """
     board_filter = board_filter or BoardFilter()
     statuses = visible_statuses(user, project)
     base = _board_batches(project, board_filter)
     totals = _totals(base.filter(status__in=statuses))
+    pages = [
+        base.filter(status=status).order_by(*CARD_ORDER)[:COLUMN_PAGE] for status in statuses if totals.get(status)
+    ]
+    refs: dict[str, list[CardRef]] = {status: [] for status in statuses}
+    for pk, status, _priority, updated_at, uploaded_at in _first_pages(pages):
+        refs[status].append(CardRef(pk, updated_at, uploaded_at))
     labels = {status: (label, hint) for status, label, hint in BOARD_COLUMNS}
-    columns = []
-    for status in statuses:
-        refs = []
-        if totals.get(status):
-            page = base.filter(status=status).order_by("priority", "uploaded_at", "pk")[:COLUMN_PAGE]
-            refs = [CardRef(*row) for row in page.values_list("pk", "updated_at", "uploaded_at")]
-        columns.append(Column(status, *labels[status], refs, totals.get(status, 0)))
-    return columns
+    return [Column(status, *labels[status], refs[status], totals.get(status, 0)) for status in statuses]
+
+
+CARD_ORDER = ("priority", "uploaded_at", "pk")
+_PAGE_FIELDS = ("id", "status", "priority", "updated_at", "uploaded_at")
+
+
+def _first_pages(pages) -> list[tuple]:
+    """The rows (``_PAGE_FIELDS``) of these sliced querysets in one round trip, each page in its order.
+
+    ``UNION ALL`` of the pages as derived tables: SQLite refuses a LIMIT in a
+    compound statement's own members, and neither database promises the
+    members' order, so the rows are sorted again here (two hundred at most).
+    Values are converted as the ORM would (dates on SQLite are text).
+    """
+    if not pages:
+        return []
+    parts, params = [], []
+    for n, page in enumerate(pages):
+        sql, page_params = page.values_list(*_PAGE_FIELDS).query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS page{n}")  # noqa: S608 - SQL compiled by Django, values as params
+        params.extend(page_params)
+    connection = connections[pages[0].db]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = [list(row) for row in cursor.fetchall()]
+    for i, name in enumerate(_PAGE_FIELDS):
+        col = Batch._meta.get_field(name).get_col(Batch._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            for row in rows:
+                row[i] = convert(row[i], col, connection)
+    return sorted(rows, key=lambda row: (row[1], row[2], row[4], row[0]))
 
 
 def column_counts(user: User, project: Project) -> list[Column]:

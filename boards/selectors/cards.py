@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, F, Field, OuterRef, Q, Subquery
 
 from accounts.models import initials_of
 from boards.models import IDLE_STATUSES, Batch, BatchStatus, Image, Job, JobState, count_card_images
@@ -78,18 +78,37 @@ _FRESH = ExpressionWrapper(Q(counted_at=F("updated_at")), output_field=BooleanFi
 _PEOPLE = tuple(f"{who}__{f}" for who in ("labeler", "reviewer") for f in ("id", "email", "full_name"))
 
 
+class FirstImages(Subquery):
+    """The ids of a batch's first images in one subquery: one index probe per batch reading a few
+    entries, not one probe per thumbnail. PostgreSQL answers an array, SQLite a "1,2,3" string."""
+
+    output_field = Field()  # no conversion: ``_ids`` reads either form
+
+    def __init__(self, count: int):
+        super().__init__(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[:count])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = super().as_sql(compiler, connection, **extra)
+        return f"ARRAY{sql}", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = super().as_sql(compiler, connection, **extra)
+        return f"(SELECT group_concat(firsts.pk) FROM {sql} AS firsts)", params  # noqa: S608 - compiled by Django
+
+
+def _ids(value) -> list[int]:
+    if not value:
+        return []
+    return sorted(int(pk) for pk in (value.split(",") if isinstance(value, str) else value))
+
+
 def build_cards(batches) -> dict[int, Card]:
     """The cards of these batches (a ``Batch`` queryset), by batch id."""
-    # The first four images of each card: four index lookups per batch, never a
-    # scan of every image of every card.
-    firsts = {
-        f"t{n}": Subquery(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[n : n + 1])
-        for n in range(THUMBS_PER_CARD)
-    }
     cards: dict[int, Card] = {}
     stale: list[int] = []
     n = len(_FIELDS)
-    rows = batches.order_by().annotate(counts_fresh=_FRESH, **firsts).values_list(*_FIELDS, *_COUNTS, *firsts)
+    rows = batches.order_by().annotate(counts_fresh=_FRESH, thumbs=FirstImages(THUMBS_PER_CARD))
+    rows = rows.values_list(*_FIELDS, *_COUNTS, "thumbs")
     for row in rows:
         card = cards[row[0]] = Card(*row[:n])
         images, annotated, reviewed, prelabeled, fresh = row[n : n + 5]
@@ -102,7 +121,7 @@ def build_cards(batches) -> dict[int, Card]:
             )
         else:
             stale.append(card.pk)
-        card.thumb_ids = [pk for pk in row[n + 5 :] if pk is not None]
+        card.thumb_ids = _ids(row[n + 5])
     if not cards:
         return cards
     for pk, counts in count_card_images(stale).items() if stale else ():
