@@ -158,7 +158,7 @@ def test_huge_ids_are_404s_not_crashes(api, project):
 def test_a_wrong_method_is_a_json_405_with_allow(api, project):
     response = api.delete("/acme/parcels/batches")
     assert response.status_code == 405
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, POST"
     assert error_of(response)["type"] == "method_not_allowed"
 
 

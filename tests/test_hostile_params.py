@@ -151,7 +151,7 @@ VIEWS: dict[str, View] = {
     ),
     "api-workspace": View(api=True),
     "api-project": View(api=True),
-    "api-batches": View(api=True),
+    "api-batches": View(post=("name", "imageIds", "priority"), json=True, base_post={"name": "Hostile"}, api=True),
     "api-batch": View(api=True),
     "api-batch-move": View(
         post=("to", "from", "labelerEmail", "reviewerEmail", "images", "keepAnnotations", "comment"),

@@ -16,7 +16,7 @@ from boards.api.auth import (
     api,
 )
 from boards.api.shapes import batch_dict, job_dict, project_dict
-from boards.models import MAX_BATCH_IMAGES, BatchStatus, Project
+from boards.models import MAX_BATCH_IMAGES, PRIORITY_DEFAULT, BatchStatus, Project
 from core import params
 from core.errors import InvalidInput, NotFound
 
@@ -58,10 +58,42 @@ def project(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
     return JsonResponse({"workspace": caller.workspace.slug, "project": project_dict(obj, stats), "versions": []})
 
 
-@api({"GET": READ})
+@api({"GET": READ, "POST": MANAGE})
 def batches(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
     obj = _project(caller, project)
-    return JsonResponse({"batches": [batch_dict(row) for row in selectors.api_batches(obj)]})
+    if request.method == "GET":
+        return JsonResponse({"batches": [batch_dict(row) for row in selectors.api_batches(obj)]})
+    return _create_batch(caller, obj, params.json_body(request))
+
+
+def _create_batch(caller: Caller, project: Project, data: dict) -> JsonResponse:
+    """A new Unassigned batch of these images, by Labelbox's rules: each id once, none already in a
+    batch of this project, a name no batch of the project has, at most 25,000 images, priority 1-5.
+    A request that breaks a rule changes nothing, and its error names the rule."""
+    name = params.text(data, "name", label="The batch name", required=True, limit=1000)
+    priority = params.integer(
+        data, "priority", label="The priority", default=PRIORITY_DEFAULT, low=1, high=5, number_only=True
+    )
+    if data.get("imageIds") in (None, []):
+        raise InvalidInput("“imageIds” lists the images of the new batch: at least one.")
+    ids = params.idents(data, "imageIds", label="An image id", limit=MAX_BATCH_IMAGES)
+    sent = [params.ident_value(v, name="imageIds") for v in data["imageIds"]]
+    if len(sent) != len(ids):
+        twice = ", ".join(map(str, _twice(sent)))
+        raise InvalidInput(f"“imageIds” names some images more than once ({twice}): each id once.")
+    result = services.create_batch_from_images(
+        project=project, actor=caller.actor, name=name, priority=priority, image_ids=ids, all_or_nothing=True
+    )
+    response = JsonResponse(batch_dict(selectors.api_batches(project, batch_id=result.batch.pk)[0]), status=201)
+    response["Location"] = reverse("api-batch", args=[project.workspace.slug, project.slug, result.batch.pk])
+    return response
+
+
+def _twice(sent: list[int]) -> list[int]:
+    """The ids listed more than once (ten at most)."""
+    seen: set[int] = set()
+    twice = {pk for pk in sent if pk in seen or seen.add(pk)}
+    return sorted(twice)[:10]
 
 
 @api({"GET": READ})

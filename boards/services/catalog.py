@@ -68,6 +68,23 @@ def _new_batch_name(name: str) -> str:
     return name
 
 
+def _queued_already(images, preview) -> str:
+    """Which of the images are already in a batch of the project, by column (ten named at most)."""
+    some = list(images.filter(batch__isnull=False).order_by("pk").values_list("pk", flat=True)[:10])
+    more = f" and {preview.left_out - len(some):,} more" if preview.left_out > len(some) else ""
+    by_column = sorted(preview.in_batches.items(), key=_in_column_order)
+    parts = ", ".join(f"{n:,} in {STATUS_LABELS[status]}" for status, n in by_column)
+    noun = "image is" if preview.left_out == 1 else "images are"
+    return (
+        f"{preview.left_out:,} {noun} already in a batch of this project ({parts}): "
+        f"{', '.join(map(str, some))}{more}. An image is in at most one batch per project; leave them out."
+    )
+
+
+def _in_column_order(item: tuple[str, int]) -> int:
+    return list(BatchStatus.values).index(item[0])
+
+
 def _name_taken(name: str) -> InvalidInput:
     return InvalidInput(f"There is already a batch named “{name}” in this project; choose another name.")
 
@@ -98,6 +115,7 @@ def create_batch_from_images(
     filters: catalog.CatalogFilter | None = None,
     image_ids: Iterable[int] | None = None,
     sample: catalog.Sample | Mapping | None = None,
+    all_or_nothing: bool = False,
 ) -> CatalogBatchResult:
     """A new Unassigned batch of the free images that ``filters`` or ``image_ids`` pick.
 
@@ -108,6 +126,8 @@ def create_batch_from_images(
     time or file name. More than ``MAX_BATCH_IMAGES`` is an error naming the
     limit, never a silent cut. ``catalog.preview_batch`` counts the same
     numbers without creating anything.
+    With ``all_or_nothing`` (the API's rule, as Labelbox's), an image
+    already in a batch of the project refuses the whole request (409) instead.
     """
     require(actor, "boards.create_batch", project, verb="create batches in this project")
     name = _new_batch_name(name)
@@ -122,6 +142,8 @@ def create_batch_from_images(
             )
         if preview.over_limit:
             raise InvalidInput(preview.limit_error())
+        if all_or_nothing and preview.left_out:
+            raise WrongState(_queued_already(images, preview))
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         free = images.filter(batch__isnull=True)
@@ -132,7 +154,7 @@ def create_batch_from_images(
             taken = Image.objects.filter(pk__in=chosen, batch__isnull=True).update(batch=batch)
         if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
             raise InvalidInput(replace(preview, would_take=taken).limit_error())
-        if taken == 0:
+        if taken == 0 or (all_or_nothing and taken < preview.would_take):
             raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
         mark_changed(batch)
         _event(

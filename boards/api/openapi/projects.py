@@ -118,6 +118,39 @@ PATHS = {
             scope=READ,
             operationId="listBatches",
         ),
+        "post": operation(
+            "Create a batch from images (Batchboard)",
+            "A new Unassigned batch of the listed images of this project, as Labelbox's \"create batch\": "
+            "each id once, none already in a batch of this project (an image is in at most one batch per "
+            "project), a name no batch of the project has, at most 25,000 images, priority 1 (highest) "
+            "to 5 (default 3). A request that breaks a rule creates nothing, and its error names the rule "
+            "(409 when an image is already in a batch, or was taken meanwhile; 400 otherwise).",
+            {"201": answer(ref("Batch"), "Created"), **errors(400, 403, 404, 409)},
+            scope=MANAGE,
+            operationId="createBatch",
+            requestBody={
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "imageIds": {
+                                    "type": "array",
+                                    "items": {"type": "integer", "minimum": 1},
+                                    "minItems": 1,
+                                    "maxItems": MAX_BATCH_IMAGES,
+                                    "uniqueItems": True,
+                                },
+                                "priority": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
+                            },
+                            "required": ["name", "imageIds"],
+                        }
+                    }
+                },
+            },
+        ),
     },
     "/{ws}/{project}/batches/{batch_id}": {
         "parameters": [*PROJ, param("batch_id")],
