@@ -54,7 +54,7 @@ def test_the_priority_defaults_to_three(api, free):
     [
         ({"imageIds": [1]}, "batch name"),
         ({"name": "   ", "imageIds": [1]}, "batch name"),
-        ({"name": "x" * 201, "imageIds": [1]}, "200 characters"),
+        ({"name": "x" * 201, "imageIds": [1]}, "200 at most"),
         ({"name": "No images"}, "imageIds"),
         ({"name": "No images", "imageIds": []}, "imageIds"),
         ({"name": "Bad", "imageIds": "1,2"}, "list of ids"),
@@ -107,6 +107,15 @@ def test_an_image_already_in_a_batch_of_the_project_refuses_the_whole_request(ap
     assert "2 images are already in a batch of this project (2 in Annotating)" in message
     assert all(str(pk) in message for pk in in_batch)
     assert Batch.objects.filter(name="Overlap").count() == 0 and unchanged(free)
+
+
+def test_a_request_of_only_queued_images_is_a_409_too(api, make_batch):
+    queued = make_batch(2)
+    ids = list(queued.images.values_list("pk", flat=True))
+    response = api.post(PATH, {"name": "All queued", "imageIds": ids})
+    assert response.status_code == 409, response.content
+    assert "2 images are already in a batch of this project (2 in Unassigned)" in error_of(response)["message"]
+    assert not Batch.objects.filter(name="All queued").exists()
 
 
 def test_images_of_another_project_or_workspace_are_unknown_here(api, free, workspace, outsider):

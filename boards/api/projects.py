@@ -70,7 +70,7 @@ def _create_batch(caller: Caller, project: Project, data: dict) -> JsonResponse:
     """A new Unassigned batch of these images, by Labelbox's rules: each id once, none already in a
     batch of this project, a name no batch of the project has, at most 25,000 images, priority 1-5.
     A request that breaks a rule changes nothing, and its error names the rule."""
-    name = params.text(data, "name", label="The batch name", required=True, limit=1000)
+    name = params.text(data, "name", label="The batch name", required=True, limit=200)
     priority = params.integer(
         data, "priority", label="The priority", default=PRIORITY_DEFAULT, low=1, high=5, number_only=True
     )

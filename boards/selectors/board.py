@@ -172,7 +172,7 @@ def _first_pages(pages) -> list[tuple]:
         return []
     parts, params = [], []
     for n, page in enumerate(pages):
-        sql, page_params = page.values_list(*_PAGE_FIELDS).query.sql_with_params()
+        sql, page_params = page.values_list(*_PAGE_FIELDS).query.get_compiler(page.db).as_sql()
         parts.append(f"SELECT * FROM ({sql}) AS page{n}")  # noqa: S608 - SQL compiled by Django, values as params
         params.extend(page_params)
     connection = connections[pages[0].db]

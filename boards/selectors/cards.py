@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import NotSupportedError
 from django.db.models import BooleanField, ExpressionWrapper, F, Field, OuterRef, Q, Subquery
 
 from accounts.models import initials_of
@@ -87,12 +88,15 @@ class FirstImages(Subquery):
     def __init__(self, count: int):
         super().__init__(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[:count])
 
+    def as_sql(self, compiler, connection, **extra):
+        raise NotSupportedError(f"The board's thumbnails need PostgreSQL or SQLite, not {connection.vendor}.")
+
     def as_postgresql(self, compiler, connection, **extra):
-        sql, params = super().as_sql(compiler, connection, **extra)
+        sql, params = Subquery.as_sql(self, compiler, connection, **extra)
         return f"ARRAY{sql}", params
 
     def as_sqlite(self, compiler, connection, **extra):
-        sql, params = super().as_sql(compiler, connection, **extra)
+        sql, params = Subquery.as_sql(self, compiler, connection, **extra)
         return f"(SELECT group_concat(firsts.pk) FROM {sql} AS firsts)", params  # noqa: S608 - compiled by Django
 
 

@@ -136,14 +136,14 @@ def create_batch_from_images(
     with transaction.atomic():
         images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
         preview = catalog.preview_of(images, sample)
+        if all_or_nothing and preview.left_out:
+            raise WrongState(_queued_already(images, preview))
         if preview.would_take == 0:
             raise InvalidInput(
                 "No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter.")
             )
         if preview.over_limit:
             raise InvalidInput(preview.limit_error())
-        if all_or_nothing and preview.left_out:
-            raise WrongState(_queued_already(images, preview))
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         free = images.filter(batch__isnull=True)
