@@ -137,10 +137,6 @@ def card_moves(user, batch):
     return services.MoveRules(user, batch.project).moves(selectors.card_of(batch))
 
 
-def _decorated(batch):
-    return batch
-
-
 @pytest.mark.parametrize(
     ("who", "expected"),
     [
@@ -152,7 +148,7 @@ def _decorated(batch):
     ],
 )
 def test_unassigned_cards_offer_moves_by_role(who, expected, personas, make_batch):
-    assert [m.target for m in card_moves(personas[who], _decorated(make_batch(2)))] == expected
+    assert [m.target for m in card_moves(personas[who], make_batch(2))] == expected
 
 
 @pytest.mark.parametrize(
@@ -165,17 +161,17 @@ def test_unassigned_cards_offer_moves_by_role(who, expected, personas, make_batc
     ],
 )
 def test_review_cards_offer_moves_by_role(who, expected, personas, in_review):
-    assert [m.target for m in card_moves(personas[who], _decorated(in_review))] == expected
+    assert [m.target for m in card_moves(personas[who], in_review)] == expected
 
 
 def test_submit_is_offered_to_the_labeler_once_every_image_is_done(make_batch, manager, labeler, viewer):
     batch = make_batch(2)
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    assert card_moves(labeler, _decorated(batch)) == []
+    assert card_moves(labeler, batch) == []
     for image in batch.images.all():
         services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
-    assert [m.target for m in card_moves(labeler, _decorated(batch))] == ["review"]
-    assert card_moves(viewer, _decorated(batch)) == []
+    assert [m.target for m in card_moves(labeler, batch)] == ["review"]
+    assert card_moves(viewer, batch) == []
 
 
 def test_locked_cards_are_marked_for_viewers(client, viewer, project, make_batch):
