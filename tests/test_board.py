@@ -671,3 +671,13 @@ def test_the_first_thumbnails_query_refuses_a_database_it_was_not_written_for():
     with pytest.raises(NotSupportedError, match="PostgreSQL or SQLite"):
         FirstImages(4).as_sql(compiler, connection)
     assert getattr(FirstImages, f"as_{connection.vendor}")  # this database has its own
+
+
+@pytest.mark.parametrize(("q", "shown"), [("100%", ["100% done"]), ("_", ["a_b"]), ("'", ["it's"]), ("%s", [])])
+def test_the_filter_reads_wildcards_and_quotes_as_text(q, shown, client, manager, make_batch, project):
+    for name in ("100% done", "a_b", "it's", "plain"):
+        make_batch(1, name=name)
+    client.force_login(manager)
+    page = client.get(reverse("board", args=[project.workspace.slug, project.slug]), {"q": q})
+    assert page.status_code == 200
+    assert parse_board(page.content)["unassigned"].names == shown

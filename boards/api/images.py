@@ -14,7 +14,6 @@ from boards.api.auth import (
     api,
 )
 from boards.api.shapes import _box, _epoch, image_dict
-from boards.models import Image
 from core import params
 from core.errors import InvalidInput, NotFound
 from core.http import serve_file
@@ -30,10 +29,10 @@ def image(request: HttpRequest, caller: Caller, project: str, image_id: int) -> 
 @api({"GET": READ})
 def image_file(request: HttpRequest, caller: Caller, project: str, image_id: int, kind: str) -> HttpResponse:
     obj = _project(caller, project)
-    img = Image.objects.filter(project=obj, pk=image_id).first()
-    if img is None or kind not in ("original", "thumb"):
+    if kind not in ("original", "thumb"):
         raise NotFound("No such image file in this project.")
-    return serve_file(img.stored_name(kind))
+    image = selectors.image_of(obj, image_id, missing="No such image file in this project.")
+    return serve_file(image.stored_name(kind))
 
 
 @api({"DELETE": MANAGE})
@@ -50,10 +49,7 @@ def images_delete(request: HttpRequest, caller: Caller, project: str) -> HttpRes
 @api({"POST": ANNOTATE})
 def image_tags(request: HttpRequest, caller: Caller, project: str, image_id: int) -> JsonResponse:
     obj = _project(caller, project)
-    img = Image.objects.filter(project=obj, pk=image_id).first()
-    if img is None:
-        raise NotFound("No such image in this project.")
-    img.project = obj
+    img = selectors.image_of(obj, image_id)
     data = params.json_body(request)
     operation = params.text(data, "operation", required=True)
     tags = data.get("tags", [])

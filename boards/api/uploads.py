@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from boards import formats, services, upload_requests
+from boards import formats, selectors, services, upload_requests
 from boards.api.auth import (
     ANNOTATE,
     UPLOAD,
@@ -19,9 +19,8 @@ from boards.api.auth import (
     _project,
     api,
 )
-from boards.models import Image
 from core import params
-from core.errors import InvalidInput, NotFound, TooLarge
+from core.errors import InvalidInput, TooLarge
 
 
 def _base64_image(request: HttpRequest, name: str) -> SimpleUploadedFile:
@@ -87,9 +86,7 @@ def upload(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
 @api({"POST": ANNOTATE})
 def annotate(request: HttpRequest, caller: Caller, project: str, image_id: int) -> JsonResponse:
     obj = _project(caller, project)
-    img = Image.objects.filter(project=obj, pk=image_id).first()
-    if img is None:
-        raise NotFound("No such image in this project.")
+    img = selectors.image_of(obj, image_id)
     name = params.text(request.GET, "name", label="The annotation file's name", limit=255)
     if not name:
         raise InvalidInput("Pass the annotation file's name as ?name=… (its extension tells the format).")

@@ -8,6 +8,7 @@ from boards.selectors.access import (
     batch_in,
     image_for,
     image_in,
+    image_of,
     project_for,
 )
 from boards.selectors.batch import (
@@ -95,6 +96,7 @@ __all__ = [
     "assignable_labelers",
     "assignable_reviewers",
     "image_in",
+    "image_of",
     "BOARD_COLUMNS",
     "member_projects",
     "COLUMN_PAGE",

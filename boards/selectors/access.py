@@ -67,6 +67,16 @@ def assignable_reviewers(project: Project):
     ).order_by("email")
 
 
+def image_of(project: Project, image_id: int, *, missing: str = "No such image in this project.") -> Image:
+    """An image of this project (its ``project`` set, no query for it); 404 for any other id."""
+    try:
+        image = Image.objects.select_related("batch").get(project=project, pk=image_id)
+    except Image.DoesNotExist:
+        raise Http404(missing) from None
+    image.project = project
+    return image
+
+
 def image_in(batch: Batch, image_id: int) -> Image:
     try:
         return Image.objects.get(batch=batch, pk=image_id)

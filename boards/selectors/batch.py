@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from django.db import connections
 from django.db.models import Count, Q
-from django.http import Http404
 
 from boards.models import (
     Annotation,
@@ -19,6 +18,7 @@ from boards.models import (
     JobState,
     Project,
 )
+from boards.selectors.access import image_of
 
 
 def batch_images(batch: Batch):
@@ -89,13 +89,10 @@ def api_batches(project: Project, batch_id: int | None = None) -> list[tuple]:
     ]
 
 
+
 def api_image(project: Project, image_id: int) -> tuple[Image, list[Annotation], list[str]]:
     """An image of the project with its boxes and tag names; 404 otherwise."""
-    try:
-        image = Image.objects.select_related("batch").get(project=project, pk=image_id)
-    except Image.DoesNotExist:
-        raise Http404("No such image in this project.") from None
-    image.project = project
+    image = image_of(project, image_id)
     boxes = list(Annotation.objects.filter(image=image).select_related("label").order_by("pk"))
     tags = sorted(image.tags.values_list("name", flat=True))
     return image, boxes, tags

@@ -172,18 +172,16 @@ def _first_pages(pages) -> list[tuple]:
         return []
     parts, params = [], []
     for n, page in enumerate(pages):
-        sql, page_params = page.values_list(*_PAGE_FIELDS).query.get_compiler(page.db).as_sql()
+        compiler = page.values_list(*_PAGE_FIELDS).query.get_compiler(page.db)
+        sql, page_params = compiler.as_sql()
         parts.append(f"SELECT * FROM ({sql}) AS page{n}")  # noqa: S608 - SQL compiled by Django, values as params
         params.extend(page_params)
-    connection = connections[pages[0].db]
-    with connection.cursor() as cursor:
+    with connections[pages[0].db].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
-        rows = [list(row) for row in cursor.fetchall()]
-    for i, name in enumerate(_PAGE_FIELDS):
-        col = Batch._meta.get_field(name).get_col(Batch._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-            for row in rows:
-                row[i] = convert(row[i], col, connection)
+        rows = cursor.fetchall()
+    # Every page selects the same columns: the last compiler's converters serve them all.
+    converters = compiler.get_converters([col for col, _sql, _alias in compiler.select])
+    rows = list(compiler.apply_converters(rows, converters)) if converters else rows
     return sorted(rows, key=lambda row: (row[1], row[2], row[4], row[0]))
 
 

@@ -112,12 +112,7 @@ def update_label_class(
     ``hotkey=None`` clears the hotkey; a keyword left out leaves that field alone.
     """
     with transaction.atomic():
-        project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
-        _may_manage(project, actor)
-        try:
-            label = LabelClass.objects.get(pk=label.pk, project=project)
-        except LabelClass.DoesNotExist:
-            raise ConcurrentChange("This class no longer exists; someone deleted it.") from None
+        project, label = _locked_label(label, actor)
         if name is not UNCHANGED:
             label.name = _clean_name(project, name, exclude=label.pk)
         if color is not UNCHANGED:
@@ -126,6 +121,17 @@ def update_label_class(
             label.hotkey = _clean_hotkey(project, hotkey, exclude=label.pk)
         label.save(update_fields=["name", "color", "hotkey"])
     return label
+
+
+def _locked_label(label: LabelClass, actor: User) -> tuple[Project, LabelClass]:
+    """The class's project locked (class names and hotkeys are unique in it), the actor checked, the class read
+    again: 409 if someone deleted it meanwhile. Call inside a transaction."""
+    project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
+    _may_manage(project, actor)
+    try:
+        return project, LabelClass.objects.get(pk=label.pk, project=project)
+    except LabelClass.DoesNotExist:
+        raise ConcurrentChange("This class no longer exists; someone deleted it.") from None
 
 
 @dataclass(frozen=True)
@@ -148,12 +154,7 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
     (Unassigned or Annotating); in Review and Dataset they keep their state.
     """
     with transaction.atomic():
-        project = Project.objects.select_for_update(no_key=True).get(pk=label.project_id)
-        _may_manage(project, actor)
-        try:
-            label = LabelClass.objects.get(pk=label.pk, project=project)
-        except LabelClass.DoesNotExist:
-            raise ConcurrentChange("This class no longer exists; someone deleted it.") from None
+        project, label = _locked_label(label, actor)
         image_ids = set(Annotation.objects.filter(label=label).values_list("image_id", flat=True).distinct())
         _lock_batches(Batch.objects.filter(images__annotations__label=label).values_list("pk", flat=True).distinct())
         boxes, _ = Annotation.objects.filter(label=label).delete()

@@ -53,6 +53,19 @@ def operation(summary: str, description: str, responses: dict, *, scope: str | N
     return {"summary": summary, "description": description + scope_note, "responses": responses, **extra}
 
 
+def json_request(properties: dict, *required: str, body_optional: bool = False) -> dict:
+    """A JSON object request body with these ``properties``, ``required`` naming the ones it must have."""
+    schema: dict = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return {"required": not body_optional, "content": {"application/json": {"schema": schema}}}
+
+
+def list_of(key: str, name: str) -> dict:
+    """An answer that is an object holding one list, ``{key: [name, ...]}``."""
+    return {"type": "object", "properties": {key: {"type": "array", "items": ref(name)}}, "required": [key]}
+
+
 def errors(*statuses: int) -> dict:
     """The error answers of an operation: ``statuses`` and the 401 and 429 every call can get."""
     return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in sorted({401, 429, *statuses})}

@@ -9,6 +9,7 @@ from boards.api.openapi.common import (
     READ,
     answer,
     errors,
+    json_request,
     operation,
     param,
     ref,
@@ -25,18 +26,7 @@ PATHS = {
             {"204": {"description": "Deleted."}, **errors(400, 403, 404, 409)},
             scope=MANAGE,
             operationId="deleteImages",
-            requestBody={
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"images": {"type": "array", "items": {"type": "string"}}},
-                            "required": ["images"],
-                        }
-                    }
-                },
-            },
+            requestBody=json_request({"images": {"type": "array", "items": {"type": "string"}}}, "images"),
         ),
     },
     "/{ws}/{project}/images/{image_id}": {
@@ -101,21 +91,14 @@ PATHS = {
             },
             scope=ANNOTATE,
             operationId="tagImage",
-            requestBody={
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "operation": {"type": "string", "enum": list(TAG_OPERATIONS)},
-                                "tags": {"type": "array", "items": {"type": "string"}},
-                            },
-                            "required": ["operation", "tags"],
-                        }
-                    }
+            requestBody=json_request(
+                {
+                    "operation": {"type": "string", "enum": list(TAG_OPERATIONS)},
+                    "tags": {"type": "array", "items": {"type": "string"}},
                 },
-            },
+                "operation",
+                "tags",
+            ),
         ),
     },
     "/{ws}/{project}/search": {
@@ -141,29 +124,22 @@ PATHS = {
             },
             scope=READ,
             operationId="search",
-            requestBody={
-                "required": False,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "offset": {"type": "integer", "minimum": 0},
-                                "limit": {"type": "integer", "minimum": 1, "maximum": 250},
-                                "tag": {"type": "string"},
-                                "class_name": {"type": "string"},
-                                "prompt": {"type": "string"},
-                                "in_dataset": {"type": "boolean"},
-                                "batch": {"type": "boolean"},
-                                "batch_id": {"type": "string"},
-                                "annotation_job": {"type": "boolean"},
-                                "annotation_job_id": {"type": "string"},
-                                "fields": {"type": "array", "items": {"type": "string"}},
-                            },
-                        }
-                    }
+            requestBody=json_request(
+                {
+                    "offset": {"type": "integer", "minimum": 0},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 250},
+                    "tag": {"type": "string"},
+                    "class_name": {"type": "string"},
+                    "prompt": {"type": "string"},
+                    "in_dataset": {"type": "boolean"},
+                    "batch": {"type": "boolean"},
+                    "batch_id": {"type": "string"},
+                    "annotation_job": {"type": "boolean"},
+                    "annotation_job_id": {"type": "string"},
+                    "fields": {"type": "array", "items": {"type": "string"}},
                 },
-            },
+                body_optional=True,
+            ),
         ),
     },
 }

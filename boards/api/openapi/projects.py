@@ -11,6 +11,8 @@ from boards.api.openapi.common import (
     WS,
     answer,
     errors,
+    json_request,
+    list_of,
     operation,
     param,
     ref,
@@ -106,13 +108,7 @@ PATHS = {
             "List batches",
             "Every batch of the project, oldest first, with its image count and open jobs.",
             {
-                "200": answer(
-                    {
-                        "type": "object",
-                        "properties": {"batches": {"type": "array", "items": ref("Batch")}},
-                        "required": ["batches"],
-                    }
-                ),
+                "200": answer(list_of("batches", "Batch")),
                 **errors(403, 404),
             },
             scope=READ,
@@ -120,7 +116,7 @@ PATHS = {
         ),
         "post": operation(
             "Create a batch from images (Batchboard)",
-            "A new Unassigned batch of the listed images of this project, as Labelbox's \"create batch\": "
+            'A new Unassigned batch of the listed images of this project, as Labelbox\'s "create batch": '
             "each id once, none already in a batch of this project (an image is in at most one batch per "
             "project), a name no batch of the project has, at most 25,000 images, priority 1 (highest) "
             "to 5 (default 3). A request that breaks a rule creates nothing, and its error names the rule "
@@ -128,28 +124,21 @@ PATHS = {
             {"201": answer(ref("Batch"), "Created"), **errors(400, 403, 404, 409)},
             scope=MANAGE,
             operationId="createBatch",
-            requestBody={
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                                "imageIds": {
-                                    "type": "array",
-                                    "items": {"type": "integer", "minimum": 1},
-                                    "minItems": 1,
-                                    "maxItems": MAX_BATCH_IMAGES,
-                                    "uniqueItems": True,
-                                },
-                                "priority": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
-                            },
-                            "required": ["name", "imageIds"],
-                        }
-                    }
+            requestBody=json_request(
+                {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "imageIds": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 1},
+                        "minItems": 1,
+                        "maxItems": MAX_BATCH_IMAGES,
+                        "uniqueItems": True,
+                    },
+                    "priority": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
                 },
-            },
+                "name",
+                "imageIds",
+            ),
         ),
     },
     "/{ws}/{project}/batches/{batch_id}": {
@@ -178,26 +167,18 @@ PATHS = {
             {"200": answer(ref("Batch")), **errors(400, 403, 404, 409)},
             scope=f"{MANAGE} or {ANNOTATE}",
             operationId="moveBatch",
-            requestBody={
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "to": {"type": "string", "enum": BATCH_STATUSES},
-                                "from": {"type": "string", "enum": BATCH_STATUSES},
-                                "labelerEmail": {"type": "string"},
-                                "reviewerEmail": {"type": "string"},
-                                "images": {"type": "array", "items": {"type": "string"}},
-                                "keepAnnotations": {"type": "boolean"},
-                                "comment": {"type": "string"},
-                            },
-                            "required": ["to"],
-                        }
-                    }
+            requestBody=json_request(
+                {
+                    "to": {"type": "string", "enum": BATCH_STATUSES},
+                    "from": {"type": "string", "enum": BATCH_STATUSES},
+                    "labelerEmail": {"type": "string"},
+                    "reviewerEmail": {"type": "string"},
+                    "images": {"type": "array", "items": {"type": "string"}},
+                    "keepAnnotations": {"type": "boolean"},
+                    "comment": {"type": "string"},
                 },
-            },
+                "to",
+            ),
         ),
     },
     "/{ws}/{project}/jobs": {
@@ -206,13 +187,7 @@ PATHS = {
             "List annotation jobs",
             "Every job of the project, newest first, with image counts by state.",
             {
-                "200": answer(
-                    {
-                        "type": "object",
-                        "properties": {"jobs": {"type": "array", "items": ref("Job")}},
-                        "required": ["jobs"],
-                    }
-                ),
+                "200": answer(list_of("jobs", "Job")),
                 **errors(403, 404),
             },
             scope=READ,
@@ -226,24 +201,17 @@ PATHS = {
             {"200": answer(ref("Job")), **errors(400, 403, 404, 409)},
             scope=MANAGE,
             operationId="createJob",
-            requestBody={
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string"},
-                                "batch": {"type": "string", "description": "The batch id."},
-                                "num_images": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_IMAGES},
-                                "labelerEmail": {"type": "string"},
-                                "reviewerEmail": {"type": "string"},
-                            },
-                            "required": ["batch", "labelerEmail"],
-                        }
-                    }
+            requestBody=json_request(
+                {
+                    "name": {"type": "string"},
+                    "batch": {"type": "string", "description": "The batch id."},
+                    "num_images": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_IMAGES},
+                    "labelerEmail": {"type": "string"},
+                    "reviewerEmail": {"type": "string"},
                 },
-            },
+                "batch",
+                "labelerEmail",
+            ),
         ),
     },
     "/{ws}/{project}/jobs/{job_id}": {

@@ -8,6 +8,7 @@ from boards.api.openapi.common import (
     UPLOAD,
     answer,
     errors,
+    json_request,
     operation,
     param,
 )
@@ -121,26 +122,18 @@ PATHS = {
             },
             scope=ANNOTATE,
             operationId="annotateImage",
-            requestBody={
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "annotationFile": {"type": "string", "description": "The file's text."},
-                                "labelmap": {
-                                    "type": "object",
-                                    "nullable": True,
-                                    "additionalProperties": {"type": "string"},
-                                    "description": "Class numbers to names, for YOLO files.",
-                                },
-                            },
-                            "required": ["annotationFile"],
-                        }
-                    }
+            requestBody=json_request(
+                {
+                    "annotationFile": {"type": "string", "description": "The file's text."},
+                    "labelmap": {
+                        "type": "object",
+                        "nullable": True,
+                        "additionalProperties": {"type": "string"},
+                        "description": "Class numbers to names, for YOLO files.",
+                    },
                 },
-            },
+                "annotationFile",
+            ),
         ),
     },
 }
