@@ -150,7 +150,7 @@ def test_the_board_shows_each_role_its_columns_tabs_and_buttons(who, personas, c
     assert (purl("archived", project) in page.hrefs) is (who in MANAGERS)
     for name in ("project-settings", "import", "upload"):
         assert (purl(name, project) in page.hrefs) is (who in MANAGERS), name
-    assert (purl("project-start-labeling", project) in page.hrefs) is (who in LABELERS)
+    assert (purl("project-start-labeling", project) in page.forms) is (who in LABELERS)
     assert purl("catalog", project) in page.hrefs and purl("export", project) in page.hrefs
     waiting = next(card for card in columns["unassigned"].cards if card.name == "Waiting")
     assert waiting.moves == (["annotating", "archived", "delete"] if who in MANAGERS else [])

@@ -4,8 +4,8 @@
 migrations, through ``boards.models.original_upload_to``) names them. The
 modules: ``choices`` (the stored choices and limits), ``projects`` (project,
 label classes, tags), ``batches`` (the batch state machine, jobs, events),
-``images`` (images, annotations, review marks) and ``counts`` (a card's image
-counts).
+``images`` (images, annotations, review marks), ``counts`` (a card's image
+counts) and ``queue`` (the label queue's entries and reservations).
 """
 
 from boards.models.batches import (  # noqa: F401
@@ -40,3 +40,4 @@ from boards.models.images import (  # noqa: F401
     thumbnail_upload_to,
 )
 from boards.models.projects import LabelClass, Project, Tag  # noqa: F401
+from boards.models.queue import QueueEntry  # noqa: F401

@@ -26,19 +26,30 @@ from boards.models.projects import Project
 
 
 def can_submit(batch: "Batch", user) -> bool:
-    """Whoever may edit a batch's boxes may submit it: the assigned labeler, or a reviewer and up."""
-    return can_annotate(batch, user)
+    """Whoever may edit a batch's boxes may submit it: the assigned labeler, or a reviewer and up.
+
+    A queue batch goes on by itself once its last image is done, as whichever
+    labeler finished it: any labeler may submit it (it must be all done).
+    """
+    if can_annotate(batch, user):
+        return True
+    job = batch.current_job
+    return job is not None and job.is_queue and user.has_perm("boards.annotate_batch", batch)
 
 
 def can_annotate(batch: "Batch", user) -> bool:
-    """Reviewers and above may edit any batch's boxes; a labeler only a batch assigned to them."""
+    """Reviewers and above may edit any batch's boxes; a labeler only a batch assigned to them.
+
+    Of a queue batch a labeler edits only the images the queue reserved for
+    them (``boards.selectors.queue.may_label``), not the batch as a whole.
+    """
     role = user.role_in(batch.workspace_id) if user.is_authenticated else None
     if not user.has_perm("boards.annotate_batch", batch):
         return False
     if role_at_least(role, Role.REVIEWER):
         return True
     job = batch.current_job
-    return job is not None and job.labeler_id == user.pk
+    return job is not None and job.labeler_id is not None and job.labeler_id == user.pk
 
 
 def _has_images(batch: "Batch") -> bool:
@@ -205,11 +216,21 @@ class Batch(ConcurrentTransitionMixin, models.Model):
 
 
 class Job(models.Model):
-    """One assignment of a batch to a labeler (and optionally a reviewer)."""
+    """One assignment of a batch to a labeler, or to its project's label queue (no labeler).
+
+    Optionally with a reviewer.
+    """
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="jobs")
     name = models.CharField(max_length=200, blank=True)
-    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="labeling_jobs")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="labeling_jobs",
+        help_text="Empty for a batch assigned to the label queue: any labeler is served its images.",
+    )
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -230,6 +251,11 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"Job {self.pk}"
+
+    @property
+    def is_queue(self) -> bool:
+        """Assigned to the project's label queue rather than to one labeler."""
+        return self.labeler_id is None
 
     @property
     def workspace_id(self) -> int:

@@ -6,6 +6,9 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 
+MAX_RESERVATION_MINUTES = 24 * 60  # a day
+MAX_RESERVATION_CAP = 100
+
 
 class Project(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="projects")
@@ -14,11 +17,31 @@ class Project(models.Model):
     review_mode = models.BooleanField(
         default=True, help_text="Annotated batches go to Review first; off sends them to Dataset."
     )
+    reservation_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RESERVATION_MINUTES)],
+        help_text="How long an image of the label queue stays reserved for a labeler who leaves it idle.",
+    )
+    reservation_cap = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RESERVATION_CAP)],
+        help_text="How many images of the label queue one labeler may hold at once.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "slug"], name="project_slug_unique_in_workspace")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="project_slug_unique_in_workspace"),
+            models.CheckConstraint(
+                condition=models.Q(reservation_minutes__gte=1, reservation_minutes__lte=MAX_RESERVATION_MINUTES),
+                name="project_reservation_minutes_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reservation_cap__gte=1, reservation_cap__lte=MAX_RESERVATION_CAP),
+                name="project_reservation_cap_in_range",
+            ),
+        ]
         ordering = ["workspace", "name"]
 
     def __str__(self) -> str:

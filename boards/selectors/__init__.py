@@ -64,6 +64,7 @@ from boards.selectors.editor import (
     next_to_label,
     rework_images,
 )
+from boards.selectors.queue import held, queue_refusal, queue_waiting, queue_workers, reservation_cutoff
 from boards.selectors.review import (
     box_groups,
     ink_on,
@@ -133,6 +134,11 @@ __all__ = [
     "_review_states",
     "decorate_jobs",
     "api_jobs",
+    "held",
+    "queue_refusal",
+    "queue_waiting",
+    "queue_workers",
+    "reservation_cutoff",
     "TO_LABEL",
     "STRIP_SIDE",
     "label_classes",

@@ -4,7 +4,8 @@ A ``Card`` is plain data read with ``values_list`` (no model instances): the
 batch's own fields, its image counts (stored by the services, or counted when
 they are not current), its first thumbnails and its current job's people. Three
 queries at most for any number of cards: the batches with their thumbnails, the
-jobs, and a count of the images of batches whose stored counts are stale.
+jobs, and a count of the images of batches whose stored counts are stale; a
+fourth when some are queue batches (who holds their images).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Field, OuterRef
 
 from accounts.models import initials_of
 from boards.models import IDLE_STATUSES, Batch, BatchStatus, Image, Job, JobState, count_card_images
+from boards.selectors.queue import queue_workers
 
 THUMBS_PER_CARD = 4
 
@@ -54,6 +56,8 @@ class Card:
     num_jobs: int = 0  # assignments so far, cancelled ones included
     labeler: Person | None = None  # of the current job; none in Unassigned and Archived
     reviewer: Person | None = None
+    queue: bool = False  # the current job is the project's label queue: no one labeler
+    workers: tuple[Person, ...] = ()  # of a queue batch: who holds its images now, most first
 
     @property
     def labeler_id(self) -> int | None:
@@ -140,6 +144,11 @@ def build_cards(batches) -> dict[int, Card]:
             continue
         current.add(batch_id)
         card.labeler, card.reviewer = _person(*people[:3]), _person(*people[3:])
+        card.queue = card.labeler is None
+    queued = [pk for pk in current if cards[pk].queue]
+    if queued:  # a fourth query, only for boards with queue batches
+        for batch_id, people in queue_workers(queued).items():
+            cards[batch_id].workers = tuple(Person(*person) for person in people)
     return cards
 
 

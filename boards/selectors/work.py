@@ -16,6 +16,7 @@ from boards.models import (
     ReviewState,
 )
 from boards.selectors.cards import build_cards
+from boards.selectors.queue import queue_waiting
 
 
 def my_work(user: User) -> dict:
@@ -39,6 +40,7 @@ def my_work(user: User) -> dict:
         "labeling": labeling,
         "reviewing": reviewing,
         "submitted": submitted,
+        "queues": queue_waiting(user),
         "images_to_label": sum(j.card.image_count - j.card.annotated_count for j in labeling),
         "images_to_review": sum(j.card.image_count - j.card.reviewed_count for j in reviewing),
     }
@@ -51,13 +53,17 @@ def _review_states(jobs: list[Job]) -> None:
     (decisions so far all approvals) or "some images sent back" (the reviewer
     rejected some so far); ``job.sent_back`` counts those.
     """
-    rejected = dict(
-        Image.objects.filter(batch_id__in=[j.batch_id for j in jobs], review_state=ReviewState.REJECTED)
-        .order_by()
-        .values("batch_id")
-        .annotate(n=Count("pk"))
-        .values_list("batch_id", "n")
-    ) if jobs else {}
+    rejected = (
+        dict(
+            Image.objects.filter(batch_id__in=[j.batch_id for j in jobs], review_state=ReviewState.REJECTED)
+            .order_by()
+            .values("batch_id")
+            .annotate(n=Count("pk"))
+            .values_list("batch_id", "n")
+        )
+        if jobs
+        else {}
+    )
     for job in jobs:
         job.sent_back = rejected.get(job.batch_id, 0)
         if job.sent_back:

@@ -53,6 +53,7 @@ from boards.services.label_classes import (  # noqa: F401
     LabelDeleted,
     create_label_class,
     delete_label_class,
+    set_queue_settings,
     set_review_mode,
     update_label_class,
 )
@@ -66,6 +67,14 @@ from boards.services.moves import (  # noqa: F401
     api_scope,
     find_move,
     move_batch,
+)
+from boards.services.queue import (  # noqa: F401
+    dequeue,
+    enqueue,
+    hold,
+    next_image,
+    next_queued_image,
+    sync_queue,
 )
 from boards.services.review import (  # noqa: F401
     APPROVE,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import Role, role_at_least
+from boards import selectors
 from boards.formats.box import Box
-from boards.models import Annotation, AnnotationState, BatchStatus, EventKind, Image, LabelClass, ReviewState
+from boards.models import Annotation, AnnotationState, Batch, BatchStatus, EventKind, Image, LabelClass, ReviewState
+from boards.services import queue
 from boards.services.common import STATUS_LABELS, _event, _locked_image, mark_changed
 from boards.services.label_classes import _new_label_from_import
-from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
+from boards.services.workflow import submit
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, ServiceError, WrongState
 from core.permissions import require
 
 
@@ -22,7 +26,11 @@ def _may_edit_annotations(actor: User, image: Image) -> None:
         require(actor, "boards.annotate_batch", batch, verb="annotate this batch")
         if not role_at_least(actor.role_in(batch.workspace_id), Role.REVIEWER):
             job = batch.current_job
-            if job is None or job.labeler_id != actor.pk:
+            if job is not None and job.is_queue:
+                refusal = selectors.queue_refusal(image, actor)
+                if refusal:
+                    raise NotAllowed(refusal)
+            elif job is None or job.labeler_id != actor.pk:
                 raise NotAllowed("This batch is assigned to someone else.")
         return
     if batch is None or batch.status == BatchStatus.UNASSIGNED:
@@ -115,8 +123,26 @@ def save_annotations(
             # The same boxes saved again are no fix: ``confirm_rework`` says so explicitly.
             image.review_state = ReviewState.PENDING
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
+        _leave_queue(image, actor)
         mark_changed(image.batch_id)
     return image
+
+
+def _leave_queue(image: Image, actor: User) -> None:
+    """A done image leaves the label queue; the last one sends its queue batch on, once this save has committed."""
+    if queue.finish(image):
+        batch = image.batch
+        transaction.on_commit(lambda: _submit_finished(batch, actor))
+
+
+def _submit_finished(batch: Batch, actor: User) -> None:
+    """Submit a queue batch whose every image is done, as the labeler who finished it.
+
+    Someone may have moved it meanwhile, or a reopened image may have joined
+    the queue again: then it stays where it is, and the save stands.
+    """
+    with contextlib.suppress(ServiceError):
+        submit(batch=batch, actor=actor)
 
 
 def _box_set(boxes) -> list[tuple]:
@@ -142,6 +168,7 @@ def confirm_rework(*, image: Image, actor: User) -> Image:
             raise WrongState("This image does not await rework: it was not sent back, or it was changed since.")
         image.review_state = ReviewState.PENDING
         image.save(update_fields=["review_state"])
+        _leave_queue(image, actor)
         _event(
             batch,
             EventKind.CHECKED,

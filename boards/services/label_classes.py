@@ -11,12 +11,16 @@ from django.db.models import F, Q
 
 from accounts.models import User
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, Project
+from boards.models.projects import MAX_RESERVATION_CAP, MAX_RESERVATION_MINUTES
 from boards.services.common import _lock_batches, mark_changed
+from boards.services.queue import sync_queue
 from core.errors import ConcurrentChange, InvalidInput, WrongState
 from core.permissions import require
 
 HOTKEYS = range(1, 10)
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+MIN_SETTING = 1
 
 
 class _Unchanged:
@@ -165,7 +169,10 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
             .filter(Q(batch__isnull=True) | Q(batch__status__in=OPEN_STATUSES))
             .update(annotation_state=AnnotationState.UNANNOTATED, annotated_by=None)
         )
-        mark_changed(*Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
+        changed = list(Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
+        if reopened:
+            sync_queue(*changed)  # reopened images of a queue batch go back in the queue
+        mark_changed(*changed)
         name = label.name
         label.delete()
     return LabelDeleted(name=name, boxes=boxes, images=len(image_ids), reopened=reopened)
@@ -192,4 +199,20 @@ def set_review_mode(*, project: Project, actor: User, review_mode: bool) -> Proj
         if project.review_mode != review_mode:
             project.review_mode = review_mode
             project.save(update_fields=["review_mode", "updated_at"])
+    return project
+
+
+def set_queue_settings(*, project: Project, actor: User, reservation_minutes: int, reservation_cap: int) -> Project:
+    """How long the label queue keeps an idle image reserved, and how many images one labeler may hold."""
+    if not MIN_SETTING <= reservation_minutes <= MAX_RESERVATION_MINUTES:
+        raise InvalidInput(f"A reservation lasts from 1 to {MAX_RESERVATION_MINUTES:,} minutes.")
+    if not MIN_SETTING <= reservation_cap <= MAX_RESERVATION_CAP:
+        raise InvalidInput(f"A labeler may hold from 1 to {MAX_RESERVATION_CAP} images of the queue.")
+    with transaction.atomic():
+        project = (
+            Project.objects.select_for_update(no_key=True, of=("self",)).select_related("workspace").get(pk=project.pk)
+        )
+        _may_manage(project, actor)
+        project.reservation_minutes, project.reservation_cap = reservation_minutes, reservation_cap
+        project.save(update_fields=["reservation_minutes", "reservation_cap", "updated_at"])
     return project

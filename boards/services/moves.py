@@ -38,6 +38,7 @@ class Choice:
     """What the person chose for a move; each move reads what it needs."""
 
     labeler: User | None = None
+    queue: bool = False  # assign to the project's label queue instead of a labeler
     reviewer: User | None = None
     image_ids: Iterable[int] | None = None
     first: int | None = None
@@ -49,12 +50,13 @@ class Choice:
 
 def _assign(batch: Batch, actor: User, choice: Choice) -> Batch:
     _check_transition(batch, "assign", actor, verb="assign")
-    if choice.labeler is None:
-        raise NeedsInput("Choose a labeler for this batch.", dialog="assign")
+    if choice.labeler is None and not choice.queue:
+        raise NeedsInput("Choose a labeler, or the label queue, for this batch.", dialog="assign")
     return assign(
         batch=batch,
         actor=actor,
-        labeler=choice.labeler,
+        labeler=None if choice.queue else choice.labeler,
+        queue=choice.queue,
         reviewer=choice.reviewer,
         image_ids=choice.image_ids,
         first=choice.first,
@@ -249,6 +251,7 @@ def move_batch(
     actor: User,
     to: str,
     labeler: User | None = None,
+    queue: bool = False,
     reviewer: User | None = None,
     image_ids: Iterable[int] | None = None,
     first: int | None = None,
@@ -260,8 +263,8 @@ def move_batch(
     """Move a card as ``MOVES`` says: the one entry point of the board and the API.
 
     Runs the service of the move from the batch's column to ``to``. Raises
-    ``NeedsInput`` when the move needs a choice first: a labeler for
-    Annotating, whether to keep the annotations when going back to Unassigned,
+    ``NeedsInput`` when the move needs a choice first: a labeler (or the
+    label ``queue``) for Annotating, whether to keep the annotations when going back to Unassigned,
     a confirmation to archive (when ``confirm`` is False) or delete. ``seen_in``
     is the column the person saw the card in; if it has moved since, the move
     is refused. A delete returns the deleted batch, its ``n_images`` the
@@ -283,6 +286,7 @@ def move_batch(
         raise WrongState(move.wrong_mode)
     choice = Choice(
         labeler=labeler,
+        queue=queue,
         reviewer=reviewer,
         image_ids=image_ids,
         first=first,

@@ -22,6 +22,7 @@ from boards.services.common import (
     mark_changed,
     transition,
 )
+from boards.services.queue import enqueue
 from core.errors import InvalidInput, WrongState
 from core.permissions import require
 
@@ -126,6 +127,8 @@ def review(
             change.detail.update(rejected=n_rejected)
             if job:
                 Job.objects.filter(pk=job.pk).update(state=JobState.ANNOTATING, updated_at=timezone.now())
+                if job.is_queue:  # each image back to the labeler who labeled it
+                    enqueue(batch)
             result = ReviewResult(approved=None, rejected=batch)
         else:
             rejected_ids = set(images.filter(review_state=ReviewState.REJECTED).values_list("pk", flat=True))
@@ -139,6 +142,8 @@ def review(
                     created_by=actor,
                 )
                 Job.objects.filter(pk=job.pk).update(state=JobState.COMPLETE, updated_at=timezone.now())
+                if job.is_queue:
+                    enqueue(back)
             _event(
                 back,
                 EventKind.REJECTED,
@@ -146,7 +151,7 @@ def review(
                 from_status=BatchStatus.REVIEW,
                 to_status=BatchStatus.ANNOTATING,
                 rejected=n_rejected,
-                labeler=job.labeler.email if job else None,
+                labeler=job.labeler.email if job and job.labeler else None,
             )
             _approve(change, n_approved)
             change.also.append(back)  # its counts are stored with the batch's

@@ -20,6 +20,7 @@ from boards.models import (
     Image,
     Job,
     JobState,
+    QueueEntry,
     ReviewState,
 )
 from boards.services.common import (
@@ -35,6 +36,7 @@ from boards.services.common import (
     transition,
 )
 from boards.services.files import _delete_unreferenced
+from boards.services.queue import dequeue, enqueue
 from core.errors import InvalidInput, WrongState
 from core.permissions import require
 
@@ -50,18 +52,23 @@ def assign(
     *,
     batch: Batch,
     actor: User,
-    labeler: User,
+    labeler: User | None,
     reviewer: User | None = None,
     image_ids: Iterable[int] | None = None,
     first: int | None = None,
     job_name: str = "",
+    queue: bool = False,
 ) -> AssignResult:
-    """Assign a batch, or a selection of its images, to a labeler.
+    """Assign a batch, or a selection of its images, to a labeler or (``queue``) to the project's label queue.
 
     With a selection (``image_ids``, or the ``first`` N images in upload
     order), the images not selected split off into a new Unassigned batch of
-    the same priority. A ``first`` larger than the batch is refused.
+    the same priority. A ``first`` larger than the batch is refused. A queue
+    batch's images are served one by one to whoever presses "Start labeling"
+    (``services.queue``).
     """
+    if (labeler is None) is not queue:
+        raise InvalidInput("Choose a labeler, or the label queue, for this batch.")
     if first is not None and (not isinstance(first, int) or isinstance(first, bool) or first < 1):
         raise InvalidInput("“The first N” is a whole number of at least 1.")
     if first is not None and image_ids is not None:
@@ -69,7 +76,7 @@ def assign(
     with transition(batch, "assign", actor, verb="assign", event=EventKind.ASSIGNED) as change:
         batch = change.batch
         workspace_id = batch.project.workspace_id
-        if not role_at_least(labeler.role_in(workspace_id), Role.LABELER):
+        if labeler is not None and not role_at_least(labeler.role_in(workspace_id), Role.LABELER):
             raise InvalidInput(f"{labeler} cannot label in this workspace (needs the labeler role or above).")
         if reviewer is not None and not role_at_least(reviewer.role_in(workspace_id), Role.REVIEWER):
             raise InvalidInput(f"{reviewer} cannot review in this workspace (needs the reviewer role or above).")
@@ -101,8 +108,11 @@ def assign(
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
+        if queue:
+            enqueue(batch)
         change.detail.update(
-            labeler=labeler.email,
+            labeler=labeler.email if labeler is not None else None,
+            queue=queue,
             reviewer=reviewer.email if reviewer else None,
             job=job.pk,
             images=assigned,
@@ -178,6 +188,7 @@ def submit(*, batch: Batch, actor: User) -> Batch:
         if counts["rework"]:
             raise WrongState(rework_message(counts["rework"]))
         batch.images.update(review_state=ReviewState.PENDING)
+        dequeue(batch)
         batch.submit()
         if batch.status == BatchStatus.DATASET:
             change.detail.update(_drop_stale_suffix(batch))
@@ -204,6 +215,7 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
             annotated_by=None,
             rejections=0,
         )
+        dequeue(batch)
         # Every job ends, a finished one too: the batch waits for a new assignment and its card names nobody.
         Job.objects.filter(batch=batch).exclude(state=JobState.CANCELLED).exclude(state=JobState.COMPLETE).update(
             state=JobState.CANCELLED, updated_at=timezone.now()
@@ -252,6 +264,7 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
             images_deleted=count,
             batch_id=batch.pk,
         )
+        dequeue(batch)
         Annotation.objects.filter(image__batch=batch).delete()
         Image.objects.filter(batch=batch).delete()
         batch.delete()
@@ -271,6 +284,7 @@ def set_priority(*, batch: Batch, actor: User, priority: int) -> Batch:
         old = batch.priority
         if old != priority:
             Batch.objects.filter(pk=batch.pk).update(priority=priority)
+            QueueEntry.objects.filter(batch=batch).update(priority=priority)
             mark_changed(batch)
             batch.priority = priority
             _event(batch, EventKind.PRIORITY, actor, old=old, new=priority)

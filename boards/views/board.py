@@ -96,6 +96,7 @@ def board_version(request: HttpRequest, ws: str, project: str) -> HttpResponse:
 
 
 MAX_COLUMN_OFFSET = 10**9
+QUEUE = "queue"  # the assign dialog's "labeler" for the project's label queue
 
 
 @login_required
@@ -146,7 +147,8 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
                 batch=batch,
                 actor=request.user,
                 to=to,
-                labeler=_member(batch, data, "labeler"),
+                labeler=None if data.get("labeler") == QUEUE else _member(batch, data, "labeler"),
+                queue=data.get("labeler") == QUEUE,
                 reviewer=_member(batch, data, "reviewer"),
                 image_ids=ids,
                 first=first,
@@ -193,9 +195,9 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
     # A batch split off by this move has no card on the page yet: deleting its
     # card out of band would name a missing element (htmx:oobErrorNoTarget).
     created = set(
-        BatchEvent.objects.filter(
-            batch__in=list(changed), kind=EventKind.CREATED, at__gte=since
-        ).values_list("batch_id", flat=True)
+        BatchEvent.objects.filter(batch__in=list(changed), kind=EventKind.CREATED, at__gte=since).values_list(
+            "batch_id", flat=True
+        )
     )
     return {
         "project": project,
@@ -208,7 +210,8 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
 def _moved_message(batch: Batch, moved: Batch | None, to: str, *, split: bool = False) -> str:
     labels = dict(BatchStatus.choices)
     if to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None:
-        labeler = moved.current_job.labeler.get_full_name()
+        job = moved.current_job
+        labeler = job.labeler.get_full_name() if job.labeler else "the label queue"
         rest = Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()
         if not split or rest is None:
             return f"Assigned “{batch.name}” to {labeler}."

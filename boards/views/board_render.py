@@ -120,7 +120,17 @@ class CardRenderer:
                 f"{card.num_jobs} job{_s(card.num_jobs)}</span>\n"
             )
         people = ""
-        if card.labeler:
+        if card.queue:
+            people = '<span class="avatar queue" title="Label queue: any labeler is served its images">Q</span>'
+            for worker in card.workers[:3]:
+                people += (
+                    f'<span class="avatar" title="Labeling now: {escape(worker.email)}">'
+                    f"{escape(worker.initials)}</span>"
+                )
+            if len(card.workers) > 3:
+                more = len(card.workers) - 3
+                people += f'<span class="avatar more" title="{more} more labeling now">+{more}</span>'
+        elif card.labeler:
             people = (
                 f'<span class="avatar" title="Labeler: {escape(card.labeler.email)}">'
                 f"{escape(card.labeler.initials)}</span>"

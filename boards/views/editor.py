@@ -12,8 +12,9 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from boards import selectors, services
 from boards.models import (
@@ -33,15 +34,22 @@ from core.http import json_error
 MAX_BOXES_PER_SAVE = 5_000
 
 
-def _annotatable(request: HttpRequest, ws: str, project: str, batch_id: int) -> Batch:
-    """The batch, if the user may edit its boxes; 404 outside the workspace, 403 for others."""
+def _annotatable(request: HttpRequest, ws: str, project: str, batch_id: int) -> tuple[Batch, bool]:
+    """The batch, if the user may edit its boxes, and whether they label it from the queue.
+
+    404 outside the workspace, 403 for others. A labeler edits a queue batch
+    image by image, as the queue reserves them (checked with the image).
+    """
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
     if not can_annotate(batch, request.user):
         if not request.user.has_perm("boards.annotate_batch", batch):
             raise PermissionDenied("Your role in this workspace may look at batches but not edit their boxes.")
+        job = batch.current_job
+        if batch.status == BatchStatus.ANNOTATING and job is not None and job.is_queue:
+            return batch, True
         raise PermissionDenied("This batch is assigned to someone else.")
-    return batch
+    return batch, False
 
 
 def _not_annotating(request: HttpRequest, batch: Batch) -> HttpResponse:
@@ -55,9 +63,12 @@ def _not_annotating(request: HttpRequest, batch: Batch) -> HttpResponse:
 @login_required
 def annotate_batch(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
     """Open the editor on the batch's first image still to label."""
-    batch = _annotatable(request, ws, project, batch_id)
+    batch, from_queue = _annotatable(request, ws, project, batch_id)
     if batch.status != BatchStatus.ANNOTATING:
         return _not_annotating(request, batch)
+    if from_queue:
+        messages.info(request, f"“{batch.name}” is in the label queue: press “Start labeling” to be given an image.")
+        return redirect(reverse("board", args=[ws, project]))
     image = selectors.first_to_label(batch)
     if image is None:
         messages.info(request, f"“{batch.name}” has no images.")
@@ -67,17 +78,30 @@ def annotate_batch(request: HttpRequest, ws: str, project: str, batch_id: int) -
 
 @login_required
 def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> HttpResponse:
-    """The annotation editor for one image of a batch in Annotating."""
-    batch = _annotatable(request, ws, project, batch_id)
+    """The annotation editor for one image of a batch in Annotating.
+
+    A labeler working from the label queue sees only the image the queue gave
+    them (opening it renews their reservation), with "Next image" instead of
+    the batch's other images.
+    """
+    batch, from_queue = _annotatable(request, ws, project, batch_id)
     if batch.status != BatchStatus.ANNOTATING:
         return _not_annotating(request, batch)
     image = selectors.image_in(batch, image_id)
+    if from_queue:
+        refusal = selectors.queue_refusal(image, request.user)
+        if refusal:
+            raise PermissionDenied(refusal)
+        services.hold(image, request.user)
     project_obj = batch.project
     context = selectors.editor_context(batch, image)
     progress = context["progress"]
+    if from_queue:
+        context |= {"previous_id": None, "next_id": None, "strip": []}
     context |= {
         "project": project_obj,
-        "may_submit": can_submit(batch, request.user),
+        "from_queue": from_queue,
+        "may_submit": can_submit(batch, request.user) and not from_queue,
         "submit_to": BatchStatus.REVIEW if project_obj.review_mode else BatchStatus.DATASET,
         "can_manage": request.user.has_perm("boards.manage_project", project_obj),
         "all_done": _ready(progress),
@@ -96,7 +120,7 @@ def _ready(progress: dict) -> bool:
 @login_required
 @require_POST
 def confirm_rework(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> HttpResponse:
-    """"Checked, no change needed" on an image sent back by a review; then the next one awaiting rework."""
+    """ "Checked, no change needed" on an image sent back by a review; then the next one awaiting rework."""
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
     image = selectors.image_in(batch, image_id)
@@ -187,13 +211,36 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def start_labeling(request: HttpRequest, ws: str | None = None, project: str | None = None) -> HttpResponse:
-    """Go to the next image to label across the user's batches (or one project's)."""
+    """Go to the next image to label across the user's batches (or one project's).
+
+    The batches assigned to the user come first; a POST (the "Start labeling"
+    button) also reserves an image of a label queue when its priority is
+    higher, or when nothing assigned is left (a GET never reserves).
+    """
     project_obj = selectors.project_for(request.user, ws, project) if ws and project else None
     image = selectors.next_to_label(request.user, project=project_obj)
+    if request.method == "POST":
+        current = params.ident(request.POST, "current", label="The current image")
+        queued = services.next_queued_image(
+            user=request.user,
+            project=project_obj,
+            current=current,
+            below=image.batch.priority if image is not None else None,
+        )
+        image = queued or image
     if image is None:
         where = f" in {project_obj.name}" if project_obj else ""
-        messages.info(request, f"Nothing to label{where}: every image of the batches assigned to you is done.")
+        waiting = sum(row["waiting"] for row in selectors.queue_waiting(request.user, project=project_obj))
+        if request.method == "GET" and waiting:
+            messages.info(
+                request,
+                f"{waiting} image{pluralize(waiting)} wait in the label queue{where}: "
+                "press “Start labeling” to be given one.",
+            )
+        else:
+            messages.info(request, f"Nothing to label{where}: every image of the batches assigned to you is done.")
         if project_obj is not None:
             return redirect(reverse("board", args=[ws, project]))
         return redirect(reverse("my-work"))

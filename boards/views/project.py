@@ -79,8 +79,29 @@ def _render_settings(request: HttpRequest, project: Project, *, failed: dict | N
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_settings(request: HttpRequest, ws: str, project: str) -> HttpResponse:
-    """The project's settings page; a POST here sets the review mode."""
+    """The project's settings page; a POST here sets the review mode, or (``form=queue``) the label queue's settings."""
     project_obj = _managed_project(request, ws, project)
+    if request.method == "POST" and request.POST.get("form") == "queue":
+        try:
+            project_obj = services.set_queue_settings(
+                project=project_obj,
+                actor=request.user,
+                reservation_minutes=params.integer(
+                    request.POST, "reservation_minutes", label="The reservation time", low=1, required=True
+                ),
+                reservation_cap=params.integer(
+                    request.POST, "reservation_cap", label="The images one labeler may hold", low=1, required=True
+                ),
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return _render_settings(request, project_obj, status=exc.status)
+        messages.success(
+            request,
+            f"The label queue keeps an idle image reserved for {project_obj.reservation_minutes} minutes; "
+            f"a labeler holds at most {project_obj.reservation_cap} at once.",
+        )
+        return redirect(reverse("project-settings", args=[ws, project]))
     if request.method == "POST":
         try:
             review_mode = params.boolean(request.POST, "review_mode", label="Review mode", default=False)

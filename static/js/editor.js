@@ -682,6 +682,11 @@
 
   function go(direction) {
     const url = root.dataset[direction + "Url"];
+    const queueNext = document.getElementById("queue-next-form");
+    if (!url && direction === "next" && queueNext) {
+      queueNext.requestSubmit(); // from the label queue: the next image it gives
+      return;
+    }
     if (!url) {
       toast(direction === "next" ? "This is the last image of the batch." : "This is the first image of the batch.");
       return;
@@ -697,7 +702,7 @@
   window.addEventListener("beforeunload", warn);
 
   // Submitting the batch, or saying a sent-back image needs no change: save the last change first.
-  ["submit-form", "checked-form"].forEach((id) => {
+  ["submit-form", "checked-form", "queue-next-form"].forEach((id) => {
     const form = document.getElementById(id);
     if (!form) return;
     form.addEventListener("submit", async (evt) => {

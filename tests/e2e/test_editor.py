@@ -98,7 +98,7 @@ def test_a_labeler_draws_relabels_marks_empty_and_submits(page: Page, url, login
     batch, first, second = assigned
     login(labeler)
     page.goto(url("/my-work/"))
-    page.get_by_role("link", name="Start labeling").click()
+    page.get_by_role("button", name="Start labeling").click()
     expect(page).to_have_url(url(f"{BOARD}batches/{batch.pk}/annotate/{first.pk}/"))
     expect(page.get_by_role("heading", name="street-001.jpg")).to_be_visible()
     expect(page.get_by_role("button", name="car 1", exact=True)).to_have_attribute("aria-pressed", "true")
@@ -224,7 +224,7 @@ def test_a_rejected_image_shows_the_reviewers_comment(page: Page, url, login, la
     back = services.review(batch=Batch.objects.get(pk=batch.pk), actor=reviewer).rejected
     login(labeler)
     page.goto(url(BOARD))
-    page.get_by_role("link", name="Start labeling").click()
+    page.get_by_role("button", name="Start labeling").click()
     expect(page).to_have_url(url(f"{BOARD}batches/{back.pk}/annotate/{first.pk}/"))
     expect(page.get_by_role("heading", name="Rejected in review")).to_be_visible()
     expect(page.locator(".sent-back")).to_contain_text("The box misses the wheels.")
@@ -237,7 +237,7 @@ def test_a_manager_manages_label_classes(page: Page, url, login, manager, projec
     services.save_annotations(image=first, actor=manager, boxes=[services.Box("sign", 10, 10, 20, 20)])
     login(manager)
     page.goto(url(BOARD))
-    expect(page.get_by_role("link", name="Start labeling")).to_be_visible()
+    expect(page.get_by_role("button", name="Start labeling")).to_be_visible()
     shoot("board-header")
     page.get_by_role("link", name="Settings").click()
     expect(page).to_have_url(url(SETTINGS))

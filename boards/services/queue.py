@@ -1,0 +1,221 @@
+"""The label queue: keeping its entries true to the batches, and handing out the next image.
+
+A queue batch (a batch in Annotating whose current job has no labeler) has one
+``QueueEntry`` per image still to label: unannotated, or sent back by a review
+(pinned to the labeler who labeled it). ``sync_queue`` makes a batch's entries
+match its images after any bulk change; ``finish`` drops one image's entry when
+it is done; ``next_image`` serves a labeler.
+
+Serving never locks the batch: it reads the front of the queue's small index
+and takes the entry with a compare-and-set update, so two labelers pressing
+"Start labeling" at once never get the same image (on PostgreSQL the candidate
+row is also locked with ``SKIP LOCKED``, so the second labeler takes the next
+row at once instead of waiting).
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role, role_at_least
+from boards import selectors
+from boards.models import AnnotationState, Batch, BatchStatus, Image, Job, JobState, Project, QueueEntry, ReviewState
+from boards.selectors import TO_LABEL, held, reservation_cutoff
+
+# How often serving retries when another labeler took the candidate between the read and the update.
+_ATTEMPTS = 8
+
+
+def queue_batch_ids(batch_ids) -> set[int]:
+    """Which of these batches are queue batches now: in Annotating, their current job without a labeler."""
+    ids = set(batch_ids)
+    if not ids:
+        return set()
+    current: dict[int, int | None] = {}
+    jobs = (
+        Job.objects.filter(batch_id__in=ids, batch__status=BatchStatus.ANNOTATING)
+        .exclude(state=JobState.CANCELLED)
+        .order_by("batch_id", "-created_at", "-pk")
+        .values_list("batch_id", "labeler_id")
+    )
+    for batch_id, labeler_id in jobs:
+        current.setdefault(batch_id, labeler_id)
+    return {batch_id for batch_id, labeler_id in current.items() if labeler_id is None}
+
+
+def sync_queue(*batches: Batch | int) -> None:
+    """Make these batches' queue entries match their images.
+
+    A queue batch gets an entry for each unfinished image that has none
+    (pinned to its labeler when a review sent it back), and loses those of
+    images finished or gone; any other batch loses all its entries. Two
+    statements per queue batch, one for the rest: called after assigning to
+    the queue, a review sending images back, a move out of Annotating, and any
+    bulk change of annotation states.
+    """
+    ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
+    if not ids:
+        return
+    queued = queue_batch_ids(ids)
+    others = ids - queued
+    if others:
+        QueueEntry.objects.filter(batch_id__in=others).delete()
+    if not queued:
+        return
+    QueueEntry.objects.filter(batch_id__in=queued).exclude(image__batch_id__in=queued).delete()
+    QueueEntry.objects.filter(batch_id__in=queued).exclude(
+        image__in=Image.objects.filter(TO_LABEL, batch_id__in=queued)
+    ).delete()
+    for batch in Batch.objects.filter(pk__in=queued):
+        enqueue(batch)
+
+
+def enqueue(batch: Batch) -> None:
+    """Add an entry for each unfinished image of this batch that has none: one statement.
+
+    Images a review sent back are pinned to the labeler who labeled them; the
+    others are free, queued now at the batch's priority. The caller knows the
+    batch is (or is becoming) a queue batch.
+    """
+    entries, images = QueueEntry._meta.db_table, Image._meta.db_table
+    pinned = "(i.review_state = %s AND i.annotated_by_id IS NOT NULL)"
+    sql = (
+        f"INSERT INTO {entries} (project_id, batch_id, image_id, priority, queued_at, reserved_by_id, "  # noqa: S608
+        "reserved_at, pinned) "
+        f"SELECT %s, i.batch_id, i.id, %s, %s, CASE WHEN {pinned} THEN i.annotated_by_id END, "
+        f"CASE WHEN {pinned} THEN %s END, CASE WHEN {pinned} THEN %s ELSE %s END "
+        f"FROM {images} i WHERE i.batch_id = %s AND (i.annotation_state = %s OR i.review_state = %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.image_id = i.id)"
+    )
+    now, rejected = timezone.now(), ReviewState.REJECTED
+    args = [batch.project_id, batch.priority, now, rejected, rejected, now, rejected, True, False]
+    args += [batch.pk, AnnotationState.UNANNOTATED, rejected]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+
+
+def dequeue(batch: Batch) -> None:
+    """The batch left the queue (moved, submitted, reassigned): its entries go."""
+    QueueEntry.objects.filter(batch=batch).delete()
+
+
+def finish(image: Image) -> bool:
+    """Drop the image's entry if it is done (annotated or empty, and not awaiting rework).
+
+    Returns whether its batch is a queue batch with no entry left, i.e. ready
+    to go on (the caller submits it once its own transaction has committed).
+    """
+    if image.batch_id is None:
+        return False
+    done = image.annotation_state != AnnotationState.UNANNOTATED and image.review_state != ReviewState.REJECTED
+    if not done or not QueueEntry.objects.filter(image_id=image.pk).delete()[0]:
+        return False
+    return not QueueEntry.objects.filter(batch_id=image.batch_id).exists()
+
+
+def hold(image: Image, user: User) -> bool:
+    """Renew the labeler's reservation of this image (its idle time starts again); False if they hold none.
+
+    An expired reservation nobody else took is still theirs to renew.
+    """
+    return bool(QueueEntry.objects.filter(image_id=image.pk, reserved_by=user).update(reserved_at=timezone.now()))
+
+
+def next_queued_image(
+    *, user: User, project: Project | None = None, current: int | None = None, below: int | None = None
+) -> Image | None:
+    """The next image of a label queue for this labeler (``project``'s, or the best of their workspaces'), reserved.
+
+    ``below``: serve only images of a higher priority (a smaller number) than
+    this, the priority of the work assigned to them. None when nothing waits.
+    """
+    if project is not None:
+        return next_image(project=project, user=user, current=current, below=below)
+    for row in selectors.queue_waiting(user):
+        if below is not None and row["priority"] >= below:
+            break
+        found = next_image(project=Project.objects.get(pk=row["project_id"]), user=user, current=current, below=below)
+        if found is not None:
+            return found
+    return None
+
+
+def next_image(*, project: Project, user: User, current: int | None = None, below: int | None = None) -> Image | None:
+    """The next image of the project's label queue for this labeler, reserved for them; None when there is none.
+
+    In this order: an image a review sent back to them; while they hold fewer
+    than the project's ``reservation_cap`` images, a new one from the queue
+    (highest priority first; within a priority, reservations that expired,
+    oldest first, then the oldest queued); else, or when the queue is empty,
+    the oldest image they hold. ``current`` (the image they are on) is never
+    served again by this call: "next" moves on, and what they leave stays
+    reserved for them. ``below`` limits all of it to priorities above it.
+    """
+    if not role_at_least(user.role_in(project.workspace_id), Role.LABELER):
+        return None
+    now = timezone.now()
+    mine = held(project, user, now).exclude(image_id=current)
+    if below is not None:
+        mine = mine.filter(priority__lt=below)
+    pk = mine.filter(pinned=True).order_by("priority", "queued_at", "id").values_list("image_id", flat=True).first()
+    if pk is None and held(project, user, now).count() < project.reservation_cap:
+        pk = _reserve(project, user, now, below)
+    if pk is None:
+        pk = mine.order_by("priority", "reserved_at", "id").values_list("image_id", flat=True).first()
+        if pk is not None:
+            hold(Image(pk=pk), user)
+    if pk is None:
+        return None
+    return Image.objects.select_related("batch__project__workspace").filter(pk=pk).first()
+
+
+def _reserve(project: Project, user: User, now, below: int | None) -> int | None:
+    """Take the front entry of the queue for ``user``; the id of its image, or None when the queue is empty."""
+    expiry = reservation_cutoff(project, now)
+    free = Q(reserved_by__isnull=True)
+    expired = Q(reserved_by__isnull=False, pinned=False, reserved_at__lt=expiry)
+    entries = QueueEntry.objects.filter(project=project)
+    if below is not None:
+        entries = entries.filter(priority__lt=below)
+    for _ in range(_ATTEMPTS):
+        with transaction.atomic():
+            # Each candidate is one range read of its partial index; locked rows are passed over.
+            firsts = [
+                (priority, rank, pk, image_id, batch_id, condition)
+                for rank, (condition, order) in enumerate(((expired, "reserved_at"), (free, "queued_at")))
+                for priority, pk, image_id, batch_id in entries.filter(condition)
+                .order_by("priority", order, "id")
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("priority", "pk", "image_id", "batch_id")[:1]
+            ]
+            if not firsts:
+                return None
+            # An expired reservation goes before the free entries of its priority.
+            _priority, _rank, pk, image_id, batch_id, condition = min(firsts, key=lambda row: row[:2])
+            if entries.filter(condition, pk=pk).update(reserved_by=user, reserved_at=now):
+                break
+    else:
+        return None
+    _show_workers(batch_id, user)
+    return image_id
+
+
+def _show_workers(batch_id: int, user: User) -> None:
+    """Let the board redraw the card of a batch its new worker took an image of.
+
+    The card is cached under the batch's ``updated_at``: it moves on (with
+    ``counted_at`` while the stored counts hold, since no image changed) when
+    this labeler had no other image of the batch, so the card names them. A
+    labeler taking one more image of a batch they already work on changes
+    nothing there, and writes nothing to the batch row.
+    """
+    if QueueEntry.objects.filter(batch_id=batch_id, reserved_by=user).count() > 1:
+        return
+    now = timezone.now()
+    Batch.objects.filter(pk=batch_id).update(
+        updated_at=now,
+        counted_at=Case(When(counted_at=F("updated_at"), then=Value(now)), default=F("counted_at")),
+    )

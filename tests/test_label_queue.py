@@ -1,0 +1,445 @@
+"""The label queue: batches assigned to no one labeler, served image by image by "Start labeling"."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from boards import selectors, services
+from boards.models import (
+    AnnotationState,
+    Batch,
+    BatchStatus,
+    Image,
+    Job,
+    LabelClass,
+    QueueEntry,
+)
+from core.errors import InvalidInput, NotAllowed
+from tests.board_html import parse_board
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def car(project):
+    return LabelClass.objects.create(project=project, name="car")
+
+
+@pytest.fixture
+def second_labeler(workspace):
+    return MembershipFactory(workspace=workspace, role=Role.LABELER, user=UserFactory(email="second@acme.test")).user
+
+
+def queued(make_batch, manager, n=4, **kwargs) -> Batch:
+    batch = make_batch(n, **kwargs)
+    services.assign(batch=batch, actor=manager, labeler=None, queue=True)
+    batch.refresh_from_db()
+    return batch
+
+
+def label(image: Image, actor, car) -> Image:
+    return services.save_annotations(
+        image=Image.objects.get(pk=image.pk), actor=actor, boxes=[services.Box(car.pk, 1, 1, 10, 10)]
+    )
+
+
+def serve(user, project, **kwargs) -> Image | None:
+    return services.next_image(project=project, user=user, **kwargs)
+
+
+def age(image_ids, minutes):
+    QueueEntry.objects.filter(image_id__in=image_ids).update(reserved_at=timezone.now() - timedelta(minutes=minutes))
+
+
+# --- assigning to the queue ---------------------------------------------------------
+
+
+def test_a_batch_assigned_to_the_queue_has_a_job_without_labeler_and_an_entry_per_image(make_batch, manager):
+    batch = queued(make_batch, manager, n=3)
+    assert batch.status == BatchStatus.ANNOTATING
+    job = batch.current_job
+    assert job.labeler is None and job.is_queue
+    entries = QueueEntry.objects.filter(batch=batch)
+    assert sorted(entries.values_list("image_id", flat=True)) == sorted(batch.images.values_list("pk", flat=True))
+    assert not entries.filter(reserved_by__isnull=False).exists()
+    assert set(entries.values_list("priority", flat=True)) == {batch.priority}
+
+
+def test_assigning_a_selection_to_the_queue_queues_only_the_selection(make_batch, manager):
+    batch = make_batch(5)
+    chosen = list(batch.images.order_by("pk").values_list("pk", flat=True)[:2])
+    result = services.assign(batch=batch, actor=manager, labeler=None, queue=True, image_ids=chosen)
+    assert sorted(QueueEntry.objects.values_list("image_id", flat=True)) == chosen
+    assert result.remainder.images.count() == 3
+    assert not QueueEntry.objects.filter(batch=result.remainder).exists()
+
+
+def test_assign_needs_a_labeler_or_the_queue_not_both(make_batch, manager, labeler):
+    batch = make_batch(2)
+    with pytest.raises(InvalidInput):
+        services.assign(batch=batch, actor=manager, labeler=labeler, queue=True)
+    with pytest.raises(InvalidInput):
+        services.assign(batch=batch, actor=manager, labeler=None)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.UNASSIGNED
+    assert not Job.objects.exists()
+
+
+def test_the_assign_dialog_offers_the_queue_and_the_board_shows_the_queue_card(client, make_batch, manager):
+    batch = make_batch(2)
+    client.force_login(manager)
+    url = reverse("move", args=["acme", "parcels", batch.pk])
+    dialog = client.post(url, {"from": "unassigned", "to": "annotating"})
+    assert b'value="queue"' in dialog.content
+    response = client.post(url, {"from": "unassigned", "to": "annotating", "labeler": "queue"}, follow=True)
+    assert "to the label queue" in response.content.decode()
+    assert Batch.objects.get(pk=batch.pk).current_job.is_queue
+    board = parse_board(client.get(reverse("board", args=["acme", "parcels"])).content)
+    (card,) = [card for card in board["annotating"].cards if card.id == batch.pk]
+    assert any(title.startswith("Label queue") for title in card.people)
+
+
+# --- serving ------------------------------------------------------------------------
+
+
+def test_labelers_are_served_by_priority_then_the_oldest_queued(make_batch, manager, labeler, project):
+    low = queued(make_batch, manager, n=2, priority=4)
+    high_later = queued(make_batch, manager, n=2, priority=2)
+    high_later_too = queued(make_batch, manager, n=1, priority=2)
+    served = [serve(labeler, project, current=None) for _ in range(3)]
+    assert [image.batch_id for image in served] == [high_later.pk, high_later.pk, high_later_too.pk]
+    project.reservation_cap = 10
+    project.save()
+    assert serve(labeler, project).batch_id == low.pk
+
+
+def test_two_labelers_never_get_the_same_image(make_batch, manager, labeler, second_labeler, project):
+    queued(make_batch, manager, n=4)
+    mine = {serve(labeler, project).pk for _ in range(2)}
+    theirs = {serve(second_labeler, project).pk for _ in range(2)}
+    assert len(mine) == 2 and len(theirs) == 2 and not mine & theirs
+    holders = dict(QueueEntry.objects.values_list("image_id", "reserved_by_id"))
+    assert all(holders[pk] == labeler.pk for pk in mine)
+    assert all(holders[pk] == second_labeler.pk for pk in theirs)
+
+
+def test_at_the_cap_a_labeler_gets_back_what_they_hold_not_more(make_batch, manager, labeler, project):
+    queued(make_batch, manager, n=6)
+    project.reservation_cap = 2
+    project.save()
+    first = serve(labeler, project)
+    second = serve(labeler, project, current=first.pk)
+    assert first.pk != second.pk
+    # At the cap: the oldest image held other than the one they are on, never a third.
+    age([first.pk], 1)
+    assert serve(labeler, project, current=second.pk).pk == first.pk
+    assert serve(labeler, project, current=first.pk).pk == second.pk
+    assert QueueEntry.objects.filter(reserved_by=labeler).count() == 2
+
+
+def test_an_expired_reservation_goes_first_within_its_priority(make_batch, manager, labeler, second_labeler, project):
+    batch = queued(make_batch, manager, n=3)
+    left = serve(labeler, project)
+    # Someone else gets the next free image while the reservation holds.
+    assert serve(second_labeler, project).pk != left.pk
+    age([left.pk], project.reservation_minutes + 1)
+    newer = queued(make_batch, manager, n=2)  # queued later, same priority
+    taken = serve(second_labeler, project)
+    assert taken.pk == left.pk
+    assert QueueEntry.objects.get(image_id=left.pk).reserved_by_id == second_labeler.pk
+    assert taken.batch_id == batch.pk != newer.pk
+    # The labeler who left it may not edit it any more.
+    with pytest.raises(NotAllowed):
+        label(left, labeler, LabelClass.objects.create(project=project, name="car"))
+
+
+def test_an_expired_reservation_nobody_took_is_still_its_labelers(make_batch, manager, labeler, project, car):
+    queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    age([image.pk], project.reservation_minutes + 5)
+    assert services.hold(image, labeler)
+    assert label(image, labeler, car).annotation_state == AnnotationState.ANNOTATED
+
+
+def test_a_higher_priority_expired_reservation_beats_free_images_of_lower_priority(
+    make_batch, manager, labeler, second_labeler, project
+):
+    queued(make_batch, manager, n=2, priority=5)
+    urgent = queued(make_batch, manager, n=1, priority=1)
+    held = serve(labeler, project)
+    assert held.batch_id == urgent.pk
+    age([held.pk], project.reservation_minutes + 1)
+    assert serve(second_labeler, project).pk == held.pk
+
+
+def test_an_empty_queue_serves_nothing_and_viewers_nothing(make_batch, manager, viewer, labeler, project):
+    assert serve(labeler, project) is None
+    queued(make_batch, manager, n=2)
+    assert serve(viewer, project) is None
+    assert not QueueEntry.objects.filter(reserved_by__isnull=False).exists()
+
+
+# --- finishing ----------------------------------------------------------------------
+
+
+def test_a_done_image_leaves_the_queue_and_the_last_one_sends_the_batch_on(
+    make_batch, manager, labeler, second_labeler, project, car, django_capture_on_commit_callbacks
+):
+    batch = queued(make_batch, manager, n=2)
+    a, b = serve(labeler, project), serve(second_labeler, project)
+    with django_capture_on_commit_callbacks(execute=True):
+        label(a, labeler, car)
+    assert not QueueEntry.objects.filter(image_id=a.pk).exists()
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_annotations(image=Image.objects.get(pk=b.pk), actor=second_labeler, boxes=[], empty=True)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.REVIEW
+    assert batch.events.filter(kind="submitted", actor=second_labeler).exists()
+    assert not QueueEntry.objects.exists()
+
+
+def test_without_review_the_finished_queue_batch_goes_to_dataset(
+    make_batch, manager, labeler, project, car, django_capture_on_commit_callbacks
+):
+    project.review_mode = False
+    project.save()
+    batch = queued(make_batch, manager, n=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        label(serve(labeler, project), labeler, car)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.DATASET
+
+
+def test_clearing_an_image_keeps_it_reserved(make_batch, manager, labeler, project):
+    queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    services.save_annotations(image=Image.objects.get(pk=image.pk), actor=labeler, boxes=[])
+    assert QueueEntry.objects.get(image_id=image.pk).reserved_by_id == labeler.pk
+
+
+def test_a_labeler_may_edit_only_what_the_queue_gave_them(
+    make_batch, manager, labeler, second_labeler, reviewer, project, car
+):
+    queued(make_batch, manager, n=3)
+    mine = serve(labeler, project)
+    theirs = serve(second_labeler, project)
+    free = QueueEntry.objects.filter(reserved_by__isnull=True).first().image
+    with pytest.raises(NotAllowed, match="reserved for someone else"):
+        label(theirs, labeler, car)
+    with pytest.raises(NotAllowed, match="Start labeling"):
+        label(free, labeler, car)
+    label(mine, labeler, car)
+    with pytest.raises(NotAllowed, match="labeled by someone else"):
+        label(mine, second_labeler, car)
+    label(mine, labeler, car)  # their own finished image, while the batch is open
+    label(free, reviewer, car)  # reviewers and up edit any image
+
+
+def test_the_editor_refuses_images_not_reserved_for_the_labeler(
+    client, make_batch, manager, labeler, second_labeler, project
+):
+    batch = queued(make_batch, manager, n=3)
+    mine = serve(labeler, project)
+    theirs = serve(second_labeler, project)
+    client.force_login(labeler)
+    page = client.get(reverse("annotate", args=["acme", "parcels", batch.pk, mine.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Next image" in body and 'name="current"' in body
+    assert reverse("annotate", args=["acme", "parcels", batch.pk, theirs.pk]) not in body  # no strip of others
+    assert client.get(reverse("annotate", args=["acme", "parcels", batch.pk, theirs.pk])).status_code == 403
+    save = client.post(
+        reverse("annotate-save", args=["acme", "parcels", batch.pk, theirs.pk]),
+        json.dumps({"version": 0, "boxes": [], "empty": True}),
+        content_type="application/json",
+    )
+    assert save.status_code == 403
+    assert Image.objects.get(pk=theirs.pk).annotation_state == AnnotationState.UNANNOTATED
+    # Opening the batch as a whole sends a queue labeler to "Start labeling".
+    response = client.get(reverse("annotate-batch", args=["acme", "parcels", batch.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("board", args=["acme", "parcels"])
+
+
+def test_opening_a_held_image_renews_its_reservation(client, make_batch, manager, labeler, project):
+    batch = queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    age([image.pk], 20)
+    client.force_login(labeler)
+    client.get(reverse("annotate", args=["acme", "parcels", batch.pk, image.pk]))
+    renewed = QueueEntry.objects.get(image_id=image.pk).reserved_at
+    assert timezone.now() - renewed < timedelta(minutes=1)
+
+
+# --- the Start labeling button ------------------------------------------------------------------
+
+
+def test_start_labeling_reserves_on_post_only(client, make_batch, manager, labeler, project):
+    batch = queued(make_batch, manager, n=2)
+    client.force_login(labeler)
+    url = reverse("project-start-labeling", args=["acme", "parcels"])
+    looked = client.get(url, follow=True)
+    assert "2 images wait in the label queue" in looked.content.decode()
+    assert not QueueEntry.objects.filter(reserved_by__isnull=False).exists()
+    response = client.post(url)
+    image = QueueEntry.objects.get(reserved_by=labeler).image
+    assert response["Location"] == reverse("annotate", args=["acme", "parcels", batch.pk, image.pk])
+    nxt = client.post(url, {"current": image.pk})
+    other = QueueEntry.objects.filter(reserved_by=labeler).exclude(image=image).get().image
+    assert nxt["Location"] == reverse("annotate", args=["acme", "parcels", batch.pk, other.pk])
+
+
+def test_start_labeling_from_my_work_finds_the_queue_of_any_project(client, make_batch, manager, labeler):
+    batch = queued(make_batch, manager, n=1)
+    client.force_login(labeler)
+    work = client.get(reverse("my-work")).content.decode()
+    assert "Label queues" in work and "Parcels" in work
+    response = client.post(reverse("start-labeling"))
+    image = batch.images.get()
+    assert response["Location"] == reverse("annotate", args=["acme", "parcels", batch.pk, image.pk])
+
+
+def test_assigned_work_comes_first_unless_the_queue_has_higher_priority(client, make_batch, manager, labeler, project):
+    mine = make_batch(1, priority=3)
+    services.assign(batch=mine, actor=manager, labeler=labeler)
+    queued(make_batch, manager, n=1, priority=3)
+    client.force_login(labeler)
+    url = reverse("project-start-labeling", args=["acme", "parcels"])
+    response = client.post(url)
+    assert response["Location"].endswith(f"/{mine.pk}/annotate/{mine.images.get().pk}/")
+    assert not QueueEntry.objects.filter(reserved_by__isnull=False).exists()
+    urgent = queued(make_batch, manager, n=1, priority=1)
+    response = client.post(url)
+    assert response["Location"].endswith(f"/{urgent.pk}/annotate/{urgent.images.get().pk}/")
+
+
+def test_start_labeling_in_another_workspace_is_404(client, make_batch, manager, outsider):
+    queued(make_batch, manager, n=1)
+    client.force_login(outsider)
+    assert client.post(reverse("project-start-labeling", args=["acme", "parcels"])).status_code == 404
+    assert not QueueEntry.objects.filter(reserved_by__isnull=False).exists()
+
+
+@pytest.mark.parametrize("current", ["x", "-1", "١", "9" * 30, ""])
+def test_a_malformed_current_image_is_a_400_or_ignored(client, make_batch, manager, labeler, current):
+    queued(make_batch, manager, n=1)
+    client.force_login(labeler)
+    response = client.post(reverse("project-start-labeling", args=["acme", "parcels"]), {"current": current})
+    assert response.status_code in (302, 400)
+    if current:
+        assert response.status_code == 400
+        assert not QueueEntry.objects.filter(reserved_by__isnull=False).exists()
+
+
+# --- review, moves, priority -----------------------------------------------------------
+
+
+def test_rejected_images_go_back_to_the_labeler_who_labeled_each(
+    make_batch, manager, labeler, second_labeler, reviewer, project, car, django_capture_on_commit_callbacks
+):
+    batch = queued(make_batch, manager, n=3)
+    a, b, c = serve(labeler, project), serve(second_labeler, project), serve(labeler, project)
+    with django_capture_on_commit_callbacks(execute=True):
+        for image, who in ((a, labeler), (b, second_labeler), (c, labeler)):
+            label(image, who, car)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
+    result = services.review(
+        batch=Batch.objects.get(pk=batch.pk), actor=reviewer, approved=[c.pk], rejected=[a.pk, b.pk]
+    )
+    back = result.rejected
+    assert back.pk != batch.pk and back.status == BatchStatus.ANNOTATING and back.current_job.is_queue
+    entries = dict(QueueEntry.objects.values_list("image_id", "reserved_by_id"))
+    assert entries == {a.pk: labeler.pk, b.pk: second_labeler.pk}
+    assert QueueEntry.objects.filter(pinned=True).count() == 2
+    # Pinned: they do not expire to others, and each labeler is served their own.
+    age([a.pk, b.pk], 10_000)
+    third = MembershipFactory(workspace=project.workspace, role=Role.LABELER).user
+    assert serve(third, project) is None
+    assert serve(labeler, project).pk == a.pk
+    assert serve(second_labeler, project).pk == b.pk
+
+
+def test_a_wholly_rejected_queue_batch_returns_to_the_queue(
+    make_batch, manager, labeler, reviewer, project, car, django_capture_on_commit_callbacks
+):
+    batch = queued(make_batch, manager, n=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            label(serve(labeler, project), labeler, car)
+    services.review(batch=Batch.objects.get(pk=batch.pk), actor=reviewer, all="reject", comment="tighter")
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING
+    assert set(QueueEntry.objects.values_list("reserved_by_id", "pinned")) == {(labeler.pk, True)}
+    image = serve(labeler, project)
+    services.confirm_rework(image=Image.objects.get(pk=image.pk), actor=labeler)
+    assert not QueueEntry.objects.filter(image_id=image.pk).exists()
+
+
+def test_moving_a_queue_batch_back_to_unassigned_empties_its_queue(make_batch, manager, labeler, project):
+    batch = queued(make_batch, manager, n=3)
+    serve(labeler, project)
+    services.move_to_unassigned(batch=Batch.objects.get(pk=batch.pk), actor=manager)
+    assert not QueueEntry.objects.exists()
+    assert serve(labeler, project) is None
+
+
+def test_a_priority_change_reorders_the_queue(make_batch, manager, labeler, project):
+    first = queued(make_batch, manager, n=1, priority=3)
+    later = queued(make_batch, manager, n=1, priority=3)
+    services.set_priority(batch=later, actor=manager, priority=1)
+    assert set(QueueEntry.objects.filter(batch=later).values_list("priority", flat=True)) == {1}
+    assert serve(labeler, project).batch_id == later.pk != first.pk
+
+
+def test_deleting_a_class_puts_reopened_images_back_in_the_queue(
+    make_batch, manager, labeler, project, car, django_capture_on_commit_callbacks
+):
+    batch = queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    with django_capture_on_commit_callbacks(execute=True):
+        label(image, labeler, car)
+    assert not QueueEntry.objects.filter(image_id=image.pk).exists()
+    services.delete_label_class(label=car, actor=manager)
+    assert QueueEntry.objects.filter(image_id=image.pk, batch=batch).exists()
+
+
+# --- the card and the settings ---------------------------------------------------------------
+
+
+def test_the_card_of_a_queue_batch_names_who_is_working_on_it(
+    make_batch, manager, labeler, second_labeler, project, car
+):
+    batch = queued(make_batch, manager, n=4)
+    label(serve(labeler, project), labeler, car)
+    serve(second_labeler, project)
+    card = selectors.card_of(Batch.objects.get(pk=batch.pk))
+    assert card.queue and card.labeler is None
+    assert [person.email for person in card.workers] == ["second@acme.test"]  # the first one's image is done
+    serve(labeler, project)
+    assert {p.email for p in selectors.card_of(batch).workers} == {"labeler@acme.test", "second@acme.test"}
+    age(QueueEntry.objects.filter(reserved_by=labeler).values_list("image_id", flat=True), 10_000)
+    assert [p.email for p in selectors.card_of(batch).workers] == ["second@acme.test"]
+
+
+def test_managers_set_the_reservation_time_and_cap(client, manager, labeler, project):
+    url = reverse("project-settings", args=["acme", "parcels"])
+    client.force_login(manager)
+    page = client.get(url).content.decode()
+    assert 'name="reservation_minutes"' in page and 'value="30"' in page
+    response = client.post(url, {"form": "queue", "reservation_minutes": "45", "reservation_cap": "7"})
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.reservation_minutes, project.reservation_cap) == (45, 7)
+    for bad in (
+        {"reservation_minutes": "0", "reservation_cap": "3"},
+        {"reservation_minutes": "99999", "reservation_cap": "3"},
+        {"reservation_minutes": "30", "reservation_cap": "101"},
+        {"reservation_minutes": "x", "reservation_cap": "3"},
+    ):
+        assert client.post(url, {"form": "queue", **bad}).status_code == 400
+    project.refresh_from_db()
+    assert (project.reservation_minutes, project.reservation_cap) == (45, 7)
+    client.force_login(labeler)
+    assert client.post(url, {"form": "queue", "reservation_minutes": "5", "reservation_cap": "1"}).status_code == 403

@@ -1,0 +1,106 @@
+"""Labelers pulling from one label queue at the same moment, with real transactions on PostgreSQL."""
+
+import json
+
+from django.urls import reverse
+
+from accounts.roles import Role
+from boards import services
+from boards.models import Batch, BatchEvent, BatchStatus, EventKind, QueueEntry
+from tests.factories import MembershipFactory, UserFactory
+from tests.test_concurrency import ROUNDS, _batch, _logged_in, _no_server_errors, _race, racing
+
+LABELERS = 12
+BACK = {"from": "annotating", "to": "unassigned", "keep_annotations": "0"}
+
+
+def _labelers(workspace, n):
+    return [
+        MembershipFactory(workspace=workspace, role=Role.LABELER, user=UserFactory(email=f"puller{i}@acme.test")).user
+        for i in range(n)
+    ]
+
+
+def _queue(project, n, *, manager, **kwargs):
+    batch = _batch(project, n, **kwargs)
+    services.assign(batch=batch, actor=manager, labeler=None, queue=True)
+    return Batch.objects.get(pk=batch.pk)
+
+
+def _served(response) -> int | None:
+    """The image id a Start labeling answer sends its labeler to."""
+    location = response.get("Location", "")
+    return int(location.rstrip("/").rsplit("/", 1)[1]) if "/annotate/" in location else None
+
+
+@racing
+def test_it_never_gives_two_labelers_the_same_image(project, manager):
+    people = _labelers(project.workspace, LABELERS)
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        QueueEntry.objects.all().delete()
+        Batch.objects.filter(project=project).delete()
+        _queue(project, LABELERS * 2, manager=manager, priority=1 + round_ % 5)
+        clients = [_logged_in(user) for user in people]
+        responses = _race(*[lambda c=c: c.post(url) for c in clients])
+        _no_server_errors([r.status_code for r in responses], ok={302})
+        served = [_served(r) for r in responses]
+        assert None not in served, f"round {round_}: a labeler was served nothing while images waited"
+        assert len(set(served)) == LABELERS, f"round {round_}: one image served twice: {sorted(served)}"
+        holders = dict(QueueEntry.objects.filter(reserved_by__isnull=False).values_list("image_id", "reserved_by_id"))
+        assert holders == {image: user.pk for image, user in zip(served, people, strict=True)}
+
+
+@racing
+def test_it_serves_the_last_images_once_when_more_labelers_ask(project, manager):
+    people = _labelers(project.workspace, LABELERS)
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        QueueEntry.objects.all().delete()
+        Batch.objects.filter(project=project).delete()
+        _queue(project, 3, manager=manager)
+        responses = _race(*[lambda u=u: _logged_in(u).post(url) for u in people])
+        _no_server_errors([r.status_code for r in responses], ok={302})
+        served = [pk for pk in map(_served, responses) if pk is not None]
+        assert len(served) == 3 == len(set(served)), f"round {round_}: {served}"
+
+
+@racing
+def test_it_submits_a_queue_batch_once_when_its_last_images_are_saved_together(project, manager):
+    people = _labelers(project.workspace, 4)
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        batch = _queue(project, 4, manager=manager)
+        clients = [_logged_in(user) for user in people]
+        served = [_served(c.post(url)) for c in clients]
+
+        def save(client, image_id, batch=batch):
+            save_url = reverse("annotate-save", args=[project.workspace.slug, project.slug, batch.pk, image_id])
+            body = json.dumps({"version": 0, "boxes": [], "empty": True})
+            return client.post(save_url, body, content_type="application/json")
+
+        responses = _race(*[lambda c=c, pk=pk: save(c, pk) for c, pk in zip(clients, served, strict=True)])
+        _no_server_errors([r.status_code for r in responses], ok={200})
+        assert all(r.status_code == 200 for r in responses), f"round {round_}: {[r.status_code for r in responses]}"
+        batch.refresh_from_db()
+        assert batch.status == BatchStatus.REVIEW
+        assert BatchEvent.objects.filter(batch=batch, kind=EventKind.SUBMITTED).count() == 1
+        assert not QueueEntry.objects.filter(batch=batch).exists()
+
+
+@racing
+def test_it_leaves_no_reservation_behind_when_the_batch_moves_back_while_labelers_pull(project, manager):
+    people = _labelers(project.workspace, 6)
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        batch = _queue(project, 20, manager=manager)
+        move = reverse("move", args=[project.workspace.slug, project.slug, batch.pk])
+        boss = _logged_in(manager)
+        jobs = [lambda u=u: _logged_in(u).post(url) for u in people]
+        jobs.append(lambda boss=boss, move=move: boss.post(move, BACK))
+        responses = _race(*jobs)
+        _no_server_errors([r.status_code for r in responses], ok={200, 302})
+        batch.refresh_from_db()
+        assert batch.status == BatchStatus.UNASSIGNED, f"round {round_}"
+        assert not QueueEntry.objects.filter(batch=batch).exists(), f"round {round_}: entries outlived the move"
+        Batch.objects.filter(pk=batch.pk).delete()
