@@ -27,6 +27,9 @@ urlpatterns = [
     path("dataset/<slug:project>/upload", api.upload, name="api-upload"),
     path("dataset/<slug:project>/annotate/<id:image_id>", api.annotate, name="api-annotate"),
     path("<slug:ws>", api.workspace, name="api-workspace"),
+    # Before the project's paths: "datasets" in a project's place names the workspace catalog's datasets.
+    path("<slug:ws>/datasets", api.datasets, name="api-datasets"),
+    path("<slug:ws>/datasets/<id:dataset_id>", api.dataset, name="api-dataset"),
     path(P, api.project, name="api-project"),
     path(P + "/batches", api.batches, name="api-batches"),
     path(P + "/batches/<id:batch_id>", api.batch, name="api-batch"),

@@ -48,4 +48,13 @@ urlpatterns = [
         name="restore",
     ),
     path("w/<slug:ws>/p/<slug:project>/merge/", catalog_views.merge, name="merge"),
+    # The workspace catalog: every image of the workspace once, its datasets (boards/views/workspace_catalog.py).
+    path("w/<slug:ws>/catalog/", views.workspace_catalog_page, name="workspace-catalog"),
+    path("w/<slug:ws>/catalog/batch/", views.workspace_catalog_batch, name="workspace-catalog-batch"),
+    path("w/<slug:ws>/assets/<int:asset_id>/<str:kind>", views.asset_file, name="asset-file"),
+    path(
+        "w/<slug:ws>/datasets/<int:dataset_id>/rename",
+        views.dataset_rename,
+        name="dataset-rename",
+    ),
 ]

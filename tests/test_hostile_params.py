@@ -65,6 +65,7 @@ class View:
 
 FILTERS = ("file", "tag", "class", "state", "batch", "from", "to", "min_width", "max_width", "min_height", "max_height")
 BOARD = ("q", "labeler")
+WORKSPACE_FILTERS = ("file", "dataset", "project", "state", "from", "to")
 
 # Every URL pattern, by name (or route when unnamed): the parameters its view reads, from reading its code.
 VIEWS: dict[str, View] = {
@@ -128,6 +129,27 @@ VIEWS: dict[str, View] = {
     "archived": View(get=("page",)),
     "restore": View(batch="archived"),
     "merge": View(post=("batches", "name"), base_post={"name": "Merged"}),
+    # boards/views/workspace_catalog.py
+    "workspace-catalog": View(get=(*WORKSPACE_FILTERS, "page")),
+    "workspace-catalog-batch": View(
+        post=(
+            *WORKSPACE_FILTERS,
+            "scope",
+            "assets",
+            "target",
+            "sample",
+            "n",
+            "seed",
+            "order",
+            "name",
+            "priority",
+            "step",
+            "next",
+        ),
+        base_post={"step": "create", "scope": "filter", "target": "parcels", "name": "From the workspace"},
+    ),
+    "asset-file": View(),
+    "dataset-rename": View(post=("name", "next"), base_post={"name": "Renamed"}),
     # accounts/urls.py (the login and password views are Django's own forms)
     "login": View(post=("username", "password")),
     "logout": View(methods=("POST",)),
@@ -150,6 +172,8 @@ VIEWS: dict[str, View] = {
         get=("name", "overwrite"), post=("annotationFile", "labelmap"), json=True, base_get={"name": "a.xml"}, api=True
     ),
     "api-workspace": View(api=True),
+    "api-datasets": View(api=True),
+    "api-dataset": View(api=True),
     "api-project": View(api=True),
     "api-batches": View(post=("name", "imageIds", "priority"), json=True, base_post={"name": "Hostile"}, api=True),
     "api-batch": View(api=True),
@@ -236,6 +260,8 @@ class World:
             "project": "parcels",
             "batch_id": batch.pk,
             "image_id": image.pk,
+            "asset_id": image.asset_id,
+            "dataset_id": image.asset.dataset_id,
             "label_id": self.label.pk,
             "key_id": self.api_key_id,
             "job_id": self.job_id,

@@ -48,6 +48,13 @@ def label(image: Image, actor, car) -> Image:
     )
 
 
+def done(image: Image, actor, car) -> Image:
+    """Label the image and move on from it ("Next image"), as a labeler finishes one."""
+    label(image, actor, car)
+    services.finish_queued(image_id=image.pk, actor=actor)
+    return Image.objects.get(pk=image.pk)
+
+
 def serve(user, project, **kwargs) -> Image | None:
     return services.next_image(project=project, user=user, **kwargs)
 
@@ -187,30 +194,29 @@ def test_an_empty_queue_serves_nothing_and_viewers_nothing(make_batch, manager, 
 
 
 def test_a_done_image_leaves_the_queue_and_the_last_one_sends_the_batch_on(
-    make_batch, manager, labeler, second_labeler, project, car, django_capture_on_commit_callbacks
+    make_batch, manager, labeler, second_labeler, project, car
 ):
     batch = queued(make_batch, manager, n=2)
     a, b = serve(labeler, project), serve(second_labeler, project)
-    with django_capture_on_commit_callbacks(execute=True):
-        label(a, labeler, car)
+    label(a, labeler, car)
+    assert QueueEntry.objects.get(image_id=a.pk).reserved_by_id == labeler.pk  # a first box is not "done"
+    services.finish_queued(image_id=a.pk, actor=labeler)
     assert not QueueEntry.objects.filter(image_id=a.pk).exists()
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING
-    with django_capture_on_commit_callbacks(execute=True):
-        services.save_annotations(image=Image.objects.get(pk=b.pk), actor=second_labeler, boxes=[], empty=True)
+    services.save_annotations(image=Image.objects.get(pk=b.pk), actor=second_labeler, boxes=[], empty=True)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING  # still working on it
+    services.finish_queued(image_id=b.pk, actor=second_labeler)
     batch.refresh_from_db()
     assert batch.status == BatchStatus.REVIEW
     assert batch.events.filter(kind="submitted", actor=second_labeler).exists()
     assert not QueueEntry.objects.exists()
 
 
-def test_without_review_the_finished_queue_batch_goes_to_dataset(
-    make_batch, manager, labeler, project, car, django_capture_on_commit_callbacks
-):
+def test_without_review_the_finished_queue_batch_goes_to_dataset(make_batch, manager, labeler, project, car):
     project.review_mode = False
     project.save()
     batch = queued(make_batch, manager, n=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        label(serve(labeler, project), labeler, car)
+    done(serve(labeler, project), labeler, car)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.DATASET
 
 
@@ -232,7 +238,9 @@ def test_a_labeler_may_edit_only_what_the_queue_gave_them(
         label(theirs, labeler, car)
     with pytest.raises(NotAllowed, match="Start labeling"):
         label(free, labeler, car)
-    label(mine, labeler, car)
+    with pytest.raises(NotAllowed, match="reserved for someone else"):
+        label(mine, second_labeler, car)
+    done(mine, labeler, car)
     with pytest.raises(NotAllowed, match="labeled by someone else"):
         label(mine, second_labeler, car)
     label(mine, labeler, car)  # their own finished image, while the batch is open
@@ -338,13 +346,12 @@ def test_a_malformed_current_image_is_a_400_or_ignored(client, make_batch, manag
 
 
 def test_rejected_images_go_back_to_the_labeler_who_labeled_each(
-    make_batch, manager, labeler, second_labeler, reviewer, project, car, django_capture_on_commit_callbacks
+    make_batch, manager, labeler, second_labeler, reviewer, project, car
 ):
     batch = queued(make_batch, manager, n=3)
     a, b, c = serve(labeler, project), serve(second_labeler, project), serve(labeler, project)
-    with django_capture_on_commit_callbacks(execute=True):
-        for image, who in ((a, labeler), (b, second_labeler), (c, labeler)):
-            label(image, who, car)
+    for image, who in ((a, labeler), (b, second_labeler), (c, labeler)):
+        done(image, who, car)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
     result = services.review(
         batch=Batch.objects.get(pk=batch.pk), actor=reviewer, approved=[c.pk], rejected=[a.pk, b.pk]
@@ -362,18 +369,16 @@ def test_rejected_images_go_back_to_the_labeler_who_labeled_each(
     assert serve(second_labeler, project).pk == b.pk
 
 
-def test_a_wholly_rejected_queue_batch_returns_to_the_queue(
-    make_batch, manager, labeler, reviewer, project, car, django_capture_on_commit_callbacks
-):
+def test_a_wholly_rejected_queue_batch_returns_to_the_queue(make_batch, manager, labeler, reviewer, project, car):
     batch = queued(make_batch, manager, n=2)
-    with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(2):
-            label(serve(labeler, project), labeler, car)
+    for _ in range(2):
+        done(serve(labeler, project), labeler, car)
     services.review(batch=Batch.objects.get(pk=batch.pk), actor=reviewer, all="reject", comment="tighter")
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING
     assert set(QueueEntry.objects.values_list("reserved_by_id", "pinned")) == {(labeler.pk, True)}
     image = serve(labeler, project)
     services.confirm_rework(image=Image.objects.get(pk=image.pk), actor=labeler)
+    services.finish_queued(image_id=image.pk, actor=labeler)
     assert not QueueEntry.objects.filter(image_id=image.pk).exists()
 
 
@@ -393,13 +398,9 @@ def test_a_priority_change_reorders_the_queue(make_batch, manager, labeler, proj
     assert serve(labeler, project).batch_id == later.pk != first.pk
 
 
-def test_deleting_a_class_puts_reopened_images_back_in_the_queue(
-    make_batch, manager, labeler, project, car, django_capture_on_commit_callbacks
-):
+def test_deleting_a_class_puts_reopened_images_back_in_the_queue(make_batch, manager, labeler, project, car):
     batch = queued(make_batch, manager, n=2)
-    image = serve(labeler, project)
-    with django_capture_on_commit_callbacks(execute=True):
-        label(image, labeler, car)
+    image = done(serve(labeler, project), labeler, car)
     assert not QueueEntry.objects.filter(image_id=image.pk).exists()
     services.delete_label_class(label=car, actor=manager)
     assert QueueEntry.objects.filter(image_id=image.pk, batch=batch).exists()
@@ -412,7 +413,7 @@ def test_the_card_of_a_queue_batch_names_who_is_working_on_it(
     make_batch, manager, labeler, second_labeler, project, car
 ):
     batch = queued(make_batch, manager, n=4)
-    label(serve(labeler, project), labeler, car)
+    done(serve(labeler, project), labeler, car)
     serve(second_labeler, project)
     card = selectors.card_of(Batch.objects.get(pk=batch.pk))
     assert card.queue and card.labeler is None
@@ -443,3 +444,99 @@ def test_managers_set_the_reservation_time_and_cap(client, manager, labeler, pro
     assert (project.reservation_minutes, project.reservation_cap) == (45, 7)
     client.force_login(labeler)
     assert client.post(url, {"form": "queue", "reservation_minutes": "5", "reservation_cap": "1"}).status_code == 403
+
+
+# --- what a labeler does in the editor ------------------------------------------------------
+
+
+def test_a_cleared_image_stays_reserved_and_the_batch_waits_for_it(make_batch, manager, labeler, project, car):
+    batch = queued(make_batch, manager, n=1)
+    image = serve(labeler, project)
+    label(image, labeler, car)  # draw
+    services.save_annotations(image=Image.objects.get(pk=image.pk), actor=labeler, boxes=[])  # undo
+    label(image, labeler, car)  # draw again: still theirs
+    services.save_annotations(image=Image.objects.get(pk=image.pk), actor=labeler, boxes=[])
+    services.finish_queued(image_id=image.pk, actor=labeler)  # moving on from an unfinished image keeps it
+    assert QueueEntry.objects.get(image_id=image.pk).reserved_by_id == labeler.pk
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ANNOTATING
+
+
+def test_an_image_cleared_after_it_was_finished_goes_back_in_the_queue(
+    make_batch, manager, labeler, second_labeler, reviewer, project, car
+):
+    batch = queued(make_batch, manager, n=2)
+    image = done(serve(labeler, project), labeler, car)
+    services.save_annotations(image=image, actor=reviewer, boxes=[])  # a reviewer clears it
+    entry = QueueEntry.objects.get(image_id=image.pk)
+    assert entry.reserved_by_id is None and entry.batch_id == batch.pk
+    served = {serve(second_labeler, project).pk, serve(second_labeler, project).pk}
+    assert image.pk in served
+
+
+def test_a_save_renews_the_reservation(make_batch, manager, labeler, project, car):
+    queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    age([image.pk], project.reservation_minutes - 1)
+    label(image, labeler, car)
+    assert timezone.now() - QueueEntry.objects.get(image_id=image.pk).reserved_at < timedelta(minutes=1)
+
+
+def test_next_never_serves_the_current_image_even_when_its_reservation_expired(make_batch, manager, labeler, project):
+    queued(make_batch, manager, n=3)
+    image = serve(labeler, project)
+    age([image.pk], project.reservation_minutes + 1)
+    assert serve(labeler, project, current=image.pk).pk != image.pk
+
+
+def test_an_image_sent_back_to_someone_who_left_goes_to_another_labeler(
+    make_batch, manager, labeler, second_labeler, reviewer, project, car
+):
+    batch = queued(make_batch, manager, n=1)
+    done(serve(labeler, project), labeler, car)
+    services.review(batch=Batch.objects.get(pk=batch.pk), actor=reviewer, all="reject", comment="again")
+    assert serve(second_labeler, project) is None  # pinned to its labeler
+    labeler.memberships.all().delete()
+    assert serve(second_labeler, project) is not None
+
+
+def test_deleting_a_user_who_holds_images_frees_them(make_batch, manager, labeler, second_labeler, project):
+    queued(make_batch, manager, n=1)
+    image = serve(labeler, project)
+    labeler.delete()
+    assert QueueEntry.objects.get(image_id=image.pk).reserved_by_id is None
+    assert serve(second_labeler, project).pk == image.pk
+
+
+def test_a_queue_card_in_review_shows_its_reviewer_not_the_queue(make_batch, manager, labeler, reviewer, project, car):
+    batch = make_batch(1)
+    services.assign(batch=batch, actor=manager, labeler=None, queue=True, reviewer=reviewer)
+    done(serve(labeler, project), labeler, car)
+    card = selectors.card_of(Batch.objects.get(pk=batch.pk))
+    assert card.status == BatchStatus.REVIEW and not card.queue
+    assert card.reviewer.email == "reviewer@acme.test"
+
+
+def test_the_board_drops_a_worker_whose_reservation_expired(client, make_batch, manager, labeler, project, monkeypatch):
+    # Uploaded long ago: its card's age ("10d") reads the same half an hour later.
+    batch = queued(make_batch, manager, n=2)
+    Batch.objects.filter(pk=batch.pk).update(uploaded_at=timezone.now() - timedelta(days=10))
+    serve(labeler, project)
+    client.force_login(manager)
+    board = reverse("board", args=["acme", "parcels"])
+    assert "Labeling now: labeler@acme.test" in client.get(board).content.decode()
+    later = timezone.now() + timedelta(minutes=project.reservation_minutes + 1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    make_batch(1)  # the board changed, so it is drawn again; the queue card's own version did not
+    assert "Labeling now: labeler@acme.test" not in client.get(board).content.decode()
+
+
+
+def test_the_api_lists_a_queue_job_with_no_labeler_as_its_schema_says(api, make_batch, manager):
+    from boards.api.openapi import openapi_schema
+
+    queued(make_batch, manager, n=2)
+    (job,) = api.get("/acme/parcels/jobs").json()["jobs"]
+    assert job["labeler"] is None
+    schemas = openapi_schema("http://testserver")["components"]["schemas"]
+    labeler = next(s["properties"]["labeler"] for s in schemas.values() if "labeler" in s.get("properties", {}))
+    assert labeler.get("nullable") is True

@@ -66,24 +66,23 @@ def test_it_serves_the_last_images_once_when_more_labelers_ask(project, manager)
 
 
 @racing
-def test_it_submits_a_queue_batch_once_when_its_last_images_are_saved_together(project, manager):
+def test_it_submits_a_queue_batch_once_when_its_last_images_are_finished_together(project, manager):
     people = _labelers(project.workspace, 4)
     url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
     for round_ in range(ROUNDS):
         batch = _queue(project, 4, manager=manager)
         clients = [_logged_in(user) for user in people]
         served = [_served(c.post(url)) for c in clients]
-
-        def save(client, image_id, batch=batch):
+        for client, image_id in zip(clients, served, strict=True):
             save_url = reverse("annotate-save", args=[project.workspace.slug, project.slug, batch.pk, image_id])
             body = json.dumps({"version": 0, "boxes": [], "empty": True})
-            return client.post(save_url, body, content_type="application/json")
-
-        responses = _race(*[lambda c=c, pk=pk: save(c, pk) for c, pk in zip(clients, served, strict=True)])
-        _no_server_errors([r.status_code for r in responses], ok={200})
-        assert all(r.status_code == 200 for r in responses), f"round {round_}: {[r.status_code for r in responses]}"
+            assert client.post(save_url, body, content_type="application/json").status_code == 200
+        # Everyone presses "Next image" on their finished image at once.
+        jobs = [lambda c=c, pk=pk: c.post(url, {"current": pk}) for c, pk in zip(clients, served, strict=True)]
+        responses = _race(*jobs)
+        _no_server_errors([r.status_code for r in responses], ok={302})
         batch.refresh_from_db()
-        assert batch.status == BatchStatus.REVIEW
+        assert batch.status == BatchStatus.REVIEW, f"round {round_}"
         assert BatchEvent.objects.filter(batch=batch, kind=EventKind.SUBMITTED).count() == 1
         assert not QueueEntry.objects.filter(batch=batch).exists()
 
@@ -103,4 +102,21 @@ def test_it_leaves_no_reservation_behind_when_the_batch_moves_back_while_labeler
         batch.refresh_from_db()
         assert batch.status == BatchStatus.UNASSIGNED, f"round {round_}"
         assert not QueueEntry.objects.filter(batch=batch).exists(), f"round {round_}: entries outlived the move"
+        Batch.objects.filter(pk=batch.pk).delete()
+
+
+@racing
+def test_it_keeps_one_labeler_within_the_cap_across_tabs(project, manager, labeler):
+    project.reservation_cap = 1
+    project.save()
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        batch = _queue(project, 8, manager=manager)
+        tabs = [_logged_in(labeler) for _ in range(4)]
+        responses = _race(*[lambda c=c: c.post(url) for c in tabs])
+        _no_server_errors([r.status_code for r in responses], ok={302})
+        held = QueueEntry.objects.filter(reserved_by=labeler).count()
+        assert held == 1, f"round {round_}: one labeler holds {held} images with a cap of 1"
+        assert len({_served(r) for r in responses}) == 1
+        QueueEntry.objects.filter(batch=batch).delete()
         Batch.objects.filter(pk=batch.pk).delete()

@@ -11,9 +11,10 @@ the same shape.
 
 The modules are domains: ``auth`` (keys, lockout, rate limit, the ``api``
 decorator, ``error``), ``shapes`` (answers), and the endpoints by resource:
-``projects`` (workspace, projects, batches, jobs), ``images``, ``uploads``
-(upload, annotate) and ``docs``. This module re-exports the names other code
-uses (``boards.api_urls`` refers to ``api.<view>``).
+``projects`` (workspace, projects, batches, jobs), ``datasets`` (the
+workspace catalog's datasets), ``images``, ``uploads`` (upload, annotate) and
+``docs``. This module re-exports the names other code uses
+(``boards.api_urls`` refers to ``api.<view>``).
 """
 
 from boards.api.auth import (  # noqa: F401
@@ -35,6 +36,7 @@ from boards.api.auth import (  # noqa: F401
     error,
     log,
 )
+from boards.api.datasets import dataset, datasets  # noqa: F401
 from boards.api.docs import openapi_json, reference  # noqa: F401
 from boards.api.images import (  # noqa: F401
     MAX_SEARCH_LIMIT,
@@ -65,6 +67,7 @@ from boards.api.shapes import (  # noqa: F401
     _image_urls,
     _timestamp,
     batch_dict,
+    dataset_dict,
     image_dict,
     job_dict,
     project_dict,

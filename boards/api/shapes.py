@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from boards.api.openapi import JOB_STATUS
-from boards.models import Image, Project
+from boards.models import Dataset, Image, Project
 
 
 class Timestamp(TypedDict):
@@ -36,6 +36,15 @@ class ProjectShape(TypedDict):
     reviewMode: bool
 
 
+class DatasetShape(TypedDict):
+    """Batchboard: a dataset of the workspace catalog (Roboflow has none of this kind)."""
+
+    id: str
+    name: str
+    images: int
+    created: float
+
+
 class BatchShape(TypedDict):
     name: str
     numJobs: int
@@ -55,7 +64,7 @@ class JobShape(TypedDict):
     unannotated: int
     approved: int
     rejected: int
-    labeler: str
+    labeler: str | None  # None: the label queue
     reviewer: str | None
     sourceBatch: str
     created: Timestamp
@@ -124,6 +133,16 @@ def project_dict(project: Project, stats: dict) -> ProjectShape:
         "classes": stats["classes"],
         "colors": stats["colors"],
         "reviewMode": project.review_mode,
+    }
+
+
+def dataset_dict(dataset: Dataset) -> DatasetShape:
+    """A dataset of ``selectors.api_datasets`` (with its ``n_images``)."""
+    return {
+        "id": str(dataset.pk),
+        "name": dataset.name,
+        "images": dataset.n_images,
+        "created": _epoch(dataset.created_at),
     }
 
 

@@ -51,4 +51,15 @@ from boards.catalog.sampling import (  # noqa: F401
     new_seed,
     sample_rank,
 )
+from boards.catalog.workspace import (  # noqa: F401
+    NOWHERE,
+    PROJECT_STATES,
+    WorkspaceFilter,
+    asset_page,
+    datasets_of,
+    preview_for_project,
+    projects_of,
+    selected_assets,
+    workspace_assets,
+)
 from boards.models import MAX_BATCH_IMAGES  # noqa: F401

@@ -2,12 +2,14 @@
 
 ``from boards.models import X`` is how the rest of the code (and the
 migrations, through ``boards.models.original_upload_to``) names them. The
-modules: ``choices`` (the stored choices and limits), ``projects`` (project,
-label classes, tags), ``batches`` (the batch state machine, jobs, events),
-``images`` (images, annotations, review marks), ``counts`` (a card's image
+modules: ``assets`` (the workspace catalog's datasets and stored files),
+``choices`` (the stored choices and limits), ``projects`` (project, label
+classes, tags), ``batches`` (the batch state machine, jobs, events), ``images``
+(a project's images, annotations, review marks), ``counts`` (a card's image
 counts) and ``queue`` (the label queue's entries and reservations).
 """
 
+from boards.models.assets import Asset, Dataset  # noqa: F401
 from boards.models.batches import (  # noqa: F401
     Batch,
     BatchEvent,
@@ -36,7 +38,9 @@ from boards.models.images import (  # noqa: F401
     Annotation,
     Image,
     ReviewMark,
+    attach_assets,
     original_upload_to,
+    project_dataset,
     thumbnail_upload_to,
 )
 from boards.models.projects import LabelClass, Project, Tag  # noqa: F401

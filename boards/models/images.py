@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from boards.models.assets import Asset, Dataset
 from boards.models.batches import Batch
 from boards.models.choices import AnnotationState, ReviewState, Split
 from boards.models.projects import LabelClass, Project, Tag
@@ -18,12 +19,80 @@ def thumbnail_upload_to(image: "Image", filename: str) -> str:
     return f"thumbs/{image.project_id}/{image.sha256[:2]}/{image.sha256}.jpg"
 
 
+def project_dataset(project: Project) -> Dataset:
+    """The dataset a project's uploads extend unless told otherwise (``Project.dataset``); the first
+    upload makes one named after the project (a number added if the name is taken)."""
+    if project.dataset_id is not None:
+        dataset = Dataset.objects.filter(pk=project.dataset_id).first()
+        if dataset is not None:
+            return dataset
+    base = project.name[:190] or project.slug
+    name, n = base, 2
+    while Dataset.objects.filter(workspace_id=project.workspace_id, name=name).exists():
+        name, n = f"{base} ({n})", n + 1
+    dataset = Dataset.objects.create(workspace_id=project.workspace_id, name=name)
+    Project.objects.filter(pk=project.pk).update(dataset=dataset)
+    project.dataset = dataset
+    return dataset
+
+
+def attach_assets(images) -> None:
+    """Give each of these unsaved images without an asset its workspace's asset of the same picture,
+    made now (in its project's dataset) when the workspace has none: two queries and one insert."""
+    missing = [image for image in images if image.asset_id is None]
+    if not missing:
+        return
+    for image in missing:  # the asset copies the stored names: store new files first
+        for name in ("file", "thumbnail"):
+            field = getattr(image, name)
+            if field and not field._committed:
+                field.save(field.name, field.file, save=False)
+    projects = {p.pk: p for p in Project.objects.filter(pk__in={image.project_id for image in missing})}
+    by_workspace: dict[int, list[Image]] = {}
+    for image in missing:
+        by_workspace.setdefault(projects[image.project_id].workspace_id, []).append(image)
+    for workspace_id, group in by_workspace.items():
+        known = dict(
+            Asset.objects.filter(workspace_id=workspace_id, sha256__in={i.sha256 for i in group}).values_list(
+                "sha256", "pk"
+            )
+        )
+        new: dict[str, Asset] = {}
+        datasets: dict[int, Dataset] = {}
+        for image in group:
+            if image.sha256 not in known and image.sha256 not in new:
+                fields = {name: getattr(image, name) for name in Asset.COPIED}
+                fields["file"], fields["thumbnail"] = image.file.name, image.thumbnail.name or ""
+                if image.project_id not in datasets:
+                    datasets[image.project_id] = project_dataset(projects[image.project_id])
+                dataset = datasets[image.project_id]
+                new[image.sha256] = Asset(workspace_id=workspace_id, dataset=dataset, **fields)
+        Asset.objects.bulk_create(new.values(), batch_size=2_000)
+        known |= {sha: asset.pk for sha, asset in new.items()}
+        for image in group:
+            image.asset_id = known[image.sha256]
+
+
+class ImageQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        attach_assets(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Image(models.Model):
     # No single-column indexes on these two: the composite indexes below start
     # with them, and every index is one more write when a batch takes 25,000 images.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images", db_index=False)
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="images", db_index=False
+    )
+    asset = models.ForeignKey(
+        Asset,
+        on_delete=models.CASCADE,
+        related_name="images",
+        db_index=False,  # the unique (asset, project) constraint's index serves it
+        help_text="The workspace catalog's image this row uses; the fields below up to uploaded_at are its copy.",
     )
     file = models.FileField(upload_to=original_upload_to, max_length=255)
     thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
@@ -64,8 +133,13 @@ class Image(models.Model):
         db_index=False,  # see the partial index in Meta
     )
 
+    objects = ImageQuerySet.as_manager()
+
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project"),
+            models.UniqueConstraint(fields=["asset", "project"], name="image_asset_once_per_project"),
+        ]
         # The catalog pages newest first, by (uploaded_at, id): each filter has
         # an index that also yields that order (SQLite appends the id to every
         # index; PostgreSQL gets it spelled out). These three are the same on
@@ -91,6 +165,11 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.original_filename
+
+    def save(self, *args, **kwargs):
+        if self.asset_id is None and self._state.adding:
+            attach_assets([self])
+        super().save(*args, **kwargs)
 
     @property
     def workspace_id(self) -> int:

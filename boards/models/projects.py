@@ -17,6 +17,14 @@ class Project(models.Model):
     review_mode = models.BooleanField(
         default=True, help_text="Annotated batches go to Review first; off sends them to Dataset."
     )
+    dataset = models.ForeignKey(
+        "boards.Dataset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The dataset of the workspace catalog that uploads to this project extend.",
+    )
     reservation_minutes = models.PositiveSmallIntegerField(
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RESERVATION_MINUTES)],

@@ -25,7 +25,12 @@ class QueueEntry(models.Model):
     ``reserved_at`` is younger than the project's ``reservation_minutes``; an
     expired one goes to whoever asks next, before the free entries of its
     priority. ``pinned`` entries are images a review sent back: reserved for
-    the labeler who labeled them, and they do not expire.
+    the labeler who labeled them, and they do not expire while that person
+    may still label in the workspace. An entry without ``reserved_by`` is
+    free, whatever ``reserved_at`` says (its holder's account was deleted).
+    An entry goes when its holder moves on from the finished image ("Next
+    image"): the editor saves every change as it happens, so a first box
+    does not mean the labeler is done.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -59,13 +64,6 @@ class QueueEntry(models.Model):
                 fields=["reserved_by", "project", "reserved_at"],
                 condition=models.Q(reserved_by__isnull=False),
                 name="queue_holder_idx",
-            ),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(reserved_by__isnull=True, reserved_at__isnull=True)
-                | models.Q(reserved_by__isnull=False, reserved_at__isnull=False),
-                name="queue_reservation_has_holder_and_time",
             ),
         ]
 

@@ -50,6 +50,7 @@ from boards.selectors.cards import (
     card_of,
     cards_of,
 )
+from boards.selectors.catalog import api_datasets, kept_on_delete, shared_elsewhere
 from boards.selectors.editor import (
     REWORK_LIST_LIMIT,
     STRIP_SIDE,
@@ -166,4 +167,7 @@ __all__ = [
     "api_image",
     "SearchQuery",
     "api_search",
+    "api_datasets",
+    "shared_elsewhere",
+    "kept_on_delete",
 ]

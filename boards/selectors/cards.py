@@ -56,8 +56,9 @@ class Card:
     num_jobs: int = 0  # assignments so far, cancelled ones included
     labeler: Person | None = None  # of the current job; none in Unassigned and Archived
     reviewer: Person | None = None
-    queue: bool = False  # the current job is the project's label queue: no one labeler
+    queue: bool = False  # in Annotating, assigned to the project's label queue: no one labeler
     workers: tuple[Person, ...] = ()  # of a queue batch: who holds its images now, most first
+    workers_until: datetime | None = None  # when the first of those holds may expire
 
     @property
     def labeler_id(self) -> int | None:
@@ -144,11 +145,12 @@ def build_cards(batches) -> dict[int, Card]:
             continue
         current.add(batch_id)
         card.labeler, card.reviewer = _person(*people[:3]), _person(*people[3:])
-        card.queue = card.labeler is None
+        card.queue = card.labeler is None and card.status == BatchStatus.ANNOTATING
     queued = [pk for pk in current if cards[pk].queue]
     if queued:  # a fourth query, only for boards with queue batches
-        for batch_id, people in queue_workers(queued).items():
+        for batch_id, (people, until) in queue_workers(queued).items():
             cards[batch_id].workers = tuple(Person(*person) for person in people)
+            cards[batch_id].workers_until = until
     return cards
 
 

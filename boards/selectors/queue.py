@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
@@ -44,8 +44,9 @@ def queue_refusal(image: Image, user: User) -> str | None:
     return "This image of the label queue is reserved for someone else."
 
 
-def queue_workers(batch_ids) -> dict[int, list[tuple[int, str, str]]]:
-    """Who holds images of these queue batches now, by batch: (id, email, initials), most images first."""
+def queue_workers(batch_ids) -> dict[int, tuple[list[tuple[int, str, str]], datetime | None]]:
+    """Who holds images of these queue batches now, by batch: (id, email, initials), most images first,
+    and when the first of those holds may expire (None when none can: images sent back to their labeler)."""
     rows = (
         QueueEntry.objects.filter(batch_id__in=list(batch_ids), reserved_by__isnull=False)
         .order_by()
@@ -64,15 +65,23 @@ def queue_workers(batch_ids) -> dict[int, list[tuple[int, str, str]]]:
     )
     now = timezone.now()
     held_by: dict[int, dict[int, list]] = defaultdict(dict)
+    until: dict[int, datetime | None] = {}
     for batch_id, pk, email, name, pinned, n, latest, minutes in rows:
-        if pinned or latest >= now - timedelta(minutes=minutes):
-            person = held_by[batch_id].setdefault(pk, [0, email, initials_of(name or "", email)])
-            person[0] += n
+        ends = None if pinned else latest + timedelta(minutes=minutes)
+        if ends is not None and ends < now:
+            continue
+        person = held_by[batch_id].setdefault(pk, [0, email, initials_of(name or "", email)])
+        person[0] += n
+        if ends is not None:
+            until[batch_id] = min(filter(None, (until.get(batch_id), ends)))
     return {
-        batch_id: [
-            (pk, email, initials)
-            for pk, (_n, email, initials) in sorted(people.items(), key=lambda p: (-p[1][0], p[1][1]))
-        ]
+        batch_id: (
+            [
+                (pk, email, initials)
+                for pk, (_n, email, initials) in sorted(people.items(), key=lambda p: (-p[1][0], p[1][1]))
+            ],
+            until.get(batch_id),
+        )
         for batch_id, people in held_by.items()
     }
 

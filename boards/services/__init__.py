@@ -12,11 +12,13 @@ A test that patches a name patches the module that looks it up (``services.files
 from boards.formats.box import Box  # noqa: F401
 from boards.services.annotations import (  # noqa: F401
     confirm_rework,
+    finish_queued,
     import_annotation,
     save_annotations,
 )
 from boards.services.catalog import (  # noqa: F401
     CatalogBatchResult,
+    add_batch_to_project,
     create_batch_from_images,
     merge_batches,
     restore_batch,
@@ -27,6 +29,9 @@ from boards.services.common import (  # noqa: F401
     split_name,
     unique_batch_name,
     upload_batch_name,
+)
+from boards.services.datasets import (  # noqa: F401
+    rename_dataset,
 )
 from boards.services.files import (  # noqa: F401
     COPY_BYTES,

@@ -123,26 +123,33 @@ def save_annotations(
             # The same boxes saved again are no fix: ``confirm_rework`` says so explicitly.
             image.review_state = ReviewState.PENDING
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
-        _leave_queue(image, actor)
+        _in_queue(image, actor)
         mark_changed(image.batch_id)
     return image
 
 
-def _leave_queue(image: Image, actor: User) -> None:
-    """A done image leaves the label queue; the last one sends its queue batch on, once this save has committed."""
-    if queue.finish(image):
-        batch = image.batch
-        transaction.on_commit(lambda: _submit_finished(batch, actor))
+def _in_queue(image: Image, actor: User) -> None:
+    """Keep the label queue in step with a saved image of a queue batch (``queue.after_save``)."""
+    job = image.batch.current_job if image.batch is not None else None
+    if job is not None and job.is_queue and image.batch.status == BatchStatus.ANNOTATING:
+        queue.after_save(image, actor)
 
 
-def _submit_finished(batch: Batch, actor: User) -> None:
-    """Submit a queue batch whose every image is done, as the labeler who finished it.
+def finish_queued(*, actor: User, image_id: int | None = None) -> list[int]:
+    """The labeler moves on: the queue images they hold that are done leave the queue (``image_id``
+    only, if given), and a queue batch goes on once its last image is finished.
 
-    Someone may have moved it meanwhile, or a reopened image may have joined
-    the queue again: then it stays where it is, and the save stands.
+    The submit runs after the entries' removal has committed, as the labeler
+    who finished it. Someone may have moved the batch meanwhile, or a cleared
+    image may have joined the queue again: then it stays where it is. Returns
+    the batches that were finished.
     """
-    with contextlib.suppress(ServiceError):
-        submit(batch=batch, actor=actor)
+    with transaction.atomic():
+        emptied = queue.finish(user=actor, image_id=image_id)
+    for batch in Batch.objects.filter(pk__in=emptied) if emptied else ():
+        with contextlib.suppress(ServiceError):
+            submit(batch=batch, actor=actor)
+    return emptied
 
 
 def _box_set(boxes) -> list[tuple]:
@@ -168,7 +175,7 @@ def confirm_rework(*, image: Image, actor: User) -> Image:
             raise WrongState("This image does not await rework: it was not sent back, or it was changed since.")
         image.review_state = ReviewState.PENDING
         image.save(update_fields=["review_state"])
-        _leave_queue(image, actor)
+        _in_queue(image, actor)
         _event(
             batch,
             EventKind.CHECKED,

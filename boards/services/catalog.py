@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,6 +19,7 @@ from boards import catalog
 from boards.models import (
     MAX_BATCH_IMAGES,
     PRIORITY_DEFAULT,
+    Asset,
     Batch,
     BatchEvent,
     BatchSource,
@@ -266,3 +267,65 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
             merged=[{"id": b.pk, "name": b.name, "images": counts.get(b.pk, 0)} for b in others],
         )
     return keep
+
+
+def add_batch_to_project(
+    *,
+    project: Project,
+    actor: User,
+    name: str,
+    priority: int = PRIORITY_DEFAULT,
+    filters: catalog.WorkspaceFilter | None = None,
+    asset_ids: Iterable[int] | None = None,
+    sample: catalog.Sample | Mapping | None = None,
+) -> CatalogBatchResult:
+    """ "Add batch to project" from the workspace catalog: a new Unassigned batch of ``project``.
+
+    The images are picked in the workspace catalog (by filter or by id). Those
+    the project does not have yet join it (one insert, no file is stored
+    again, their per-project state starts afresh); then the batch is made as
+    ``create_batch_from_images`` makes one, by the same rules: images already
+    in a batch of *this* project are left out and counted by column (being
+    queued in another project does not matter), an optional sample, at most
+    ``MAX_BATCH_IMAGES``, a name unique in the project. All or nothing.
+    """
+    require(actor, "boards.create_batch", project, verb="create batches in this project")
+    with transaction.atomic():
+        assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=asset_ids)
+        if asset_ids is not None and assets.count() < len(set(asset_ids)):
+            raise InvalidInput("Some of the selected images are not in this workspace's catalog.")
+        _join_project(project, assets)
+        image_ids = Image.objects.filter(project=project, asset__in=assets.values("pk")).values_list("pk", flat=True)
+        return create_batch_from_images(
+            project=project, actor=actor, name=name, priority=priority, image_ids=list(image_ids), sample=sample
+        )
+
+
+def _join_project(project: Project, assets) -> int:
+    """Give the project an image row for each of these assets it does not use yet: one INSERT … SELECT."""
+    fields = ", ".join(Asset.COPIED)
+    sql, args = (
+        assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"), project=project)))
+        .order_by()
+        .values("pk")
+        .query.sql_with_params()
+    )
+    defaults = Image(project=project)  # the per-project state a new image starts with
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Image._meta.db_table} (project_id, asset_id, {fields}, annotation_state, review_state, "  # noqa: S608 - names from the models
+            "review_comment, annotation_version, rejections, split) "
+            f"SELECT %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
+            f"FROM {Asset._meta.db_table} a WHERE a.id IN ({sql})",
+            [
+                project.pk,
+                defaults.annotation_state,
+                defaults.review_state,
+                defaults.review_comment,
+                defaults.annotation_version,
+                defaults.rejections,
+                defaults.split,
+                *args,
+            ],
+        )
+        return cursor.rowcount

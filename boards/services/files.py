@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DatabaseError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from boards.models import Image
+from boards.models import Asset, Image
 from core.errors import StorageRefused
 
 log = logging.getLogger("boards.services")
@@ -204,12 +204,24 @@ def _delete_unreferenced(names: Sequence[str]) -> None:
     if not names:
         return
     try:
-        named = Image.objects.filter(Q(file__in=names) | Q(thumbnail__in=names)).values_list("file", "thumbnail")
-        kept = {name for pair in named for name in pair}
+        kept = set()
+        for model in (Image, Asset):  # a project's image, or the workspace catalog's asset
+            named = model.objects.filter(Q(file__in=names) | Q(thumbnail__in=names)).values_list("file", "thumbnail")
+            kept |= {name for pair in named for name in pair}
     except DatabaseError:  # pragma: no cover - the files stay for cleanup_files
         log.warning("Could not check which of %d files are in use; left for cleanup_files", len(names))
         return
     _delete_files(name for name in names if name not in kept)
+
+
+def _drop_orphan_assets(asset_ids: Iterable[int]) -> int:
+    """Delete these workspace catalog assets if no project uses them any more; how many went.
+
+    Called after a delete of images in the same transaction; the files of the
+    assets that go are deleted after the commit by ``_delete_unreferenced``.
+    """
+    orphans = Asset.objects.filter(pk__in=set(asset_ids)).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
+    return orphans.delete()[0]
 
 
 def _delete_files(names: Iterable[str]) -> None:

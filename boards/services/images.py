@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import User
 from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
 from boards.services.common import STATUS_LABELS, _event, _lock_batches, mark_changed
-from boards.services.files import _delete_unreferenced
+from boards.services.files import _delete_unreferenced, _drop_orphan_assets
 from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
 from core.permissions import require
 
@@ -17,7 +17,10 @@ MAX_IMAGES_PER_DELETE = 10_000
 
 
 def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
-    """Delete images for good: only images in Unassigned batches or in no batch.
+    """Delete images from the project for good: only images in Unassigned batches or in no batch.
+
+    A picture another project also uses stays in the workspace catalog (and
+    its files stay); one no project uses any more goes with its files.
 
     All or nothing: if any image is elsewhere on the board, nothing is deleted
     and the error names the batches in the way. Returns how many images went.
@@ -41,7 +44,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         rows = list(
             Image.objects.select_for_update(of=("self",))
             .filter(project=project, pk__in=ids)
-            .values_list("pk", "batch_id", "batch__name", "batch__status", "file", "thumbnail")
+            .values_list("pk", "batch_id", "batch__name", "batch__status", "file", "thumbnail", "asset_id")
         )
         if any(r[1] is not None and r[1] not in locked for r in rows):
             raise ConcurrentChange("Some of these images moved to another batch meanwhile; try again.")
@@ -50,7 +53,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
             shown = ", ".join(str(i) for i in missing[:10]) + ("…" if len(missing) > 10 else "")
             raise NotFound(f"{len(missing)} of the images are not in this project: {shown}.")
         blocked: dict[str, str] = {}
-        for _pk, _batch_id, batch_name, status, _f, _t in rows:
+        for _pk, _batch_id, batch_name, status, *_rest in rows:
             if status not in (None, BatchStatus.UNASSIGNED):
                 blocked[batch_name] = STATUS_LABELS[status]
         if blocked:
@@ -77,6 +80,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         Annotation.objects.filter(image_id__in=ids).delete()
         Image.tags.through.objects.filter(image_id__in=ids).delete()
         Image.objects.filter(pk__in=ids).delete()
+        _drop_orphan_assets(r[6] for r in rows)  # what other projects use stays in the catalog
         mark_changed(*per_batch)
         files = [name for r in rows for name in (r[4], r[5])]
         transaction.on_commit(lambda: _delete_unreferenced(files))

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Membership, User
 from accounts.roles import Role, role_at_least
 from boards import selectors
 from boards.models import AnnotationState, Batch, BatchStatus, Image, Job, JobState, Project, QueueEntry, ReviewState
@@ -102,18 +102,48 @@ def dequeue(batch: Batch) -> None:
     QueueEntry.objects.filter(batch=batch).delete()
 
 
-def finish(image: Image) -> bool:
-    """Drop the image's entry if it is done (annotated or empty, and not awaiting rework).
+def finish(*, user: User, image_id: int | None = None) -> list[int]:
+    """The labeler moves on ("Next image", "Start labeling"): the images they hold that are done
+    (annotated or empty, and not awaiting rework) leave the queue — ``image_id`` only, if given.
+    Returns the batches whose last entry that was, for the caller to submit once this has committed.
 
-    Returns whether its batch is a queue batch with no entry left, i.e. ready
-    to go on (the caller submits it once its own transaction has committed).
+    Only the holder's own entries go: a reservation someone else took over
+    after it expired stays theirs.
     """
-    if image.batch_id is None:
-        return False
-    done = image.annotation_state != AnnotationState.UNANNOTATED and image.review_state != ReviewState.REJECTED
-    if not done or not QueueEntry.objects.filter(image_id=image.pk).delete()[0]:
-        return False
-    return not QueueEntry.objects.filter(batch_id=image.batch_id).exists()
+    mine = QueueEntry.objects.filter(reserved_by=user)
+    if image_id is not None:
+        mine = mine.filter(image_id=image_id)
+    finished = mine.exclude(image__annotation_state=AnnotationState.UNANNOTATED).exclude(
+        image__review_state=ReviewState.REJECTED
+    )
+    batches = set(finished.values_list("batch_id", flat=True))
+    if not batches:
+        return []
+    # Their batches' rows first (the lock order of every service): of two labelers finishing
+    # a batch's last two images at once, the second sees the first one's entry gone.
+    list(Batch.objects.select_for_update(of=("self",)).filter(pk__in=batches).order_by("pk").values_list("pk"))
+    if not finished.delete()[0]:
+        return []
+    still = set(QueueEntry.objects.filter(batch_id__in=batches).values_list("batch_id", flat=True).distinct())
+    return sorted(batches - still)
+
+
+def after_save(image: Image, actor: User) -> None:
+    """An image of a queue batch was saved (the caller checked the batch is one): the holder's
+    reservation is renewed (its idle time starts again), and an image that needs a labeler again
+    (cleared, sent back) and had left the queue goes back in it, free."""
+    if QueueEntry.objects.filter(image_id=image.pk, reserved_by=actor).update(reserved_at=timezone.now()):
+        return
+    needs_labeler = image.annotation_state == AnnotationState.UNANNOTATED or image.review_state == ReviewState.REJECTED
+    if needs_labeler and not QueueEntry.objects.filter(image_id=image.pk).exists():
+        batch = image.batch
+        QueueEntry.objects.create(
+            project_id=batch.project_id,
+            batch_id=batch.pk,
+            image_id=image.pk,
+            priority=batch.priority,
+            queued_at=timezone.now(),
+        )
 
 
 def hold(image: Image, user: User) -> bool:
@@ -156,28 +186,52 @@ def next_image(*, project: Project, user: User, current: int | None = None, belo
     """
     if not role_at_least(user.role_in(project.workspace_id), Role.LABELER):
         return None
-    now = timezone.now()
-    mine = held(project, user, now).exclude(image_id=current)
-    if below is not None:
-        mine = mine.filter(priority__lt=below)
-    pk = mine.filter(pinned=True).order_by("priority", "queued_at", "id").values_list("image_id", flat=True).first()
-    if pk is None and held(project, user, now).count() < project.reservation_cap:
-        pk = _reserve(project, user, now, below)
-    if pk is None:
-        pk = mine.order_by("priority", "reserved_at", "id").values_list("image_id", flat=True).first()
-        if pk is not None:
+    with transaction.atomic():
+        # One labeler's requests (several tabs) take their turns: the cap holds.
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        now = timezone.now()
+        # What they hold, in one read: images sent back to them first, then by priority and age;
+        # enough rows to tell whether they are at the cap (``current`` may be among them).
+        cap = project.reservation_cap
+        rows = list(
+            held(project, user, now)
+            .order_by("-pinned", "priority", "reserved_at", "id")
+            .values_list("image_id", "pinned", "priority")[: cap + 2]
+        )
+        mine = [row for row in rows if row[0] != current and (below is None or row[2] < below)]
+        pk = next((image_id for image_id, pinned, _p in mine if pinned), None)
+        batch_id = None
+        if pk is None and len(rows) < cap:
+            pk, batch_id = _reserve(project, user, now, below, current)
+        if pk is None and mine:
+            pk = mine[0][0]  # the oldest they hold
             hold(Image(pk=pk), user)
     if pk is None:
         return None
+    if batch_id is not None:
+        _show_workers(batch_id, user)
     return Image.objects.select_related("batch__project__workspace").filter(pk=pk).first()
 
 
-def _reserve(project: Project, user: User, now, below: int | None) -> int | None:
-    """Take the front entry of the queue for ``user``; the id of its image, or None when the queue is empty."""
+def _reserve(
+    project: Project, user: User, now, below: int | None, current: int | None
+) -> tuple[int | None, int | None]:
+    """Take the front entry of the queue for ``user``: its image's and batch's ids (Nones: the queue is empty).
+
+    Candidates, each the first of its own small index: reservations that
+    expired, images sent back to someone who may no longer label here
+    (pinned to a person who left the workspace or lost the labeler role),
+    and free entries; the best priority wins, the first two before free
+    entries of the same priority. ``current`` is passed over.
+    """
     expiry = reservation_cutoff(project, now)
+    labelers = Membership.objects.filter(
+        workspace_id=project.workspace_id, role__in=[r for r in Role.values if role_at_least(r, Role.LABELER)]
+    ).values("user_id")
     free = Q(reserved_by__isnull=True)
     expired = Q(reserved_by__isnull=False, pinned=False, reserved_at__lt=expiry)
-    entries = QueueEntry.objects.filter(project=project)
+    orphaned = Q(pinned=True, reserved_by__isnull=False) & ~Q(reserved_by__in=labelers)
+    entries = QueueEntry.objects.filter(project=project).exclude(image_id=current)
     if below is not None:
         entries = entries.filter(priority__lt=below)
     for _ in range(_ATTEMPTS):
@@ -185,22 +239,21 @@ def _reserve(project: Project, user: User, now, below: int | None) -> int | None
             # Each candidate is one range read of its partial index; locked rows are passed over.
             firsts = [
                 (priority, rank, pk, image_id, batch_id, condition)
-                for rank, (condition, order) in enumerate(((expired, "reserved_at"), (free, "queued_at")))
+                for rank, (condition, order) in enumerate(
+                    ((expired, "reserved_at"), (orphaned, "queued_at"), (free, "queued_at"))
+                )
                 for priority, pk, image_id, batch_id in entries.filter(condition)
                 .order_by("priority", order, "id")
                 .select_for_update(skip_locked=True, of=("self",))
                 .values_list("priority", "pk", "image_id", "batch_id")[:1]
             ]
             if not firsts:
-                return None
+                return None, None
             # An expired reservation goes before the free entries of its priority.
             _priority, _rank, pk, image_id, batch_id, condition = min(firsts, key=lambda row: row[:2])
-            if entries.filter(condition, pk=pk).update(reserved_by=user, reserved_at=now):
-                break
-    else:
-        return None
-    _show_workers(batch_id, user)
-    return image_id
+            if entries.filter(condition, pk=pk).update(reserved_by=user, reserved_at=now, pinned=False):
+                return image_id, batch_id
+    return None, None
 
 
 def _show_workers(batch_id: int, user: User) -> None:

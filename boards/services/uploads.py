@@ -16,6 +16,7 @@ from accounts.models import User
 from boards import imaging
 from boards.models import (
     MAX_BATCH_IMAGES,
+    Asset,
     Batch,
     BatchSource,
     BatchStatus,
@@ -23,6 +24,7 @@ from boards.models import (
     Image,
     Project,
     Split,
+    attach_assets,
     original_upload_to,
     thumbnail_upload_to,
 )
@@ -268,14 +270,34 @@ def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding:
 
 
 def _store_upload(*, into, project, actor, contents, results, candidates, batch_name, source, priority) -> Batch | None:
-    existing = dict(Image.objects.filter(project=project, sha256__in=list(candidates)).values_list("sha256", "pk"))
-    for sha, pk in existing.items():
-        index, _ = candidates[sha]
-        results[index].status = "duplicate"
-        results[index].reason = "This image is already in the project."
-        results[index].image_id = pk
-    fresh = [(i, p) for sha, (i, p) in candidates.items() if sha not in existing]
-    if not fresh:
+    """Store what is new and queue what the workspace already has; the batch (None when nothing joins one).
+
+    Per picture (sha256): already in this project and in a batch, a duplicate
+    (named with its batch); in this project but in no batch, it joins the new
+    batch; in the workspace catalog but not this project, this project gets it
+    without storing the file again; else the file is stored as a new asset.
+    """
+    in_project = {
+        sha: (pk, batch_name_)
+        for sha, pk, batch_name_ in Image.objects.filter(project=project, sha256__in=list(candidates)).values_list(
+            "sha256", "pk", "batch__name"
+        )
+    }
+    for sha, (pk, queued_in) in in_project.items():
+        if queued_in is not None:
+            index, _ = candidates[sha]
+            results[index].status = "duplicate"
+            results[index].reason = f"This image is already in the project, in batch “{queued_in}”."
+            results[index].image_id = pk
+    free = {sha: pk for sha, (pk, queued_in) in in_project.items() if queued_in is None}
+    catalog = {
+        asset.sha256: asset
+        for asset in Asset.objects.filter(
+            workspace_id=project.workspace_id, sha256__in=[sha for sha in candidates if sha not in in_project]
+        )
+    }
+    fresh = [(i, p) for sha, (i, p) in candidates.items() if sha not in in_project and sha not in catalog]
+    if not fresh and not free and not catalog:
         return None
 
     now = timezone.now()
@@ -284,6 +306,10 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         image, image_files = _new_image(project, p, contents[index], filename=results[index].filename, at=now)
         images.append(image)
         files += image_files
+    for sha, asset in catalog.items():
+        index, _ = candidates[sha]
+        images.append(_image_of_asset(project, asset))
+        results[index].reason = "Already in the workspace catalog: added to this project without storing it again."
     # Files first, outside the transaction: the database stays locked only for
     # the few queries below. Paths are content-addressed and a file already
     # there is kept only if it holds the same bytes; the ones written now are
@@ -295,7 +321,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         with transaction.atomic():
             if into is not None:
                 batch = _locked(into)
-                _check_upload_target(batch, project, actor, adding=len(fresh))
+                _check_upload_target(batch, project, actor, adding=len(images) + len(free))
             else:
                 batch = Batch.objects.create(
                     project=project,
@@ -307,19 +333,39 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
                 )
             for image in images:
                 image.batch = batch
+            attach_assets(images)
             Image.objects.bulk_create(images, batch_size=500)
+            queued = set(
+                Image.objects.filter(pk__in=list(free.values()), batch__isnull=True).values_list("pk", flat=True)
+            )
+            Image.objects.filter(pk__in=queued).update(batch=batch, archived_from=None)
             mark_changed(batch)
+            joined = len(images) + len(queued)
             if into is None:
-                _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=len(images), source=source)
+                _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=joined, source=source)
             else:
-                _event(batch, EventKind.ADDED, actor, images=len(images), source=source)
+                _event(batch, EventKind.ADDED, actor, images=joined, source=source)
     except BaseException:
         _delete_unreferenced(written)
         raise
     _ensure_files(files, written)
-    for (index, _), image in zip(fresh, images, strict=True):
-        results[index].image_id = image.pk
+    for image in images:
+        results[candidates[image.sha256][0]].image_id = image.pk
+    for sha, pk in free.items():
+        result = results[candidates[sha][0]]
+        result.image_id = pk
+        if pk in queued:
+            result.reason = "Already in this project, in no batch: queued into this batch."
+        else:
+            result.status, result.reason = "duplicate", "This image joined another batch of the project meanwhile."
     return batch
+
+
+def _image_of_asset(project: Project, asset: Asset, **fields) -> Image:
+    """An unsaved image row of the project for a picture the workspace catalog already holds."""
+    copied = {name: getattr(asset, name) for name in Asset.COPIED}
+    copied["file"], copied["thumbnail"] = asset.file.name, asset.thumbnail.name
+    return Image(project=project, asset=asset, **copied, **fields)
 
 
 def _new_image(
@@ -383,11 +429,17 @@ def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now
 
 
 def _store_one(*, project, actor, data, processed, name, batch_name, split, tags) -> ImageUpload:
-    existing = Image.objects.filter(project=project, sha256=processed.sha256).values_list("pk", flat=True).first()
-    if existing is not None:
-        return ImageUpload(image_id=existing, duplicate=True, batch=None)
+    existing = Image.objects.filter(project=project, sha256=processed.sha256).values_list("pk", "batch_id").first()
     now = timezone.now()
-    image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
+    if existing is not None and existing[1] is None:
+        return _queue_one(project, actor, existing[0], batch_name, now)
+    if existing is not None:
+        return ImageUpload(image_id=existing[0], duplicate=True, batch=None)
+    asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
+    if asset is not None:
+        image, files = _image_of_asset(project, asset, split=split), []
+    else:
+        image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
     # Files first, outside the transaction, as upload_images does; content-addressed,
     # so only the files written now are removed if the rows cannot be stored.
     written = _write_files(files, what="the image")
@@ -407,3 +459,17 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
         raise
     _ensure_files(files, written)
     return ImageUpload(image_id=image.pk, duplicate=False, batch=batch)
+
+
+def _queue_one(project: Project, actor: User, image_id: int, batch_name: str | None, now) -> ImageUpload:
+    """An image the project has in no batch, sent again: it joins the named batch (a duplicate all the same)."""
+    with transaction.atomic():
+        batch, created = _batch_for_upload(project, actor, batch_name, now)
+        if not Image.objects.filter(pk=image_id, batch__isnull=True).update(batch=batch, archived_from=None):
+            if created:
+                batch.delete()
+            return ImageUpload(image_id=image_id, duplicate=True, batch=None)
+        mark_changed(batch)
+        if created:
+            _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)
+    return ImageUpload(image_id=image_id, duplicate=True, batch=batch)

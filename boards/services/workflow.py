@@ -35,7 +35,7 @@ from boards.services.common import (
     mark_changed,
     transition,
 )
-from boards.services.files import _delete_unreferenced
+from boards.services.files import _delete_unreferenced, _drop_orphan_assets
 from boards.services.queue import dequeue, enqueue
 from core.errors import InvalidInput, WrongState
 from core.permissions import require
@@ -242,7 +242,8 @@ def archive(*, batch: Batch, actor: User) -> Batch:
 def delete_batch(*, batch: Batch, actor: User) -> int:
     """Delete an Unassigned batch with its images and their files, for good.
 
-    Returns how many images went.
+    The images leave the project; a picture another project also uses stays
+    in the workspace catalog with its files. Returns how many images went.
     """
     # Not a ``transition``: the batch is deleted, not moved, so there is no FSM
     # method to check or save, and its event is written before its rows go.
@@ -254,8 +255,9 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
                 f"Only batches in Unassigned can be deleted; this one is in "
                 f"{STATUS_LABELS[batch.status]}. Move it to Unassigned first."
             )
-        files = [name for pair in batch.images.values_list("file", "thumbnail") for name in pair]
-        count = len(files) // 2
+        rows = list(batch.images.values_list("file", "thumbnail", "asset_id"))
+        files = [name for file, thumbnail, _asset in rows for name in (file, thumbnail)]
+        count = len(rows)
         _event(
             batch,
             EventKind.DELETED,
@@ -267,6 +269,7 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
         dequeue(batch)
         Annotation.objects.filter(image__batch=batch).delete()
         Image.objects.filter(batch=batch).delete()
+        _drop_orphan_assets(asset for _f, _t, asset in rows)  # what other projects use stays in the catalog
         batch.delete()
         transaction.on_commit(lambda: _delete_unreferenced(files))
     return count

@@ -89,3 +89,9 @@ from boards.views.review import (  # noqa: F401
     review_mark_add,
     review_mark_delete,
 )
+from boards.views.workspace_catalog import (  # noqa: F401
+    asset_file,
+    dataset_rename,
+    workspace_catalog_batch,
+    workspace_catalog_page,
+)

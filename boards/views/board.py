@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
@@ -129,8 +130,17 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
         confirm = data.get("confirm") == "yes"
         if to == services.DELETE:  # reads nothing but its confirmation
             name = batch.name
+            kept = selectors.kept_on_delete(batch) if confirm else 0
             gone = services.move_batch(batch=batch, actor=request.user, to=to, confirm=confirm, seen_in=seen_in)
-            message = f"Deleted “{name}” and its {gone.n_images} image{pluralize(gone.n_images)} for good."
+            n = gone.n_images
+            message = f"Deleted “{name}” and its {n} image{pluralize(n)}"
+            if kept:
+                message += (
+                    f": {n - kept} went for good, {kept} stay in the workspace catalog because other projects "
+                    "use them."
+                )
+            else:
+                message += " for good."
         else:
             ids = params.idents(data, "images", label="A selected image") or None
             selection = params.choice(data, "selection", ("first", "all", "chosen"), label="The selection")
@@ -267,6 +277,8 @@ def _dialog(
             "images": selectors.batch_images(batch).only("pk", "original_filename")[: selectors.ASSIGN_GRID_LIMIT],
             "grid_limit": selectors.ASSIGN_GRID_LIMIT,
         }
+    if name == "delete":
+        context |= _deleted_and_kept(batch, context["card"].image_count)
     template = f"boards/dialogs.html#{name}"
     if request.htmx:
         response = render(request, template, context)
@@ -274,6 +286,22 @@ def _dialog(
         response["HX-Reswap"] = "innerHTML"
         return response
     return render(request, "boards/dialog_page.html", context | {"dialog": name, "standalone": True})
+
+
+NAMED_PROJECTS = 4  # the delete dialog names this many projects; of more, the first three and how many others
+
+
+def _deleted_and_kept(batch: Batch, images: int) -> dict:
+    """What the delete dialog says goes and stays: the images other projects use stay in the workspace."""
+    shared = selectors.shared_elsewhere(batch)
+    if not shared:
+        return {"kept": 0, "gone": images}
+    # One project: its count is the batch's; several may share a picture, so they are counted once.
+    kept = min(next(iter(shared.values())) if len(shared) == 1 else selectors.kept_on_delete(batch), images)
+    names = list(shared)
+    if len(names) > NAMED_PROJECTS:
+        names = [*names[: NAMED_PROJECTS - 1], f"{len(names) - NAMED_PROJECTS + 1} other projects"]
+    return {"kept": kept, "gone": images - kept, "kept_by": get_text_list(names, "and"), "kept_projects": len(shared)}
 
 
 @login_required

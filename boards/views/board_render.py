@@ -50,6 +50,9 @@ class RenderedCard:
     status: str
     html: str
     movable: bool
+    # A queue card names who holds its images: it is drawn again once the first hold may
+    # have expired (a timestamp), since expiry changes nothing in the batch's version.
+    fresh_until: float | None = None
 
 
 class CardRenderer:
@@ -70,7 +73,8 @@ class CardRenderer:
         for card in cards:
             moves = self.rules.moves(card)
             html = mark_safe(self.card_html(card, moves))  # noqa: S308 - every value in it is escaped
-            rendered.append(RenderedCard(card.pk, card.status, html, bool(moves)))
+            until = card.workers_until.timestamp() if card.workers_until else None
+            rendered.append(RenderedCard(card.pk, card.status, html, bool(moves), until))
         return rendered
 
     def card_html(self, card: Card, moves) -> str:
@@ -135,11 +139,11 @@ class CardRenderer:
                 f'<span class="avatar" title="Labeler: {escape(card.labeler.email)}">'
                 f"{escape(card.labeler.initials)}</span>"
             )
-            if card.reviewer:
-                people += (
-                    f'<span class="avatar reviewer" title="Reviewer: {escape(card.reviewer.email)}">'
-                    f"{escape(card.reviewer.initials)}</span>"
-                )
+        if card.reviewer:  # without a labeler only for a queue batch
+            people += (
+                f'<span class="avatar reviewer" title="Reviewer: {escape(card.reviewer.email)}">'
+                f"{escape(card.reviewer.initials)}</span>"
+            )
         uploaded = card.uploaded_at.astimezone(self.zone)  # as ``timezone.localtime``, the zone looked up once
         parts.append(
             f'    <span class="people">{people}</span>\n'
@@ -235,13 +239,16 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
     cache = _cache()
     now = timezone.now()
     keys = {
-        ref.pk: f"board-card:{viewer}:{ref.pk}:{ref.updated_at.timestamp():.6f}:{age(ref.uploaded_at, now)}"
+        ref.pk: f"board-card-5:{viewer}:{ref.pk}:{ref.updated_at.timestamp():.6f}:{age(ref.uploaded_at, now)}"
         for ref in refs
     }
-    # Kept as plain tuples: they pickle (locmem, Redis) twenty times faster than objects.
+    # Kept as plain tuples of five (the key says so: an older layout is never read). They
+    # pickle (locmem, Redis) twenty times faster than objects.
+    stamp = now.timestamp()
     found = {
-        key: RenderedCard(pk, status, mark_safe(html), movable)  # noqa: S308 - rendered by card_html, escaped
-        for key, (pk, status, html, movable) in cache.get_many(keys.values()).items()
+        key: RenderedCard(pk, status, mark_safe(html), movable, until)  # noqa: S308 - rendered by card_html, escaped
+        for key, (pk, status, html, movable, until) in cache.get_many(keys.values()).items()
+        if until is None or until > stamp
     }
     missing = [ref.pk for ref in refs if keys[ref.pk] not in found]
     if missing:
@@ -251,7 +258,8 @@ def _board_cards(user: User, project: Project, refs: list[selectors.CardRef], vi
             if card.pk in keys
         }
         cache.set_many(
-            {key: (c.pk, c.status, str(c.html), c.movable) for key, c in fresh.items()}, timeout=CARD_CACHE_SECONDS
+            {key: (c.pk, c.status, str(c.html), c.movable, c.fresh_until) for key, c in fresh.items()},
+            timeout=CARD_CACHE_SECONDS,
         )
         found |= fresh
     return {ref.pk: found[keys[ref.pk]] for ref in refs if keys[ref.pk] in found}

@@ -216,13 +216,17 @@ def start_labeling(request: HttpRequest, ws: str | None = None, project: str | N
     """Go to the next image to label across the user's batches (or one project's).
 
     The batches assigned to the user come first; a POST (the "Start labeling"
-    button) also reserves an image of a label queue when its priority is
-    higher, or when nothing assigned is left (a GET never reserves).
+    button, or "Next image" in the editor with the ``current`` image) first
+    lets go of the queue images they finished, then reserves an image of a
+    label queue when its priority is higher, or when nothing assigned is left
+    (a GET never reserves).
     """
     project_obj = selectors.project_for(request.user, ws, project) if ws and project else None
     image = selectors.next_to_label(request.user, project=project_obj)
     if request.method == "POST":
         current = params.ident(request.POST, "current", label="The current image")
+        # What they hold and finished leaves the queue (a last image sends its batch on).
+        services.finish_queued(actor=request.user)
         queued = services.next_queued_image(
             user=request.user,
             project=project_obj,

@@ -190,7 +190,8 @@ def test_two_labelers_are_never_served_the_same_image_and_the_last_save_sends_th
     assert label(first, box=True)["state"] == "annotated"
     assert label(second, box=False)["state"] == "empty"
     shoot("queue-editor")
-    assert holder(served[labeler.pk][0]) is None  # a done image leaves the queue
+    # Saved, but still theirs: the editor saves every change, so an image is finished when they move on.
+    assert holder(served[labeler.pk][0]) == labeler.pk
 
     for pk, who in people.items():
         if onward == "next-button":
@@ -200,14 +201,20 @@ def test_two_labelers_are_never_served_the_same_image_and_the_last_save_sends_th
         else:
             served[pk].append(start_labeling(who, url))
         assert holder(served[pk][-1]) == pk
+        assert not QueueEntry.objects.filter(image_id=served[pk][-2]).exists()  # the finished one left
 
     everything = served[labeler.pk] + served[second_labeler.pk]
     assert len(set(everything)) == 4, served
     assert set(everything) == set(Image.objects.filter(batch=queued).values_list("pk", flat=True))
 
     label(first, box=False)
-    assert Batch.objects.get(pk=queued.pk).status == BatchStatus.ANNOTATING
     assert label(second, box=True)["all_done"] is True
+    assert Batch.objects.get(pk=queued.pk).status == BatchStatus.ANNOTATING  # nobody has moved on yet
+    first.get_by_role("button", name="Next image →").click()
+    expect(first.locator(".messages")).to_be_visible()
+    assert Batch.objects.get(pk=queued.pk).status == BatchStatus.ANNOTATING  # the second one is still open
+    second.get_by_role("button", name="Next image →").click()
+    expect(second.locator(".messages")).to_contain_text("Nothing to label")
     assert not QueueEntry.objects.filter(batch=queued).exists()
     assert Batch.objects.get(pk=queued.pk).status == BatchStatus.REVIEW
 

@@ -68,6 +68,7 @@ def pages(world) -> dict[str, str]:
         "editor": f"{BOARD}batches/{working.pk}/annotate/{working.images.order_by('pk').first().pk}/",
         "review": f"{BOARD}batches/{waiting.pk}/review/",
         "catalog": f"{BOARD}catalog/",
+        "workspace-catalog": "/w/acme/catalog/",
         "upload": f"{BOARD}upload/",
         "import": f"{BOARD}import/",
         "export": f"{BOARD}export/",

@@ -7,15 +7,15 @@ are marked "Batchboard:" in their descriptions.
 The modules follow the API's: ``common`` (the API's words for the models'
 choices, and the builders), ``components`` (schemas, parameters, error
 answers), and the paths by resource as ``boards.api`` serves them:
-``projects`` (key check, workspace, projects, batches, jobs), ``images`` and
-``uploads``.
+``projects`` (key check, workspace, projects, batches, jobs), ``datasets``
+(the workspace catalog's), ``images`` and ``uploads``.
 """
 
 from __future__ import annotations
 
 from copy import deepcopy
 
-from boards.api.openapi import images, projects, uploads
+from boards.api.openapi import datasets, images, projects, uploads
 from boards.api.openapi.common import (  # noqa: F401
     ANNOTATE,
     BATCH_STATUSES,
@@ -31,7 +31,7 @@ from boards.api.openapi.common import (  # noqa: F401
 )
 from boards.api.openapi.components import COMPONENTS
 
-PATHS = {**projects.PATHS, **images.PATHS, **uploads.PATHS}
+PATHS = {**projects.PATHS, **datasets.PATHS, **images.PATHS, **uploads.PATHS}
 """Every path, in the order the reference page lists them."""
 
 

@@ -68,6 +68,13 @@ COMPONENTS = {
             "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
             "example": "1",
         },
+        "dataset_id": {
+            "name": "dataset_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            "example": "1",
+        },
         "image_id": {
             "name": "image_id",
             "in": "path",
@@ -139,6 +146,17 @@ COMPONENTS = {
             },
             "required": ["id", "name", "numJobs", "images", "uploaded"],
         },
+        "Dataset": {
+            "type": "object",
+            "description": "Batchboard: a dataset of the workspace catalog.",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string", "description": "Unique in the workspace."},
+                "images": {"type": "integer", "description": "How many images of the catalog it holds."},
+                "created": {"type": "number", "description": "Epoch seconds."},
+            },
+            "required": ["id", "name", "images", "created"],
+        },
         "Job": {
             "type": "object",
             "properties": {
@@ -150,7 +168,11 @@ COMPONENTS = {
                 "unannotated": {"type": "integer"},
                 "approved": {"type": "integer"},
                 "rejected": {"type": "integer"},
-                "labeler": {"type": "string"},
+                "labeler": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Batchboard: null for a batch assigned to the label queue.",
+                },
                 "reviewer": {"type": "string", "nullable": True},
                 "sourceBatch": {"type": "string", "description": "project/batch id"},
                 "created": ref("Timestamp"),

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.utils import timezone
 
-from boards.models import Image
+from boards.models import Asset, Image
 
 FOLDERS = ("images", "thumbs")
 
@@ -36,7 +36,7 @@ def _walk(folder: str) -> Iterator[str]:
 
 
 def _named(folder: str | None, names: list[str]) -> set[str]:
-    """Which of ``names`` (all under ``folder``, ``images/<project id>`` or the like) an image names."""
+    """Which of ``names`` (all under ``folder``, ``images/<project id>`` or the like) an image or an asset names."""
     project = folder.split("/")[1] if folder else ""
     if project.isdigit():
         rows = Image.objects.filter(project_id=int(project))
@@ -44,7 +44,18 @@ def _named(folder: str | None, names: list[str]) -> set[str]:
         rows = Image.objects.filter(Q(file__startswith=f"{folder}/") | Q(thumbnail__startswith=f"{folder}/"))
     else:
         rows = Image.objects.filter(Q(file__in=names) | Q(thumbnail__in=names))
-    return {name for pair in rows.values_list("file", "thumbnail").iterator(chunk_size=5000) for name in pair}
+    # The workspace catalog's assets name every stored file any project uses (another
+    # project's images name files under this project's folder through their asset).
+    if folder:
+        assets = Asset.objects.filter(Q(file__startswith=f"{folder}/") | Q(thumbnail__startswith=f"{folder}/"))
+    else:
+        assets = Asset.objects.filter(Q(file__in=names) | Q(thumbnail__in=names))
+    return {
+        name
+        for query in (rows, assets)
+        for pair in query.values_list("file", "thumbnail").iterator(chunk_size=5000)
+        for name in pair
+    }
 
 
 class Command(BaseCommand):

@@ -1,0 +1,211 @@
+"""The workspace catalog: every image of a workspace once, by dataset, and where each stands in each project.
+
+A ``WorkspaceFilter`` is carried in the URL like the project catalog's
+``CatalogFilter``; every set field narrows ``Asset.objects.filter(workspace=…)``.
+The per-project filters ("in project X: not queued / queued / annotated /
+approved") read that project's ``Image`` rows, with the project catalog's
+``state_q``; "in no project" is an image no project uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from boards.catalog.filters import CatalogState, _parse, _start_of, state_q
+from boards.catalog.preview import BatchPreview
+from boards.catalog.sampling import Sample
+from boards.models import Asset, Dataset, Image, Project
+from core import params
+from core.errors import InvalidInput
+
+NOWHERE = "nowhere"  # the "in no project" choice of the project filter
+
+# What the project filter's state may say about an image in that project.
+PROJECT_STATES = {
+    "": "In the project",
+    CatalogState.FREE: "In the project, not queued",
+    CatalogState.QUEUED: "Queued in a batch",
+    CatalogState.ANNOTATED: "Annotated",
+    CatalogState.APPROVED: "Approved",
+    CatalogState.REJECTED: "Rejected",
+}
+PAGE_SIZE = 60
+MAX_ASSET_IDS = 25_000
+
+
+@dataclass(frozen=True)
+class WorkspaceFilter:
+    """What the workspace catalog shows; every set field narrows it, combined with AND."""
+
+    file: str = ""  # file name contains (case-insensitive)
+    dataset: int | None = None  # in this dataset (by id)
+    project: str = ""  # the slug of a project of the workspace, or NOWHERE
+    state: str = ""  # with ``project``: a PROJECT_STATES key
+    uploaded_from: date | None = None
+    uploaded_to: date | None = None
+    errors: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_query(cls, data: Mapping) -> WorkspaceFilter:
+        """Parse GET or POST parameters; what does not parse is left out and explained in ``errors``."""
+        values: dict = {}
+        errors: dict[str, str] = {}
+        for param, name in (("file", "file"), ("from", "uploaded_from"), ("to", "uploaded_to")):
+            raw = data.get(param)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            try:
+                values[name] = _parse(name, param, raw)
+            except params.BadParameter as exc:
+                errors[param] = exc.message
+        try:
+            values["dataset"] = params.ident(data, "dataset", label="The dataset")
+        except params.BadParameter as exc:
+            errors["dataset"] = exc.message
+        try:
+            project = params.text(data, "project", label="The project", limit=60).strip()
+            state = params.text(data, "state", label="The state", limit=20).strip()
+        except params.BadParameter as exc:
+            errors["project"] = exc.message
+            project = state = ""
+        if state and state not in PROJECT_STATES:
+            errors["state"] = "Choose a state from the list."
+            state = ""
+        if state and project in ("", NOWHERE):
+            errors["state"] = "Choose a project for the state to apply to."
+            state = ""
+        values.update(project=project, state=state)
+        if (
+            values.get("uploaded_from")
+            and values.get("uploaded_to")
+            and values["uploaded_from"] > values["uploaded_to"]
+        ):
+            errors["to"] = "The end date is before the start date."
+            del values["uploaded_to"]
+        return cls(**{k: v for k, v in values.items() if v not in (None, "")}, errors=errors)
+
+    def items(self) -> list[tuple[str, str]]:
+        """The set filters as (parameter, value) pairs, for links and hidden form fields."""
+        pairs = [
+            ("file", self.file),
+            ("dataset", str(self.dataset) if self.dataset else ""),
+            ("project", self.project),
+            ("state", self.state),
+            ("from", self.uploaded_from.isoformat() if self.uploaded_from else ""),
+            ("to", self.uploaded_to.isoformat() if self.uploaded_to else ""),
+        ]
+        return [(k, v) for k, v in pairs if v]
+
+    @property
+    def querystring(self) -> str:
+        return urlencode(self.items())
+
+    @property
+    def active(self) -> bool:
+        return bool(self.items())
+
+
+def workspace_assets(workspace_id: int, wanted: WorkspaceFilter) -> QuerySet[Asset]:
+    """The workspace's assets that the filter picks, newest first. A project that is not the workspace's
+    matches nothing (as a filter for a batch of another project does in the project catalog)."""
+    assets = Asset.objects.filter(workspace_id=workspace_id)
+    if wanted.file:
+        assets = assets.filter(original_filename__icontains=wanted.file)
+    if wanted.dataset:
+        assets = assets.filter(dataset_id=wanted.dataset)
+    if wanted.uploaded_from:
+        assets = assets.filter(uploaded_at__gte=_start_of(wanted.uploaded_from))
+    if wanted.uploaded_to:
+        assets = assets.filter(uploaded_at__lt=_start_of(wanted.uploaded_to + timedelta(days=1)))
+    if wanted.project == NOWHERE:
+        assets = assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
+    elif wanted.project:
+        rows = Image.objects.filter(
+            asset=OuterRef("pk"), project__workspace_id=workspace_id, project__slug=wanted.project
+        )
+        if wanted.state:
+            rows = rows.filter(state_q(wanted.state))
+        assets = assets.filter(Exists(rows))
+    return assets.order_by("-uploaded_at", "-pk")
+
+
+def selected_assets(workspace_id: int, *, filters: WorkspaceFilter | None = None, asset_ids: Iterable | None = None):
+    """The assets a request picked: by filter ("select all matching") or by ids, never both."""
+    if (filters is None) == (asset_ids is None):
+        raise InvalidInput("Choose images either by filter or by id.")
+    if filters is not None:
+        return workspace_assets(workspace_id, filters)
+    ids = _asset_ids(asset_ids)
+    return Asset.objects.filter(workspace_id=workspace_id, pk__in=ids)
+
+
+def _asset_ids(asset_ids: Iterable) -> set[int]:
+    if isinstance(asset_ids, str | bytes) or not isinstance(asset_ids, Iterable):
+        raise InvalidInput("Send the images as a list of ids.")
+    ids = set()
+    for value in asset_ids:
+        ids.add(params.ident_value(value, label="An image id"))
+        if len(ids) > MAX_ASSET_IDS:
+            raise InvalidInput(f"Select at most {MAX_ASSET_IDS:,} images by id, or select all matching the filter.")
+    if not ids:
+        raise InvalidInput("Select at least one image.")
+    return ids
+
+
+def preview_for_project(assets: QuerySet[Asset], project: Project, sample: Sample | None) -> BatchPreview:
+    """What "Add batch to project" would take: the selected images, those already in a batch of *that*
+    project (left out, by column), and the rest (in the project but free, or not in it yet)."""
+    matching = assets.count()
+    in_batches = dict(
+        Image.objects.filter(project=project, asset__in=assets.values("pk"), batch__isnull=False)
+        .order_by()
+        .values("batch__status")
+        .annotate(n=Count("pk"))
+        .values_list("batch__status", "n")
+    )
+    free = matching - sum(in_batches.values())
+    would_take = min(free, sample.n) if sample is not None else free
+    return BatchPreview(matching=matching, in_batches=in_batches, free=free, would_take=would_take, sample=sample)
+
+
+def asset_page(workspace_id: int, wanted: WorkspaceFilter, page: int) -> dict:
+    """One page of the workspace catalog: the assets with the projects each is in; ``has_next``."""
+    start = (page - 1) * PAGE_SIZE
+    rows = list(
+        workspace_assets(workspace_id, wanted)
+        .select_related("dataset")
+        .only("pk", "original_filename", "width", "height", "uploaded_at", "dataset__name")[
+            start : start + PAGE_SIZE + 1
+        ]
+    )
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    used: dict[int, list[str]] = {}
+    for asset_id, name in (
+        Image.objects.filter(asset_id__in=[a.pk for a in rows])
+        .order_by("project__name")
+        .values_list("asset_id", "project__name")
+    ):
+        used.setdefault(asset_id, []).append(name)
+    for asset in rows:
+        asset.projects = used.get(asset.pk, [])
+    return {"assets": rows, "page": page, "has_next": has_next, "has_previous": page > 1}
+
+
+def datasets_of(workspace_id: int) -> list[Dataset]:
+    """The workspace's datasets with how many images each holds, by name."""
+    return list(Dataset.objects.filter(workspace_id=workspace_id).annotate(n_images=Count("assets")).order_by("name"))
+
+
+def projects_of(workspace_id: int) -> list[Project]:
+    return list(Project.objects.filter(workspace_id=workspace_id).order_by("name"))
+
+
+def in_project_q(project: Project) -> Q:
+    """Assets the project uses."""
+    return Q(Exists(Image.objects.filter(asset=OuterRef("pk"), project=project)))

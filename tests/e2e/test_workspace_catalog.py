@@ -1,0 +1,133 @@
+"""The workspace catalog in a real browser: images labeled in one project become a new batch of another."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from boards import services
+from boards.formats.box import Box
+from boards.models import Annotation, AnnotationState, Asset, Batch, BatchStatus, Dataset, Image
+from tests.e2e.conftest import sideways_overflow
+from tests.factories import ProjectFactory
+
+CATALOG = "/w/acme/catalog/"
+SIGNS_BOARD = "/w/acme/p/signs/"
+
+
+@pytest.fixture
+def signs(workspace):
+    return ProjectFactory(workspace=workspace, name="Signs", slug="signs")
+
+
+@pytest.fixture
+def labeled(project, signs, manager, image_file):
+    """Six photos uploaded to Parcels, four of them labeled there (a box each); one of those four is
+    already waiting in a batch of Signs."""
+    files = [
+        image_file(f"street_{n}.jpg", width=160, height=120, color=(30 + 35 * n, 90, 200 - 25 * n)) for n in range(6)
+    ]
+    upload = services.upload_images(project=project, actor=manager, files=files, batch_name="Street photos")
+    services.create_label_class(project=project, actor=manager, name="car")
+    services.assign(batch=upload.batch, actor=manager, labeler=manager, reviewer=manager)
+    images = list(Image.objects.filter(project=project).order_by("original_filename"))
+    for image in images[:4]:
+        services.save_annotations(image=image, actor=manager, boxes=[Box("car", 10, 10, 60, 40)])
+    earlier = services.add_batch_to_project(
+        project=signs, actor=manager, name="Earlier", asset_ids=[images[0].asset_id]
+    )
+    return {"annotated": images[:4], "unlabeled": images[4:], "earlier": earlier.batch}
+
+
+def test_add_images_labeled_in_one_project_to_another(login, manager, url, shoot, project, signs, labeled):
+    page: Page = login(manager)
+    page.locator("section.workspace h2").get_by_role("link", name="Catalog").click()
+    page.wait_for_url("**" + CATALOG)
+    expect(page.get_by_role("heading", name="Workspace catalog")).to_be_visible()
+    expect(page.locator("#catalog-grid li.pickable")).to_have_count(6)
+
+    filters = page.locator("#filter-form")
+    filters.get_by_label("Project", exact=True).select_option("parcels")
+    filters.get_by_label("State in that project").select_option("annotated")
+    filters.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**/catalog/?project=parcels&state=annotated")
+    expect(page.locator("#match-count")).to_have_text("4 images match")
+    grid = page.locator("#catalog-grid li.pickable")
+    expect(grid).to_have_count(4)
+    expect(grid.filter(has_text="street_0.jpg")).to_contain_text("Signs")
+
+    page.get_by_role("button", name="Select all matching").click()
+    expect(page.locator("#selection-status")).to_have_text("All 4 matching images selected")
+    shoot("workspace-catalog")
+
+    page.get_by_role("button", name="Add batch to project…").click()
+    dialog = page.get_by_role("dialog", name="Add batch to project")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#batch-preview")).to_contain_text("Choose the project to add the batch to.")
+    dialog.get_by_label("Project", exact=True).select_option("signs")
+    dialog.get_by_label("Name").fill("Cars from Parcels")
+    dialog.get_by_label("Priority").select_option("2")
+    preview = dialog.locator("#batch-preview")
+    expect(preview.locator(".preview-counts")).to_contain_text("Selected4")
+    expect(preview.locator(".preview-counts")).to_contain_text("Left out1")
+    expect(preview).to_contain_text("1 image is already in a batch of Signs (1 in Unassigned) and will be left out")
+    expect(preview).to_contain_text("3 selected images are new to Signs")
+    create = dialog.get_by_role("button", name="Create “Cars from Parcels” in Signs with 3 images")
+    expect(create).to_be_visible()
+    shoot("workspace-catalog-dialog")
+    create.click()
+
+    page.wait_for_url("**" + SIGNS_BOARD)
+    expect(page.locator(".msg-success")).to_contain_text(
+        "Created “Cars from Parcels” in Signs with 3 images (priority 2); it waits in Unassigned on the board. "
+        "1 already in a batch of Signs was left out."
+    )
+    card = page.locator("#column-unassigned .batch-card", has_text="Cars from Parcels")
+    expect(card).to_contain_text("3 images")
+    expect(card).to_contain_text("P2")
+    shoot("workspace-catalog-board")
+
+    batch = Batch.objects.get(project=signs, name="Cars from Parcels")
+    assert batch.status == BatchStatus.UNASSIGNED and batch.priority == 2
+    moved = {image.asset_id for image in labeled["annotated"][1:]}
+    assert set(batch.images.values_list("asset_id", flat=True)) == moved
+    # In Signs the pictures start afresh; in Parcels they keep their boxes.
+    in_signs = Image.objects.filter(project=signs, asset_id__in=moved)
+    assert set(in_signs.values_list("annotation_state", flat=True)) == {AnnotationState.UNANNOTATED}
+    assert not Annotation.objects.filter(image__project=signs).exists()
+    in_parcels = Image.objects.filter(project=project, asset_id__in=moved)
+    assert set(in_parcels.values_list("annotation_state", flat=True)) == {AnnotationState.ANNOTATED}
+    assert Annotation.objects.filter(image__in=in_parcels).count() == 3
+    assert Asset.objects.count() == 6  # no picture was stored twice
+
+
+def test_a_manager_renames_a_dataset(login, manager, url, shoot, labeled):
+    page: Page = login(manager)
+    page.goto(url(CATALOG))
+    datasets = page.get_by_role("region", name="Datasets")
+    row = datasets.locator("li", has_text="Parcels")
+    expect(row).to_contain_text("6 images")
+    row.locator("summary", has_text="Rename").click()
+    row.get_by_label("New name for Parcels").fill("Street photos 2025")
+    shoot("workspace-catalog-rename")
+    row.get_by_role("button", name="Rename").click()
+    expect(page.locator(".msg-success")).to_have_text("Renamed the dataset “Parcels” to “Street photos 2025”.")
+    expect(datasets).to_contain_text("Street photos 2025")
+    datasets.get_by_role("link", name="Street photos 2025").click()
+    page.wait_for_url("**/catalog/?dataset=*")
+    expect(page.locator("#match-count")).to_have_text("6 images match")
+    expect(page.locator("#filter-form").get_by_label("Dataset")).to_have_value(str(Dataset.objects.get().pk))
+
+
+def test_the_catalog_fits_a_phone(login, manager, url, shoot, labeled):
+    page: Page = login(manager)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url(CATALOG))
+    expect(page.locator("#catalog-grid li.pickable")).to_have_count(6)
+    page.get_by_role("button", name="Select all matching").click()
+    page.get_by_role("button", name="Add batch to project…").click()
+    expect(page.get_by_role("dialog", name="Add batch to project")).to_be_visible()
+    shoot("workspace-catalog-phone-dialog")
+    page.get_by_role("button", name="Cancel").click()
+    shoot("workspace-catalog-phone")
+    assert sideways_overflow(page) is None

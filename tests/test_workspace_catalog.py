@@ -1,0 +1,168 @@
+"""One catalog per workspace: assets used by several projects, each with its own state there."""
+
+import pytest
+
+from boards import catalog, services
+from boards.models import (
+    Annotation,
+    AnnotationState,
+    Asset,
+    Batch,
+    BatchStatus,
+    Dataset,
+    Image,
+    LabelClass,
+)
+from core.errors import InvalidInput
+from tests.factories import ImageFactory, ProjectFactory, set_images
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def other(workspace):
+    return ProjectFactory(workspace=workspace, name="Signs", slug="signs")
+
+
+def upload(project, actor, image_file, *names_colors, **kwargs):
+    files = [image_file(name, color=color) for name, color in names_colors]
+    return services.upload_images(project=project, actor=actor, files=files, **kwargs)
+
+
+def test_an_upload_makes_one_asset_per_picture_in_the_projects_dataset(project, manager, image_file):
+    result = upload(project, manager, image_file, ("a.jpg", (1, 2, 3)), ("b.jpg", (4, 5, 6)))
+    assert result.landed == 2
+    assets = Asset.objects.filter(workspace=project.workspace)
+    assert assets.count() == 2
+    assert set(assets.values_list("dataset__name", flat=True)) == {"Parcels"}
+    for image in Image.objects.filter(project=project):
+        assert (image.file.name, image.sha256, image.width) == (
+            image.asset.file.name,
+            image.asset.sha256,
+            image.asset.width,
+        )
+
+
+def test_a_picture_another_project_has_is_not_stored_twice(project, other, manager, image_file, settings):
+    upload(project, manager, image_file, ("a.jpg", (1, 2, 3)))
+    result = upload(other, manager, image_file, ("copy-of-a.jpg", (1, 2, 3)))
+    assert result.landed == 1 and "workspace catalog" in result.files[0].reason
+    assert Asset.objects.count() == 1
+    first, second = Image.objects.order_by("pk")
+    assert first.asset_id == second.asset_id and first.project_id != second.project_id
+    assert second.file.name == first.file.name  # the same stored file
+    assert second.batch is not None and second.batch.project_id == other.pk
+
+
+def test_an_upload_queues_a_free_image_of_the_project_and_names_the_batch_of_a_queued_one(
+    project, manager, image_file, make_batch
+):
+    first = upload(project, manager, image_file, ("a.jpg", (1, 2, 3)), ("b.jpg", (9, 9, 9)))
+    Image.objects.filter(original_filename="a.jpg").update(batch=None)
+    services.mark_changed(first.batch)
+    again = upload(project, manager, image_file, ("a.jpg", (1, 2, 3)), ("b.jpg", (9, 9, 9)))
+    by_name = {f.filename: f for f in again.files}
+    assert by_name["a.jpg"].status == "landed" and "queued into this batch" in by_name["a.jpg"].reason
+    assert by_name["b.jpg"].status == "duplicate" and first.batch.name in by_name["b.jpg"].reason
+    assert Image.objects.get(original_filename="a.jpg").batch_id == again.batch.pk
+    assert Image.objects.filter(project=project).count() == 2
+
+
+def test_state_is_per_project(project, other, manager, image_file):
+    upload(project, manager, image_file, ("a.jpg", (1, 2, 3)))
+    upload(other, manager, image_file, ("a.jpg", (1, 2, 3)))
+    mine, theirs = Image.objects.order_by("pk")
+    car = LabelClass.objects.create(project=project, name="car")
+    Annotation.objects.create(image=mine, label=car, x=1, y=1, width=2, height=2)
+    set_images(Image.objects.filter(pk=mine.pk), annotation_state=AnnotationState.ANNOTATED)
+    theirs.refresh_from_db()
+    assert theirs.annotation_state == AnnotationState.UNANNOTATED and not theirs.annotations.exists()
+
+
+def test_add_batch_to_project_from_images_labeled_in_another(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(5)])
+    ids = list(Asset.objects.values_list("pk", flat=True))
+    result = services.add_batch_to_project(project=other, actor=manager, name="Signs round 1", asset_ids=ids)
+    assert result.taken == 5 and result.batch.project_id == other.pk
+    assert Image.objects.filter(project=other, batch=result.batch).count() == 5
+    assert Image.objects.filter(project=project).exclude(batch=None).count() == 5  # untouched there
+    assert Asset.objects.count() == 5
+
+
+def test_add_batch_leaves_out_only_images_queued_in_that_project(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(4)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    services.add_batch_to_project(project=other, actor=manager, name="first two", asset_ids=ids[:2])
+    assets = catalog.selected_assets(project.workspace_id, asset_ids=ids)
+    preview = catalog.preview_for_project(assets, other, None)
+    assert (preview.matching, preview.left_out, preview.would_take) == (4, 2, 2)
+    assert preview.in_batches == {BatchStatus.UNASSIGNED: 2}
+    result = services.add_batch_to_project(project=other, actor=manager, name="the rest", asset_ids=ids)
+    assert result.taken == 2
+
+
+def test_add_batch_by_filter_and_sample(project, other, manager, image_file):
+    upload(
+        project,
+        manager,
+        image_file,
+        *[(f"cam{i}.jpg", (40 * i, 200, 10)) for i in range(6)],
+        ("other.jpg", (0, 90, 250)),
+    )
+    wanted = catalog.WorkspaceFilter.from_query({"file": "cam", "project": "parcels", "state": "queued"})
+    result = services.add_batch_to_project(
+        project=other,
+        actor=manager,
+        name="sample",
+        filters=wanted,
+        sample={"mode": "random", "n": 3, "seed": 7},
+    )
+    assert result.taken == 3
+    assert Image.objects.filter(project=other).count() == 6  # the six matching joined; three are in the batch
+    assert Image.objects.filter(project=other, batch=result.batch).count() == 3
+
+
+def test_add_batch_refuses_a_taken_name_and_leaves_nothing(project, other, manager, image_file):
+    upload(project, manager, image_file, ("a.jpg", (1, 1, 1)))
+    Batch.objects.create(project=other, name="taken")
+    with pytest.raises(InvalidInput, match="already a batch named"):
+        services.add_batch_to_project(
+            project=other, actor=manager, name="taken", asset_ids=list(Asset.objects.values_list("pk", flat=True))
+        )
+    assert not Image.objects.filter(project=other).exists()
+
+
+def test_add_batch_refuses_assets_of_another_workspace(project, manager, image_file, outsider):
+    foreign_project = ProjectFactory(slug="theirs")
+    foreign = ImageFactory(project=foreign_project)
+    with pytest.raises(InvalidInput):
+        services.add_batch_to_project(project=project, actor=manager, name="x", asset_ids=[foreign.asset_id])
+
+
+def test_deleting_a_batch_keeps_pictures_another_project_uses(project, other, manager, image_file):
+    first = upload(project, manager, image_file, ("a.jpg", (1, 1, 1)), ("b.jpg", (2, 2, 2)))
+    shared = Asset.objects.get(original_filename="a.jpg")
+    services.add_batch_to_project(project=other, actor=manager, name="shared", asset_ids=[shared.pk])
+    files = set(Image.objects.values_list("file", flat=True))
+    gone = services.delete_batch(batch=Batch.objects.get(pk=first.batch.pk), actor=manager)
+    assert gone == 2
+    assert list(Asset.objects.values_list("original_filename", flat=True)) == ["a.jpg"]
+    assert Image.objects.get().project_id == other.pk
+    assert len(files) == 2
+
+
+def test_the_workspace_filter_finds_images_in_no_project(project, manager, image_file):
+    upload(project, manager, image_file, ("a.jpg", (1, 1, 1)))
+    orphan = Asset.objects.create(
+        workspace=project.workspace,
+        dataset=Dataset.objects.get(),
+        file="images/x.jpg",
+        width=1,
+        height=1,
+        sha256="f" * 64,
+        original_filename="orphan.jpg",
+    )
+    nowhere = catalog.workspace_assets(project.workspace_id, catalog.WorkspaceFilter.from_query({"project": "nowhere"}))
+    assert list(nowhere) == [orphan]
+    parcels = catalog.workspace_assets(project.workspace_id, catalog.WorkspaceFilter.from_query({"project": "parcels"}))
+    assert [a.original_filename for a in parcels] == ["a.jpg"]
