@@ -1,4 +1,4 @@
-"""Catalog benchmark: batches from a filter or a sample, and the catalog page, on 250,000 images.
+"""Catalog benchmark: batches from a filter or a sample, and the catalog pages, on 250,000 images.
 
 Prints numbers and asserts only that each step did what it says. Run from the
 repository root:
@@ -6,6 +6,7 @@ repository root:
     .venv/bin/python bench/catalog.py                 # 250,000 images, temporary SQLite database
     .venv/bin/python bench/catalog.py --images 50000 --requests 20
     .venv/bin/python bench/catalog.py --database-url postgres://…/empty_db   # an empty database you own
+    .venv/bin/python bench/catalog.py --skip-project-catalog  # only the workspace catalog's rows
 
 What it does:
 
@@ -22,6 +23,15 @@ What it does:
    (server time: URL routing, session, queries and template), ``--requests``
    times per filter combination after one warm-up, and prints the median and
    p95 against a target p95 of 80 ms.
+4. Splits the workspace's catalog (one asset per image, made by the bulk
+   insert) into datasets of 25 upload days, adds ``--images`` / 10 assets no
+   project uses and a second project that uses the newest dataset, then times
+   ``services.add_batch_to_project`` for 25,000 images the second project does
+   not have yet, by asset ids, by a dataset and by "in the first project,
+   annotated" with a sample (median of ``--repeats`` runs, each committed and
+   then undone), against a target of 1 s.
+5. Times the workspace catalog page as in 3, beside the board benchmark's
+   reference row (a bare 50-row table view) and against the same target.
 
 The temporary directory is removed at the end unless ``--keep`` is given.
 """
@@ -33,10 +43,12 @@ import os
 import random
 import statistics
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from _harness import bench_env, load_averages, percentile, setup_django, temp_var_dir
+from board import Measure, Row, measure, reference_urlconf
 
 BATCH_SIZE = 1_000
 TAGS = ["night", "day", "rain", "fog", "snow", "glare", "blurry", "crowd", "highway", "urban", "rural", "tunnel"]
@@ -44,6 +56,8 @@ CLASSES = ["car", "truck", "bus", "person", "bike", "sign"]
 SIZES = [(640, 480), (800, 600), (1024, 768), (1280, 720), (1920, 1080), (4032, 3024)]
 TARGET_CREATE_S = 1.0
 TARGET_PAGE_P95_MS = 80.0
+DATASET_DAYS = 25  # upload days per dataset of the workspace catalog: 25,000 images
+TAKE = 25_000
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,6 +68,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", default="", help="an empty database to use instead of SQLite")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (and database)")
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE after loading (gives SQLite statistics)")
+    parser.add_argument(
+        "--skip-project-catalog",
+        action="store_true",
+        help="time only the workspace catalog (add a batch to a project, and its page)",
+    )
     return parser.parse_args()
 
 
@@ -147,7 +166,10 @@ def build(n_images: int, rnd: random.Random):
                     review_state=review,
                 )
             )
-        Image.objects.bulk_create(images, batch_size=5_000)
+        # In chunks: each call gives its images their workspace assets (``attach_assets``) with one
+        # ``sha256 IN (…)`` query, which must stay under SQLite's 250,000 variables.
+        for i in range(0, len(images), 5_000):
+            Image.objects.bulk_create(images[i : i + 5_000])
 
         through = Image.tags.through
         links, boxes = [], []
@@ -171,6 +193,80 @@ def build(n_images: int, rnd: random.Random):
     return project, manager, start, free_days
 
 
+@dataclass
+class CatalogWorkspace:
+    """What ``build_workspace`` adds around the first project."""
+
+    datasets: list  # the first project's images by upload time, oldest first; ``second`` uses the last
+    second: object  # the second project
+    days: int  # upload days of the first project's images
+    in_no_project: int
+
+
+def build_workspace(project, start, rnd: random.Random) -> CatalogWorkspace:
+    """The workspace catalog around ``project``: its assets (one per image, made by the bulk insert) split
+    into datasets of ``DATASET_DAYS`` upload days (fewer with fewer images: four from 4,000 images up),
+    a tenth as many assets again that no project uses, over the same days, and a second project that
+    uses the newest dataset's images, all free."""
+    from django.db import transaction
+
+    from boards.models import Asset, Dataset, Image, Project
+
+    started = time.perf_counter()
+    workspace = project.workspace
+    n_images = Asset.objects.filter(workspace=workspace).count()
+    days = (n_images + BATCH_SIZE - 1) // BATCH_SIZE
+    per = max(1, min(DATASET_DAYS, days // 4))
+    with transaction.atomic():
+        # The bulk insert put every asset in the dataset the project's first upload makes.
+        first = Dataset.objects.get(pk=Project.objects.values_list("dataset_id", flat=True).get(pk=project.pk))
+        first.name = "Drive 001"
+        first.save(update_fields=["name"])
+        others = Dataset.objects.bulk_create(
+            Dataset(workspace=workspace, name=f"Drive {k + 1:03d}") for k in range(1, (days + per - 1) // per)
+        )
+        datasets = [first, *others]
+        for k, dataset in enumerate(others, start=1):
+            Asset.objects.filter(
+                workspace=workspace,
+                uploaded_at__gte=start + timedelta(days=k * per),
+                uploaded_at__lt=start + timedelta(days=(k + 1) * per),
+            ).update(dataset=dataset)
+
+        unsorted = Dataset.objects.create(workspace=workspace, name="Unsorted scans")
+        in_no_project = n_images // 10
+        assets = []
+        for i in range(in_no_project):
+            width, height = rnd.choice(SIZES)
+            assets.append(
+                Asset(
+                    workspace=workspace,
+                    dataset=unsorted,
+                    file=f"bench/scan-{i}.jpg",
+                    thumbnail=f"bench/scan-{i}.thumb.jpg",
+                    width=width,
+                    height=height,
+                    sha256=f"{n_images + i:064x}",
+                    original_filename=f"scan-{i:07d}.jpg",
+                    # Any time of a day, after that day's 1,000 project uploads (seconds 0-999).
+                    uploaded_at=start + timedelta(days=rnd.randrange(days), seconds=rnd.randrange(BATCH_SIZE, 86_400)),
+                )
+            )
+        Asset.objects.bulk_create(assets, batch_size=5_000)
+
+        second = Project.objects.create(workspace=workspace, name="Second", slug="second")
+        rows = Asset.objects.filter(dataset=datasets[-1]).order_by("pk").values("pk", *Asset.COPIED)
+        Image.objects.bulk_create(
+            (Image(project=second, asset_id=row.pop("pk"), **row) for row in rows.iterator()), batch_size=5_000
+        )
+    took = time.perf_counter() - started
+    print(
+        f"Workspace catalog: {len(datasets)} datasets of {per * BATCH_SIZE:,} images, {in_no_project:,} images "
+        f"in no project, a second project using the newest dataset ({rows.count():,}) in {took:.1f} s"
+    )
+    return CatalogWorkspace(datasets=datasets, second=second, days=days, in_no_project=in_no_project)
+
+
 def main() -> None:
     args = parse_args()
     with temp_var_dir("batchboard-bench-catalog-", keep=args.keep) as var_dir:
@@ -178,20 +274,25 @@ def main() -> None:
         from django.db import connection
 
         print(f"Database: {connection.vendor} {connection.settings_dict['NAME']}")
-        project, manager, start, free_days = build(args.images, random.Random(20240601))
+        rnd = random.Random(20240601)
+        project, manager, start, free_days = build(args.images, rnd)
+        workspace = build_workspace(project, start, rnd)
         if args.analyze:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             print("Ran ANALYZE")
         print(f"Load average before timing: {load_averages()} on {os.cpu_count()} CPUs")
-        run(args, project, manager, start, free_days)
+        run(args, project, manager, start, free_days, workspace)
         print(f"Load average after timing: {load_averages()}")
 
 
-def run(args, project, manager, start, free_days) -> None:
-    time_batches(args, project, manager, start, free_days)
-    time_sampling(args, project)
-    time_pages(args, project, manager, start)
+def run(args, project, manager, start, free_days, workspace) -> None:
+    if not args.skip_project_catalog:
+        time_batches(args, project, manager, start, free_days)
+        time_sampling(args, project)
+        time_pages(args, project, manager, start)
+    time_adding_batches(args, project, manager, workspace)
+    time_workspace_pages(args, project, manager, start, workspace)
 
 
 def time_sampling(args, project) -> None:
@@ -392,6 +493,187 @@ def time_pages(args, project, manager, start) -> None:
     print(f"  worst p95: {worst:.1f} ms  {verdict} (target <= {TARGET_PAGE_P95_MS:g} ms)")
     print("  * p95 of the separate count request the page makes (htmx) when more than 2,000 images match.")
     print("  cpu: this process's CPU time per request (all of it with SQLite; without the server's with PostgreSQL).")
+
+
+def _undo_join(batch, project, last_pk: int) -> None:
+    """Take back an ``add_batch_to_project``: the project's new image rows, then the batch (its history
+    rows stay). On PostgreSQL vacuumed, untimed, for the reason ``_undo`` gives."""
+    from django.db import connection
+
+    from boards.models import Image
+
+    Image.objects.filter(project=project, pk__gt=last_pk).delete()
+    batch.delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE boards_image")
+
+
+def time_adding_batches(args, project, manager, fx: CatalogWorkspace) -> None:
+    """``services.add_batch_to_project`` into the second project, for images it does not use yet."""
+    from django.db import connection
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from boards import catalog, services
+    from boards.catalog import CatalogState, WorkspaceFilter
+    from boards.catalog.workspace import in_project_q
+    from boards.models import Asset, Image
+    from core.errors import ServiceError
+
+    if len(fx.datasets) < 3:
+        print("Too few datasets for the workspace batch timings; skipping them (use --images 3000 or more).")
+        return
+    second, workspace_id = fx.second, project.workspace_id
+    last_pk = Image.objects.filter(project=second).aggregate(last=Max("pk"))["last"] or 0
+    ids = list(Asset.objects.filter(dataset=fx.datasets[0]).order_by("pk").values_list("pk", flat=True)[:TAKE])
+    # In one state in the first project and uploaded before the second project's dataset (so none
+    # in it yet): annotated (about 15% of the images, so 25,000 of some 37,000 are sampled), or with
+    # fewer images the state that matches most.
+    newest = Asset.objects.filter(dataset=fx.datasets[-1]).aggregate(first=Min("uploaded_at"))["first"]
+    by_state = {}
+    for state in (CatalogState.ANNOTATED, CatalogState.QUEUED, CatalogState.FREE):
+        wanted = WorkspaceFilter(
+            project=project.slug, state=state, uploaded_to=timezone.localtime(newest).date() - timedelta(days=1)
+        )
+        by_state[state] = (catalog.workspace_assets(workspace_id, wanted).count(), wanted)
+    state = next((s for s, (n, _) in by_state.items() if n >= TAKE), max(by_state, key=lambda s: by_state[s][0]))
+    n_state, in_state = by_state[state]
+    cases = [
+        ("asset ids (one dataset's)", {"asset_ids": ids}, None),
+        ("filter: one dataset", {"filters": WorkspaceFilter(dataset=fx.datasets[1].pk)}, None),
+        (
+            f"filter: in {project.name}, {state}; random sample",
+            {"filters": in_state},
+            {"n": TAKE if n_state >= TAKE else max(1, n_state // 2), "mode": "random", "seed": 1234},
+        ),
+    ]
+    print()
+    undo = "undone and, on PostgreSQL, vacuumed" if connection.vendor == "postgresql" else "undone"
+    print(
+        f"Adding a {TAKE:,}-image batch to a second project that uses none of the images yet "
+        f"(median of {args.repeats} runs, each committed, then {undo}):"
+    )
+    print(f"  {'how':42} {'preview':>9} {'create':>9} {'matching':>8} {'joined':>7} {'taken':>7}")
+    for label, selection, sample in cases:
+        previews, creates, failed = [], [], ""
+        for run_no in range(args.repeats):
+            # What the "Add batch to project" dialog counts before anything is created.
+            began = time.perf_counter()
+            assets = catalog.selected_assets(workspace_id, **selection)
+            preview = catalog.preview_for_project(assets, second, catalog.Sample.parse(sample))
+            joining = assets.exclude(in_project_q(second)).count()
+            previews.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            try:
+                result = services.add_batch_to_project(
+                    project=second,
+                    actor=manager,
+                    name=f"Bench {label} {run_no}",
+                    priority=1,
+                    sample=sample,
+                    **selection,
+                )
+            except ServiceError as exc:
+                failed = exc.message
+                break
+            creates.append(time.perf_counter() - began)
+            joined = Image.objects.filter(project=second, pk__gt=last_pk).count()
+            assert joined == joining == preview.matching, (joined, joining, preview.matching)
+            assert result.taken == preview.would_take, (result.taken, preview.would_take)
+            _undo_join(result.batch, second, last_pk)
+        if failed:
+            print(f"  {label:42} {statistics.median(previews) * 1000:7.0f}ms  FAILED: {failed}")
+            continue
+        verdict = "ok" if statistics.median(creates) < TARGET_CREATE_S else "OVER TARGET"
+        scale = "" if result.taken == TAKE else f" for {TAKE:,} images"
+        print(
+            f"  {label:42} {statistics.median(previews) * 1000:7.0f}ms {statistics.median(creates) * 1000:7.0f}ms "
+            f"{preview.matching:8,} {joined:7,} {result.taken:7,}  {verdict} (target < {TARGET_CREATE_S:g} s{scale})"
+        )
+    print("  joined: the image rows the second project gained (every selected image, sampled or not).")
+
+
+def _workspace_page_cases(project, fx: CatalogWorkspace, start):
+    from boards.catalog import CatalogState
+    from boards.catalog.workspace import NOWHERE, PAGE_SIZE
+    from boards.models import Asset, Image
+
+    day = lambda n: (start + timedelta(days=n)).date().isoformat()  # noqa: E731
+    first_day = fx.days // 4
+    last_day = min(fx.days - 1, first_day + 29)
+    # The first project's file names end in _<7-digit number>.jpg: ten of them share the first six digits.
+    rare = f"_{Image.objects.filter(project=project).count() // 3 // 10:06d}"
+    pages = (Asset.objects.filter(workspace_id=project.workspace_id).count() + PAGE_SIZE - 1) // PAGE_SIZE
+    deep = max(1, pages * 9 // 10)
+    middle = fx.datasets[len(fx.datasets) // 2].pk
+    a = project.slug
+    return [
+        ("no filter", {}),
+        ("file contains (common)", {"file": "cam07"}),
+        ("file contains (rare)", {"file": rare}),
+        ("file contains (no match)", {"file": "zzz"}),
+        ("dataset", {"dataset": middle}),
+        (f"in {project.name}", {"project": a}),
+        (f"in {project.name}: not queued", {"project": a, "state": CatalogState.FREE}),
+        (f"in {project.name}: queued", {"project": a, "state": CatalogState.QUEUED}),
+        (f"in {project.name}: annotated", {"project": a, "state": CatalogState.ANNOTATED}),
+        (f"in {project.name}: approved", {"project": a, "state": CatalogState.APPROVED}),
+        ("in no project", {"project": NOWHERE}),
+        (f"upload dates ({last_day - first_day + 1} days)", {"from": day(first_day), "to": day(last_day)}),
+        (
+            "dataset + project + annotated + file",
+            {"dataset": middle, "project": a, "state": CatalogState.ANNOTATED, "file": "cam1"},
+        ),
+        (f"no filter, page {deep:,} of {pages:,}", {"page": deep}),
+    ]
+
+
+def time_workspace_pages(args, project, manager, start, fx: CatalogWorkspace) -> None:
+    from django.test import Client
+    from django.test.utils import override_settings
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(manager)
+    print()
+    print(f"Workspace catalog page, server time in-process ({args.requests} requests each after a warm-up):")
+    # board.py's reference row, measured as board.py measures it (3 warm-up requests).
+    reference = Measure(
+        Row("Reference: bare 50-row table view (board.py)"),
+        lambda: client.get("/bench/reference/"),
+        lambda r: None if r.status_code == 200 and b"</table>" in r.content else f"HTTP {r.status_code}",
+    )
+    with override_settings(ROOT_URLCONF=reference_urlconf(project.pk)):
+        ref = measure(reference, args.requests, 3, 0)
+    url = reverse("workspace-catalog", args=[project.workspace.slug])
+    print(f"  {'filters':36} {'shown':>5} {'matches':>8} {'median':>8} {'p95':>8} {'cpu p95':>8}   {'× ref':>11}")
+    worst = 0.0
+    for label, params in _workspace_page_cases(project, fx, start):
+        response = client.get(url, params)
+        assert response.status_code == 200, (label, response.status_code)
+        html = response.content.decode()
+        shown = html.count('class="thumb pickable')
+        known = int(html.split('id="match-count" data-count="')[1].split('"')[0])
+        matches = f"{known:,}" + ("+" if 'data-exact="false"' in html else "")
+        times, cpu = [], []
+        for _ in range(args.requests):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            response = client.get(url, params)
+            times.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
+            assert response.status_code == 200
+        median, p95 = _percentiles(times)
+        cpu_p95 = _percentiles(cpu)[1]
+        worst = max(worst, p95)
+        ratio = f"{median / ref.median_ms:.1f} / {p95 / ref.p95_ms:.1f}"
+        print(f"  {label:36} {shown:5} {matches:>8} {median:6.1f}ms {p95:6.1f}ms {cpu_p95:6.1f}ms   {ratio:>11}")
+    verdict = "ok" if worst <= TARGET_PAGE_P95_MS else "OVER TARGET"
+    print(f"  worst p95: {worst:.1f} ms  {verdict} (target <= {TARGET_PAGE_P95_MS:g} ms)")
+    print(
+        f"  × ref: median / p95 over the reference row's ({ref.median_ms:.1f} / {ref.p95_ms:.1f} ms); "
+        "matches: the page's own count, capped."
+    )
 
 
 if __name__ == "__main__":

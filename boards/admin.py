@@ -9,7 +9,7 @@ from django_fsm.admin import FSMAdminMixin
 
 from accounts.models import User
 from boards import services
-from boards.models import Annotation, Batch, BatchEvent, Image, Job, LabelClass, Project, Tag
+from boards.models import Annotation, Asset, Batch, BatchEvent, Dataset, Image, Job, LabelClass, Project, Tag
 from core.errors import ServiceError
 
 
@@ -24,6 +24,7 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["workspace", "review_mode"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["dataset"]  # set by the first upload; renamed on the workspace catalog page
     inlines = [LabelClassInline]
 
     def save_formset(self, request, form, formset, change):
@@ -243,7 +244,8 @@ class ImageAdmin(admin.ModelAdmin):
     list_filter = ["project", "annotation_state", "review_state"]
     search_fields = ["original_filename", "sha256"]
     raw_id_fields = ["batch"]
-    readonly_fields = ["sha256", "width", "height", "file", "thumbnail", "uploaded_at"]
+    # The asset and its copied facts are fixed at the upload: an image never moves to another picture.
+    readonly_fields = ["asset", "sha256", "width", "height", "file", "thumbnail", "uploaded_at"]
     list_select_related = ["project", "batch"]
 
     @admin.display(description="")
@@ -291,4 +293,34 @@ class BatchEventAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
+    readonly_fields = ["workspace", "created_at", "created_by"]
+
+    def has_add_permission(self, request):
+        return False  # uploads make datasets
+
+
+@admin.register(Asset)
+class AssetAdmin(admin.ModelAdmin):
+    """The workspace catalog's stored pictures: read-only here (the app uploads and deletes them)."""
+
+    list_display = ["original_filename", "workspace", "dataset", "width", "height", "uploaded_at"]
+    list_filter = ["workspace"]
+    search_fields = ["original_filename", "sha256"]
+    list_select_related = ["workspace", "dataset"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -181,3 +181,37 @@ def test_two_scripts_asking_for_the_same_images_at_once_never_share_one(project,
         assert Image.objects.filter(pk__in=free, batch__isnull=True).count() == 10
         made.images.update(batch=None)
         made.delete()
+
+
+# --- from the workspace catalog (assetIds) ------------------------------------------------
+
+
+def test_a_script_adds_a_batch_to_another_project_from_asset_ids(api, project, manager, make_batch):
+    from boards.models import Image
+    from tests.factories import ProjectFactory
+
+    other = ProjectFactory(workspace=project.workspace, name="Signs", slug="signs")
+    batch = make_batch(3)
+    listed = [api.get(f"/acme/parcels/images/{pk}").json() for pk in batch.images.values_list("pk", flat=True)]
+    assets = [int(image["image"]["asset"]) for image in listed]
+    response = api.post("/acme/signs/batches", {"name": "signs from parcels", "assetIds": assets, "priority": 2})
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["numJobs"] == 0 and created["images"] == 3
+    assert set(Image.objects.filter(project=other).values_list("asset_id", flat=True)) == set(assets)
+    again = api.post("/acme/signs/batches", {"name": "again", "assetIds": assets})
+    assert again.status_code == 409  # already queued in that project: the whole request is refused
+    assert Image.objects.filter(project=other).count() == 3
+
+
+def test_asset_ids_of_another_workspace_or_both_kinds_of_ids_are_refused(api, project, make_batch):
+    from tests.factories import ImageFactory, ProjectFactory
+
+    foreign = ImageFactory(project=ProjectFactory(slug="elsewhere"))
+    mine = make_batch(1).images.get()
+    response = api.post("/acme/parcels/batches", {"name": "x", "assetIds": [foreign.asset_id]})
+    assert response.status_code == 400 and "not in this workspace" in response.json()["error"]["message"]
+    both = api.post("/acme/parcels/batches", {"name": "x", "assetIds": [mine.asset_id], "imageIds": [mine.pk]})
+    assert both.status_code == 400 and "either" in both.json()["error"]["message"]
+    twice = api.post("/acme/parcels/batches", {"name": "x", "assetIds": [mine.asset_id, mine.asset_id]})
+    assert twice.status_code == 400 and "more than once" in twice.json()["error"]["message"]

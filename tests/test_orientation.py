@@ -382,3 +382,19 @@ def test_photos_are_turned_upright_one_at_a_time(monkeypatch):
     for thread in threads:
         thread.join()
     assert most[0] == 1
+
+
+@pytest.mark.parametrize("chunk", ["1", "100"])
+def test_reorient_images_turns_every_projects_copy_and_the_catalog_asset(project, manager, chunk):
+    from boards.models import Asset
+    from tests.factories import ProjectFactory
+
+    signs = ProjectFactory(workspace=project.workspace, name="Signs", slug="signs")
+    image, _photo = _stored_the_old_way(project, 6)
+    services.add_batch_to_project(project=signs, actor=manager, name="Shared", asset_ids=[image.asset_id])
+    shared = Image.objects.get(project=signs)
+    assert shared.file.name == image.file.name
+    call_command("reorient_images", "--chunk", chunk)
+    for row in (image, shared, Asset.objects.get(pk=image.asset_id)):
+        row.refresh_from_db()
+        assert (row.width, row.height) == (W, H)

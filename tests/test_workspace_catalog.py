@@ -118,7 +118,7 @@ def test_add_batch_by_filter_and_sample(project, other, manager, image_file):
         sample={"mode": "random", "n": 3, "seed": 7},
     )
     assert result.taken == 3
-    assert Image.objects.filter(project=other).count() == 6  # the six matching joined; three are in the batch
+    assert Image.objects.filter(project=other).count() == 3  # only the sampled ones joined the project
     assert Image.objects.filter(project=other, batch=result.batch).count() == 3
 
 
@@ -166,3 +166,77 @@ def test_the_workspace_filter_finds_images_in_no_project(project, manager, image
     assert list(nowhere) == [orphan]
     parcels = catalog.workspace_assets(project.workspace_id, catalog.WorkspaceFilter.from_query({"project": "parcels"}))
     assert [a.original_filename for a in parcels] == ["a.jpg"]
+
+
+def test_add_batch_takes_the_projects_free_copies_and_the_new_ones_once_each(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (30 * i, 5, 5)) for i in range(4)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    first = services.add_batch_to_project(project=other, actor=manager, name="two", asset_ids=ids[:2])
+    services.archive(batch=first.batch, actor=manager)  # its two images are free in Signs again
+    result = services.add_batch_to_project(project=other, actor=manager, name="all four", asset_ids=ids)
+    assert result.taken == 4 and result.preview.left_out == 0
+    assert Image.objects.filter(project=other).count() == 4
+    assert set(Image.objects.filter(project=other).values_list("batch_id", flat=True)) == {result.batch.pk}
+    copied = Image.objects.filter(project=other).values_list("asset_id", "file", "width", "original_filename")
+    assert set(copied) == set(Asset.objects.values_list("pk", "file", "width", "original_filename"))
+
+
+def test_add_batch_by_the_in_no_project_filter_takes_those_images(project, other, manager, image_file):
+    upload(project, manager, image_file, ("kept.jpg", (1, 1, 1)))
+    dataset = Dataset.objects.get()
+    for i in range(3):
+        Asset.objects.create(
+            workspace=project.workspace,
+            dataset=dataset,
+            file=f"images/x/{i}.jpg",
+            width=4,
+            height=3,
+            sha256=f"{i:064x}",
+            original_filename=f"loose{i}.jpg",
+        )
+    nowhere = catalog.WorkspaceFilter.from_query({"project": "nowhere"})
+    result = services.add_batch_to_project(project=other, actor=manager, name="Loose ones", filters=nowhere)
+    assert result.taken == 3
+    assert sorted(result.batch.images.values_list("original_filename", flat=True)) == [
+        "loose0.jpg",
+        "loose1.jpg",
+        "loose2.jpg",
+    ]
+
+
+def test_a_picture_stored_again_by_a_racing_upload_takes_the_assets_files(project, other, manager, image_file):
+    from boards.models import attach_assets
+
+    upload(project, manager, image_file, ("a.jpg", (1, 2, 3)))
+    asset = Asset.objects.get()
+    # Another upload wrote its own copy before it saw the asset: the row takes the asset's files.
+    late = Image(project=other, sha256=asset.sha256, width=1, height=1, original_filename="b.jpg")
+    late.file.name, late.thumbnail.name = "images/late/b.jpg", "thumbs/late/b.jpg"
+    replaced = attach_assets([late])
+    assert late.asset_id == asset.pk and late.file.name == asset.file.name
+    assert (late.width, late.height) == (asset.width, asset.height)
+    assert late.original_filename == "b.jpg"  # the name it was uploaded under in that project
+    assert sorted(replaced) == ["images/late/b.jpg", "thumbs/late/b.jpg"]
+
+
+def test_a_workspace_with_images_can_be_deleted(project, manager, image_file):
+    upload(project, manager, image_file, ("a.jpg", (1, 2, 3)))
+    project.workspace.delete()
+    assert not Asset.objects.exists() and not Dataset.objects.exists() and not Image.objects.exists()
+
+
+def test_a_dataset_with_images_cannot_be_deleted_on_its_own(project, manager, image_file):
+    from django.db.models import RestrictedError
+
+    upload(project, manager, image_file, ("a.jpg", (1, 2, 3)))
+    with pytest.raises(RestrictedError):
+        Dataset.objects.get().delete()
+
+
+def test_a_project_cannot_take_the_slug_of_the_datasets_api(workspace):
+    from django.core.exceptions import ValidationError
+
+    from boards.models import Project
+
+    with pytest.raises(ValidationError, match="taken"):
+        Project(workspace=workspace, name="Datasets", slug="datasets").full_clean()

@@ -69,21 +69,31 @@ def batches(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
 def _create_batch(caller: Caller, project: Project, data: dict) -> JsonResponse:
     """A new Unassigned batch of these images, by Labelbox's rules: each id once, none already in a
     batch of this project, a name no batch of the project has, at most 25,000 images, priority 1-5.
-    A request that breaks a rule changes nothing, and its error names the rule."""
+    A request that breaks a rule changes nothing, and its error names the rule. The images are the
+    project's (``imageIds``) or the workspace catalog's (``assetIds``: those the project has not yet
+    join it, as "Add batch to project" does)."""
     name = params.text(data, "name", label="The batch name", required=True, limit=200)
     priority = params.integer(
         data, "priority", label="The priority", default=PRIORITY_DEFAULT, low=1, high=5, number_only=True
     )
-    if data.get("imageIds") in (None, []):
-        raise InvalidInput("“imageIds” lists the images of the new batch: at least one.")
-    ids = params.idents(data, "imageIds", label="An image id", limit=MAX_BATCH_IMAGES)
-    sent = [params.ident_value(v, name="imageIds") for v in data["imageIds"]]
+    key = "assetIds" if "assetIds" in data else "imageIds"
+    if "assetIds" in data and "imageIds" in data:
+        raise InvalidInput("Send either “imageIds” (images of this project) or “assetIds” (of the workspace catalog).")
+    if data.get(key) in (None, []):
+        raise InvalidInput(f"“{key}” lists the images of the new batch: at least one.")
+    ids = params.idents(data, key, label="An image id", limit=MAX_BATCH_IMAGES)
+    sent = [params.ident_value(v, name=key) for v in data[key]]
     if len(sent) != len(ids):
         twice = ", ".join(map(str, _twice(sent)))
-        raise InvalidInput(f"“imageIds” names some images more than once ({twice}): each id once.")
-    result = services.create_batch_from_images(
-        project=project, actor=caller.actor, name=name, priority=priority, image_ids=ids, all_or_nothing=True
-    )
+        raise InvalidInput(f"“{key}” names some images more than once ({twice}): each id once.")
+    if key == "assetIds":  # images of the workspace catalog, which this project may not have yet
+        result = services.add_batch_to_project(
+            project=project, actor=caller.actor, name=name, priority=priority, asset_ids=ids, all_or_nothing=True
+        )
+    else:
+        result = services.create_batch_from_images(
+            project=project, actor=caller.actor, name=name, priority=priority, image_ids=ids, all_or_nothing=True
+        )
     response = JsonResponse(batch_dict(selectors.api_batches(project, batch_id=result.batch.pk)[0]), status=201)
     response["Location"] = reverse("api-batch", args=[project.workspace.slug, project.slug, result.batch.pk])
     return response

@@ -107,6 +107,7 @@ class ImageShape(TypedDict):
     urls: ImageUrls
     status: str
     batch: str | None
+    asset: str  # Batchboard: the workspace catalog's image this is, shared by every project that uses it
 
 
 def _timestamp(at: datetime) -> Timestamp:
@@ -214,4 +215,5 @@ def image_dict(request: HttpRequest, project: Project, image: Image, boxes: list
         "urls": _image_urls(request, project, image),
         "status": image.state,
         "batch": str(image.batch_id) if image.batch_id else None,
+        "asset": str(image.asset_id),
     }

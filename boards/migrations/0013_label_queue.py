@@ -83,4 +83,8 @@ class Migration(migrations.Migration):
             model_name='queueentry',
             index=models.Index(condition=models.Q(('reserved_by__isnull', False)), fields=['reserved_by', 'project', 'reserved_at'], name='queue_holder_idx'),
         ),
+        migrations.AddConstraint(
+            model_name='queueentry',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('reserved_at__isnull', True), ('reserved_by__isnull', True)), models.Q(('reserved_at__isnull', False), ('reserved_by__isnull', False)), _connector='OR'), name='queue_reservation_has_holder_and_time'),
+        ),
     ]

@@ -6,6 +6,7 @@ it refuses within one transaction ("pending trigger events"). 0016 then makes
 every image's asset required.
 """
 
+import boards.models.projects
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
@@ -38,6 +39,16 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(migrations.RunPython.noop, restore_sqlite_indexes),
+        migrations.AlterField(
+            model_name='project',
+            name='slug',
+            field=models.SlugField(help_text="In the project's addresses; “datasets” is taken by the API's list of the workspace's datasets.", max_length=60, validators=[boards.models.projects.validate_project_slug]),
+        ),
+        # A queue entry whose holder's account is deleted is free (reserved_by goes NULL, reserved_at stays).
+        migrations.RemoveConstraint(
+            model_name='queueentry',
+            name='queue_reservation_has_holder_and_time',
+        ),
         migrations.CreateModel(
             name='Dataset',
             fields=[
@@ -84,7 +95,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='asset',
             name='dataset',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='assets', to='boards.dataset'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.RESTRICT, related_name='assets', to='boards.dataset'),
         ),
         migrations.AddConstraint(
             model_name='dataset',

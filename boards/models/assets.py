@@ -37,7 +37,8 @@ class Asset(models.Model):
     """One stored image file of a workspace's catalog, whatever projects use it."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="assets", db_index=False)
-    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="assets", db_index=False)
+    # RESTRICT: a dataset with images cannot be deleted on its own; its workspace can, with them.
+    dataset = models.ForeignKey(Dataset, on_delete=models.RESTRICT, related_name="assets", db_index=False)
     file = models.FileField(max_length=255)
     thumbnail = models.FileField(max_length=255, blank=True)
     width = models.PositiveIntegerField()
@@ -58,5 +59,7 @@ class Asset(models.Model):
     def __str__(self) -> str:
         return self.original_filename
 
-    # The fields a project's Image copies from its asset.
-    COPIED = ("file", "thumbnail", "width", "height", "sha256", "original_filename", "uploaded_at")
+    # The fields a project's Image copies from its asset when it joins the project: ``SHARED`` always
+    # equal the asset's; the name is the one the picture was uploaded under in that project.
+    SHARED = ("file", "thumbnail", "width", "height", "sha256", "uploaded_at")
+    COPIED = (*SHARED, "original_filename")

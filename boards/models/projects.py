@@ -1,5 +1,6 @@
 """A project and what it names once for all its images: label classes and tags."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -7,13 +8,23 @@ from django.utils import timezone
 from accounts.models import Workspace
 
 MAX_RESERVATION_MINUTES = 24 * 60  # a day
+RESERVED_SLUGS = frozenset({"datasets"})  # /api/<workspace>/datasets lists the workspace's datasets
+
+
+def validate_project_slug(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(f"“{value}” is taken by the API's addresses; choose another slug.")
 MAX_RESERVATION_CAP = 100
 
 
 class Project(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=60)
+    slug = models.SlugField(
+        max_length=60,
+        validators=[validate_project_slug],
+        help_text="In the project's addresses; “datasets” is taken by the API's list of the workspace's datasets.",
+    )
     review_mode = models.BooleanField(
         default=True, help_text="Annotated batches go to Review first; off sends them to Dataset."
     )

@@ -153,25 +153,30 @@ def create_batch_from_images(
         else:
             chosen = free.order_by(*sample.ordering()).values("pk")[: sample.n]
             taken = Image.objects.filter(pk__in=chosen, batch__isnull=True).update(batch=batch)
-        if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
-            raise InvalidInput(replace(preview, would_take=taken).limit_error())
-        if taken == 0 or (all_or_nothing and taken < preview.would_take):
-            raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
-        mark_changed(batch)
-        _event(
-            batch,
-            EventKind.CREATED,
-            actor,
-            to_status=batch.status,
-            images=taken,
-            source=BatchSource.CATALOG,
-            left_out=preview.left_out,
-            left_out_by_status=preview.in_batches,
-            filter=dict(filters.items()) if filters is not None else None,
-            sample=sample.describe() if sample is not None else None,
-            sample_seed=seed,
-        )
+        _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
+
+
+def _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, *, all_or_nothing) -> None:
+    """The end of every catalog batch: refuse what changed since the preview, store the counts, write the event."""
+    if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
+        raise InvalidInput(replace(preview, would_take=taken).limit_error())
+    if taken == 0 or (all_or_nothing and taken < preview.would_take):
+        raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
+    mark_changed(batch)
+    _event(
+        batch,
+        EventKind.CREATED,
+        actor,
+        to_status=batch.status,
+        images=taken,
+        source=BatchSource.CATALOG,
+        left_out=preview.left_out,
+        left_out_by_status=preview.in_batches,
+        filter=dict(filters.items()) if filters is not None else None,
+        sample=sample.describe() if sample is not None else None,
+        sample_seed=seed,
+    )
 
 
 def restore_batch(*, batch: Batch, actor: User) -> Batch:
@@ -278,31 +283,64 @@ def add_batch_to_project(
     filters: catalog.WorkspaceFilter | None = None,
     asset_ids: Iterable[int] | None = None,
     sample: catalog.Sample | Mapping | None = None,
+    all_or_nothing: bool = False,
 ) -> CatalogBatchResult:
-    """ "Add batch to project" from the workspace catalog: a new Unassigned batch of ``project``.
+    """A new Unassigned batch of ``project`` from the workspace catalog ("Add batch to project").
 
-    The images are picked in the workspace catalog (by filter or by id). Those
-    the project does not have yet join it (one insert, no file is stored
-    again, their per-project state starts afresh); then the batch is made as
-    ``create_batch_from_images`` makes one, by the same rules: images already
-    in a batch of *this* project are left out and counted by column (being
-    queued in another project does not matter), an optional sample, at most
-    ``MAX_BATCH_IMAGES``, a name unique in the project. All or nothing.
+    The images are picked in the workspace catalog (by filter or by id), by
+    the rules of ``create_batch_from_images``: those already in a batch of
+    *this* project are left out and counted by column (being queued in another
+    project does not matter), an optional sample of the rest (drawn over the
+    catalog's images, so only the sampled ones join the project), at most
+    ``MAX_BATCH_IMAGES``, a name unique in the project. Images the project
+    does not have yet join it straight into the batch (one INSERT, no file
+    stored again, their per-project state starts afresh); its free copies move
+    in (one UPDATE). All or nothing; with ``all_or_nothing`` (the API's rule)
+    an image already in a batch of the project refuses the whole request too.
     """
     require(actor, "boards.create_batch", project, verb="create batches in this project")
+    name = _new_batch_name(name)
+    _validate_priority(priority)
+    sample = catalog.Sample.parse(sample)
     with transaction.atomic():
         assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=asset_ids)
-        if asset_ids is not None and assets.count() < len(set(asset_ids)):
-            raise InvalidInput("Some of the selected images are not in this workspace's catalog.")
-        _join_project(project, assets)
-        image_ids = Image.objects.filter(project=project, asset__in=assets.values("pk")).values_list("pk", flat=True)
-        return create_batch_from_images(
-            project=project, actor=actor, name=name, priority=priority, image_ids=list(image_ids), sample=sample
-        )
+        if asset_ids is not None:
+            missing = sorted(set(map(int, asset_ids)) - set(assets.values_list("pk", flat=True)))
+            if missing:
+                shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
+                raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
+        preview = catalog.preview_for_project(assets, project, sample)
+        if all_or_nothing and preview.left_out:
+            mine = Image.objects.filter(project=project, asset__in=assets.values("pk"))
+            raise WrongState(_queued_already(mine, preview))
+        if preview.would_take == 0:
+            raise InvalidInput(
+                "No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter.")
+            )
+        if preview.over_limit:
+            raise InvalidInput(preview.limit_error())
+        # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
+        queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, batch__isnull=False)
+        taking = assets.exclude(Exists(queued_here))
+        if sample is not None:
+            taking = taking.order_by(*sample.ordering())[: sample.n]
+        chosen = list(taking.values_list("pk", flat=True))
+        # Locked, so that a delete of their last other use cannot drop them while this joins them.
+        locked = Asset.objects.select_for_update(no_key=True).filter(pk__in=chosen)
+        if len(list(locked.values_list("pk", flat=True))) < len(chosen):
+            raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
+        taking = Asset.objects.filter(pk__in=chosen)
+        seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
+        batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
+        free = Image.objects.filter(project=project, asset__in=taking.values("pk"), batch__isnull=True)
+        taken = free.update(batch=batch) + _join_project(project, taking, batch=batch)
+        _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
+    return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
 
-def _join_project(project: Project, assets) -> int:
-    """Give the project an image row for each of these assets it does not use yet: one INSERT … SELECT."""
+def _join_project(project: Project, assets, *, batch: Batch | None = None) -> int:
+    """Give the project an image row for each of these assets it does not use yet (in ``batch``, if
+    given, else free): one INSERT … SELECT."""
     fields = ", ".join(Asset.COPIED)
     sql, args = (
         assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"), project=project)))
@@ -313,12 +351,13 @@ def _join_project(project: Project, assets) -> int:
     defaults = Image(project=project)  # the per-project state a new image starts with
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Image._meta.db_table} (project_id, asset_id, {fields}, annotation_state, review_state, "  # noqa: S608 - names from the models
-            "review_comment, annotation_version, rejections, split) "
-            f"SELECT %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
+            f"INSERT INTO {Image._meta.db_table} (project_id, batch_id, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
+            "review_state, review_comment, annotation_version, rejections, split) "
+            f"SELECT %s, %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
             f"FROM {Asset._meta.db_table} a WHERE a.id IN ({sql})",
             [
                 project.pk,
+                batch.pk if batch is not None else None,
                 defaults.annotation_state,
                 defaults.review_state,
                 defaults.review_comment,

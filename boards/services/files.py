@@ -220,7 +220,9 @@ def _drop_orphan_assets(asset_ids: Iterable[int]) -> int:
     Called after a delete of images in the same transaction; the files of the
     assets that go are deleted after the commit by ``_delete_unreferenced``.
     """
-    orphans = Asset.objects.filter(pk__in=set(asset_ids)).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
+    # Locked first: a project joining one of them meanwhile ("Add batch to project") waits, or is waited for.
+    ids = list(Asset.objects.select_for_update().filter(pk__in=set(asset_ids)).values_list("pk", flat=True))
+    orphans = Asset.objects.filter(pk__in=ids).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
     return orphans.delete()[0]
 
 

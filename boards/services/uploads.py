@@ -308,7 +308,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         files += image_files
     for sha, asset in catalog.items():
         index, _ = candidates[sha]
-        images.append(_image_of_asset(project, asset))
+        images.append(_image_of_asset(project, asset, original_filename=results[index].filename))
         results[index].reason = "Already in the workspace catalog: added to this project without storing it again."
     # Files first, outside the transaction: the database stays locked only for
     # the few queries below. Paths are content-addressed and a file already
@@ -333,7 +333,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
                 )
             for image in images:
                 image.batch = batch
-            attach_assets(images)
+            replaced = attach_assets(images)  # another upload stored one of these pictures a moment ago
             Image.objects.bulk_create(images, batch_size=500)
             queued = set(
                 Image.objects.filter(pk__in=list(free.values()), batch__isnull=True).values_list("pk", flat=True)
@@ -349,6 +349,8 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         _delete_unreferenced(written)
         raise
     _ensure_files(files, written)
+    if replaced:
+        _delete_unreferenced(replaced)
     for image in images:
         results[candidates[image.sha256][0]].image_id = image.pk
     for sha, pk in free.items():
@@ -365,7 +367,7 @@ def _image_of_asset(project: Project, asset: Asset, **fields) -> Image:
     """An unsaved image row of the project for a picture the workspace catalog already holds."""
     copied = {name: getattr(asset, name) for name in Asset.COPIED}
     copied["file"], copied["thumbnail"] = asset.file.name, asset.thumbnail.name
-    return Image(project=project, asset=asset, **copied, **fields)
+    return Image(project=project, asset=asset, **(copied | fields))
 
 
 def _new_image(
@@ -432,12 +434,12 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
     existing = Image.objects.filter(project=project, sha256=processed.sha256).values_list("pk", "batch_id").first()
     now = timezone.now()
     if existing is not None and existing[1] is None:
-        return _queue_one(project, actor, existing[0], batch_name, now)
+        return _queue_one(project, actor, existing[0], batch_name, now, split=split, tags=tags)
     if existing is not None:
         return ImageUpload(image_id=existing[0], duplicate=True, batch=None)
     asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
     if asset is not None:
-        image, files = _image_of_asset(project, asset, split=split), []
+        image, files = _image_of_asset(project, asset, split=split, original_filename=name), []
     else:
         image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
     # Files first, outside the transaction, as upload_images does; content-addressed,
@@ -447,6 +449,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
         with transaction.atomic():
             batch, created = _batch_for_upload(project, actor, batch_name, now)
             image.batch = batch
+            replaced = attach_assets([image])  # another upload stored this picture a moment ago
             image.save(force_insert=True)
             if tags:
                 _add_tags(project, [image.pk], tags)
@@ -458,17 +461,25 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
         _delete_unreferenced(written)
         raise
     _ensure_files(files, written)
+    if replaced:
+        _delete_unreferenced(replaced)
     return ImageUpload(image_id=image.pk, duplicate=False, batch=batch)
 
 
-def _queue_one(project: Project, actor: User, image_id: int, batch_name: str | None, now) -> ImageUpload:
-    """An image the project has in no batch, sent again: it joins the named batch (a duplicate all the same)."""
+def _queue_one(
+    project: Project, actor: User, image_id: int, batch_name: str | None, now, *, split: str, tags
+) -> ImageUpload:
+    """An image the project has in no batch, sent again: it joins the named batch (a duplicate all
+    the same), with the split and tags the upload sends."""
     with transaction.atomic():
         batch, created = _batch_for_upload(project, actor, batch_name, now)
-        if not Image.objects.filter(pk=image_id, batch__isnull=True).update(batch=batch, archived_from=None):
+        changes = {"batch": batch, "archived_from": None} | ({"split": split} if split else {})
+        if not Image.objects.filter(pk=image_id, batch__isnull=True).update(**changes):
             if created:
                 batch.delete()
             return ImageUpload(image_id=image_id, duplicate=True, batch=None)
+        if tags:
+            _add_tags(project, [image_id], tags)
         mark_changed(batch)
         if created:
             _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=1, source=BatchSource.API)

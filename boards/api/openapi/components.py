@@ -212,6 +212,11 @@ COMPONENTS = {
                 },
                 "status": {"type": "string", "enum": IMAGE_STATES, "description": "Batchboard: the image's state."},
                 "batch": {"type": "string", "nullable": True, "description": "Batchboard: the image's batch id."},
+                "asset": {
+                    "type": "string",
+                    "description": "Batchboard: the id of this picture in the workspace catalog, the same in every "
+                    "project that uses it (for “assetIds” when creating a batch in another project).",
+                },
             },
             "required": ["id", "name", "annotation", "labels", "split", "tags", "created", "urls"],
         },

@@ -120,7 +120,8 @@ PATHS = {
             "each id once, none already in a batch of this project (an image is in at most one batch per "
             "project), a name no batch of the project has, at most 25,000 images, priority 1 (highest) "
             "to 5 (default 3). A request that breaks a rule creates nothing, and its error names the rule "
-            "(409 when an image is already in a batch, or was taken meanwhile; 400 otherwise).",
+            "(409 when an image is already in a batch, or was taken meanwhile; 400 otherwise). Name the "
+            "images by imageIds (this project's) or assetIds (the workspace catalog's), one of the two.",
             {"201": answer(ref("Batch"), "Created"), **errors(400, 403, 404, 409)},
             scope=MANAGE,
             operationId="createBatch",
@@ -134,10 +135,18 @@ PATHS = {
                         "maxItems": MAX_BATCH_IMAGES,
                         "uniqueItems": True,
                     },
+                    "assetIds": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 1},
+                        "minItems": 1,
+                        "maxItems": MAX_BATCH_IMAGES,
+                        "uniqueItems": True,
+                        "description": "Instead of imageIds: images of the workspace catalog (an image's "
+                        "“asset”), which the project may not have yet; those join it.",
+                    },
                     "priority": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
                 },
                 "name",
-                "imageIds",
             ),
         ),
     },

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F
 
 from boards import imaging
-from boards.models import Annotation, Batch, Image, thumbnail_upload_to
+from boards.models import Annotation, Asset, Batch, Image, thumbnail_upload_to
 from boards.services import mark_changed, write_beside
 
 
@@ -52,7 +52,11 @@ class Command(BaseCommand):
         images = Image.objects.exclude(file="").only(
             "pk", "batch_id", "project_id", "sha256", "file", "thumbnail", "width", "height"
         )
+        seen: set[str] = set()  # a file several projects' images name (one asset) is turned once, for all
         for image in images.order_by("pk").iterator(chunk_size=500):
+            if image.file.name in seen:
+                continue
+            seen.add(image.file.name)
             turn = self._inspect(image, prepare=not dry_run)
             if turn is None:
                 continue
@@ -108,18 +112,24 @@ class Command(BaseCommand):
         """One transaction for the rows of a chunk, then the files renamed into place."""
         # Images still at their stored size get the upright one; their boxes
         # keep their fractions of the picture. Grouped by size: one update each.
-        groups: dict[tuple[tuple[int, int], tuple[int, int]], list[int]] = defaultdict(list)
+        # Every row naming a turned file is resized: each project's image of it, and its catalog asset.
+        groups: dict[tuple[tuple[int, int], tuple[int, int]], list[str]] = defaultdict(list)
         for turn in turns:
             if (turn.image.width, turn.image.height) == turn.stored and turn.stored != turn.upright:
-                groups[(turn.stored, turn.upright)].append(turn.image.pk)
+                groups[(turn.stored, turn.upright)].append(turn.image.file.name)
         resized = boxes = 0
         try:
             with transaction.atomic():
-                batch_ids = sorted({t.image.batch_id for t in turns if t.image.batch_id})
+                names = [t.image.file.name for t in turns]
+                batch_ids = sorted(
+                    set(Image.objects.filter(file__in=names, batch__isnull=False).values_list("batch_id", flat=True))
+                )
                 list(Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk").values_list("pk"))
-                for ((old_w, old_h), (new_w, new_h)), ids in groups.items():
+                for ((old_w, old_h), (new_w, new_h)), files in groups.items():
                     # Only rows still at the stored size: a concurrent or earlier run's change is not applied twice.
-                    ids = list(Image.objects.filter(pk__in=ids, width=old_w, height=old_h).values_list("pk", flat=True))
+                    rows = Image.objects.filter(file__in=files, width=old_w, height=old_h)
+                    ids = list(rows.values_list("pk", flat=True))
+                    Asset.objects.filter(file__in=files, width=old_w, height=old_h).update(width=new_w, height=new_h)
                     sx, sy = new_w / old_w, new_h / old_h
                     boxes += Annotation.objects.filter(image_id__in=ids).update(
                         x=F("x") * sx, y=F("y") * sy, width=F("width") * sx, height=F("height") * sy
