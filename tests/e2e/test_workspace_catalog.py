@@ -106,7 +106,6 @@ def test_a_manager_renames_a_dataset(login, manager, url, shoot, labeled):
     page.goto(url(CATALOG))
     datasets = page.get_by_role("region", name="Datasets")
     row = datasets.locator("li", has_text="Parcels")
-    expect(row).to_contain_text("6 images")
     row.locator("summary", has_text="Rename").click()
     row.get_by_label("New name for Parcels").fill("Street photos 2025")
     shoot("workspace-catalog-rename")
