@@ -59,6 +59,12 @@ class QueueEntry(models.Model):
                 condition=models.Q(reserved_by__isnull=False, pinned=False),
                 name="queue_reserved_idx",
             ),
+            # Images sent back to their labeler: few, and looked for on every serve (has their holder left?).
+            models.Index(
+                fields=["project", "priority", "queued_at", "id"],
+                condition=models.Q(pinned=True),
+                name="queue_pinned_idx",
+            ),
             # What one labeler holds in a project.
             models.Index(
                 fields=["reserved_by", "project", "reserved_at"],

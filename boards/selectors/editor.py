@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 
 from accounts.models import User
 from boards.models import (
@@ -39,12 +39,17 @@ def next_to_label(user: User, *, project: Project | None = None) -> Image | None
     and still in Annotating, by batch priority (1 first), then the oldest batch."""
     if not user.is_authenticated:
         return None
-    assigned = Job.objects.filter(batch=OuterRef("batch"), labeler=user, state=JobState.ANNOTATING)
-    images = Image.objects.filter(TO_LABEL, batch__status=BatchStatus.ANNOTATING).filter(Exists(assigned))
+    # The user's batches first (a few rows, by the job's labeler index), then their images: never a
+    # walk through every image of every batch in Annotating for someone with nothing assigned.
+    jobs = Job.objects.filter(labeler=user, state=JobState.ANNOTATING, batch__status=BatchStatus.ANNOTATING)
     if project is not None:
-        images = images.filter(project=project)
+        jobs = jobs.filter(batch__project=project)
+    batch_ids = list(jobs.values_list("batch_id", flat=True))
+    if not batch_ids:
+        return None
     return (
-        images.select_related("batch__project__workspace")
+        Image.objects.filter(TO_LABEL, batch_id__in=batch_ids)
+        .select_related("batch__project__workspace")
         .order_by("batch__priority", "batch__uploaded_at", "batch_id", "pk")
         .first()
     )

@@ -167,7 +167,8 @@ def next_queued_image(
     for row in selectors.queue_waiting(user):
         if below is not None and row["priority"] >= below:
             break
-        found = next_image(project=Project.objects.get(pk=row["project_id"]), user=user, current=current, below=below)
+        project = Project.objects.select_related("workspace").get(pk=row["project_id"])
+        found = next_image(project=project, user=user, current=current, below=below)
         if found is not None:
             return found
     return None
@@ -196,27 +197,30 @@ def next_image(*, project: Project, user: User, current: int | None = None, belo
         rows = list(
             held(project, user, now)
             .order_by("-pinned", "priority", "reserved_at", "id")
-            .values_list("image_id", "pinned", "priority")[: cap + 2]
+            .values_list("image_id", "pinned", "priority", "batch_id")[: cap + 2]
         )
         mine = [row for row in rows if row[0] != current and (below is None or row[2] < below)]
-        pk = next((image_id for image_id, pinned, _p in mine if pinned), None)
-        batch_id = None
-        if pk is None and len(rows) < cap:
-            pk, batch_id = _reserve(project, user, now, below, current)
-        if pk is None and mine:
-            pk = mine[0][0]  # the oldest they hold
-            hold(Image(pk=pk), user)
-    if pk is None:
+        found = next(((image_id, batch_id) for image_id, pinned, _p, batch_id in mine if pinned), None)
+        new_batch = False
+        if found is None and len(rows) < cap:
+            found = _reserve(project, user, now, below, current)
+            new_batch = found is not None and found[1] not in {row[3] for row in rows}
+        if found is None and mine:
+            found = mine[0][0], mine[0][3]  # the oldest they hold
+            hold(Image(pk=found[0]), user)
+    if found is None:
         return None
-    if batch_id is not None:
-        _show_workers(batch_id, user)
-    return Image.objects.select_related("batch__project__workspace").filter(pk=pk).first()
+    image_id, batch_id = found
+    if new_batch:
+        _show_workers(batch_id)
+    # Enough of the image for the editor's address; the editor reads the rest.
+    image = Image(pk=image_id, project=project, batch_id=batch_id)
+    image.batch = Batch(pk=batch_id, project=project)
+    return image
 
 
-def _reserve(
-    project: Project, user: User, now, below: int | None, current: int | None
-) -> tuple[int | None, int | None]:
-    """Take the front entry of the queue for ``user``: its image's and batch's ids (Nones: the queue is empty).
+def _reserve(project: Project, user: User, now, below: int | None, current: int | None) -> tuple[int, int] | None:
+    """Take the front entry of the queue for ``user``: its image's and batch's ids (None: the queue is empty).
 
     Candidates, each the first of its own small index: reservations that
     expired, images sent back to someone who may no longer label here
@@ -248,25 +252,22 @@ def _reserve(
                 .values_list("priority", "pk", "image_id", "batch_id")[:1]
             ]
             if not firsts:
-                return None, None
+                return None
             # An expired reservation goes before the free entries of its priority.
             _priority, _rank, pk, image_id, batch_id, condition = min(firsts, key=lambda row: row[:2])
             if entries.filter(condition, pk=pk).update(reserved_by=user, reserved_at=now, pinned=False):
                 return image_id, batch_id
-    return None, None
+    return None
 
 
-def _show_workers(batch_id: int, user: User) -> None:
-    """Let the board redraw the card of a batch its new worker took an image of.
+def _show_workers(batch_id: int) -> None:
+    """Let the board redraw the card of a batch a labeler took a first image of (the caller knows).
 
     The card is cached under the batch's ``updated_at``: it moves on (with
-    ``counted_at`` while the stored counts hold, since no image changed) when
-    this labeler had no other image of the batch, so the card names them. A
-    labeler taking one more image of a batch they already work on changes
-    nothing there, and writes nothing to the batch row.
+    ``counted_at`` while the stored counts hold, since no image changed), so
+    the card names them. A labeler taking one more image of a batch they
+    already work on writes nothing to the batch row.
     """
-    if QueueEntry.objects.filter(batch_id=batch_id, reserved_by=user).count() > 1:
-        return
     now = timezone.now()
     Batch.objects.filter(pk=batch_id).update(
         updated_at=now,
