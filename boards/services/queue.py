@@ -222,11 +222,11 @@ def next_image(*, project: Project, user: User, current: int | None = None, belo
 def _reserve(project: Project, user: User, now, below: int | None, current: int | None) -> tuple[int, int] | None:
     """Take the front entry of the queue for ``user``: its image's and batch's ids (None: the queue is empty).
 
-    Candidates, each the first of its own small index: reservations that
-    expired, images sent back to someone who may no longer label here
-    (pinned to a person who left the workspace or lost the labeler role),
-    and free entries; the best priority wins, the first two before free
-    entries of the same priority. ``current`` is passed over.
+    Two candidates, each the first of small partial indexes: a held entry that
+    is up for grabs (a reservation that expired, or an image sent back to a
+    person who left the workspace or lost the labeler role), and the first
+    free entry; the best priority wins, the first before free entries of the
+    same priority. ``current`` is passed over.
     """
     expiry = reservation_cutoff(project, now)
     labelers = Membership.objects.filter(
@@ -235,6 +235,7 @@ def _reserve(project: Project, user: User, now, below: int | None, current: int 
     free = Q(reserved_by__isnull=True)
     expired = Q(reserved_by__isnull=False, pinned=False, reserved_at__lt=expiry)
     orphaned = Q(pinned=True, reserved_by__isnull=False) & ~Q(reserved_by__in=labelers)
+    loose = expired | orphaned
     entries = QueueEntry.objects.filter(project=project).exclude(image_id=current)
     if below is not None:
         entries = entries.filter(priority__lt=below)
@@ -243,9 +244,7 @@ def _reserve(project: Project, user: User, now, below: int | None, current: int 
             # Each candidate is one range read of its partial index; locked rows are passed over.
             firsts = [
                 (priority, rank, pk, image_id, batch_id, condition)
-                for rank, (condition, order) in enumerate(
-                    ((expired, "reserved_at"), (orphaned, "queued_at"), (free, "queued_at"))
-                )
+                for rank, (condition, order) in enumerate(((loose, "reserved_at"), (free, "queued_at")))
                 for priority, pk, image_id, batch_id in entries.filter(condition)
                 .order_by("priority", order, "id")
                 .select_for_update(skip_locked=True, of=("self",))
