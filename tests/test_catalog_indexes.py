@@ -105,3 +105,16 @@ def test_a_catalog_batch_takes_the_same_few_queries_for_any_number_of_images(
         large = create(project, manager, name="Large", filters=CatalogFilter(), sample=sample)
     assert small.taken == (5 if sample else 10)
     assert large.taken == (5 if sample else 300)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram indexes are PostgreSQL's")
+def test_postgres_searches_the_workspace_catalogs_names_through_a_trigram_index(project):
+    from boards.models import Asset
+
+    make_images(project, 30, names=[f"cam{n:02d}_shot.jpg" for n in range(30)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Asset._meta.db_table}")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_indexonlyscan = off")
+    assert "boards_asset_filename_trgm_idx" in plan(Asset.objects.filter(original_filename__icontains="Cam1"))
