@@ -120,8 +120,36 @@ def _split_sizes(total: int, n: int, rng: random.Random, cap: int) -> list[int]:
     return [min(s, cap) for s in sizes]
 
 
-def build(args) -> Fixture:
+
+def image_row(project, batch, status: str, n: int, j: int, *, done: int, reviewed: int):
+    """The ``j``-th image of a batch in ``status`` (the ``n``-th of the project), unsaved: the first ``done``
+    annotated (one in 17 marked empty), the first ``reviewed`` decided (one in 11 rejected while in Review)."""
     import hashlib
+
+    from boards.models import AnnotationState, BatchStatus, Image, ReviewState
+
+    sha = hashlib.sha256(f"bench-{n}".encode()).hexdigest()
+    annotation = AnnotationState.UNANNOTATED
+    if j < done:
+        annotation = AnnotationState.EMPTY if j % 17 == 0 else AnnotationState.ANNOTATED
+    review = ReviewState.PENDING
+    if j < reviewed:
+        review = ReviewState.REJECTED if status == BatchStatus.REVIEW and j % 11 == 0 else ReviewState.APPROVED
+    return Image(
+        project=project,
+        batch=batch,
+        file=f"images/{project.pk}/{sha[:2]}/{sha}.jpg",
+        thumbnail=f"thumbs/{project.pk}/{sha[:2]}/{sha}.jpg",
+        width=1024,
+        height=768,
+        sha256=sha,
+        original_filename=f"IMG_{n:07d}.jpg",
+        uploaded_at=batch.uploaded_at,
+        annotation_state=annotation,
+        review_state=review,
+    )
+
+def build(args) -> Fixture:
 
     from django.db import connection, transaction
     from django.utils import timezone
@@ -130,7 +158,6 @@ def build(args) -> Fixture:
     from accounts.roles import Role
     from boards.models import (
         MAX_BATCH_IMAGES,
-        AnnotationState,
         Batch,
         BatchEvent,
         BatchSource,
@@ -140,7 +167,6 @@ def build(args) -> Fixture:
         Job,
         JobState,
         Project,
-        ReviewState,
     )
 
     if Batch.objects.exists() or Workspace.objects.filter(slug=WS_SLUG).exists():
@@ -250,30 +276,7 @@ def build(args) -> Fixture:
                 done = int(size * rng.random())
             reviewed = {BatchStatus.REVIEW: int(size * rng.random()), BatchStatus.DATASET: size}.get(status, 0)
             for j in range(size):
-                sha = hashlib.sha256(f"bench-{n}".encode()).hexdigest()
-                annotation = AnnotationState.UNANNOTATED
-                if j < done:
-                    annotation = AnnotationState.EMPTY if j % 17 == 0 else AnnotationState.ANNOTATED
-                review = ReviewState.PENDING
-                if j < reviewed:
-                    review = (
-                        ReviewState.REJECTED if status == BatchStatus.REVIEW and j % 11 == 0 else ReviewState.APPROVED
-                    )
-                chunk.append(
-                    Image(
-                        project=project,
-                        batch=b,
-                        file=f"images/{project.pk}/{sha[:2]}/{sha}.jpg",
-                        thumbnail=f"thumbs/{project.pk}/{sha[:2]}/{sha}.jpg",
-                        width=1024,
-                        height=768,
-                        sha256=sha,
-                        original_filename=f"IMG_{n:07d}.jpg",
-                        uploaded_at=b.uploaded_at,
-                        annotation_state=annotation,
-                        review_state=review,
-                    )
-                )
+                chunk.append(image_row(project, b, status, n, j, done=done, reviewed=reviewed))
                 n += 1
                 if len(chunk) >= args.chunk:
                     Image.objects.bulk_create(chunk)

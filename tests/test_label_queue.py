@@ -332,14 +332,16 @@ def test_start_labeling_in_another_workspace_is_404(client, make_batch, manager,
 
 
 @pytest.mark.parametrize("current", ["x", "-1", "١", "9" * 30, ""])
-def test_a_malformed_current_image_is_a_400_or_ignored(client, make_batch, manager, labeler, current):
+def test_a_malformed_current_image_is_a_400_and_an_empty_one_is_none(client, make_batch, manager, labeler, current):
     queued(make_batch, manager, n=1)
     client.force_login(labeler)
     response = client.post(reverse("project-start-labeling", args=["acme", "parcels"]), {"current": current})
-    assert response.status_code in (302, 400)
     if current:
         assert response.status_code == 400
         assert not QueueEntry.objects.filter(reserved_by__isnull=False).exists()
+    else:
+        assert response.status_code == 302 and "/annotate/" in response["Location"]
+        assert QueueEntry.objects.filter(reserved_by=labeler).count() == 1
 
 
 # --- review, moves, priority -----------------------------------------------------------
@@ -528,7 +530,6 @@ def test_the_board_drops_a_worker_whose_reservation_expired(client, make_batch, 
     monkeypatch.setattr(timezone, "now", lambda: later)
     make_batch(1)  # the board changed, so it is drawn again; the queue card's own version did not
     assert "Labeling now: labeler@acme.test" not in client.get(board).content.decode()
-
 
 
 def test_the_api_lists_a_queue_job_with_no_labeler_as_its_schema_says(api, make_batch, manager):

@@ -240,3 +240,18 @@ def test_a_project_cannot_take_the_slug_of_the_datasets_api(workspace):
 
     with pytest.raises(ValidationError, match="taken"):
         Project(workspace=workspace, name="Datasets", slug="datasets").full_clean()
+
+
+def test_bulk_created_images_get_their_assets_chunk_by_chunk(project, monkeypatch):
+    from boards.models import images as image_models
+
+    monkeypatch.setattr(image_models, "ATTACH_CHUNK", 2)
+    rows = [
+        Image(project=project, sha256=f"{n:064x}", width=4, height=3, original_filename=f"{n}.jpg", file=f"x/{n}.jpg")
+        for n in range(5)
+    ]
+    rows.append(Image(project=project, sha256=f"{0:064x}", width=4, height=3, original_filename="again.jpg"))
+    image_models.attach_assets(rows)
+    assert Asset.objects.count() == 5
+    assert [r.asset_id for r in rows[:5]] == list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    assert rows[5].asset_id == rows[0].asset_id and rows[5].file.name == "x/0.jpg"

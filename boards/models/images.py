@@ -192,6 +192,14 @@ class Image(models.Model):
             attach_assets([self])
         super().save(*args, **kwargs)
 
+    @classmethod
+    def of_asset(cls, asset: Asset, **fields) -> "Image":
+        """An unsaved image of a project for a picture the workspace catalog holds: the asset's stored
+        files and fixed facts, its name unless ``fields`` give the one it was uploaded under."""
+        image = cls(asset=asset, **({"original_filename": asset.original_filename} | fields))
+        _share(image, asset)
+        return image
+
     @property
     def workspace_id(self) -> int:
         return self.project.workspace_id

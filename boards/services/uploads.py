@@ -308,7 +308,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         files += image_files
     for sha, asset in catalog.items():
         index, _ = candidates[sha]
-        images.append(_image_of_asset(project, asset, original_filename=results[index].filename))
+        images.append(Image.of_asset(asset, project=project, original_filename=results[index].filename))
         results[index].reason = "Already in the workspace catalog: added to this project without storing it again."
     # Files first, outside the transaction: the database stays locked only for
     # the few queries below. Paths are content-addressed and a file already
@@ -361,13 +361,6 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
         else:
             result.status, result.reason = "duplicate", "This image joined another batch of the project meanwhile."
     return batch
-
-
-def _image_of_asset(project: Project, asset: Asset, **fields) -> Image:
-    """An unsaved image row of the project for a picture the workspace catalog already holds."""
-    copied = {name: getattr(asset, name) for name in Asset.COPIED}
-    copied["file"], copied["thumbnail"] = asset.file.name, asset.thumbnail.name
-    return Image(project=project, asset=asset, **(copied | fields))
 
 
 def _new_image(
@@ -439,7 +432,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
         return ImageUpload(image_id=existing[0], duplicate=True, batch=None)
     asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
     if asset is not None:
-        image, files = _image_of_asset(project, asset, split=split, original_filename=name), []
+        image, files = Image.of_asset(asset, project=project, split=split, original_filename=name), []
     else:
         image, files = _new_image(project, processed, data, filename=name, at=now, split=split)
     # Files first, outside the transaction, as upload_images does; content-addressed,
