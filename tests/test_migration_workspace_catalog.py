@@ -86,7 +86,8 @@ def image_indexes() -> set[str]:
 
 def expected_indexes() -> set[str]:
     """The image indexes of migration 0013 on this database (see tests/test_catalog_indexes.py)."""
-    return BOTH | (POSTGRES_ONLY if connection.vendor == "postgresql" else SQLITE_ONLY)
+    at_0013 = BOTH - {"image_asset_once_per_project"} | {"image_sha256_unique_in_project"}
+    return at_0013 | (POSTGRES_ONLY if connection.vendor == "postgresql" else SQLITE_ONLY)
 
 
 class World:
@@ -356,3 +357,15 @@ def test_going_back_keeps_the_image_indexes_of_0013(world):
     migrate([AFTER])
     migrate([BEFORE])
     assert image_indexes() == expected_indexes()
+
+
+def test_0019_drops_the_sha256_index_that_asset_and_project_make_redundant_and_keeps_the_others(world):
+    migrate([AFTER])
+    at_0016 = image_indexes()
+    assert "image_sha256_unique_in_project" in at_0016
+
+    migrate([("boards", "0019_image_sha256_constraint_redundant")])
+    assert image_indexes() == at_0016 - {"image_sha256_unique_in_project"}
+
+    migrate([("boards", "0018_asset_filename_trigram_index")])
+    assert image_indexes() == at_0016

@@ -157,8 +157,10 @@ class Image(models.Model):
     objects = ImageQuerySet.as_manager()
 
     class Meta:
+        # A picture once per project: (asset, project). No second unique index on (project, sha256):
+        # an image's sha256 is its asset's, unique in the workspace, so it would say the same, and
+        # on PostgreSQL every index is one more write for each image that changes batch.
         constraints = [
-            models.UniqueConstraint(fields=["project", "sha256"], name="image_sha256_unique_in_project"),
             models.UniqueConstraint(fields=["asset", "project"], name="image_asset_once_per_project"),
         ]
         # The catalog pages newest first, by (uploaded_at, id): each filter has

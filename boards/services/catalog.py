@@ -326,10 +326,10 @@ def add_batch_to_project(
             taking = taking.order_by(*sample.ordering())[: sample.n]
         chosen = list(taking.values_list("pk", flat=True))
         # Locked, so that a delete of their last other use cannot drop them while this joins them.
-        locked = Asset.objects.select_for_update(no_key=True).filter(pk__in=chosen)
+        locked = Asset.objects.select_for_update(no_key=True).filter(pk__one_of=chosen)
         if len(list(locked.values_list("pk", flat=True))) < len(chosen):
             raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
-        taking = Asset.objects.filter(pk__in=chosen)
+        taking = Asset.objects.filter(pk__one_of=chosen)
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         free = Image.objects.filter(project=project, asset__in=taking.values("pk"), batch__isnull=True)

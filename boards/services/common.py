@@ -229,7 +229,7 @@ def _check_all_in(ids: set[int], found: int) -> None:
 
 def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[int]:
     ids = _parse_image_ids(image_ids, what=what)
-    _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
+    _check_all_in(ids, Image.objects.filter(batch=batch, pk__one_of=ids).count())
     return ids
 
 
@@ -271,13 +271,15 @@ def _drop_stale_suffix(batch: Batch) -> dict:
 
 
 def _split_off(
-    batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, actor
+    batch: Batch, image_ids: set[int] | None, *, keep: bool, status: str, actor, after: int | None = None
 ) -> tuple[Batch, int]:
     """Move images out of ``batch`` into a new batch split from it; the new batch and how many moved.
 
     With ``keep`` the ids are the ones that stay and every other image moves;
-    otherwise the ids are the ones that move. The new batch is named as a
-    part of the old one (``split_name``).
+    otherwise the ids are the ones that move. ``after`` instead of ids: the
+    images with a greater id move (the first N in upload order stay, and no
+    list of them is sent). The new batch is named as a part of the old one
+    (``split_name``).
     """
     for attempt in range(5):
         try:
@@ -299,7 +301,10 @@ def _split_off(
             if attempt == 4:
                 raise ConcurrentChange("Other splits of this batch are being named right now; try again.") from None
     moving = Image.objects.filter(batch=batch)
-    moving = moving.exclude(pk__in=image_ids) if keep else moving.filter(pk__in=image_ids)
+    if after is not None:
+        moving = moving.filter(pk__gt=after)
+    else:
+        moving = moving.exclude(pk__one_of=image_ids) if keep else moving.filter(pk__one_of=image_ids)
     moved = moving.update(batch=new)
     # Both batches' counts are stored by the caller (``mark_changed``), after its transition.
     _event(

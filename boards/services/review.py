@@ -93,9 +93,9 @@ def review(
                     f"{len(approved_ids & rejected_ids)} images are both approved and rejected; choose one for each."
                 )
             if approved_ids:
-                images.filter(pk__in=approved_ids).update(review_state=ReviewState.APPROVED, review_comment="")
+                images.filter(pk__one_of=approved_ids).update(review_state=ReviewState.APPROVED, review_comment="")
             if rejected_ids:
-                images.filter(pk__in=rejected_ids).update(
+                images.filter(pk__one_of=rejected_ids).update(
                     review_state=ReviewState.REJECTED, review_comment=comment.strip()
                 )
             commented = [

@@ -277,11 +277,16 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
     batch; in the workspace catalog but not this project, this project gets it
     without storing the file again; else the file is stored as a new asset.
     """
+    known = {
+        asset.sha256: asset
+        for asset in Asset.objects.filter(workspace_id=project.workspace_id, sha256__in=list(candidates))
+    }
+    sha_of = {asset.pk: sha for sha, asset in known.items()}
     in_project = {
-        sha: (pk, batch_name_)
-        for sha, pk, batch_name_ in Image.objects.filter(project=project, sha256__in=list(candidates)).values_list(
-            "sha256", "pk", "batch__name"
-        )
+        sha_of[asset_id]: (pk, batch_name_)
+        for asset_id, pk, batch_name_ in Image.objects.filter(
+            project=project, asset_id__in=list(sha_of)
+        ).values_list("asset_id", "pk", "batch__name")
     }
     for sha, (pk, queued_in) in in_project.items():
         if queued_in is not None:
@@ -290,12 +295,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
             results[index].reason = f"This image is already in the project, in batch “{queued_in}”."
             results[index].image_id = pk
     free = {sha: pk for sha, (pk, queued_in) in in_project.items() if queued_in is None}
-    catalog = {
-        asset.sha256: asset
-        for asset in Asset.objects.filter(
-            workspace_id=project.workspace_id, sha256__in=[sha for sha in candidates if sha not in in_project]
-        )
-    }
+    catalog = {sha: asset for sha, asset in known.items() if sha not in in_project}
     fresh = [(i, p) for sha, (i, p) in candidates.items() if sha not in in_project and sha not in catalog]
     if not fresh and not free and not catalog:
         return None
@@ -424,13 +424,15 @@ def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now
 
 
 def _store_one(*, project, actor, data, processed, name, batch_name, split, tags) -> ImageUpload:
-    existing = Image.objects.filter(project=project, sha256=processed.sha256).values_list("pk", "batch_id").first()
+    asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
+    existing = (
+        Image.objects.filter(project=project, asset=asset).values_list("pk", "batch_id").first() if asset else None
+    )
     now = timezone.now()
     if existing is not None and existing[1] is None:
         return _queue_one(project, actor, existing[0], batch_name, now, split=split, tags=tags)
     if existing is not None:
         return ImageUpload(image_id=existing[0], duplicate=True, batch=None)
-    asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
     if asset is not None:
         image, files = Image.of_asset(asset, project=project, split=split, original_filename=name), []
     else:

@@ -83,6 +83,8 @@ def assign(
         total = batch.images.count()
         if total == 0:
             raise InvalidInput("This batch has no images to assign.")
+        remainder = None
+        assigned = total
         if first is not None:
             if first > total:
                 raise InvalidInput(
@@ -90,10 +92,14 @@ def assign(
                     f"there are no first {first} to assign; choose at most {total}."
                 )
             if first < total:
-                image_ids = Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[:first]
-        remainder = None
-        assigned = total
-        if image_ids is not None:
+                # The first N stay: every image after the N-th (by id, which is upload order) moves.
+                last = Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[first - 1]
+                remainder, _moved = _split_off(
+                    batch, None, keep=True, status=BatchStatus.UNASSIGNED, actor=actor, after=last
+                )
+                change.also.append(remainder)
+                assigned = first
+        elif image_ids is not None:
             ids = _parse_image_ids(image_ids, what="assign")
             if len(ids) < total:
                 remainder, moved = _split_off(batch, ids, keep=True, status=BatchStatus.UNASSIGNED, actor=actor)
@@ -103,7 +109,7 @@ def assign(
                 _check_all_in(ids, total - moved)
                 assigned = len(ids)
             else:
-                _check_all_in(ids, Image.objects.filter(batch=batch, pk__in=ids).count())
+                _check_all_in(ids, Image.objects.filter(batch=batch, pk__one_of=ids).count())
         batch.assign()
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
