@@ -22,7 +22,8 @@ class OneOf(Lookup):
 
     def as_sql(self, compiler, connection):  # SQLite and any other database with json_each
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, json.dumps(self._values()))
+        sql = f"{lhs} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - lhs is the compiled column
+        return sql, (*lhs_params, json.dumps(self._values()))
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
