@@ -21,6 +21,16 @@ def test_one_of_selects_what_in_selects_and_its_negation_the_rest(make_batch):
     assert Image.objects.exclude(pk__one_of=[]).count() == 6
 
 
+def test_one_of_takes_a_subquery_of_ids_with_its_order_and_limit(make_batch, project):
+    batch = make_batch(5)
+    free = [ImageFactory(project=project).pk for _ in range(4)]
+    newest_free = Image.objects.filter(batch__isnull=True).order_by("-pk").values("pk")[:3]
+
+    assert sorted(Image.objects.filter(pk__one_of=newest_free).values_list("pk", flat=True)) == free[1:]
+    assert Image.objects.exclude(pk__one_of=newest_free).count() == 5 + 1
+    assert Image.objects.filter(batch=batch, pk__one_of=newest_free).count() == 0
+
+
 def test_one_of_takes_more_ids_than_a_statement_may_have_parameters(project):
     image = ImageFactory(project=project)
     many = [image.pk, *range(10**9, 10**9 + 40_000)]  # SQLite's default limit is 32,766 parameters

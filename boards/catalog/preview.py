@@ -79,7 +79,7 @@ def selected_images(
             raise InvalidInput("Fix the filter first: " + " ".join(filters.errors.values()))
         return filtered_images(project, filters)
     ids = _ids(image_ids)
-    images = project_images(project).filter(pk__in=ids)
+    images = project_images(project).filter(pk__one_of=ids)
     found = images.count()
     if found != len(ids):
         raise InvalidInput(f"{len(ids) - found} of the {len(ids)} selected images are not in this project.")

@@ -141,7 +141,7 @@ def selected_assets(workspace_id: int, *, filters: WorkspaceFilter | None = None
     if filters is not None:
         return workspace_assets(workspace_id, filters)
     ids = _asset_ids(asset_ids)
-    return Asset.objects.filter(workspace_id=workspace_id, pk__in=ids)
+    return Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids)
 
 
 def _asset_ids(asset_ids: Iterable) -> set[int]:

@@ -147,12 +147,10 @@ def create_batch_from_images(
             raise InvalidInput(preview.limit_error())
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
-        free = images.filter(batch__isnull=True)
-        if sample is None:
-            taken = free.update(batch=batch)
-        else:
-            chosen = free.order_by(*sample.ordering()).values("pk")[: sample.n]
-            taken = Image.objects.filter(pk__in=chosen, batch__isnull=True).update(batch=batch)
+        # The ids first, then each row by primary key (``one_of``): not a join of the whole table.
+        free = images.filter(batch__isnull=True).order_by()
+        chosen = free.values("pk") if sample is None else free.order_by(*sample.ordering()).values("pk")[: sample.n]
+        taken = Image.objects.filter(pk__one_of=chosen, batch__isnull=True).update(batch=batch)
         _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
@@ -332,7 +330,7 @@ def add_batch_to_project(
         taking = Asset.objects.filter(pk__one_of=chosen)
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
-        free = Image.objects.filter(project=project, asset__in=taking.values("pk"), batch__isnull=True)
+        free = Image.objects.filter(project=project, asset_id__one_of=chosen, batch__isnull=True)
         taken = free.update(batch=batch) + _join_project(project, taking, batch=batch)
         _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
