@@ -120,17 +120,3 @@ def test_postgres_searches_the_workspace_catalogs_names_through_a_trigram_index(
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
     assert "boards_asset_filename_trgm_idx" in plan(Asset.objects.filter(original_filename__icontains="Cam1"))
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index is PostgreSQL's")
-def test_postgres_leaves_the_name_index_merge_to_vacuum_and_vacuums_images_early():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, reloptions FROM pg_class WHERE relname IN (%s, %s)",
-            ["boards_image_filename_trgm_idx", Image._meta.db_table],
-        )
-        options = {name: set(opts or ()) for name, opts in cursor.fetchall()}
-    assert "gin_pending_list_limit=32768" in options["boards_image_filename_trgm_idx"]
-    assert {"autovacuum_vacuum_scale_factor=0.02", "autovacuum_vacuum_insert_scale_factor=0.02"} <= options[
-        Image._meta.db_table
-    ]
