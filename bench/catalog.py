@@ -602,8 +602,11 @@ def _workspace_page_cases(project, fx: CatalogWorkspace, start):
     last_day = min(fx.days - 1, first_day + 29)
     # The first project's file names end in _<7-digit number>.jpg: ten of them share the first six digits.
     rare = f"_{Image.objects.filter(project=project).count() // 3 // 10:06d}"
-    pages = (Asset.objects.filter(workspace_id=project.workspace_id).count() + PAGE_SIZE - 1) // PAGE_SIZE
+    everything = Asset.objects.filter(workspace_id=project.workspace_id).order_by("-uploaded_at", "-pk")
+    pages = (everything.count() + PAGE_SIZE - 1) // PAGE_SIZE
     deep = max(1, pages * 9 // 10)
+    # Where "Older →" leads after deep - 1 pages: the page after the last image of the one before.
+    cursor = everything.values_list("pk", flat=True)[(deep - 1) * PAGE_SIZE - 1] if deep > 1 else None
     middle = fx.datasets[len(fx.datasets) // 2].pk
     a = project.slug
     return [
@@ -623,7 +626,7 @@ def _workspace_page_cases(project, fx: CatalogWorkspace, start):
             "dataset + project + annotated + file",
             {"dataset": middle, "project": a, "state": CatalogState.ANNOTATED, "file": "cam1"},
         ),
-        (f"no filter, page {deep:,} of {pages:,}", {"page": deep}),
+        (f"no filter, page {deep:,} of {pages:,}", {"before": cursor} if cursor else {}),
     ]
 
 

@@ -241,26 +241,44 @@ def test_the_filter_forms_empty_fields_redirect_to_a_clean_address(client, manag
     assert response.status_code == 302 and response["Location"] == url("workspace-catalog") + "?project=parcels"
 
 
-def test_paging_keeps_the_filters(client, manager, loose, monkeypatch):
+def test_paging_goes_by_the_image_it_left_off_at_and_keeps_the_filters(client, manager, loose, monkeypatch):
     monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 2)
-    assets = make_assets(loose, 5)
+    assets = make_assets(loose, 5)  # oldest first
     client.force_login(manager)
     first = client.get(url("workspace-catalog"), {"dataset": loose.pk})
     assert shown(first) == asset_ids(assets[3:])
     content = first.content.decode()
-    assert f"?dataset={loose.pk}&amp;page=2" in content and 'rel="prev"' not in content
-    second = client.get(url("workspace-catalog"), {"dataset": loose.pk, "page": 2})
+    assert f"?dataset={loose.pk}&amp;before={assets[3].pk}" in content and 'rel="prev"' not in content
+
+    second = client.get(url("workspace-catalog"), {"dataset": loose.pk, "before": assets[3].pk})
     assert shown(second) == asset_ids(assets[1:3])
-    assert f"?dataset={loose.pk}&amp;page=1" in second.content.decode()
-    last = client.get(url("workspace-catalog"), {"dataset": loose.pk, "page": 3})
+    content = second.content.decode()
+    assert f"?dataset={loose.pk}&amp;after={assets[2].pk}" in content
+    assert f"?dataset={loose.pk}&amp;before={assets[1].pk}" in content
+
+    last = client.get(url("workspace-catalog"), {"dataset": loose.pk, "before": assets[1].pk})
     assert shown(last) == asset_ids(assets[:1]) and 'rel="next"' not in last.content.decode()
     assert "<strong>5</strong> images match" in last.content.decode()
+    back = client.get(url("workspace-catalog"), {"dataset": loose.pk, "after": assets[0].pk})
+    assert shown(back) == asset_ids(assets[1:3])
+    newest = client.get(url("workspace-catalog"), {"dataset": loose.pk, "after": assets[2].pk})
+    assert shown(newest) == asset_ids(assets[3:]) and 'rel="prev"' not in newest.content.decode()
 
 
-def test_a_bad_page_number_is_refused(client, manager):
+def test_a_cursor_from_another_workspace_pages_from_the_start(client, manager, loose):
+    mine = make_assets(loose, 3)
+    other = ProjectFactory()
+    theirs = make_images(other, 1)[0]
     client.force_login(manager)
-    assert client.get(url("workspace-catalog"), {"page": "0"}).status_code == 400
-    assert client.get(url("workspace-catalog"), {"page": "9" * 30}).status_code == 400
+    response = client.get(url("workspace-catalog"), {"before": theirs.asset_id})
+    assert response.status_code == 200 and shown(response) >= asset_ids(mine)
+
+
+def test_a_bad_cursor_is_refused(client, manager):
+    client.force_login(manager)
+    for bad in ("0", "-3", "9" * 30, "x", "1.5"):
+        assert client.get(url("workspace-catalog"), {"before": bad}).status_code == 400, bad
+        assert client.get(url("workspace-catalog"), {"after": bad}).status_code == 400, bad
 
 
 def test_the_page_needs_a_constant_number_of_queries(
@@ -283,8 +301,10 @@ def test_the_page_needs_a_constant_number_of_queries(
     make_assets(loose, 60)
     response = load()
     assert len(response.context["page"]["assets"]) == catalog.workspace.PAGE_SIZE
-    with django_assert_max_num_queries(9):
-        client.get(url("workspace-catalog"), {"project": "signs", "state": "free", "page": 2})
+    with django_assert_max_num_queries(10):  # and the image the page goes on from
+        client.get(
+            url("workspace-catalog"), {"project": "signs", "state": "free", "before": response.context["page"]["older"]}
+        )
 
 
 # --- the image files --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from boards.catalog.filters import CatalogFilter, CatalogState, filtered_images, project_images, state_of
 from boards.models import Image, Project
@@ -76,32 +76,37 @@ def catalog_page(
         images = filters.images(project, in_upload_order=True)
     images = images.select_related("batch").only(*GRID_FIELDS)
 
-    anchor_id = after if after is not None else before
-    anchor = None
-    if anchor_id is not None:
-        anchor = project_images(project).filter(pk=anchor_id).values_list("uploaded_at", "pk").first()
-    if anchor is not None and after is not None:
-        at, pk = anchor
-        newer = images.filter(uploaded_at__gte=at).filter(Q(uploaded_at__gt=at) | Q(pk__gt=pk))
-        rows = list(newer.order_by("uploaded_at", "pk")[: size + 1])
-        more_newer, more_older = len(rows) > size, True
-        rows = rows[:size][::-1]
-    else:
-        if anchor is not None:
-            at, pk = anchor
-            images = images.filter(uploaded_at__lte=at).filter(Q(uploaded_at__lt=at) | Q(pk__lt=pk))
-        rows = list(images.order_by("-uploaded_at", "-pk")[: size + 1])
-        more_newer, more_older = anchor is not None, len(rows) > size
-        rows = rows[:size]
+    rows, newer, older = newest_first_page(images, project_images(project), before=before, after=after, size=size)
     for image in rows:
         image.catalog_state = state_of(image)
         image.catalog_state_label = CatalogState(image.catalog_state).label
-    return CatalogPage(
-        images=rows,
-        newer=rows[0].pk if rows and more_newer else None,
-        older=rows[-1].pk if rows and more_older else None,
-        count=len(ids) if len(ids) <= FEW else None,
-    )
+    return CatalogPage(images=rows, newer=newer, older=older, count=len(ids) if len(ids) <= FEW else None)
+
+
+def newest_first_page(
+    rows: QuerySet, every: QuerySet, *, before: int | None, after: int | None, size: int
+) -> tuple[list, int | None, int | None]:
+    """A page of ``rows``, newest upload first, by keyset on (uploaded_at, id): the rows after row
+    ``before`` (going older) or before row ``after`` (going newer), so page 4,000 costs what page 1
+    costs. The cursor row is looked up in ``every`` (it need not match the filter any more; an id
+    that is not there pages from the start). Returns (rows, id to page newer from, id to page older
+    from); an id is None when there is nothing that way."""
+    anchor_id = after if after is not None else before
+    anchor = every.filter(pk=anchor_id).values_list("uploaded_at", "pk").first() if anchor_id is not None else None
+    if anchor is not None and after is not None:
+        at, pk = anchor
+        newer = rows.filter(uploaded_at__gte=at).filter(Q(uploaded_at__gt=at) | Q(pk__gt=pk))
+        page = list(newer.order_by("uploaded_at", "pk")[: size + 1])
+        more_newer, more_older = len(page) > size, True
+        page = page[:size][::-1]
+    else:
+        if anchor is not None:
+            at, pk = anchor
+            rows = rows.filter(uploaded_at__lte=at).filter(Q(uploaded_at__lt=at) | Q(pk__lt=pk))
+        page = list(rows.order_by("-uploaded_at", "-pk")[: size + 1])
+        more_newer, more_older = anchor is not None, len(page) > size
+        page = page[:size]
+    return page, page[0].pk if page and more_newer else None, page[-1].pk if page and more_older else None
 
 
 def count_matching(project: Project, filters: CatalogFilter, *, cap: int = COUNT_CAP) -> tuple[int, bool]:

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from boards.catalog.filters import CatalogState, _parse, _start_of, state_q
+from boards.catalog.paging import newest_first_page
 from boards.catalog.preview import BatchPreview
 from boards.catalog.sampling import Sample
 from boards.models import Asset, Dataset, Image, Project
@@ -173,18 +174,21 @@ def preview_for_project(assets: QuerySet[Asset], project: Project, sample: Sampl
     return BatchPreview(matching=matching, in_batches=in_batches, free=free, would_take=would_take, sample=sample)
 
 
-def asset_page(workspace_id: int, wanted: WorkspaceFilter, page: int) -> dict:
-    """One page of the workspace catalog: the assets with the projects each is in; ``has_next``."""
-    start = (page - 1) * PAGE_SIZE
-    rows = list(
+def asset_page(
+    workspace_id: int, wanted: WorkspaceFilter, *, before: int | None = None, after: int | None = None
+) -> dict:
+    """One page of the workspace catalog, newest first, by keyset from the image ``before`` (going
+    older) or ``after`` (going newer): the assets with the projects each is in, and the ids to page
+    on from (``newer``, ``older``; None when there is nothing that way)."""
+    rows, newer, older = newest_first_page(
         workspace_assets(workspace_id, wanted)
         .select_related("dataset")
-        .only("pk", "original_filename", "width", "height", "uploaded_at", "dataset__name")[
-            start : start + PAGE_SIZE + 1
-        ]
+        .only("pk", "original_filename", "width", "height", "uploaded_at", "dataset__name"),
+        Asset.objects.filter(workspace_id=workspace_id),
+        before=before,
+        after=after,
+        size=PAGE_SIZE,
     )
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
     used: dict[int, list[str]] = {}
     for asset_id, name in (
         Image.objects.filter(asset_id__in=[a.pk for a in rows])
@@ -194,7 +198,7 @@ def asset_page(workspace_id: int, wanted: WorkspaceFilter, page: int) -> dict:
         used.setdefault(asset_id, []).append(name)
     for asset in rows:
         asset.projects = used.get(asset.pk, [])
-    return {"assets": rows, "page": page, "has_next": has_next, "has_previous": page > 1}
+    return {"assets": rows, "newer": newer, "older": older}
 
 
 def datasets_of(workspace_id: int) -> list[Dataset]:

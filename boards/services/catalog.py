@@ -36,6 +36,7 @@ from boards.services.common import (
     mark_changed,
     transition,
 )
+from boards.services.files import lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, WrongState
 from core.permissions import require
 
@@ -323,9 +324,9 @@ def add_batch_to_project(
         if sample is not None:
             taking = taking.order_by(*sample.ordering())[: sample.n]
         chosen = list(taking.values_list("pk", flat=True))
-        # Locked, so that a delete of their last other use cannot drop them while this joins them.
-        locked = Asset.objects.select_for_update(no_key=True).filter(pk__one_of=chosen)
-        if len(list(locked.values_list("pk", flat=True))) < len(chosen):
+        # No delete drops an unused asset while this joins them; one that did a moment ago shows now.
+        lock_catalog(project.workspace_id, exclusive=False)
+        if Asset.objects.filter(pk__one_of=chosen).count() < len(chosen):
             raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
         taking = Asset.objects.filter(pk__one_of=chosen)
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.db.models import Exists, OuterRef, Q
 
 from boards.models import Asset, Image
@@ -214,15 +214,30 @@ def _delete_unreferenced(names: Sequence[str]) -> None:
     _delete_files(name for name in names if name not in kept)
 
 
+CATALOG_LOCK = 0x63617461  # the advisory lock space of the workspace catalogs ("cata")
+
+
+def lock_catalog(workspace_id: int, *, exclusive: bool) -> None:
+    """Keep a project joining a workspace's assets and a drop of its unused assets apart, until the
+    transaction ends: joiners ("Add batch to project") share the lock, a delete that may drop assets
+    holds it alone, taken before it locks or deletes any image row. One lock instead of a row lock
+    on each of up to 25,000 assets. PostgreSQL only: SQLite runs one writing transaction at a time."""
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [CATALOG_LOCK, workspace_id])
+
+
 def _drop_orphan_assets(asset_ids: Iterable[int]) -> int:
     """Delete these workspace catalog assets if no project uses them any more; how many went.
 
-    Called after a delete of images in the same transaction; the files of the
-    assets that go are deleted after the commit by ``_delete_unreferenced``.
+    Called after a delete of images in the same transaction, which holds
+    ``lock_catalog`` alone: no project joins one of them meanwhile. The files of
+    the assets that go are deleted after the commit by ``_delete_unreferenced``.
     """
-    # Locked first: a project joining one of them meanwhile ("Add batch to project") waits, or is waited for.
-    ids = list(Asset.objects.select_for_update().filter(pk__in=set(asset_ids)).values_list("pk", flat=True))
-    orphans = Asset.objects.filter(pk__in=ids).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
+    ids = set(asset_ids)
+    orphans = Asset.objects.filter(pk__one_of=ids).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
     return orphans.delete()[0]
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import User
 from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
 from boards.services.common import STATUS_LABELS, _event, _lock_batches, mark_changed
-from boards.services.files import _delete_unreferenced, _drop_orphan_assets
+from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
 from core.permissions import require
 
@@ -41,6 +41,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         locked = _lock_batches(
             Image.objects.filter(project=project, pk__in=ids, batch__isnull=False).values_list("batch_id", flat=True)
         )
+        lock_catalog(project.workspace_id, exclusive=True)  # their pictures may leave the catalog
         rows = list(
             Image.objects.select_for_update(of=("self",))
             .filter(project=project, pk__in=ids)

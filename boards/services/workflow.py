@@ -35,7 +35,7 @@ from boards.services.common import (
     mark_changed,
     transition,
 )
-from boards.services.files import _delete_unreferenced, _drop_orphan_assets
+from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
 from boards.services.queue import dequeue, enqueue
 from core.errors import InvalidInput, WrongState
 from core.permissions import require
@@ -261,6 +261,7 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
                 f"Only batches in Unassigned can be deleted; this one is in "
                 f"{STATUS_LABELS[batch.status]}. Move it to Unassigned first."
             )
+        lock_catalog(batch.project.workspace_id, exclusive=True)  # its pictures may leave the catalog
         rows = list(batch.images.values_list("file", "thumbnail", "asset_id"))
         files = [name for file, thumbnail, _asset in rows for name in (file, thumbnail)]
         count = len(rows)

@@ -36,7 +36,6 @@ from core import params
 from core.errors import InvalidInput, ServiceError
 from core.http import serve_file
 
-MAX_PAGE = 1_000_000
 STATUS_LABELS = dict(BatchStatus.choices)
 
 
@@ -63,8 +62,12 @@ def _back(request: HttpRequest, workspace: Workspace) -> str:
     return _catalog_url(workspace)
 
 
-def _page_number(data) -> int:
-    return params.integer(data, "page", label="The page", default=1, low=1, high=MAX_PAGE)
+def _cursor(data) -> dict:
+    """The image a page goes on from, newest first: ``before`` it (older) or ``after`` it (newer)."""
+    return {
+        "before": params.ident(data, "before", label="The image to page from (“before”)"),
+        "after": params.ident(data, "after", label="The image to page from (“after”)"),
+    }
 
 
 def _count(workspace: Workspace, filters: WorkspaceFilter) -> tuple[int, bool]:
@@ -83,17 +86,17 @@ def _targets(request: HttpRequest, workspace: Workspace, projects: list[Project]
 # --- the grid and the datasets ----------------------------------------------------------
 
 
-def _page_context(request: HttpRequest, workspace: Workspace, filters: WorkspaceFilter, number: int, **extra) -> dict:
+def _page_context(request: HttpRequest, workspace: Workspace, filters: WorkspaceFilter, cursor: dict, **extra) -> dict:
     """Everything the page shows, in a fixed number of queries whatever the page holds."""
     user = request.user
-    page = catalog.asset_page(workspace.pk, filters, number)
+    page = catalog.asset_page(workspace.pk, filters, **cursor)
     # One reverse() for the whole grid rather than one per thumbnail.
     thumb_url = reverse("asset-file", args=[workspace.slug, 0, "thumb"]).replace("/0/", "/{}/")
     for asset in page["assets"]:
         asset.thumb_url = thumb_url.format(asset.pk)
     count, exact = _count(workspace, filters)
     query = filters.querystring
-    link = f"?{query}&page=" if query else "?page="
+    link = f"?{query}&" if query else "?"
     can_create = user.has_perm("boards.create_batch", workspace)
     projects = catalog.projects_of(workspace.pk)
     rename = extra.pop("rename", {})
@@ -108,8 +111,8 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
         "page": page,
         "count": count,
         "count_exact": exact,
-        "previous_url": f"{link}{number - 1}" if page["has_previous"] else "",
-        "next_url": f"{link}{number + 1}" if page["has_next"] else "",
+        "previous_url": f"{link}after={page['newer']}" if page["newer"] else "",
+        "next_url": f"{link}before={page['older']}" if page["older"] else "",
         "datasets": datasets,
         "projects": projects,
         "targets": _targets(request, workspace, projects),
@@ -133,8 +136,8 @@ def workspace_catalog_page(request: HttpRequest, ws: str) -> HttpResponse:
     if "" in request.GET.values() and not filters.errors:
         # The filter form sends its empty fields too; the address to bookmark has only the set ones.
         return redirect(_catalog_url(workspace, filters))
-    number = _page_number(request.GET)
-    return render(request, "boards/workspace_catalog.html", _page_context(request, workspace, filters, number))
+    cursor = _cursor(request.GET)
+    return render(request, "boards/workspace_catalog.html", _page_context(request, workspace, filters, cursor))
 
 
 @login_required
@@ -174,7 +177,7 @@ def dataset_rename(request: HttpRequest, ws: str, dataset_id: int) -> HttpRespon
             request,
             workspace,
             WorkspaceFilter.from_query(query),
-            _page_number_or_first(query),
+            _cursor_or_start(query),
             rename={"id": dataset.pk, "error": exc.message, "value": shown.replace("\x00", "")[:1000]},
             here=back,
         )
@@ -184,11 +187,11 @@ def dataset_rename(request: HttpRequest, ws: str, dataset_id: int) -> HttpRespon
     return redirect(back)
 
 
-def _page_number_or_first(query: QueryDict) -> int:
+def _cursor_or_start(query: QueryDict) -> dict:
     try:
-        return _page_number(query)
+        return _cursor(query)
     except params.BadParameter:
-        return 1
+        return {"before": None, "after": None}
 
 
 # --- "Add batch to project" -------------------------------------------------------------
