@@ -284,9 +284,9 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
     sha_of = {asset.pk: sha for sha, asset in known.items()}
     in_project = {
         sha_of[asset_id]: (pk, batch_name_)
-        for asset_id, pk, batch_name_ in Image.objects.filter(
-            project=project, asset_id__in=list(sha_of)
-        ).values_list("asset_id", "pk", "batch__name")
+        for asset_id, pk, batch_name_ in Image.objects.filter(project=project, asset_id__in=list(sha_of)).values_list(
+            "asset_id", "pk", "batch__name"
+        )
     }
     for sha, (pk, queued_in) in in_project.items():
         if queued_in is not None:
