@@ -51,6 +51,7 @@ urlpatterns = [
     # The workspace catalog: every image of the workspace once, its datasets (boards/views/workspace_catalog.py).
     path("w/<slug:ws>/catalog/", views.workspace_catalog_page, name="workspace-catalog"),
     path("w/<slug:ws>/catalog/batch/", views.workspace_catalog_batch, name="workspace-catalog-batch"),
+    path("w/<slug:ws>/catalog/count/", views.workspace_catalog_count, name="workspace-catalog-count"),
     path("w/<slug:ws>/assets/<int:asset_id>/<str:kind>", views.asset_file, name="asset-file"),
     path(
         "w/<slug:ws>/datasets/<int:dataset_id>/rename",

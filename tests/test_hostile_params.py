@@ -130,7 +130,8 @@ VIEWS: dict[str, View] = {
     "restore": View(batch="archived"),
     "merge": View(post=("batches", "name"), base_post={"name": "Merged"}),
     # boards/views/workspace_catalog.py
-    "workspace-catalog": View(get=(*WORKSPACE_FILTERS, "page")),
+    "workspace-catalog": View(get=(*WORKSPACE_FILTERS, "before", "after")),
+    "workspace-catalog-count": View(get=WORKSPACE_FILTERS),
     "workspace-catalog-batch": View(
         post=(
             *WORKSPACE_FILTERS,

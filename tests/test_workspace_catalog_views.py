@@ -258,11 +258,35 @@ def test_paging_goes_by_the_image_it_left_off_at_and_keeps_the_filters(client, m
 
     last = client.get(url("workspace-catalog"), {"dataset": loose.pk, "before": assets[1].pk})
     assert shown(last) == asset_ids(assets[:1]) and 'rel="next"' not in last.content.decode()
-    assert "<strong>5</strong> images match" in last.content.decode()
+    # More than a page: the grid asks for the count on its own.
+    count_url = url("workspace-catalog-count")
+    assert f'hx-get="{count_url}?dataset={loose.pk}"' in last.content.decode()
+    assert "<strong>5</strong> images match" in client.get(count_url, {"dataset": loose.pk}).content.decode()
     back = client.get(url("workspace-catalog"), {"dataset": loose.pk, "after": assets[0].pk})
     assert shown(back) == asset_ids(assets[1:3])
     newest = client.get(url("workspace-catalog"), {"dataset": loose.pk, "after": assets[2].pk})
     assert shown(newest) == asset_ids(assets[3:]) and 'rel="prev"' not in newest.content.decode()
+
+
+def test_one_page_of_matches_counts_itself_and_more_are_counted_on_their_own(client, manager, loose, monkeypatch):
+    monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 3)
+    make_assets(loose, 3)
+    client.force_login(manager)
+    whole = client.get(url("workspace-catalog"), {"dataset": loose.pk}).content.decode()
+    assert "<strong>3</strong> images match" in whole and "workspace-catalog-count" not in whole
+    assert "/catalog/count/" not in whole
+    make_assets(loose, 1)
+    more = client.get(url("workspace-catalog"), {"dataset": loose.pk}).content.decode()
+    assert "Counting matches…" in more and "images match" not in more
+    counted = client.get(url("workspace-catalog-count"), {"dataset": loose.pk})
+    assert counted.status_code == 200 and "<strong>4</strong> images match" in counted.content.decode()
+
+
+def test_the_count_is_for_members_of_the_workspace_only(client, manager, outsider):
+    client.force_login(outsider)
+    assert client.get(url("workspace-catalog-count")).status_code == 404
+    client.force_login(manager)
+    assert client.get(url("workspace-catalog-count"), {"from": "yesterday"}).status_code == 200
 
 
 def test_a_cursor_from_another_workspace_pages_from_the_start(client, manager, loose):

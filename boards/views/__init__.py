@@ -93,5 +93,6 @@ from boards.views.workspace_catalog import (  # noqa: F401
     asset_file,
     dataset_rename,
     workspace_catalog_batch,
+    workspace_catalog_count,
     workspace_catalog_page,
 )

@@ -94,7 +94,9 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
     thumb_url = reverse("asset-file", args=[workspace.slug, 0, "thumb"]).replace("/0/", "/{}/")
     for asset in page["assets"]:
         asset.thumb_url = thumb_url.format(asset.pk)
-    count, exact = _count(workspace, filters)
+    # One page holds them all: counted as shown. Otherwise the page asks for the count on its own (htmx),
+    # so that the grid never waits for a count of up to 10,000 matches.
+    count = len(page["assets"]) if page["newer"] is None and page["older"] is None else None
     query = filters.querystring
     link = f"?{query}&" if query else "?"
     can_create = user.has_perm("boards.create_batch", workspace)
@@ -110,7 +112,6 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
         "filters": filters,
         "page": page,
         "count": count,
-        "count_exact": exact,
         "previous_url": f"{link}after={page['newer']}" if page["newer"] else "",
         "next_url": f"{link}before={page['older']}" if page["older"] else "",
         "datasets": datasets,
@@ -138,6 +139,15 @@ def workspace_catalog_page(request: HttpRequest, ws: str) -> HttpResponse:
         return redirect(_catalog_url(workspace, filters))
     cursor = _cursor(request.GET)
     return render(request, "boards/workspace_catalog.html", _page_context(request, workspace, filters, cursor))
+
+
+@login_required
+@require_GET
+def workspace_catalog_count(request: HttpRequest, ws: str) -> HttpResponse:
+    """How many images match, counted on its own so the grid never waits for it."""
+    workspace = _workspace_for(request.user, ws)
+    count, exact = _count(workspace, WorkspaceFilter.from_query(request.GET))
+    return render(request, "boards/workspace_catalog.html#match-count", {"count": count, "count_exact": exact})
 
 
 @login_required

@@ -130,3 +130,29 @@ def test_the_catalog_fits_a_phone(login, manager, url, shoot, labeled):
     page.get_by_role("button", name="Cancel").click()
     shoot("workspace-catalog-phone")
     assert sideways_overflow(page) is None
+
+
+def test_pages_of_the_catalog_go_older_and_newer_while_the_count_arrives_on_its_own(
+    login, manager, url, shoot, project, labeled, monkeypatch
+):
+    from boards import catalog
+
+    monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 4)  # six pictures: two pages
+    page: Page = login(manager)
+    page.goto(url(CATALOG + "?project=parcels"))
+    expect(page.locator("#match-count")).to_have_text("6 images match")  # counted by its own request
+    grid = page.locator("#catalog-grid li.pickable")
+    expect(grid).to_have_count(4)
+    first = grid.locator(".filename").all_inner_texts()
+    page.get_by_role("button", name="Select all matching").click()
+    expect(page.locator("#selection-status")).to_have_text("All 6 matching images selected")
+
+    page.get_by_role("link", name="Older →").click()
+    expect(grid).to_have_count(2)
+    older = grid.locator(".filename").all_inner_texts()
+    assert not set(first) & set(older) and len(set(first) | set(older)) == 6
+    expect(page.get_by_role("link", name="Older →")).to_have_count(0)
+    shoot("workspace-catalog-older")
+    page.get_by_role("link", name="← Newer").click()
+    expect(grid).to_have_count(4)
+    assert grid.locator(".filename").all_inner_texts() == first
