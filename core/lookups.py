@@ -15,13 +15,22 @@ import json
 
 from django.db.models import Lookup
 
+BIGINT = range(-(2**63), 2**63)
+
 
 class OneOf(Lookup):
     lookup_name = "one_of"
     prepare_rhs = False
 
+    def get_prep_lookup(self):
+        """The values as a list, read once (a generator would be spent by the checks Django runs first);
+        None and numbers no id column can hold match nothing, as with ``__in``."""
+        if hasattr(self.rhs, "as_sql") or hasattr(self.rhs, "query"):
+            return super().get_prep_lookup()
+        return [int(value) for value in self.rhs if value is not None and int(value) in BIGINT]
+
     def _values(self) -> list[int]:
-        return [int(value) for value in self.rhs]
+        return list(self.rhs)
 
     def _subquery(self, compiler, connection):
         sql, params = compiler.compile(self.rhs)

@@ -294,8 +294,22 @@ def test_a_cursor_from_another_workspace_pages_from_the_start(client, manager, l
     other = ProjectFactory()
     theirs = make_images(other, 1)[0]
     client.force_login(manager)
+    theirs.asset.uploaded_at = timezone.now() - timedelta(days=400)  # older than mine: honoured, it would hide them
+    theirs.asset.save()
     response = client.get(url("workspace-catalog"), {"before": theirs.asset_id})
-    assert response.status_code == 200 and shown(response) >= asset_ids(mine)
+    assert response.status_code == 200 and shown(response) == asset_ids(mine)
+    assert 'rel="prev"' not in response.content.decode()
+
+
+def test_a_link_past_the_last_match_opens_the_first_page_not_an_empty_one(client, manager, loose, monkeypatch):
+    monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 2)
+    assets = make_assets(loose, 3)
+    client.force_login(manager)
+    # "Older →" from the second page named the oldest image; it went since (here: it stopped matching).
+    Asset.objects.filter(pk=assets[0].pk).update(dataset=Dataset.objects.create(workspace=loose.workspace, name="X"))
+    response = client.get(url("workspace-catalog"), {"dataset": loose.pk, "before": assets[1].pk})
+    assert response.status_code == 200 and shown(response) == asset_ids(assets[1:])
+    assert "<strong>2</strong> images match" in response.content.decode()
 
 
 def test_a_bad_cursor_is_refused(client, manager):

@@ -3,7 +3,19 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from boards.migrations._sqlite_image_indexes import restore as restore_sqlite_indexes
+SQLITE_ONLY_INDEXES = {
+    "boards_imag_project_c63c9a_idx": '("project_id", "batch_id", "uploaded_at")',
+    "boards_imag_project_29d2e3_idx": '("project_id", "original_filename")',
+    "boards_imag_project_49b92a_idx": '("project_id", "annotation_state", "uploaded_at")',
+    "boards_imag_project_22c050_idx": '("project_id", "review_state", "uploaded_at")',
+}
+
+
+def restore_sqlite_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    for name, columns in SQLITE_ONLY_INDEXES.items():
+        schema_editor.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "boards_image" {columns}')
 
 
 class Migration(migrations.Migration):

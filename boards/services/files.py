@@ -220,13 +220,15 @@ CATALOG_LOCK = 0x63617461  # the advisory lock space of the workspace catalogs (
 def lock_catalog(workspace_id: int, *, exclusive: bool) -> None:
     """Keep a project joining a workspace's assets and a drop of its unused assets apart, until the
     transaction ends: joiners ("Add batch to project") share the lock, a delete that may drop assets
-    holds it alone, taken before it locks or deletes any image row. One lock instead of a row lock
+    holds it alone. Every holder takes it before any row lock (a delete before it locks its batches),
+    so it never waits for it while holding rows another holder needs. One lock instead of a row lock
     on each of up to 25,000 assets. PostgreSQL only: SQLite runs one writing transaction at a time."""
     if connection.vendor != "postgresql":
         return
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [CATALOG_LOCK, workspace_id])
+        # The lock's key is two 32-bit numbers: ids past 2**31 share one with a smaller id (more waiting, never less).
+        cursor.execute(f"SELECT {function}(%s, %s)", [CATALOG_LOCK, workspace_id & 0x7FFFFFFF])
 
 
 def _drop_orphan_assets(asset_ids: Iterable[int]) -> int:

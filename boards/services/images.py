@@ -37,11 +37,12 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
     if len(ids) > MAX_IMAGES_PER_DELETE:
         raise InvalidInput(f"Delete at most {MAX_IMAGES_PER_DELETE:,} images at once.")
     with transaction.atomic():
-        # Their batches first, then the images: the order every service locks in.
+        # Their pictures may leave the catalog: that lock before any row lock, as every holder takes it;
+        # then their batches, then the images: the order every service locks in.
+        lock_catalog(project.workspace_id, exclusive=True)
         locked = _lock_batches(
             Image.objects.filter(project=project, pk__in=ids, batch__isnull=False).values_list("batch_id", flat=True)
         )
-        lock_catalog(project.workspace_id, exclusive=True)  # their pictures may leave the catalog
         rows = list(
             Image.objects.select_for_update(of=("self",))
             .filter(project=project, pk__in=ids)

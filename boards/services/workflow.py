@@ -254,6 +254,8 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
     # Not a ``transition``: the batch is deleted, not moved, so there is no FSM
     # method to check or save, and its event is written before its rows go.
     with transaction.atomic():
+        # Before any row lock, as every holder of this lock takes it: its pictures may leave the catalog.
+        lock_catalog(batch.project.workspace_id, exclusive=True)
         batch = _locked(batch)
         require(actor, "boards.delete_batch", batch, verb="delete this batch")
         if batch.status != BatchStatus.UNASSIGNED:
@@ -261,7 +263,6 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
                 f"Only batches in Unassigned can be deleted; this one is in "
                 f"{STATUS_LABELS[batch.status]}. Move it to Unassigned first."
             )
-        lock_catalog(batch.project.workspace_id, exclusive=True)  # its pictures may leave the catalog
         rows = list(batch.images.values_list("file", "thumbnail", "asset_id"))
         files = [name for file, thumbnail, _asset in rows for name in (file, thumbnail)]
         count = len(rows)

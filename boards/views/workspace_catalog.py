@@ -90,6 +90,9 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
     """Everything the page shows, in a fixed number of queries whatever the page holds."""
     user = request.user
     page = catalog.asset_page(workspace.pk, filters, **cursor)
+    if not page["assets"] and any(value is not None for value in cursor.values()):
+        # The images the link left off at went, or no longer match: the first page instead of an empty one.
+        page = catalog.asset_page(workspace.pk, filters)
     # One reverse() for the whole grid rather than one per thumbnail.
     thumb_url = reverse("asset-file", args=[workspace.slug, 0, "thumb"]).replace("/0/", "/{}/")
     for asset in page["assets"]:
