@@ -108,23 +108,7 @@ class CatalogFilter:
     def from_query(cls, data: Mapping) -> CatalogFilter:
         """Parse GET or POST parameters. A value that does not parse is left out and
         explained in ``errors`` (keyed by parameter), never guessed at."""
-        values: dict = {}
-        errors: dict[str, str] = {}
-        for param, name in PARAMS.items():
-            raw = data.get(param)
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                continue
-            try:
-                values[name] = _parse(name, param, raw)
-            except params.BadParameter as exc:
-                errors[param] = exc.message
-        if (
-            values.get("uploaded_from")
-            and values.get("uploaded_to")
-            and values["uploaded_from"] > values["uploaded_to"]
-        ):
-            errors["to"] = "The end date is before the start date."
-            del values["uploaded_to"]
+        values, errors = parse_filters(data, PARAMS)
         return cls(**values, errors=errors)
 
     def items(self) -> list[tuple[str, str]]:
@@ -219,6 +203,26 @@ class CatalogFilter:
         if bounds:
             images = images.filter(**bounds)
         return images
+
+
+def parse_filters(data: Mapping, names: Mapping[str, str]) -> tuple[dict, dict[str, str]]:
+    """The filters ``names`` maps (URL parameter → field) read from ``data``: (values, errors). An empty
+    parameter is no filter; one that does not parse is left out and explained in ``errors`` (keyed by
+    parameter); an end date before the start date is dropped with its reason. Both catalogs read theirs so."""
+    values: dict = {}
+    errors: dict[str, str] = {}
+    for param, name in names.items():
+        raw = data.get(param)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        try:
+            values[name] = _parse(name, param, raw)
+        except params.BadParameter as exc:
+            errors[param] = exc.message
+    if values.get("uploaded_from") and values.get("uploaded_to") and values["uploaded_from"] > values["uploaded_to"]:
+        errors["to"] = "The end date is before the start date."
+        del values["uploaded_to"]
+    return values, errors
 
 
 def _parse(name: str, param: str, raw):

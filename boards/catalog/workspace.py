@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from boards.catalog.filters import CatalogState, _parse, _start_of, state_q
+from boards.catalog.filters import CatalogState, _start_of, parse_filters, state_q
 from boards.catalog.paging import newest_first_page
 from boards.catalog.preview import BatchPreview
 from boards.catalog.sampling import Sample
@@ -54,16 +54,7 @@ class WorkspaceFilter:
     @classmethod
     def from_query(cls, data: Mapping) -> WorkspaceFilter:
         """Parse GET or POST parameters; what does not parse is left out and explained in ``errors``."""
-        values: dict = {}
-        errors: dict[str, str] = {}
-        for param, name in (("file", "file"), ("from", "uploaded_from"), ("to", "uploaded_to")):
-            raw = data.get(param)
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                continue
-            try:
-                values[name] = _parse(name, param, raw)
-            except params.BadParameter as exc:
-                errors[param] = exc.message
+        values, errors = parse_filters(data, {"file": "file", "from": "uploaded_from", "to": "uploaded_to"})
         try:
             values["dataset"] = params.ident(data, "dataset", label="The dataset")
         except params.BadParameter as exc:
@@ -81,13 +72,6 @@ class WorkspaceFilter:
             errors["state"] = "Choose a project for the state to apply to."
             state = ""
         values.update(project=project, state=state)
-        if (
-            values.get("uploaded_from")
-            and values.get("uploaded_to")
-            and values["uploaded_from"] > values["uploaded_to"]
-        ):
-            errors["to"] = "The end date is before the start date."
-            del values["uploaded_to"]
         return cls(**{k: v for k, v in values.items() if v not in (None, "")}, errors=errors)
 
     def items(self) -> list[tuple[str, str]]:
