@@ -250,3 +250,15 @@ def test_a_page_with_no_match_is_empty(project):
     make_images(project, 2)
     page = catalog.catalog_page(project, CatalogFilter(file="nothing-like-this"))
     assert page.images == [] and page.count == 0 and page.newer is None and page.older is None
+
+
+@pytest.mark.parametrize("kind", ["project", "workspace"])
+def test_an_end_date_before_the_start_is_dropped_with_its_reason_in_either_catalog(kind):
+    from boards.catalog.workspace import WorkspaceFilter
+
+    read = CatalogFilter.from_query if kind == "project" else WorkspaceFilter.from_query
+    wanted = read({"from": "2025-03-31", "to": "2025-03-01", "file": "cam"})
+    assert wanted.errors == {"to": "The end date is before the start date."}
+    assert wanted.uploaded_to is None and wanted.uploaded_from.isoformat() == "2025-03-31" and wanted.file == "cam"
+    same_day = read({"from": "2025-03-01", "to": "2025-03-01"})
+    assert not same_day.errors and same_day.uploaded_to == same_day.uploaded_from
