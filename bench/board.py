@@ -120,7 +120,6 @@ def _split_sizes(total: int, n: int, rng: random.Random, cap: int) -> list[int]:
     return [min(s, cap) for s in sizes]
 
 
-
 def image_row(project, batch, status: str, n: int, j: int, *, done: int, reviewed: int):
     """The ``j``-th image of a batch in ``status`` (the ``n``-th of the project), unsaved: the first ``done``
     annotated (one in 17 marked empty), the first ``reviewed`` decided (one in 11 rejected while in Review)."""
@@ -149,6 +148,103 @@ def image_row(project, batch, status: str, n: int, j: int, *, done: int, reviewe
         review_state=review,
     )
 
+
+def add_batches(project, plan, *, manager, labeler, rng, now, earlier_cancelled: float = 0.0) -> list:
+    """The batches of ``plan`` ((name, status, priority) each), bulk-created, with a job for each one
+    outside Unassigned (``labeler`` labels, ``manager`` reviews; an earlier cancelled job before it for
+    ``earlier_cancelled`` of them) and the events a board would have written."""
+    from boards.models import Batch, BatchEvent, BatchSource, BatchStatus, EventKind, Job, JobState
+
+    batches = [
+        Batch(
+            project=project,
+            name=name,
+            priority=priority,
+            status=status,
+            source=BatchSource.WEB,
+            uploaded_at=now - timedelta(minutes=rng.randint(5, 120 * 24 * 60)),
+            created_by=manager,
+        )
+        for name, status, priority in plan
+    ]
+    Batch.objects.bulk_create(batches, batch_size=500)
+    if batches[0].pk is None:  # backends that return no ids from bulk_create
+        by_name = dict(Batch.objects.filter(project=project).values_list("name", "pk"))
+        for b in batches:
+            b.pk = b.id = by_name[b.name]
+    jobs, events = [], []
+    for b in batches:
+        events.append(
+            BatchEvent(project=project, batch=b, batch_name=b.name, kind=EventKind.CREATED, to_status="unassigned")
+        )
+        if b.status == BatchStatus.UNASSIGNED:
+            continue
+        state = {
+            BatchStatus.ANNOTATING: JobState.ANNOTATING,
+            BatchStatus.REVIEW: JobState.IN_REVIEW,
+            BatchStatus.DATASET: JobState.COMPLETE,
+        }[b.status]
+        if earlier_cancelled and rng.random() < earlier_cancelled:  # an earlier assignment, taken back
+            jobs.append(
+                Job(
+                    batch=b,
+                    name=b.name,
+                    labeler=labeler,
+                    state=JobState.CANCELLED,
+                    created_by=manager,
+                    created_at=b.uploaded_at,
+                )
+            )
+        jobs.append(
+            Job(
+                batch=b,
+                name=b.name,
+                labeler=labeler,
+                reviewer=manager if b.status != BatchStatus.ANNOTATING else None,
+                state=state,
+                created_by=manager,
+                created_at=b.uploaded_at + timedelta(minutes=1),
+            )
+        )
+        events.append(
+            BatchEvent(
+                project=project,
+                batch=b,
+                batch_name=b.name,
+                kind=EventKind.ASSIGNED,
+                from_status="unassigned",
+                to_status="annotating",
+                actor=manager,
+            )
+        )
+    Job.objects.bulk_create(jobs, batch_size=500)
+    BatchEvent.objects.bulk_create(events, batch_size=500)
+    return batches
+
+
+def add_images(project, batches, shapes, rng, chunk_size: int, *, fresh=frozenset()) -> None:
+    """Each batch's images ((status, size) each in ``shapes``), bulk-created ``chunk_size`` at a time:
+    annotated and reviewed in the shares of the column the status names, the batches at the indexes
+    in ``fresh`` unlabeled (fresh uploads)."""
+    from boards.models import BatchStatus, Image
+
+    chunk: list = []
+    n = 0
+    for i, (b, (status, size)) in enumerate(zip(batches, shapes, strict=True)):
+        done = size if status in (BatchStatus.REVIEW, BatchStatus.DATASET) else 0
+        if status == BatchStatus.ANNOTATING and i not in fresh:
+            done = int(size * rng.random())
+        reviewed = {BatchStatus.REVIEW: int(size * rng.random()), BatchStatus.DATASET: size}.get(status, 0)
+        for j in range(size):
+            chunk.append(image_row(project, b, status, n, j, done=done, reviewed=reviewed))
+            n += 1
+            if len(chunk) >= chunk_size:
+                Image.objects.bulk_create(chunk)
+                chunk.clear()
+    if chunk:
+        Image.objects.bulk_create(chunk)
+
+
 def build(args) -> Fixture:
 
     from django.db import connection, transaction
@@ -159,13 +255,7 @@ def build(args) -> Fixture:
     from boards.models import (
         MAX_BATCH_IMAGES,
         Batch,
-        BatchEvent,
-        BatchSource,
         BatchStatus,
-        EventKind,
-        Image,
-        Job,
-        JobState,
         Project,
     )
 
@@ -201,88 +291,16 @@ def build(args) -> Fixture:
         Membership.objects.create(workspace=workspace, user=labeler, role=Role.LABELER)
         project = Project.objects.create(workspace=workspace, name="Board bench", slug=PROJECT_SLUG, review_mode=True)
 
-        batches = [
-            Batch(
-                project=project,
-                name=name,
-                priority=priority,
-                status=status,
-                source=BatchSource.WEB,
-                uploaded_at=now - timedelta(minutes=rng.randint(5, 120 * 24 * 60)),
-                created_by=manager,
-            )
-            for name, status, _size, priority in plan
-        ]
-        Batch.objects.bulk_create(batches, batch_size=500)
-        if batches[0].pk is None:  # backends that return no ids from bulk_create
-            by_name = dict(Batch.objects.filter(project=project).values_list("name", "pk"))
-            for b in batches:
-                b.pk = b.id = by_name[b.name]
-
-        jobs, events = [], []
-        for b in batches:
-            events.append(
-                BatchEvent(project=project, batch=b, batch_name=b.name, kind=EventKind.CREATED, to_status="unassigned")
-            )
-            if b.status == BatchStatus.UNASSIGNED:
-                continue
-            state = {
-                BatchStatus.ANNOTATING: JobState.ANNOTATING,
-                BatchStatus.REVIEW: JobState.IN_REVIEW,
-                BatchStatus.DATASET: JobState.COMPLETE,
-            }[b.status]
-            if rng.random() < 0.1:  # an earlier assignment, taken back
-                jobs.append(
-                    Job(
-                        batch=b,
-                        name=b.name,
-                        labeler=labeler,
-                        state=JobState.CANCELLED,
-                        created_by=manager,
-                        created_at=b.uploaded_at,
-                    )
-                )
-            jobs.append(
-                Job(
-                    batch=b,
-                    name=b.name,
-                    labeler=labeler,
-                    reviewer=manager if b.status != BatchStatus.ANNOTATING else None,
-                    state=state,
-                    created_by=manager,
-                    created_at=b.uploaded_at + timedelta(minutes=1),
-                )
-            )
-            events.append(
-                BatchEvent(
-                    project=project,
-                    batch=b,
-                    batch_name=b.name,
-                    kind=EventKind.ASSIGNED,
-                    from_status="unassigned",
-                    to_status="annotating",
-                    actor=manager,
-                )
-            )
-        Job.objects.bulk_create(jobs, batch_size=500)
-        BatchEvent.objects.bulk_create(events, batch_size=500)
-
-        # Images, in chunks.
-        chunk: list[Image] = []
-        n = 0
-        for b, (_name, status, size, _prio) in zip(batches, plan, strict=True):
-            done = size if status in (BatchStatus.REVIEW, BatchStatus.DATASET) else 0
-            if status == BatchStatus.ANNOTATING:
-                done = int(size * rng.random())
-            reviewed = {BatchStatus.REVIEW: int(size * rng.random()), BatchStatus.DATASET: size}.get(status, 0)
-            for j in range(size):
-                chunk.append(image_row(project, b, status, n, j, done=done, reviewed=reviewed))
-                n += 1
-                if len(chunk) >= args.chunk:
-                    Image.objects.bulk_create(chunk)
-                    chunk.clear()
-        if chunk:
-            Image.objects.bulk_create(chunk)
+        batches = add_batches(
+            project,
+            [(name, status, priority) for name, status, _size, priority in plan],
+            manager=manager,
+            labeler=labeler,
+            rng=rng,
+            now=now,
+            earlier_cancelled=0.1,
+        )
+        add_images(project, batches, [(status, size) for _n, status, size, _p in plan], rng, args.chunk)
     # The services store each batch's card counts whenever its images change;
     # rows loaded in bulk get theirs here, as after an upload or a split.
     from boards.services import mark_changed

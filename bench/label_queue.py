@@ -54,7 +54,6 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from _harness import (
     Server,
@@ -67,7 +66,7 @@ from _harness import (
     setup_django,
     temp_var_dir,
 )
-from board import Measure, Row, _split_sizes, image_row, measure, reference_urlconf
+from board import Measure, Row, _split_sizes, add_batches, add_images, measure, reference_urlconf
 
 WS_SLUG = "bench"
 PROJECT_SLUG = "queue"
@@ -117,13 +116,7 @@ def build(args) -> Fixture:
     from boards.models import (
         MAX_BATCH_IMAGES,
         Batch,
-        BatchEvent,
-        BatchSource,
         BatchStatus,
-        EventKind,
-        Image,
-        Job,
-        JobState,
         Project,
         QueueEntry,
     )
@@ -177,78 +170,13 @@ def build(args) -> Fixture:
         )
         project = Project.objects.create(workspace=workspace, name="Queue bench", slug=PROJECT_SLUG, review_mode=True)
 
-        batches = [
-            Batch(
-                project=project,
-                name=f"Route {i + 1:04d}",
-                priority=rng.randint(1, 5),
-                # Queue batches start in Unassigned: services.assign takes them to the queue below.
-                status=BatchStatus.UNASSIGNED if i in queued else status,
-                source=BatchSource.WEB,
-                uploaded_at=now - timedelta(minutes=rng.randint(5, 120 * 24 * 60)),
-                created_by=manager,
-            )
+        # Queue batches start in Unassigned (services.assign takes them to the queue below), as fresh uploads.
+        plan = [
+            (f"Route {i + 1:04d}", BatchStatus.UNASSIGNED if i in queued else status, rng.randint(1, 5))
             for i, status in enumerate(statuses)
         ]
-        Batch.objects.bulk_create(batches, batch_size=500)
-        if batches[0].pk is None:  # backends that return no ids from bulk_create
-            by_name = dict(Batch.objects.filter(project=project).values_list("name", "pk"))
-            for b in batches:
-                b.pk = b.id = by_name[b.name]
-
-        jobs, events = [], []
-        for b in batches:
-            events.append(
-                BatchEvent(project=project, batch=b, batch_name=b.name, kind=EventKind.CREATED, to_status="unassigned")
-            )
-            if b.status == BatchStatus.UNASSIGNED:
-                continue
-            state = {
-                BatchStatus.ANNOTATING: JobState.ANNOTATING,
-                BatchStatus.REVIEW: JobState.IN_REVIEW,
-                BatchStatus.DATASET: JobState.COMPLETE,
-            }[b.status]
-            jobs.append(
-                Job(
-                    batch=b,
-                    name=b.name,
-                    labeler=assigned,
-                    reviewer=manager if b.status != BatchStatus.ANNOTATING else None,
-                    state=state,
-                    created_by=manager,
-                    created_at=b.uploaded_at + timedelta(minutes=1),
-                )
-            )
-            events.append(
-                BatchEvent(
-                    project=project,
-                    batch=b,
-                    batch_name=b.name,
-                    kind=EventKind.ASSIGNED,
-                    from_status="unassigned",
-                    to_status="annotating",
-                    actor=manager,
-                )
-            )
-        Job.objects.bulk_create(jobs, batch_size=500)
-        BatchEvent.objects.bulk_create(events, batch_size=500)
-
-        # Images, in chunks. Queue batches are fresh uploads: nothing labeled yet.
-        chunk: list[Image] = []
-        n = 0
-        for i, (b, status, size) in enumerate(zip(batches, statuses, sizes, strict=True)):
-            done = size if status in (BatchStatus.REVIEW, BatchStatus.DATASET) else 0
-            if status == BatchStatus.ANNOTATING and i not in queued:
-                done = int(size * rng.random())
-            reviewed = {BatchStatus.REVIEW: int(size * rng.random()), BatchStatus.DATASET: size}.get(status, 0)
-            for j in range(size):
-                chunk.append(image_row(project, b, status, n, j, done=done, reviewed=reviewed))
-                n += 1
-                if len(chunk) >= args.chunk:
-                    Image.objects.bulk_create(chunk)
-                    chunk.clear()
-        if chunk:
-            Image.objects.bulk_create(chunk)
+        batches = add_batches(project, plan, manager=manager, labeler=assigned, rng=rng, now=now)
+        add_images(project, batches, list(zip(statuses, sizes, strict=True)), rng, args.chunk, fresh=queued)
     # The services store each batch's card counts whenever its images change;
     # rows loaded in bulk get theirs here, as after an upload.
     services.mark_changed(*(b.pk for b in batches))
