@@ -116,6 +116,26 @@ def setup_django(env: dict[str, str]) -> None:
 # --- processes, from /proc ------------------------------------------------------------
 
 
+def prepare(env: dict[str, str], *, static: bool) -> float:
+    """``migrate`` (and ``collectstatic`` when ``static``: DEBUG=0 serves from the manifest), then Django
+    set up in this process; the seconds it took."""
+    began = time.perf_counter()
+    manage(env, "migrate", "--noinput")
+    if static:
+        manage(env, "collectstatic", "--noinput")
+    setup_django(env)
+    return time.perf_counter() - began
+
+
+def database_version() -> tuple[str, str]:
+    """(vendor, server version) of the database Django is set up with."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sqlite_version()" if connection.vendor == "sqlite" else "SHOW server_version")
+        return connection.vendor, cursor.fetchone()[0]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

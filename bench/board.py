@@ -60,11 +60,11 @@ from _harness import (
     Server,
     bench_env,
     cpu_pressure,
+    database_version,
     host_load,
     login,
-    manage,
     percentile,
-    setup_django,
+    prepare,
     temp_var_dir,
 )
 
@@ -883,19 +883,12 @@ def main() -> int:
 
 
 def run(args, env: dict) -> int:
-    t0 = time.perf_counter()
-    manage(env, "migrate", "--noinput")
-    if not args.debug:
-        manage(env, "collectstatic", "--noinput")
-    setup_django(env)
+    migrated = prepare(env, static=not args.debug)
     from django.db import connection
 
-    print(f"Migrated in {time.perf_counter() - t0:.1f} s; building the project ...", flush=True)
+    print(f"Migrated in {migrated:.1f} s; building the project ...", flush=True)
     fx = build(args)
-    vendor = connection.vendor
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT sqlite_version()" if vendor == "sqlite" else "SHOW server_version")
-        version = cursor.fetchone()[0]
+    vendor, version = database_version()
     columns = ", ".join(f"{s}: {fx.column_batches[s]} / {fx.column_images[s]:,}" for s, _ in COLUMN_SHARE)
     print(
         f"Built {args.batches:,} batches and {args.images:,} images in {fx.build_seconds:.1f} s "
