@@ -56,11 +56,14 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "health_check",
     "accounts",
     "boards",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request id, user and workspace on every log line (core.requestlog).
+    "core.requestlog.RequestContextMiddleware",
     # Outermost, so that every answer carries them, the API's JSON errors included.
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -171,21 +174,40 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 
 # chunks, so a request holds at most this much of what it carries in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 4 * 1024 * 1024)
 
-# Caches live in each server process. "boards" holds the board's card numbers
-# and rendered cards and boards; its keys name the version of what they hold,
-# so entries never go stale, they only stop being asked for.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
-    "boards": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "boards",
-        "OPTIONS": {"MAX_ENTRIES": envint("BOARD_CACHE_ENTRIES", 20_000)},
-    },
-}
+# Caches. "boards" holds the board's card numbers and rendered cards and boards;
+# its keys name the version of what they hold, so entries never go stale, they
+# only stop being asked for. "default" holds the API's rate-limit counters.
+# Without REDIS_URL both live in each server process. With it (redis://host:6379/0,
+# rediss://… for TLS, unix:///run/redis/redis.sock) both live in that Redis, shared
+# by every process and host: a rate limit holds exactly across all of them, and a
+# card one host rendered is reused by the others.
+REDIS_URL = os.getenv("REDIS_URL", "").strip()
+
+
+def cache_settings(redis_url: str, board_entries: int) -> dict:
+    if not redis_url:
+        return {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+            "boards": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": "boards",
+                "OPTIONS": {"MAX_ENTRIES": board_entries},
+            },
+        }
+    # A Redis that stops answering fails a request in seconds instead of holding it.
+    shared = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+    return {"default": shared | {"KEY_PREFIX": "bb"}, "boards": shared | {"KEY_PREFIX": "bb-boards"}}
+
+
+CACHES = cache_settings(REDIS_URL, envint("BOARD_CACHE_ENTRIES", 20_000))
 
 # The API: requests per key per window (0 turns the limit off). The counters
 # live in the default cache, so with several server processes each counts its
-# own share unless CACHES points at a shared cache.
+# own share unless REDIS_URL names a shared cache.
 API_RATE_LIMIT = envint("API_RATE_LIMIT", 3000)
 API_RATE_WINDOW = envint("API_RATE_WINDOW", 60)
 
@@ -267,6 +289,7 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # load balancers probe servers over plain HTTP
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "1")
@@ -276,10 +299,33 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "1")
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "1")
 
+# Logs go to stderr. LOG_FORMAT=json writes one JSON object per line, each with the
+# request id, user (id) and workspace (slug) of the request it belongs to (None
+# outside one), and ends every request with a "request" line: method, path,
+# status and duration. LOG_REQUESTS turns those lines on or off in either format.
+LOG_FORMAT = os.getenv("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "core.requestlog.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user)s %(workspace)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "batchboard.request": {
+            "level": "INFO" if envbool("LOG_REQUESTS", "1" if LOG_FORMAT == "json" else "0") else "WARNING"
+        },
+    },
 }

@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from boards import api
+from core.health import HealthView
 
 urlpatterns = [
+    path("health/", HealthView.as_view(), name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api", api.root),

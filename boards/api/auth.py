@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import ApiKey, ApiScope, User, Workspace, hash_api_key
 from accounts.throttle import api_key_lockout, client_ip, record_bad_api_key
 from boards.models import Project
+from core import requestlog
 from core.errors import InvalidInput, NotAllowed, NotFound, ServiceError
 from core.http import json_error
 
@@ -141,6 +142,7 @@ def api(scopes: dict[str, str | None]):
                 if refused := _bad_keys_refused(request):
                     return refused
                 caller = _authenticate(request)
+                requestlog.bind(user=caller.actor.pk, workspace=caller.workspace.slug)
                 wait = _wait_seconds(caller.key)
                 if wait:
                     response = error(f"Too many requests for this key; try again in {wait} s.", 429)

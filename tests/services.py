@@ -1,0 +1,98 @@
+"""Real servers for the tests that need them: Redis, and a database of their own for app servers.
+
+Each starts the real program on this machine (Debian's ``redis-server``), listening on a unix
+socket or loopback only, keeping nothing on disk, and stops it afterwards. When the program is
+not installed the test skips and says so; ``.ci/run`` installs every one of them, so there none
+skips: it sets ``REQUIRE_TEST_SERVICES=1``, which turns a missing program into a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A Redis server on a unix socket of its own, persisting nothing; yields its ``unix://`` URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _missing("redis-server is not installed (Debian: apt-get install redis-server); .ci/run installs it")
+    folder = Path(tempfile.mkdtemp(prefix="bb-redis-"))
+    socket = folder / "redis.sock"
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port", "0",
+            "--unixsocket", str(socket),
+            "--unixsocketperm", "700",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"redis-server did not start (exit code {process.poll()})")
+            time.sleep(0.05)
+        yield f"unix://{socket}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("REQUIRE_TEST_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def empty_database(folder: Path) -> Iterator[str]:
+    """A database no test transaction holds, for app servers in other processes: a new database on
+    the PostgreSQL server the tests use, or a SQLite file in ``folder``. Yields its URL; dropped after."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{folder / 'servers.sqlite3'}"
+        return
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    name = f"bb_servers_{uuid.uuid4().hex[:12]}"
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _postgres_url(params | {"dbname": name})
+    finally:
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_url(params: dict) -> str:
+    from urllib.parse import quote
+
+    user = quote(params.get("user") or "", safe="")
+    password = params.get("password")
+    auth = f"{user}:{quote(password, safe='')}@" if password else f"{user}@" if user else ""
+    host = quote(params.get("host") or "", safe="")
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgres://{auth}{host}{port}/{params['dbname']}"
