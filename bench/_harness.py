@@ -10,6 +10,8 @@ One copy of each, so the scripts measure the same way:
 - ``Server``: gunicorn on a free 127.0.0.1 port in such an environment, up once
   it answers, with its processes' pids, CPU seconds and RSS from /proc, stopped
   with its workers; ``RssSampler`` follows its RSS while it works.
+- ``S3Server``: moto's S3 server (its server mode) on a free loopback port, with a bucket, and
+  the environment that points the app at it (``S3_*``).
 - ``percentile`` (nearest rank), and the host's load average and CPU pressure,
   which say how far other work on the machine skews the numbers.
 """
@@ -279,6 +281,69 @@ class Server:
             self._log = None
 
     def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class S3Server:
+    """moto's S3 server (``moto[server]``) on a free 127.0.0.1 port, holding everything in memory.
+
+    ``env(bucket)`` is the environment that keeps an app's files in ``bucket`` on it, which
+    ``bucket()`` makes (empty, private)."""
+
+    KEYS = {"S3_ACCESS_KEY_ID": "test-key", "S3_SECRET_ACCESS_KEY": "test-secret"}  # moto takes any
+
+    def __init__(self):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, *, ready_within: float = 30) -> None:
+        binary = VENV_BIN / "moto_server"
+        if not binary.exists():
+            raise FileNotFoundError("moto's server is not installed: pip install 'moto[server]'")
+        self.proc = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + ready_within
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto_server did not start (exit code {self.proc.poll()})") from None
+                time.sleep(0.1)
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.KEYS["S3_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.KEYS["S3_SECRET_ACCESS_KEY"],
+        )
+
+    def bucket(self) -> str:
+        name = f"bb-{secrets.token_hex(6)}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def env(self, bucket: str) -> dict[str, str]:
+        return {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": self.endpoint, "S3_REGION": "us-east-1", **self.KEYS}
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> S3Server:
         self.start()
         return self
 

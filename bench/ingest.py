@@ -5,6 +5,7 @@ landed". Run from the repository root:
 
     .venv/bin/python bench/ingest.py                      # 1,000 images, 100 per request
     .venv/bin/python bench/ingest.py --workers 1 --threads 1 --concurrency 1 --upload-workers 1
+    .venv/bin/python bench/ingest.py --storage both        # local disk, then S3 (moto's server)
 
 What it does:
 
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from _harness import ROOT, RssSampler, Server, bench_env, login, manage, percentile
+from _harness import ROOT, RssSampler, S3Server, Server, bench_env, login, manage, percentile
 from PIL import Image, ImageDraw
 from urllib3.filepost import encode_multipart_formdata
 
@@ -147,10 +148,10 @@ def ensure_images(count: int, directory: Path) -> list[Path]:
 class DemoServer(Server):
     """A gunicorn serving ``seed_demo``'s data from a fresh temp VAR_DIR (DEBUG=1), on loopback only."""
 
-    def __init__(self, *, workers: int, threads: int, upload_workers: int | None, keep: bool):
+    def __init__(self, *, workers: int, threads: int, upload_workers: int | None, keep: bool, extra: dict[str, str]):
         self.keep = keep
         self.var_dir = Path(tempfile.mkdtemp(prefix="batchboard-bench-"))
-        extra = {"UPLOAD_WORKERS": str(upload_workers)} if upload_workers else {}
+        extra = {**extra, **({"UPLOAD_WORKERS": str(upload_workers)} if upload_workers else {})}
         super().__init__(
             bench_env(self.var_dir, production=False, **extra), workers=workers, threads=threads, timeout=600
         )
@@ -269,6 +270,12 @@ def main() -> int:
         help="where the generated JPEGs are cached (default bench/out/ingest-images)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the server's temp VAR_DIR")
+    parser.add_argument(
+        "--storage",
+        choices=("local", "s3", "both"),
+        default="local",
+        help="where the server keeps files: the local disk, S3 (moto's server on loopback), or both in turn",
+    )
     args = parser.parse_args()
     for name in ("count", "per_request", "workers", "threads", "concurrency"):
         if getattr(args, name) < 1:
@@ -283,7 +290,31 @@ def main() -> int:
     )
     bodies = encode_bodies(paths, args.per_request)
 
-    server = DemoServer(workers=args.workers, threads=args.threads, upload_workers=args.upload_workers, keep=args.keep)
+    results: dict[str, float] = {}
+    failed = False
+    s3 = S3Server() if args.storage in ("s3", "both") else None
+    try:
+        if s3 is not None:
+            s3.start()
+        for storage in ("local", "s3") if args.storage == "both" else (args.storage,):
+            print(f"\n--- files on {'the local disk' if storage == 'local' else 'S3 (moto server on loopback)'}")
+            extra = s3.env(s3.bucket()) if storage == "s3" else {}
+            rate, ok = measure(args, paths, sizes, bodies, extra)
+            results[storage] = rate
+            failed = failed or not ok
+    finally:
+        if s3 is not None:
+            s3.stop()
+    if len(results) > 1:
+        print("\n" + ", ".join(f"{name}: {rate:.1f} images/s" for name, rate in results.items()))
+    return 1 if failed else 0
+
+
+def measure(args, paths: list[Path], sizes: list[int], bodies: list[Body], extra: dict[str, str]) -> tuple[float, bool]:
+    """One server, every upload; prints the figures and returns (images/s, every image landed)."""
+    server = DemoServer(
+        workers=args.workers, threads=args.threads, upload_workers=args.upload_workers, keep=args.keep, extra=extra
+    )
     sampler = None
     try:
         server.start()
@@ -339,7 +370,7 @@ def main() -> int:
         for o in bad[:5]:
             print(f"  request {o.index}: HTTP {o.status} {o.error}")
         print(f"FAILED: expected {args.count} landed and every request 201")
-    return 0 if ok else 1
+    return args.count / total, ok
 
 
 if __name__ == "__main__":

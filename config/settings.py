@@ -149,8 +149,57 @@ MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
 # Media is never served directly: image views check the viewer's workspace first.
 MEDIA_URL = "/media/"
 
+# Stored files (originals, thumbnails): on the local disk under MEDIA_ROOT, or with
+# S3_BUCKET set in a private bucket of any S3-compatible store (AWS S3, MinIO, Ceph,
+# Cloudflare R2) through django-storages, shared by every host. There originals are
+# served by a redirect to a presigned URL valid S3_URL_SECONDS, after the viewer's
+# permission check; thumbnails pass through the app with long cache headers.
+# Credentials: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or boto3's own (AWS_*
+# variables, an instance role). S3_ENDPOINT_URL names a store other than AWS; browsers
+# load originals from it (or from S3_MEDIA_ORIGIN, which the Content-Security-Policy allows).
+S3_BUCKET = os.getenv("S3_BUCKET", "").strip()
+S3_URL_SECONDS = envint("S3_URL_SECONDS", 300)
+
+
+def s3_storage(bucket: str, endpoint_url: str, region: str) -> tuple[dict, str]:
+    """The default storage's settings for ``bucket``, and the origin browsers fetch originals from."""
+    style = os.getenv("S3_ADDRESSING_STYLE", "path" if endpoint_url else "virtual")
+    options = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region or None,
+        "access_key": os.getenv("S3_ACCESS_KEY_ID") or None,
+        "secret_key": os.getenv("S3_SECRET_ACCESS_KEY") or None,
+        "location": os.getenv("S3_PREFIX", "").strip("/"),
+        "addressing_style": style,
+        "signature_version": "s3v4",
+        "default_acl": None,  # the bucket's own: private
+        "querystring_auth": True,
+        "querystring_expire": S3_URL_SECONDS,
+        "file_overwrite": True,  # names are content addresses: the same name is the same bytes
+    }
+    if endpoint_url:
+        scheme, _, host = endpoint_url.partition("://")
+        host = host.split("/", 1)[0]
+        origin = f"{scheme}://{host}" if style == "path" else f"{scheme}://{bucket}.{host}"
+    else:
+        origin = f"https://{bucket}.s3.amazonaws.com" + (
+            f" https://{bucket}.s3.{region}.amazonaws.com" if region else ""
+        )
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}, os.getenv("S3_MEDIA_ORIGIN", origin)
+
+
+if S3_BUCKET:
+    MEDIA_STORAGE, MEDIA_ORIGIN = s3_storage(
+        S3_BUCKET, os.getenv("S3_ENDPOINT_URL", "").strip(), os.getenv("S3_REGION", "")
+    )
+else:
+    MEDIA_STORAGE, MEDIA_ORIGIN = {"BACKEND": "django.core.files.storage.FileSystemStorage"}, ""
+# Whether originals are answered with a redirect to the store rather than streamed by the app.
+SERVE_ORIGINALS_BY_REDIRECT = bool(S3_BUCKET)
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -245,24 +294,30 @@ AXES_VERBOSE = False
 API_KEY_FAILURE_LIMIT = envint("API_KEY_FAILURE_LIMIT", 20)
 API_KEY_LOCKOUT_SECONDS = envint("API_KEY_LOCKOUT_SECONDS", 300)
 
+
 # Content-Security-Policy: no inline script or style anywhere (templates use
 # neither; htmx injects no indicator style, evaluates nothing and settles no
 # style attribute: see the htmx-config meta tag in base.html), everything from
 # this origin. Permissions-Policy: no page needs these browser features.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'"],
-        "connect-src": ["'self'"],
-        "font-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
+def content_security_policy(media_origin: str) -> dict:
+    """The policy, with images also allowed from ``media_origin`` (the object store, if any)."""
+    return {
+        "DIRECTIVES": {
+            "default-src": ["'self'"],
+            "script-src": ["'self'"],
+            "style-src": ["'self'"],
+            "img-src": ["'self'", *media_origin.split()],
+            "connect-src": ["'self'"],
+            "font-src": ["'self'"],
+            "object-src": ["'none'"],
+            "base-uri": ["'none'"],
+            "form-action": ["'self'"],
+            "frame-ancestors": ["'none'"],
+        }
     }
-}
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(MEDIA_ORIGIN)
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (

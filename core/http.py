@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import mimetypes
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 
 # Stored files are content-addressed: a name never gets other bytes, so a browser may keep them.
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -22,12 +23,19 @@ def json_error(message: str, status: int, code: str = "invalid") -> JsonResponse
     return JsonResponse({"error": {"message": message, "type": code}}, status=status)
 
 
-def serve_file(name: str, *, cache_control: str = IMMUTABLE) -> FileResponse:
+def serve_file(name: str, *, cache_control: str = IMMUTABLE, redirect: bool = False) -> HttpResponse:
     """Stream a stored file with the content type its name implies; 404 when storage has lost it.
 
     Callers check who may see the file first; this only reads it. The file is
-    streamed, never read into memory, and closed when the response is.
+    streamed, never read into memory, and closed when the response is. With
+    ``redirect`` and files in an object store (``SERVE_ORIGINALS_BY_REDIRECT``), the
+    answer is instead a redirect to a presigned URL of the file, valid
+    ``S3_URL_SECONDS``: the bytes go from the store to the browser, not through the app.
     """
+    if redirect and settings.SERVE_ORIGINALS_BY_REDIRECT:
+        response = HttpResponseRedirect(default_storage.url(name))
+        response["Cache-Control"] = f"private, max-age={max(0, min(60, settings.S3_URL_SECONDS // 2))}"
+        return response
     try:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:

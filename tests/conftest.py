@@ -164,3 +164,26 @@ def _stored_counts_hold(request):
     live = count_card_images(list(stored))
     wrong = {pk: (counts, live.get(pk, none)) for pk, counts in stored.items() if counts != live.get(pk, none)}
     assert not wrong, f"stored card counts {tuple(CARD_COUNTS)} differ from the images: {wrong}"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server, one for the session (tests.services.s3_server)."""
+    from tests.services import s3_server
+
+    with s3_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_media(s3_endpoint, settings):
+    """Files in a new private bucket on a real S3 server, as ``S3_BUCKET`` configures them; the bucket's name."""
+    from config.settings import s3_storage
+    from tests.services import S3_KEYS, new_bucket
+
+    bucket = new_bucket(s3_endpoint)
+    storage, origin = s3_storage(bucket, s3_endpoint, "us-east-1")
+    storage["OPTIONS"].update(S3_KEYS)
+    settings.STORAGES = {**settings.STORAGES, "default": storage}
+    settings.SERVE_ORIGINALS_BY_REDIRECT = True
+    return bucket

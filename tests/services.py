@@ -1,9 +1,11 @@
-"""Real servers for the tests that need them: Redis, and a database of their own for app servers.
+"""Real servers for the tests that need them: Redis, an S3 server, and a database of their own for
+app servers.
 
-Each starts the real program on this machine (Debian's ``redis-server``), listening on a unix
-socket or loopback only, keeping nothing on disk, and stops it afterwards. When the program is
-not installed the test skips and says so; ``.ci/run`` installs every one of them, so there none
-skips: it sets ``REQUIRE_TEST_SERVICES=1``, which turns a missing program into a failure.
+Each starts the real program on this machine (Debian's ``redis-server``, moto's S3 server in its
+server mode), listening on a unix socket or loopback only, keeping nothing on disk, and stops it
+afterwards. When the program is not installed the test skips and says so; ``.ci/run`` installs
+every one of them, so there none skips: it sets ``REQUIRE_TEST_SERVICES=1``, which turns a
+missing program into a failure.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bench._harness import S3Server
 
 
 @contextlib.contextmanager
@@ -53,6 +57,44 @@ def redis_server() -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+S3_KEYS = {"access_key": S3Server.KEYS["S3_ACCESS_KEY_ID"], "secret_key": S3Server.KEYS["S3_SECRET_ACCESS_KEY"]}
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, holding everything in memory; yields its endpoint URL."""
+    server = S3Server()
+    try:
+        server.start()
+    except FileNotFoundError as missing:
+        _missing(f"{missing} (in requirements-dev.txt)")
+    except RuntimeError as failed:
+        pytest.fail(str(failed))
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+def new_bucket(endpoint: str) -> str:
+    """A new, empty, private bucket on the S3 server at ``endpoint``; its name."""
+    name = f"bb-{uuid.uuid4().hex[:12]}"
+    s3_client(endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def s3_client(endpoint: str):
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["access_key"],
+        aws_secret_access_key=S3_KEYS["secret_key"],
+    )
 
 
 def _missing(reason: str) -> None:

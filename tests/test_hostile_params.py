@@ -71,6 +71,7 @@ WORKSPACE_FILTERS = ("file", "dataset", "project", "state", "from", "to")
 VIEWS: dict[str, View] = {
     # boards/views.py
     "home": View(),
+    "health": View(get=("format",), methods=("GET",)),
     "my-work": View(),
     "board": View(get=BOARD),
     "board-version": View(),

@@ -32,7 +32,7 @@ def image_file(request: HttpRequest, caller: Caller, project: str, image_id: int
     if kind not in ("original", "thumb"):
         raise NotFound("No such image file in this project.")
     image = selectors.image_of(obj, image_id, missing="No such image file in this project.")
-    return serve_file(image.stored_name(kind))
+    return serve_file(image.stored_name(kind), redirect=kind == "original")
 
 
 @api({"DELETE": MANAGE})

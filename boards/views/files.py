@@ -19,4 +19,4 @@ def image_file(request: HttpRequest, image_id: int, kind: str) -> HttpResponse:
     image = selectors.image_for(request.user, image_id)
     if kind not in ("original", "thumb"):
         raise Http404
-    return serve_file(image.stored_name(kind))
+    return serve_file(image.stored_name(kind), redirect=kind == "original")

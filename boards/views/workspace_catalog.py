@@ -163,7 +163,9 @@ def asset_file(request: HttpRequest, ws: str, asset_id: int, kind: str) -> HttpR
     asset = Asset.objects.filter(workspace=workspace, pk=asset_id).only("file", "thumbnail").first()
     if asset is None:
         raise Http404("No such image in this workspace.")
-    return serve_file(asset.file.name if kind == "original" else (asset.thumbnail.name or asset.file.name))
+    if kind == "original":
+        return serve_file(asset.file.name, redirect=True)
+    return serve_file(asset.thumbnail.name or asset.file.name)
 
 
 @login_required

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.files.base import ContentFile
+from django.urls import reverse
 from PIL import Image as PILImage
 from PIL import ImageDraw
 from playwright.sync_api import Page, expect
@@ -287,3 +288,25 @@ def test_the_batch_page_shows_review_counts(page: Page, url, login, manager, lab
     expect(row).to_contain_text("0%")
     expect(page.get_by_role("link", name="Open the editor")).to_be_visible()
     shoot("batch-counts-rejected")
+
+
+def test_the_editor_shows_an_original_kept_in_the_object_store(
+    page: Page, url, login, labeler, manager, reviewer, project, classes, s3_endpoint, s3_media, settings, shoot
+):
+    from config.settings import content_security_policy, s3_storage
+
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(s3_storage(s3_media, s3_endpoint, "us-east-1")[1])
+    upload = services.upload_images(
+        project=project, actor=manager, files=[ContentFile(scene(2), name="harbour-001.jpg")]
+    )
+    services.assign(batch=upload.batch, actor=manager, labeler=labeler, reviewer=reviewer)
+    image = Image.objects.get(batch=upload.batch)
+
+    login(labeler)
+    with page.expect_response(lambda r: r.url.startswith(s3_endpoint)) as from_store:
+        page.goto(url(reverse("annotate", args=["acme", "parcels", upload.batch.pk, image.pk])))
+    assert from_store.value.status == 200
+    shown = page.locator("#stage img")
+    expect(shown).to_be_visible()
+    page.wait_for_function("document.querySelector('#stage img').naturalWidth === 640")
+    shoot("editor-original-from-object-store")

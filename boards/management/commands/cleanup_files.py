@@ -81,9 +81,10 @@ class Command(BaseCommand):
         removed = young = 0
         size = 0
         for top in FOLDERS:
-            if not default_storage.exists(top):
+            try:  # an object store has no folders to check for: it lists none
+                projects, loose = default_storage.listdir(top)
+            except FileNotFoundError:
                 continue
-            projects, loose = default_storage.listdir(top)
             groups = ((f"{top}/{p}", list(_walk(f"{top}/{p}"))) for p in projects)  # one project's names at a time
             for folder, names in itertools.chain(groups, [(None, [f"{top}/{name}" for name in loose])]):
                 if not names:
