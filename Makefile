@@ -21,11 +21,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
+# The web server and, beside it, a background worker (exports), stopped together.
 run: setup
 	$(PY) manage.py migrate --noinput
 	PORT=$(PORT) $(PY) manage.py seed_demo
-	@echo "Serving on http://127.0.0.1:$(PORT)/"
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)/ with a background worker"
+	@$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 e2e-deps:

@@ -69,6 +69,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "board": "boards.view_project",
     "catalog": "boards.view_project",
     "export": "boards.view_project",
+    "tasks": "boards.view_project",
     "label": "boards.annotate_batch",
     "review": "boards.review_batch",
     "upload": "boards.upload_images",

@@ -2,6 +2,7 @@ from django.urls import path
 
 from boards import views
 from boards.views import catalog as catalog_views
+from boards.views import tasks as tasks_views
 
 P = "w/<slug:ws>/p/<slug:project>/"
 B = P + "batches/<int:batch_id>/"
@@ -14,6 +15,10 @@ urlpatterns = [
     path(P + "board/<slug:status>/more", views.column_more, name="column-more"),
     path(P + "upload/", views.upload, name="upload"),
     path(P + "export/", views.export_dataset, name="export"),
+    path(P + "export/start", tasks_views.export_start, name="export-start"),
+    path(P + "tasks/", tasks_views.tasks_page, name="tasks"),
+    path(P + "tasks/<int:task_id>/cancel", tasks_views.task_cancel, name="task-cancel"),
+    path(P + "tasks/<int:task_id>/download", tasks_views.task_download, name="task-download"),
     path(P + "import/", views.import_annotations, name="import"),
     path(B, views.batch_detail, name="batch"),
     path(B + "move", views.move, name="move"),

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "health_check",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "boards",
 ]
@@ -186,7 +188,7 @@ def s3_storage(bucket: str, endpoint_url: str, region: str) -> tuple[dict, str]:
         origin = f"https://{bucket}.s3.amazonaws.com" + (
             f" https://{bucket}.s3.{region}.amazonaws.com" if region else ""
         )
-    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}, os.getenv("S3_MEDIA_ORIGIN", origin)
+    return {"BACKEND": "core.storage.MediaS3Storage", "OPTIONS": options}, os.getenv("S3_MEDIA_ORIGIN", origin)
 
 
 if S3_BUCKET:
@@ -222,6 +224,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 
 # files (FILE_UPLOAD_TEMP_DIR), which uploads read and copy into storage in
 # chunks, so a request holds at most this much of what it carries in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 4 * 1024 * 1024)
+
+# Background work (exports) runs in workers: `manage.py db_worker` processes that take
+# tasks from the database (django-tasks with django-tasks-db), on any machine that
+# reaches it. A worker that stops beating for BACKGROUND_STALL_SECONDS (killed, out of
+# memory) has its task run again, BACKGROUND_ATTEMPTS runs in all, then failed.
+# Finished export archives are kept EXPORT_RETENTION_DAYS; exports of up to
+# EXPORT_STREAM_LIMIT images may also be downloaded at once, streamed as they are written.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+BACKGROUND_STALL_SECONDS = envint("BACKGROUND_STALL_SECONDS", 120)
+BACKGROUND_ATTEMPTS = envint("BACKGROUND_ATTEMPTS", 2)
+BACKGROUND_OPEN_PER_PERSON = envint("BACKGROUND_OPEN_PER_PERSON", 3)  # tasks one person may have waiting or running
+EXPORT_RETENTION_DAYS = envint("EXPORT_RETENTION_DAYS", 7)
+EXPORT_STREAM_LIMIT = envint("EXPORT_STREAM_LIMIT", 2000)
+EXPORT_TEMP_DIR = os.getenv("EXPORT_TEMP_DIR", "")  # where a worker writes an archive before storing it
+EXPORT_PAGE_SIZE = max(1, envint("EXPORT_PAGE_SIZE", 500))  # images read per query, and per progress step
 
 # Caches. "boards" holds the board's card numbers and rendered cards and boards;
 # its keys name the version of what they hold, so entries never go stale, they

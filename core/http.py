@@ -13,6 +13,7 @@ import mimetypes
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.http import content_disposition_header
 
 # Stored files are content-addressed: a name never gets other bytes, so a browser may keep them.
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -23,7 +24,9 @@ def json_error(message: str, status: int, code: str = "invalid") -> JsonResponse
     return JsonResponse({"error": {"message": message, "type": code}}, status=status)
 
 
-def serve_file(name: str, *, cache_control: str = IMMUTABLE, redirect: bool = False) -> HttpResponse:
+def serve_file(
+    name: str, *, cache_control: str = IMMUTABLE, redirect: bool = False, download_name: str = ""
+) -> HttpResponse:
     """Stream a stored file with the content type its name implies; 404 when storage has lost it.
 
     Callers check who may see the file first; this only reads it. The file is
@@ -31,15 +34,26 @@ def serve_file(name: str, *, cache_control: str = IMMUTABLE, redirect: bool = Fa
     ``redirect`` and files in an object store (``SERVE_ORIGINALS_BY_REDIRECT``), the
     answer is instead a redirect to a presigned URL of the file, valid
     ``S3_URL_SECONDS``: the bytes go from the store to the browser, not through the app.
+    A ``download_name`` makes it a download under that name, either way.
     """
     if redirect and settings.SERVE_ORIGINALS_BY_REDIRECT:
-        response = HttpResponseRedirect(default_storage.url(name))
+        parameters = {"ResponseContentDisposition": content_disposition(download_name)} if download_name else None
+        response = HttpResponseRedirect(default_storage.url(name, parameters=parameters))
         response["Cache-Control"] = f"private, max-age={max(0, min(60, settings.S3_URL_SECONDS // 2))}"
         return response
     try:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("The image file is missing from storage.") from None
-    response = FileResponse(handle, content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+    response = FileResponse(
+        handle,
+        content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        as_attachment=bool(download_name),
+        filename=download_name,
+    )
     response["Cache-Control"] = cache_control
     return response
+
+
+def content_disposition(filename: str) -> str:
+    return content_disposition_header(as_attachment=True, filename=filename)

@@ -24,6 +24,7 @@ from accounts.models import ApiKey
 from accounts.roles import Role
 from boards import services
 from boards.models import AnnotationState, Batch, BatchStatus, LabelClass
+from boards.services import background
 from tests.factories import BatchFactory, ImageFactory, MembershipFactory, UserFactory, jpeg_bytes, set_images
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +79,10 @@ VIEWS: dict[str, View] = {
     "column-more": View(get=("offset", *BOARD)),
     "upload": View(post=("batch", "name", "files")),
     "export": View(get=("batch", "format", "split", "seed"), base_get={"format": "coco"}),
+    "export-start": View(post=("batch", "format", "split", "seed", "run"), base_post={"run": "background"}),
+    "tasks": View(methods=("GET",)),
+    "task-cancel": View(methods=("POST",)),
+    "task-download": View(methods=("GET",)),
     "import": View(post=("files", "create_classes", "outside", "overwrite")),
     "batch": View(get=("page",)),
     "move": View(
@@ -250,6 +255,7 @@ class World:
     label: LabelClass
     api_key_id: int
     job_id: int
+    task_id: int
 
     def batch(self, which: str) -> Batch:
         return self.batches[which]
@@ -267,6 +273,7 @@ class World:
             "label_id": self.label.pk,
             "key_id": self.api_key_id,
             "job_id": self.job_id,
+            "task_id": self.task_id,
             "status": "unassigned",
             "name": "assign",
             "kind": "thumb",
@@ -312,6 +319,7 @@ def world(project, manager, labeler, reviewer, make_key, settings) -> World:
         label=label,
         api_key_id=ApiKey.objects.get(name="spare key").pk,
         job_id=result.job.pk,
+        task_id=background.start_export(project=project, actor=manager, fmt="coco").pk,
     )
 
 

@@ -2,7 +2,7 @@
 
 Each format's files are written by its module (``dataset_members``, COCO's
 ``dataset_json``), found through ``registry``; what streams here is a generator
-of ``bytes`` chunks for a ``StreamingHttpResponse``. Images are read in pages of ``CHUNK`` rows (by
+of ``bytes`` chunks for a ``StreamingHttpResponse``. Images are read in pages of ``EXPORT_PAGE_SIZE`` rows (by
 primary key), their boxes fetched one page at a time, and archives are written
 through ``zipfile`` into a small buffer that is emptied after every member:
 memory stays flat however many images the dataset holds. Image files go in
@@ -15,9 +15,10 @@ import logging
 import posixpath
 import random
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
@@ -30,7 +31,6 @@ from core.filenames import safe_filename
 
 log = logging.getLogger(__name__)
 
-CHUNK = 500
 COPY_CHUNK = 64 * 1024
 SPLITS = ("train", "valid", "test")
 FORMATS = registry.EXPORT_NAMES
@@ -103,6 +103,8 @@ class Export:
     images: QuerySet[Image]
     classes: list[str]
     splits: dict[int, str] | None = None
+    # Told how many more images were written, after each page (a background export's progress).
+    progress: Callable[[int], None] | None = None
 
     @classmethod
     def of(cls, project: Project, *, batch: Batch | None = None, ratio=None, seed: int = 0) -> Export:
@@ -117,12 +119,12 @@ class Export:
         return [s for s in SPLITS if s in set(self.splits.values())] if self.splits else ()
 
     def pages(self, only_split: str | None = None) -> Iterator[list[tuple[Image, list[Box]]]]:
-        """Images with their boxes, ``CHUNK`` at a time, by primary key."""
+        """Images with their boxes, ``EXPORT_PAGE_SIZE`` at a time, by primary key."""
         images = self.images.only("pk", "file", "width", "height", "original_filename").order_by("pk")
         labels = dict(LabelClass.objects.filter(project=self.project).values_list("pk", "name"))
         after = 0
         while True:
-            page = list(images.filter(pk__gt=after)[:CHUNK])
+            page = list(images.filter(pk__gt=after)[: settings.EXPORT_PAGE_SIZE])
             if not page:
                 return
             after = page[-1].pk
@@ -133,6 +135,8 @@ class Export:
             for image_id, label_id, x, y, w, h in rows.values_list("image_id", "label_id", "x", "y", "width", "height"):
                 boxes[image_id].append(Box(label=labels.get(label_id, str(label_id)), x=x, y=y, width=w, height=h))
             yield [(image, boxes[image.pk]) for image in page]
+            if self.progress is not None:
+                self.progress(len(page))
 
     def rows(self, only_split: str | None = None) -> Iterator[tuple[Image, list[Box], str]]:
         """Images with boxes and a file name unique in the archive (``name_<id>.jpg`` on a clash)."""

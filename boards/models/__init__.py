@@ -6,10 +6,12 @@ modules: ``assets`` (the workspace catalog's datasets and stored files),
 ``choices`` (the stored choices and limits), ``projects`` (project, label
 classes, tags), ``batches`` (the batch state machine, jobs, events), ``images``
 (a project's images, annotations, review marks), ``counts`` (a card's image
-counts) and ``queue`` (the label queue's entries and reservations).
+counts), ``queue`` (the label queue's entries and reservations) and ``background`` (exports
+and other work done by a worker).
 """
 
 from boards.models.assets import Asset, Dataset  # noqa: F401
+from boards.models.background import BackgroundTask, TaskKind, TaskStatus  # noqa: F401
 from boards.models.batches import (  # noqa: F401
     Batch,
     BatchEvent,

@@ -11,7 +11,6 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +18,6 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DatabaseError, connection
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 
 from boards.models import Asset, Image
 from core.errors import StorageRefused
@@ -118,9 +116,6 @@ def _replace_file(path: str, content) -> None:
         raise
 
 
-REFRESH_AFTER = timedelta(hours=1)  # well inside cleanup_files's shortest sensible grace period
-
-
 def _write_file(item: tuple[str, Any]) -> bool:
     """Store one file (bytes or a binary file) at its content-addressed name; False if it was already there.
 
@@ -136,11 +131,9 @@ def _write_file(item: tuple[str, Any]) -> bool:
             return False
         _replace_file(path, content)
         return True
-    # An object store writes an object whole or not at all: one at the name holds its bytes.
-    # One that may be an orphan old enough for cleanup_files is written again, which makes
-    # it fresh, so that the grace period covers it until this upload commits.
-    if default_storage.exists(name) and timezone.now() - default_storage.get_modified_time(name) < REFRESH_AFTER:
-        return False
+    # An object store: the object is written (whole or not at all) without first asking whether one is
+    # there. Uploads write only pictures their workspace does not hold, so one rarely is; asking would
+    # double the requests, and writing again makes an orphan fresh for cleanup_files's grace period.
     if isinstance(content, bytes | bytearray | memoryview):
         content = ContentFile(bytes(content))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -207,7 +208,14 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     if batch_id is not None:
         batch = selectors.batch_in(project_obj, batch_id)
     fmt = params.text(request.GET, "format", label="The format", limit=20)
-    context = {"project": project_obj, "batch": batch, "formats": export.FORMATS, "params": request.GET}
+    context = {
+        "project": project_obj,
+        "batch": batch,
+        "formats": export.FORMATS,
+        "params": request.GET,
+        "stream_limit": settings.EXPORT_STREAM_LIMIT,
+        "retention_days": settings.EXPORT_RETENTION_DAYS,
+    }
     if batch is not None and batch.status != BatchStatus.DATASET:
         messages.error(request, "Only a batch in the Dataset column can be exported.")
         return render(request, "boards/export.html", context, status=409)
@@ -222,6 +230,15 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         messages.error(request, getattr(exc, "message", str(exc)))
         return render(request, "boards/export.html", context, status=400)
     job = export.Export.of(project_obj, batch=batch, ratio=ratio, seed=seed)
+    count = job.images.count()
+    if count > settings.EXPORT_STREAM_LIMIT:
+        messages.error(
+            request,
+            f"{count} images are more than a download streams at once ({settings.EXPORT_STREAM_LIMIT}): "
+            "prepare this export in the background instead.",
+        )
+        context["count"] = count
+        return render(request, "boards/export.html", context, status=409)
     try:
         export.check_files(job, fmt)  # a missing file is refused here, not found half-way through the zip
     except ServiceError as exc:

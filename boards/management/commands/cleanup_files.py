@@ -8,6 +8,9 @@ image checks the bytes before it trusts them, but they take space. So do the
 removes both under the media storage's ``images/`` and ``thumbs/`` once they
 are older than a grace period, so that uploads still on their way to their
 commit are left alone (an upload that reuses such a file refreshes its time).
+It also deletes export archives past their retention, and archives under
+``exports/`` that no task names (a worker stopped between storing one and
+recording it), once older than the grace period.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.utils import timezone
 
-from boards.models import Asset, Image
+from boards.models import Asset, BackgroundTask, Image
+from boards.services import background
 
 FOLDERS = ("images", "thumbs")
 
@@ -102,6 +106,12 @@ class Command(BaseCommand):
                         self.stdout.write(("would delete " if dry_run else "deleting ") + name)
                     if not dry_run:
                         default_storage.delete(name)
+        if not dry_run:
+            expired = background.purge_expired_exports()
+            if expired:
+                self.stdout.write(f"Deleted {expired} export archive{'' if expired == 1 else 's'} past retention.")
+        orphans = self._orphan_exports(cutoff, dry_run=dry_run, verbosity=verbosity)
+        removed += orphans
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
             f"{verb} {removed} file{'' if removed == 1 else 's'} ({size / 1e6:.1f} MB) that no image names, "
@@ -112,3 +122,22 @@ class Command(BaseCommand):
                 f"Left {young} newer file{'' if young == 1 else 's'} that no image names yet: "
                 "uploads may still be storing them."
             )
+
+    def _orphan_exports(self, cutoff, *, dry_run: bool, verbosity: int) -> int:
+        """Export archives no finished task names (a worker killed between storing one and saying
+        so), older than the grace period; how many."""
+        kept = set(BackgroundTask.objects.exclude(file="").values_list("file", flat=True))
+        try:
+            names = list(_walk(background.EXPORT_FOLDER))
+        except FileNotFoundError:
+            return 0
+        gone = 0
+        for name in names:
+            if name in kept or default_storage.get_modified_time(name) > cutoff:
+                continue
+            gone += 1
+            if verbosity >= 2 or dry_run:
+                self.stdout.write(("would delete " if dry_run else "deleting ") + name)
+            if not dry_run:
+                default_storage.delete(name)
+        return gone

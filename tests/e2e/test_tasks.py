@@ -1,0 +1,47 @@
+"""A viewer prepares a large export in the background, watches it on the Tasks page and downloads it."""
+
+from __future__ import annotations
+
+import zipfile
+
+from playwright.sync_api import Page, expect
+
+from boards.models import Annotation, BatchStatus, LabelClass, ReviewState
+from tests.factories import BatchFactory, ImageFactory
+from tests.test_background_exports import work_off
+
+
+def test_a_viewer_prepares_an_export_in_the_background_and_downloads_it(
+    page: Page, url, login, viewer, project, settings, shoot
+):
+    settings.EXPORT_STREAM_LIMIT = 3
+    car = LabelClass.objects.create(project=project, name="car", color="#dc2626")
+    batch = BatchFactory(project=project, name="Harbour, week 12", status=BatchStatus.DATASET)
+    for n in range(5):
+        image = ImageFactory(project=project, batch=batch, original_filename=f"quay-{n}.jpg")
+        image.review_state = ReviewState.APPROVED
+        image.save(update_fields=["review_state"])
+        Annotation.objects.create(image=image, label=car, x=1, y=2, width=10, height=8)
+
+    login(viewer)
+    page.goto(url("/w/acme/p/parcels/export/"))
+    expect(page.get_by_text("5 images")).to_be_visible()
+    expect(page.get_by_role("button", name="Download now")).to_have_count(0)  # too many to stream
+    page.get_by_label("YOLO (zip: images, labels, data.yaml)").check()
+    shoot("export-large")
+    page.get_by_role("button", name="Prepare in the background").click()
+    page.wait_for_url(url("/w/acme/p/parcels/tasks/"))
+    row = page.locator("tr.task-queued")
+    expect(row).to_contain_text("Waiting for a worker")
+    shoot("tasks-queued")
+
+    work_off()  # a worker takes it; the page, polling, shows the result without a reload
+    done = page.locator("tr.task-done")
+    expect(done).to_contain_text("5 of 5 images", timeout=10_000)
+    link = done.get_by_role("link", name="Download parcels-dataset-yolo.zip")
+    shoot("tasks-done")
+    with page.expect_download() as download:
+        link.click()
+    archive = zipfile.ZipFile(download.value.path())
+    labels = sorted(n for n in archive.namelist() if n.startswith("labels/"))
+    assert labels == [f"labels/quay-{n}.txt" for n in range(5)]
