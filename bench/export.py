@@ -35,6 +35,7 @@ from _harness import ROOT, bench_env, setup_django, status_kb, temp_var_dir
 
 TARGET_MB = 200
 WORKER_TARGET_MB = 250
+LINKS_PER_FILE = 50_000
 
 
 def peak_rss_mb() -> float:
@@ -96,6 +97,9 @@ def run(args, var: Path) -> None:
             rows = []
             for n in range(start, min(start + 2000, args.images)):
                 name = f"images/bench/{n:06d}.jpg"
+                if n % LINKS_PER_FILE == 0 and n:  # a file system allows some 65,000 links to one file
+                    source = folder / f"source-{n}.jpg"
+                    source.write_bytes(buffer.getvalue())
                 os.link(source, media / name)
                 rows.append(
                     Image(

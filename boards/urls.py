@@ -17,6 +17,7 @@ urlpatterns = [
     path(P + "export/", views.export_dataset, name="export"),
     path(P + "export/start", tasks_views.export_start, name="export-start"),
     path(P + "tasks/", tasks_views.tasks_page, name="tasks"),
+    path(P + "tasks/<int:task_id>/", tasks_views.task_detail, name="task"),
     path(P + "tasks/<int:task_id>/cancel", tasks_views.task_cancel, name="task-cancel"),
     path(P + "tasks/<int:task_id>/download", tasks_views.task_download, name="task-download"),
     path(P + "import/", views.import_annotations, name="import"),

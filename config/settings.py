@@ -225,7 +225,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 
 # chunks, so a request holds at most this much of what it carries in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 4 * 1024 * 1024)
 
-# Background work (exports) runs in workers: `manage.py db_worker` processes that take
+# Background work (exports, large imports) runs in workers: `manage.py db_worker` processes that take
 # tasks from the database (django-tasks with django-tasks-db), on any machine that
 # reaches it. A worker that stops beating for BACKGROUND_STALL_SECONDS (killed, out of
 # memory) has its task run again, BACKGROUND_ATTEMPTS runs in all, then failed.
@@ -237,6 +237,7 @@ BACKGROUND_ATTEMPTS = envint("BACKGROUND_ATTEMPTS", 2)
 BACKGROUND_OPEN_PER_PERSON = envint("BACKGROUND_OPEN_PER_PERSON", 3)  # tasks one person may have waiting or running
 EXPORT_RETENTION_DAYS = envint("EXPORT_RETENTION_DAYS", 7)
 EXPORT_STREAM_LIMIT = envint("EXPORT_STREAM_LIMIT", 2000)
+IMPORT_INLINE_FILES = envint("IMPORT_INLINE_FILES", 1000)  # more annotation files are imported in the background
 EXPORT_TEMP_DIR = os.getenv("EXPORT_TEMP_DIR", "")  # where a worker writes an archive before storing it
 EXPORT_PAGE_SIZE = max(1, envint("EXPORT_PAGE_SIZE", 500))  # images read per query, and per progress step
 

@@ -81,9 +81,10 @@ VIEWS: dict[str, View] = {
     "export": View(get=("batch", "format", "split", "seed"), base_get={"format": "coco"}),
     "export-start": View(post=("batch", "format", "split", "seed", "run"), base_post={"run": "background"}),
     "tasks": View(methods=("GET",)),
+    "task": View(methods=("GET",)),
     "task-cancel": View(methods=("POST",)),
     "task-download": View(methods=("GET",)),
-    "import": View(post=("files", "create_classes", "outside", "overwrite")),
+    "import": View(post=("files", "create_classes", "outside", "overwrite", "background")),
     "batch": View(get=("page",)),
     "move": View(
         post=(

@@ -1,4 +1,4 @@
-"""Long work done by a worker rather than in a request: exports (and, in turn, imports).
+"""Long work done by a worker rather than in a request: exports, and imports of many annotation files.
 
 A ``BackgroundTask`` is what a person sees on the project's Tasks page: what was asked, by whom,
 how far it got (``done`` of ``total``), how it ended, and for an export the archive to download
@@ -20,6 +20,7 @@ from boards.models.projects import Project
 
 class TaskKind(models.TextChoices):
     EXPORT = "export", "Export"
+    IMPORT = "import", "Import"
 
 
 class TaskStatus(models.TextChoices):

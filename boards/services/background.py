@@ -19,6 +19,9 @@ import logging
 import os
 import socket
 import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,12 +38,15 @@ from boards.formats import export as export_format
 from boards.formats import registry
 from boards.models import Batch, BatchStatus, LabelClass, Project
 from boards.models.background import OPEN_STATUSES, BackgroundTask, TaskKind, TaskStatus
-from core.errors import NotAllowed, ServiceError, WrongState
+from boards.services.importing import import_annotation_files
+from core.errors import InvalidInput, NotAllowed, ServiceError, WrongState
 from core.filenames import safe_filename
+from core.permissions import require
 
 log = logging.getLogger("boards.background")
 
 EXPORT_FOLDER = "exports"
+IMPORT_FOLDER = "imports"  # an import's files, kept until its worker has read them
 SNAPSHOT_TRIES = 3
 
 
@@ -67,12 +73,7 @@ def start_export(
     if batch is not None and batch.status != BatchStatus.DATASET:
         raise WrongState("Only a batch in the Dataset column can be exported.")
     reap_stalled()
-    open_ones = BackgroundTask.objects.filter(project=project, started_by=actor, status__in=OPEN_STATUSES).count()
-    if open_ones >= settings.BACKGROUND_OPEN_PER_PERSON:
-        raise WrongState(
-            f"You already have {open_ones} tasks waiting or running in this project; "
-            "start another once one of them has finished (or cancel one)."
-        )
+    _check_room(project, actor)
     params = {
         "format": fmt,
         "batch": batch.pk if batch else None,
@@ -89,6 +90,51 @@ def start_export(
 def run_background_task(task_id: int) -> None:
     """What a worker (``manage.py db_worker``) is handed: the id of the task to run."""
     run_task(task_id)
+
+
+def start_import(
+    *,
+    project: Project,
+    actor: User,
+    files: Sequence[tuple[str, bytes]],
+    create_classes: bool = False,
+    clip: bool = True,
+    overwrite: bool = False,
+) -> BackgroundTask:
+    """Queue an import of annotation files for a worker: the files are kept in storage (one zip)
+    until it has run; the report is the one ``import_annotation_files`` gives."""
+    require(actor, "boards.manage_project", project, message="Only the project's managers and owners may import.")
+    if not files:
+        raise InvalidInput("Choose the annotation files to import.")
+    reap_stalled()
+    _check_room(project, actor)
+    with tempfile.TemporaryFile() as temp:
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for n, (name, data) in enumerate(files):
+                bundle.writestr(f"{n:06d}/{name}", data)
+        temp.seek(0)
+        with transaction.atomic():
+            task = BackgroundTask.objects.create(
+                project=project,
+                kind=TaskKind.IMPORT,
+                started_by=actor,
+                total=len(files),
+                params={"files": len(files), "create_classes": create_classes, "clip": clip, "overwrite": overwrite},
+            )
+            name = default_storage.save(f"{IMPORT_FOLDER}/{project.pk}/{task.pk}.zip", File(temp, "files.zip"))
+            task.params["bundle"] = name
+            task.save(update_fields=["params"])
+            _enqueue(task)
+    return task
+
+
+def _check_room(project: Project, actor: User) -> None:
+    open_ones = BackgroundTask.objects.filter(project=project, started_by=actor, status__in=OPEN_STATUSES).count()
+    if open_ones >= settings.BACKGROUND_OPEN_PER_PERSON:
+        raise WrongState(
+            f"You already have {open_ones} tasks waiting or running in this project; "
+            "start another once one of them has finished (or cancel one)."
+        )
 
 
 def _enqueue(task: BackgroundTask) -> None:
@@ -312,7 +358,35 @@ def _run_export(task: BackgroundTask) -> None:
     )
 
 
-RUNNERS = {TaskKind.EXPORT: _run_export}
+def _run_import(task: BackgroundTask) -> None:
+    """Read the kept files, import them (one transaction, as in a request), record the report.
+
+    Progress counts the files read; the writing that follows is one transaction, so it shows as a
+    whole (and a cancel asked then waits for it). The kept files are deleted however it ends."""
+    params = task.params
+    try:
+        with default_storage.open(params["bundle"], "rb") as kept, zipfile.ZipFile(kept) as bundle:
+            files = [(member.split("/", 1)[1], bundle.read(member)) for member in sorted(bundle.namelist())]
+        _beat(task, 0, total=len(files))
+        report = import_annotation_files(
+            project=task.project,
+            actor=task.started_by,
+            files=files,
+            create_classes=params["create_classes"],
+            clip=params["clip"],
+            overwrite=params["overwrite"],
+            progress=lambda read: _beat(task, read),
+        )
+        summary = asdict(report)
+        if report.errors:
+            _end(task, TaskStatus.FAILED, report=summary, error="Malformed files: nothing was imported.")
+        else:
+            _end(task, TaskStatus.DONE, report=summary, done=len(files))
+    finally:
+        default_storage.delete(params["bundle"])
+
+
+RUNNERS = {TaskKind.EXPORT: _run_export, TaskKind.IMPORT: _run_import}
 
 
 # --- archives ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -76,7 +76,12 @@ class _ImageIndex:
         return None, f"No image of this project is named like “{os.path.basename(shown)}”."
 
 
-def _read_import_files(files: Sequence[tuple[str, bytes]], index: _ImageIndex, report: ImportReport) -> list[_Wanted]:
+PROGRESS_EVERY = 200
+
+
+def _read_import_files(
+    files: Sequence[tuple[str, bytes]], index: _ImageIndex, report: ImportReport, progress=None
+) -> list[_Wanted]:
     """Parse every file; malformed ones go to ``report.errors``, unmatched ones to ``report.skipped``."""
     texts: list[tuple[str, str | bytes]] = []
     for name, data in files:
@@ -90,7 +95,9 @@ def _read_import_files(files: Sequence[tuple[str, bytes]], index: _ImageIndex, r
             report.errors.append(ImportLine(file=name, reason="This is not a UTF-8 text file."))
     classes = _read_class_names(texts, report)
     wanted: list[_Wanted] = []
-    for name, text in texts:
+    for read, (name, text) in enumerate(texts, start=1):
+        if progress is not None and read % PROGRESS_EVERY == 0:
+            progress(read)
         if registry.names_format(name) is not None:
             continue
         try:
@@ -98,6 +105,8 @@ def _read_import_files(files: Sequence[tuple[str, bytes]], index: _ImageIndex, r
                 _want(found, index, report, wanted)
         except AnnotationFormatError as exc:
             report.errors.append(ImportLine(file=name, reason=str(exc)))
+    if progress is not None:
+        progress(len(files))
     return wanted
 
 
@@ -138,6 +147,7 @@ def import_annotation_files(
     create_classes: bool = False,
     clip: bool = True,
     overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import annotation files (VOC XML, COCO JSON, YOLO txt with its class names) into a project's images.
 
@@ -148,11 +158,14 @@ def import_annotation_files(
     (and ``overwrite`` is off), a class is unknown (and ``create_classes`` is
     off), or a box reaches outside the image (clipped when ``clip``, refused
     when not; a box wholly outside is always refused).
+
+    ``progress`` is told how many files have been read so far, every ``PROGRESS_EVERY`` files and
+    once all are, before anything is written (a background import's progress).
     """
     only_managers = "Only the project's managers and owners may import annotations."
     require(actor, "boards.manage_project", project, message=only_managers)
     report = ImportReport()
-    wanted = _read_import_files(files, _ImageIndex(project), report)
+    wanted = _read_import_files(files, _ImageIndex(project), report, progress)
     if report.errors:
         return report
     with transaction.atomic():

@@ -25,6 +25,7 @@ from boards.models import (
     LabelClass,
     Project,
 )
+from boards.services import background
 from core import params
 from core.errors import InvalidInput, ServiceError
 
@@ -261,22 +262,29 @@ MAX_IMPORT_FILES = 50_000
 def import_annotations(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     """Upload annotation files for the project's images; the answer is the import's report."""
     project_obj = _managed_project(request, ws, project, doing="import annotations")
-    context: dict = {"project": project_obj}
+    context: dict = {"project": project_obj, "inline_limit": settings.IMPORT_INLINE_FILES}
     if request.method == "POST":
         uploads = request.FILES.getlist("files")
         if not uploads:
             messages.error(request, "Choose the annotation files to import.")
             return render(request, "boards/import.html", context, status=400)
         files = [(upload.name, upload.read()) for upload in uploads[:MAX_IMPORT_FILES]]
+        options = {
+            "create_classes": params.boolean(request.POST, "create_classes", label="Create classes"),
+            "clip": params.choice(request.POST, "outside", ("clip", "refuse"), default="clip") == "clip",
+            "overwrite": params.boolean(request.POST, "overwrite", label="Overwrite"),
+        }
+        later = params.boolean(request.POST, "background", label="In the background")
         try:
-            report = services.import_annotation_files(
-                project=project_obj,
-                actor=request.user,
-                files=files,
-                create_classes=params.boolean(request.POST, "create_classes", label="Create classes"),
-                clip=params.choice(request.POST, "outside", ("clip", "refuse"), default="clip") == "clip",
-                overwrite=params.boolean(request.POST, "overwrite", label="Overwrite"),
-            )
+            if later or len(files) > settings.IMPORT_INLINE_FILES:
+                background.start_import(project=project_obj, actor=request.user, files=files, **options)
+                messages.success(
+                    request,
+                    f"The import of {len(files)} file{pluralize(len(files))} is queued: a worker reads them, "
+                    "and its report appears here.",
+                )
+                return redirect("tasks", project_obj.workspace.slug, project_obj.slug)
+            report = services.import_annotation_files(project=project_obj, actor=request.user, files=files, **options)
         except ServiceError as exc:
             messages.error(request, exc.message)
             return render(request, "boards/import.html", context, status=exc.status)

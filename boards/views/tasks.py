@@ -1,4 +1,4 @@
-"""The project's Tasks page: exports (and other long work) done by workers, with their progress.
+"""The project's Tasks page: exports and large imports done by workers, with their progress.
 
 Anyone who may see the project sees its tasks, starts an export and downloads a finished archive
 while it is kept; the person who started a task, or a manager, may cancel it. The list refreshes
@@ -60,6 +60,16 @@ def tasks_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     context = {"project": project_obj, "tasks": tasks, "polling": any(t.is_open for t in tasks)}
     template = "boards/tasks.html#task-list" if request.htmx else "boards/tasks.html"
     return render(request, template, context)
+
+
+@login_required
+@require_GET
+def task_detail(request: HttpRequest, ws: str, project: str, task_id: int) -> HttpResponse:
+    """One task: what was asked, how far it got, and an import's report."""
+    project_obj = _project(request, ws, project)
+    task = _task(project_obj, task_id)
+    report = task.report if task.kind == "import" and task.report else None
+    return render(request, "boards/task.html", {"project": project_obj, "task": task, "report": report})
 
 
 @login_required

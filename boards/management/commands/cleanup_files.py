@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from boards.models import Asset, BackgroundTask, Image
+from boards.models.background import OPEN_STATUSES
 from boards.services import background
 
 FOLDERS = ("images", "thumbs")
@@ -125,12 +126,19 @@ class Command(BaseCommand):
 
     def _orphan_exports(self, cutoff, *, dry_run: bool, verbosity: int) -> int:
         """Export archives no finished task names (a worker killed between storing one and saying
-        so), older than the grace period; how many."""
+        so), and kept import files no waiting or running task still needs, older than the grace
+        period; how many."""
         kept = set(BackgroundTask.objects.exclude(file="").values_list("file", flat=True))
-        try:
-            names = list(_walk(background.EXPORT_FOLDER))
-        except FileNotFoundError:
-            return 0
+        kept |= {
+            params.get("bundle")
+            for params in BackgroundTask.objects.filter(status__in=OPEN_STATUSES).values_list("params", flat=True)
+        }
+        names = []
+        for folder in (background.EXPORT_FOLDER, background.IMPORT_FOLDER):
+            try:
+                names += _walk(folder)
+            except FileNotFoundError:
+                continue
         gone = 0
         for name in names:
             if name in kept or default_storage.get_modified_time(name) > cutoff:
