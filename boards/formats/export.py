@@ -11,6 +11,7 @@ stored, never recompressed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 import random
@@ -25,6 +26,7 @@ from django.db.models import QuerySet
 from boards.formats import registry
 from boards.formats.base import AnnotationFormatError, Member
 from boards.formats.box import Box
+from boards.formats.spilled_zip import SpillingZipFile
 from boards.models import Annotation, Batch, BatchStatus, Image, LabelClass, Project, ReviewState
 from core.errors import WrongState
 from core.filenames import safe_filename
@@ -140,16 +142,21 @@ class Export:
 
     def rows(self, only_split: str | None = None) -> Iterator[tuple[Image, list[Box], str]]:
         """Images with boxes and a file name unique in the archive (``name_<id>.jpg`` on a clash)."""
-        seen: set[str] = set()
+        seen: set[int] = set()  # names written, as 8-byte digests: a 100,000-image export keeps 5 MB, not 12
         for page in self.pages(only_split):
             for image, boxes in page:
                 suffix = posixpath.splitext(image.file.name)[1] or ".jpg"
                 name = safe_filename(image.original_filename) or f"image_{image.pk}{suffix}"
-                if name.lower() in seen:
+                if _digest(name) in seen:
                     stem, dot, ext = name.rpartition(".")
                     name = f"{stem}_{image.pk}.{ext}" if dot else f"{name}_{image.pk}"
-                seen.add(name.lower())
+                seen.add(_digest(name))
                 yield image, boxes, name
+
+
+def _digest(name: str) -> int:
+    """A name as an archive compares them (case aside), in 8 bytes."""
+    return int.from_bytes(hashlib.blake2b(name.lower().encode(), digest_size=8).digest(), "little")
 
 
 # --- streaming zip ---------------------------------------------------------------
@@ -208,7 +215,7 @@ def _stored_chunks(member: Member) -> Iterator[bytes]:
 
 
 def _zip_pieces(pipe: _Pipe, members: Iterable[Member]) -> Iterator[bytes]:
-    with zipfile.ZipFile(pipe, "w", allowZip64=True) as archive:
+    with SpillingZipFile(pipe, "w", allowZip64=True) as archive:
         for member in members:
             if member.storage_name is not None:
                 info = zipfile.ZipInfo(member.name, date_time=(1980, 1, 1, 0, 0, 0))
