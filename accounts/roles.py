@@ -70,6 +70,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "catalog": "boards.view_project",
     "export": "boards.view_project",
     "tasks": "boards.view_project",
+    "buckets": "boards.manage_project",
     "label": "boards.annotate_batch",
     "review": "boards.review_batch",
     "upload": "boards.upload_images",

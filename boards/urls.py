@@ -1,6 +1,7 @@
 from django.urls import path
 
 from boards import views
+from boards.views import buckets as bucket_views
 from boards.views import catalog as catalog_views
 from boards.views import tasks as tasks_views
 
@@ -17,6 +18,9 @@ urlpatterns = [
     path(P + "export/", views.export_dataset, name="export"),
     path(P + "export/start", tasks_views.export_start, name="export-start"),
     path(P + "tasks/", tasks_views.tasks_page, name="tasks"),
+    path(P + "buckets/", bucket_views.buckets_page, name="buckets"),
+    path(P + "buckets/<int:source_id>/import", bucket_views.bucket_import, name="bucket-import"),
+    path(P + "buckets/<int:source_id>/remove", bucket_views.bucket_remove, name="bucket-remove"),
     path(P + "tasks/<int:task_id>/", tasks_views.task_detail, name="task"),
     path(P + "tasks/<int:task_id>/cancel", tasks_views.task_cancel, name="task-cancel"),
     path(P + "tasks/<int:task_id>/download", tasks_views.task_download, name="task-download"),

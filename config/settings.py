@@ -241,6 +241,14 @@ IMPORT_INLINE_FILES = envint("IMPORT_INLINE_FILES", 1000)  # more annotation fil
 EXPORT_TEMP_DIR = os.getenv("EXPORT_TEMP_DIR", "")  # where a worker writes an archive before storing it
 EXPORT_PAGE_SIZE = max(1, envint("EXPORT_PAGE_SIZE", 500))  # images read per query, and per progress step
 
+# Bucket imports: a project's managers connect S3-compatible buckets to import images
+# from. Their credentials are stored encrypted with FIELD_ENCRYPTION_KEY (a Fernet key;
+# derived from SECRET_KEY when unset). An endpoint on a private, loopback or link-local
+# address (the server's own network) is refused unless BUCKET_PRIVATE_ENDPOINTS is on.
+FIELD_ENCRYPTION_KEY = os.getenv("FIELD_ENCRYPTION_KEY", "")
+BUCKET_PRIVATE_ENDPOINTS = envbool("BUCKET_PRIVATE_ENDPOINTS", "0")
+BUCKET_IMPORT_CHUNK = envint("BUCKET_IMPORT_CHUNK", 50)  # objects fetched and stored per step
+
 # Caches. "boards" holds the board's card numbers and rendered cards and boards;
 # its keys name the version of what they hold, so entries never go stale, they
 # only stop being asked for. "default" holds the API's rate-limit counters.

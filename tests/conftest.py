@@ -187,3 +187,20 @@ def s3_media(s3_endpoint, settings):
     settings.STORAGES = {**settings.STORAGES, "default": storage}
     settings.SERVE_ORIGINALS_BY_REDIRECT = True
     return bucket
+
+
+@pytest.fixture
+def remote(s3_endpoint, settings):
+    """A bucket of someone else's: three photos under photos/, a broken one, a text file, and one
+    photo outside the prefix."""
+    from tests.services import new_bucket, s3_client
+
+    settings.BUCKET_PRIVATE_ENDPOINTS = True  # the S3 server runs on loopback here
+    name = new_bucket(s3_endpoint)
+    client = s3_client(s3_endpoint)
+    for n in range(3):
+        client.put_object(Bucket=name, Key=f"photos/dock-{n}.jpg", Body=jpeg_bytes(96, 72, (40 * n, 120, 200)))
+    client.put_object(Bucket=name, Key="photos/torn.jpg", Body=jpeg_bytes(96, 72)[:200])
+    client.put_object(Bucket=name, Key="photos/readme.txt", Body=b"not an image")
+    client.put_object(Bucket=name, Key="elsewhere/other.jpg", Body=jpeg_bytes(96, 72, (1, 2, 3)))
+    return {"endpoint": s3_endpoint, "bucket": name, "client": client}

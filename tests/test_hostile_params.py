@@ -23,7 +23,7 @@ from django.urls.converters import IntConverter
 from accounts.models import ApiKey
 from accounts.roles import Role
 from boards import services
-from boards.models import AnnotationState, Batch, BatchStatus, LabelClass
+from boards.models import AnnotationState, Batch, BatchStatus, BucketSource, LabelClass
 from boards.services import background
 from tests.factories import BatchFactory, ImageFactory, MembershipFactory, UserFactory, jpeg_bytes, set_images
 
@@ -82,6 +82,9 @@ VIEWS: dict[str, View] = {
     "export-start": View(post=("batch", "format", "split", "seed", "run"), base_post={"run": "background"}),
     "tasks": View(methods=("GET",)),
     "task": View(methods=("GET",)),
+    "buckets": View(post=("name", "endpoint_url", "region", "bucket", "prefix", "access_key", "secret_key")),
+    "bucket-import": View(post=("batch_name",), methods=("POST",)),
+    "bucket-remove": View(methods=("POST",)),
     "task-cancel": View(methods=("POST",)),
     "task-download": View(methods=("GET",)),
     "import": View(post=("files", "create_classes", "outside", "overwrite", "background")),
@@ -257,6 +260,7 @@ class World:
     api_key_id: int
     job_id: int
     task_id: int
+    source_id: int
 
     def batch(self, which: str) -> Batch:
         return self.batches[which]
@@ -275,6 +279,7 @@ class World:
             "key_id": self.api_key_id,
             "job_id": self.job_id,
             "task_id": self.task_id,
+            "source_id": self.source_id,
             "status": "unassigned",
             "name": "assign",
             "kind": "thumb",
@@ -321,6 +326,9 @@ def world(project, manager, labeler, reviewer, make_key, settings) -> World:
         api_key_id=ApiKey.objects.get(name="spare key").pk,
         job_id=result.job.pk,
         task_id=background.start_export(project=project, actor=manager, fmt="coco").pk,
+        source_id=BucketSource.objects.create(
+            project=project, name="cam", bucket="photos", access_key="x", secret_key="x", key_hint="x"
+        ).pk,
     )
 
 

@@ -7,7 +7,7 @@ modules: ``assets`` (the workspace catalog's datasets and stored files),
 classes, tags), ``batches`` (the batch state machine, jobs, events), ``images``
 (a project's images, annotations, review marks), ``counts`` (a card's image
 counts), ``queue`` (the label queue's entries and reservations) and ``background`` (exports
-and other work done by a worker).
+and other work done by a worker) and ``buckets`` (buckets images are imported from).
 """
 
 from boards.models.assets import Asset, Dataset  # noqa: F401
@@ -21,6 +21,7 @@ from boards.models.batches import (  # noqa: F401
     can_annotate,
     can_submit,
 )
+from boards.models.buckets import BucketObject, BucketSource  # noqa: F401
 from boards.models.choices import (  # noqa: F401
     IDLE_STATUSES,
     MAX_BATCH_IMAGES,

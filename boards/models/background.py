@@ -21,6 +21,7 @@ from boards.models.projects import Project
 class TaskKind(models.TextChoices):
     EXPORT = "export", "Export"
     IMPORT = "import", "Import"
+    BUCKET = "bucket", "Bucket import"
 
 
 class TaskStatus(models.TextChoices):

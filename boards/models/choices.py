@@ -25,6 +25,7 @@ class BatchSource(models.TextChoices):
     API = "api", "API upload"
     SPLIT = "split", "Split from another batch"
     CATALOG = "catalog", "Image catalog"
+    BUCKET = "bucket", "Bucket import"
 
 
 class AnnotationState(models.TextChoices):

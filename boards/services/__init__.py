@@ -16,6 +16,17 @@ from boards.services.annotations import (  # noqa: F401
     import_annotation,
     save_annotations,
 )
+from boards.services.background import (  # noqa: F401
+    cancel,
+    reap_stalled,
+    start_export,
+    start_import,
+)
+from boards.services.buckets import (  # noqa: F401
+    connect_bucket,
+    remove_bucket,
+    start_bucket_import,
+)
 from boards.services.catalog import (  # noqa: F401
     CatalogBatchResult,
     add_batch_to_project,

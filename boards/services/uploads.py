@@ -260,6 +260,7 @@ def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding:
         not in (
             BatchSource.WEB,
             BatchSource.API,
+            BatchSource.BUCKET,
         )
     ):
         raise InvalidInput("Images can only be added to a batch you are uploading right now.")

@@ -45,3 +45,29 @@ def test_a_viewer_prepares_an_export_in_the_background_and_downloads_it(
     archive = zipfile.ZipFile(download.value.path())
     labels = sorted(n for n in archive.namelist() if n.startswith("labels/"))
     assert labels == [f"labels/quay-{n}.txt" for n in range(5)]
+
+
+def test_a_manager_connects_a_bucket_and_imports_its_images(page: Page, url, login, manager, project, remote, shoot):
+    login(manager)
+    page.goto(url("/w/acme/p/parcels/buckets/"))
+    page.get_by_label("Name").fill("Harbour camera")
+    page.get_by_label("Endpoint").fill(remote["endpoint"])
+    page.get_by_label("Bucket", exact=True).fill(remote["bucket"])
+    page.get_by_label("Prefix").fill("photos/")
+    page.get_by_label("Access key ID").fill("AKIAEXAMPLE7Q2Z")
+    page.get_by_label("Secret access key").fill("s3cr3t-Key-never-shown")
+    page.get_by_role("button", name="Connect").click()
+    expect(page.get_by_text("Connected “Harbour camera”")).to_be_visible()
+    expect(page.locator("table.buckets")).to_contain_text("…7Q2Z")
+    expect(page.locator("body")).not_to_contain_text("s3cr3t")
+    shoot("buckets")
+
+    page.get_by_role("button", name="Import new images").click()
+    page.wait_for_url(url("/w/acme/p/parcels/tasks/"))
+    work_off()
+    expect(page.locator("tr.task-done")).to_contain_text("3 landed, 0 already here, 1 rejected", timeout=10_000)
+    shoot("tasks-bucket-import")
+    page.locator("tr.task-done").get_by_role("link", name="report").click()
+    expect(page.get_by_text("photos/torn.jpg")).to_be_visible()
+    page.get_by_role("link", name="its batch").click()
+    expect(page.get_by_role("heading", name="Harbour camera import")).to_be_visible()

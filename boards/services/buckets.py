@@ -1,0 +1,268 @@
+"""Importing images from an S3-compatible bucket: connecting one, and the worker's import.
+
+``connect_bucket`` checks the address and the credentials (it lists one object) and stores the
+credentials encrypted. ``start_bucket_import`` queues a task; the worker lists the bucket's
+image objects under the prefix, skips every object (key and ETag) an earlier import handled, and
+takes the rest ``BUCKET_IMPORT_CHUNK`` at a time: it fetches them and hands them to
+``upload_images``, which verifies, orients and thumbnails each one and stores it as an upload
+would (a broken object is rejected with its reason and the rest land; a picture the project
+already has is a duplicate, never a second image). Each step records the objects it handled, so
+a worker killed half way resumes where the last step ended, and an object is never imported
+twice. The images join one new Unassigned batch (a further one past 25,000 images).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from boards.models import MAX_BATCH_IMAGES, BatchSource, BatchStatus, BucketObject, BucketSource, Image, Project
+from boards.models.background import BackgroundTask, TaskKind, TaskStatus
+from boards.services.background import RUNNERS, _beat, _check_room, _end, _enqueue, reap_stalled
+from boards.services.uploads import upload_images
+from core import encryption
+from core.errors import InvalidInput, WrongState
+from core.permissions import require
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+SHOWN_REJECTIONS = 50
+ONLY_MANAGERS = "Only the project's managers and owners may connect buckets and import from them."
+
+
+class BucketRefused(InvalidInput):
+    """The bucket could not be reached or listed with what was given."""
+
+
+def _client(*, endpoint_url: str, region: str, access_key: str, secret_key: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint_url else "virtual"},
+            connect_timeout=10,
+            read_timeout=60,
+            retries={"max_attempts": 3},
+        ),
+    )
+
+
+def source_client(source: BucketSource):
+    return _client(
+        endpoint_url=source.endpoint_url,
+        region=source.region,
+        access_key=encryption.decrypt(source.access_key),
+        secret_key=encryption.decrypt(source.secret_key),
+    )
+
+
+def _check_endpoint(endpoint_url: str) -> str:
+    """The endpoint, if it is an http(s) URL of a host on a public address (or private ones are allowed)."""
+    if not endpoint_url:
+        return ""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise InvalidInput("The endpoint is an http:// or https:// address, like https://minio.example.com.")
+    if settings.BUCKET_PRIVATE_ENDPOINTS:
+        return endpoint_url.rstrip("/")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except (socket.gaierror, UnicodeError):
+        raise InvalidInput(f"The endpoint's host “{parts.hostname}” cannot be found.") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise InvalidInput(
+                f"The endpoint's host is on a private address ({ip}): this server does not reach into its own "
+                "network unless its administrator allows it (BUCKET_PRIVATE_ENDPOINTS)."
+            )
+    return endpoint_url.rstrip("/")
+
+
+def connect_bucket(
+    *,
+    project: Project,
+    actor: User,
+    name: str,
+    bucket: str,
+    access_key: str,
+    secret_key: str,
+    endpoint_url: str = "",
+    region: str = "",
+    prefix: str = "",
+) -> BucketSource:
+    """Connect a bucket (and prefix) to the project, once its credentials have listed it."""
+    require(actor, "boards.manage_project", project, message=ONLY_MANAGERS)
+    name, bucket, prefix = name.strip(), bucket.strip(), prefix.strip().lstrip("/")
+    access_key, secret_key, region = access_key.strip(), secret_key.strip(), region.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("Give the bucket a name of up to 100 characters, to tell it apart.")
+    if not (3 <= len(bucket) <= 63) or "/" in bucket:
+        raise InvalidInput("A bucket's name is 3 to 63 characters, without “/” (put folders in the prefix).")
+    if not access_key or not secret_key or len(access_key) > 256 or len(secret_key) > 256:
+        raise InvalidInput("Give the access key and the secret key the bucket's owner gave you.")
+    if len(prefix) > 500 or len(region) > 50:
+        raise InvalidInput("The prefix is at most 500 characters and the region 50.")
+    endpoint_url = _check_endpoint(endpoint_url.strip())
+    if BucketSource.objects.filter(project=project, name=name).exists():
+        raise InvalidInput(f"This project already has a bucket named “{name}”.")
+    client = _client(endpoint_url=endpoint_url, region=region, access_key=access_key, secret_key=secret_key)
+    try:
+        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except Exception as exc:  # botocore's errors: wrong keys, no such bucket, unreachable
+        raise BucketRefused(f"The bucket could not be listed with these details: {_why(exc)}") from None
+    try:
+        return BucketSource.objects.create(
+            project=project,
+            name=name,
+            endpoint_url=endpoint_url,
+            region=region,
+            bucket=bucket,
+            prefix=prefix,
+            access_key=encryption.encrypt(access_key),
+            secret_key=encryption.encrypt(secret_key),
+            key_hint=access_key[-4:],
+            created_by=actor,
+        )
+    except IntegrityError:
+        raise InvalidInput(f"This project already has a bucket named “{name}”.") from None
+
+
+def _why(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("Error"):
+        error = response["Error"]
+        return f"{error.get('Code', 'refused')} ({error.get('Message') or 'no message'})"
+    return type(exc).__name__
+
+
+def remove_bucket(*, source: BucketSource, actor: User) -> None:
+    """Forget a bucket and its credentials (the images it gave stay)."""
+    require(actor, "boards.manage_project", source.project, message=ONLY_MANAGERS)
+    if BackgroundTask.objects.filter(
+        kind=TaskKind.BUCKET, params__source=source.pk, status__in=(TaskStatus.QUEUED, TaskStatus.RUNNING)
+    ).exists():
+        raise WrongState("An import from this bucket is waiting or running; cancel it first.")
+    source.delete()
+
+
+def start_bucket_import(*, source: BucketSource, actor: User, batch_name: str = "") -> BackgroundTask:
+    require(actor, "boards.manage_project", source.project, message=ONLY_MANAGERS)
+    if BackgroundTask.objects.filter(
+        kind=TaskKind.BUCKET, params__source=source.pk, status__in=(TaskStatus.QUEUED, TaskStatus.RUNNING)
+    ).exists():
+        raise WrongState("An import from this bucket is already waiting or running.")
+    reap_stalled()
+    _check_room(source.project, actor)
+    name = (batch_name.strip() or f"{source.name} import")[:200]
+    with transaction.atomic():
+        task = BackgroundTask.objects.create(
+            project=source.project,
+            kind=TaskKind.BUCKET,
+            started_by=actor,
+            params={"source": source.pk, "source_name": source.name, "batch_name": name, "batch": None},
+        )
+        _enqueue(task)
+    return task
+
+
+def _listing(client, source: BucketSource):
+    """Every image object under the prefix: (key, etag, size); and how many other objects there were."""
+    found, others = [], 0
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=source.bucket, Prefix=source.prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith("/"):
+                continue
+            if posixpath.splitext(key)[1].lower() in IMAGE_EXTENSIONS:
+                found.append((key, item.get("ETag", "").strip('"'), item.get("Size", 0)))
+            else:
+                others += 1
+    return found, others
+
+
+def _run_bucket_import(task: BackgroundTask) -> None:
+    params = task.params
+    source = BucketSource.objects.filter(pk=params["source"], project=task.project).first()
+    if source is None:
+        raise WrongState("The bucket was disconnected before its import ran.")
+    client = source_client(source)
+    try:
+        listed, others = _listing(client, source)
+    except Exception as exc:
+        raise BucketRefused(f"The bucket could not be listed: {_why(exc)}") from None
+    handled = set(BucketObject.objects.filter(source=source).values_list("key", "etag"))
+    todo = [item for item in listed if (item[0], item[1]) not in handled]
+    done = len(listed) - len(todo)
+    report = params.get("counts") or {"landed": 0, "duplicate": 0, "rejected": 0}
+    report |= {"objects": len(listed), "not_images": others, "handled_before": done}
+    _beat(task, done, total=len(listed), report=report)
+    batch = task.project.batches.filter(pk=params["batch"]).first() if params.get("batch") else None
+    step = max(1, settings.BUCKET_IMPORT_CHUNK)
+    for start in range(0, len(todo), step):
+        chunk = todo[start : start + step]
+        files, records = [], []
+        for key, etag, size in chunk:
+            if size > settings.MAX_UPLOAD_FILE_BYTES:
+                records.append(
+                    BucketObject(
+                        source=source,
+                        key=key,
+                        etag=etag,
+                        size=size,
+                        outcome="rejected",
+                        reason=f"Larger than {settings.MAX_UPLOAD_FILE_BYTES:,} bytes.",
+                    )
+                )
+                continue
+            body = client.get_object(Bucket=source.bucket, Key=key)["Body"].read()
+            files.append(SimpleUploadedFile(posixpath.basename(key), body))
+            records.append(BucketObject(source=source, key=key, etag=etag, size=size, outcome="pending"))
+        pending = [r for r in records if r.outcome == "pending"]
+        if files:
+            if batch is not None:
+                batch.refresh_from_db(fields=["status"])
+                full = Image.objects.filter(batch=batch).count() + len(files) > MAX_BATCH_IMAGES
+                if full or batch.status != BatchStatus.UNASSIGNED:
+                    batch = None  # full, or someone moved it on: the rest go to a new batch
+            result = upload_images(
+                project=task.project,
+                actor=task.started_by,
+                files=files,
+                batch_name=params["batch_name"],
+                source=BatchSource.BUCKET,
+                into=batch,
+            )
+            batch = result.batch or batch
+            for record, outcome in zip(pending, result.files, strict=True):
+                record.outcome, record.reason, record.image_id = outcome.status, outcome.reason, outcome.image_id
+        for record in records:
+            report[record.outcome] = report.get(record.outcome, 0) + 1
+            if record.outcome == "rejected" and len(report.setdefault("rejections", [])) < SHOWN_REJECTIONS:
+                report["rejections"].append({"key": record.key, "reason": record.reason})
+        params["batch"] = batch.pk if batch is not None else None
+        params["counts"] = report
+        with transaction.atomic():
+            BucketObject.objects.bulk_create(records, ignore_conflicts=True)
+            BackgroundTask.objects.filter(pk=task.pk).update(params=params)
+        done += len(chunk)
+        _beat(task, done, report=report)
+    report["batch"] = params["batch"]
+    _end(task, TaskStatus.DONE, report=report, done=len(listed))
+
+
+RUNNERS[TaskKind.BUCKET] = _run_bucket_import

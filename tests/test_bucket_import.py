@@ -1,0 +1,214 @@
+"""Importing images from an S3-compatible bucket (moto's S3 server), done by a worker."""
+
+import io
+import socket
+import subprocess
+
+import pytest
+from django.urls import reverse
+from PIL import Image as PILImage
+
+from boards.models import BackgroundTask, Batch, BucketObject, BucketSource, Image, TaskStatus
+from boards.services import background, buckets
+from core import encryption
+from core.errors import InvalidInput, WrongState
+from tests.test_background_exports import work_off
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s3cr3t-Key-never-shown/+="
+ACCESS = "AKIAEXAMPLE7Q2Z"
+
+
+def photo(color=(40, 120, 200), size=(96, 72)) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def connect(project, actor, remote, **changes):
+    fields = {
+        "name": "Harbour camera",
+        "bucket": remote["bucket"],
+        "prefix": "photos/",
+        "endpoint_url": remote["endpoint"],
+        "region": "us-east-1",
+        "access_key": ACCESS,
+        "secret_key": SECRET,
+    }
+    return buckets.connect_bucket(project=project, actor=actor, **(fields | changes))
+
+
+def test_a_manager_connects_a_bucket_and_its_keys_are_kept_encrypted_and_never_shown(client, manager, project, remote):
+    client.force_login(manager)
+    url = reverse("buckets", args=["acme", project.slug])
+    response = client.post(
+        url,
+        {
+            "name": "Harbour camera",
+            "endpoint_url": remote["endpoint"],
+            "region": "us-east-1",
+            "bucket": remote["bucket"],
+            "prefix": "photos/",
+            "access_key": ACCESS,
+            "secret_key": SECRET,
+        },
+    )
+    assert response.status_code == 302
+    source = BucketSource.objects.get()
+    assert SECRET not in source.secret_key and ACCESS not in source.access_key
+    assert encryption.decrypt(source.secret_key) == SECRET and encryption.decrypt(source.access_key) == ACCESS
+    page = client.get(url).content.decode()
+    assert "…7Q2Z" in page and SECRET not in page and ACCESS not in page
+    assert f"s3://{remote['bucket']}/photos/" in page
+
+
+def test_a_bucket_that_cannot_be_listed_is_refused_with_the_reason(client, manager, project, remote):
+    client.force_login(manager)
+    response = client.post(
+        reverse("buckets", args=["acme", project.slug]),
+        {"name": "Typo", "endpoint_url": remote["endpoint"], "bucket": "no-such-bucket-here",
+         "access_key": ACCESS, "secret_key": SECRET},
+    )  # fmt: skip
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The bucket could not be listed with these details: NoSuchBucket" in page
+    assert SECRET not in page and 'value="no-such-bucket-here"' in page
+    assert not BucketSource.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:9000", "http://169.254.169.254", "http://10.0.0.7", "http://localhost:9000"]
+)
+def test_an_endpoint_in_the_servers_own_network_is_refused(manager, project, remote, settings, endpoint):
+    settings.BUCKET_PRIVATE_ENDPOINTS = False
+    with pytest.raises(InvalidInput, match="private address"):
+        connect(project, manager, remote, endpoint_url=endpoint)
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://minio.example.com", "file:///etc/passwd", "http://user:pw@host", "x"])
+def test_an_endpoint_that_is_not_an_http_address_is_refused(manager, project, remote, endpoint):
+    with pytest.raises(InvalidInput, match="http:// or https://"):
+        connect(project, manager, remote, endpoint_url=endpoint)
+
+
+def test_an_import_brings_the_images_under_the_prefix_as_one_new_batch(manager, project, remote):
+    source = connect(project, manager, remote)
+    task = buckets.start_bucket_import(source=source, actor=manager, batch_name="Harbour, week 12")
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE, task.error
+    report = task.report
+    assert (report["objects"], report["landed"], report["rejected"], report["not_images"]) == (4, 3, 1, 1)
+    assert report["rejections"][0]["key"] == "photos/torn.jpg" and report["rejections"][0]["reason"]
+    batch = Batch.objects.get(pk=report["batch"])
+    assert (batch.name, batch.status, batch.source) == ("Harbour, week 12", "unassigned", "bucket")
+    names = sorted(Image.objects.filter(batch=batch).values_list("original_filename", flat=True))
+    assert names == ["dock-0.jpg", "dock-1.jpg", "dock-2.jpg"]
+    assert (task.done, task.total) == (4, 4)
+
+
+def test_importing_again_brings_only_what_is_new(manager, project, remote):
+    source = connect(project, manager, remote)
+    buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    again = buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    again.refresh_from_db()
+    assert (again.report["handled_before"], again.report["landed"], again.report["batch"]) == (4, 0, None)
+    assert Image.objects.count() == 3
+
+    remote["client"].put_object(Bucket=remote["bucket"], Key="photos/dock-9.jpg", Body=photo((9, 9, 9)))
+    remote["client"].put_object(Bucket=remote["bucket"], Key="photos/dock-0.jpg", Body=photo((40, 120, 200)))
+    third = buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    third.refresh_from_db()
+    # dock-9 is new; dock-0 was written again with the same picture: a new version, but no new image
+    assert (third.report["landed"], third.report["duplicate"]) == (1, 1)
+    assert Image.objects.count() == 4
+    assert BucketObject.objects.filter(source=source).count() == 6
+
+
+def test_an_import_whose_worker_died_resumes_where_it_stopped(manager, project, remote, settings, monkeypatch):
+    settings.BUCKET_IMPORT_CHUNK = 2
+    source = connect(project, manager, remote)
+    task = buckets.start_bucket_import(source=source, actor=manager)
+    real_upload, calls = buckets.upload_images, []
+
+    def upload_then_die(**kwargs):
+        calls.append(len(kwargs["files"]))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the worker is stopped here, as by a kill
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(buckets, "upload_images", upload_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        background.run_task(task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.RUNNING and task.done == 2
+    child = subprocess.Popen(["true"])
+    child.wait()
+    BackgroundTask.objects.filter(pk=task.pk).update(worker=f"{socket.gethostname()}/{child.pid}:1")
+
+    monkeypatch.setattr(buckets, "upload_images", real_upload)
+    assert background.reap_stalled() == 1
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE and task.attempts == 2
+    assert (task.report["handled_before"], task.report["landed"], task.report["rejected"]) == (2, 3, 1)
+    assert Image.objects.count() == 3 and Batch.objects.filter(source="bucket").count() == 1
+
+
+def test_an_object_larger_than_an_upload_may_be_is_rejected_without_fetching_it(
+    manager, project, remote, settings, monkeypatch
+):
+    settings.MAX_UPLOAD_FILE_BYTES = 100
+    source = connect(project, manager, remote)
+    fetched = []
+    real_client = buckets.source_client
+
+    def counting(src):
+        client = real_client(src)
+        get = client.get_object
+        client.get_object = lambda **kw: fetched.append(kw["Key"]) or get(**kw)
+        return client
+
+    monkeypatch.setattr(buckets, "source_client", counting)
+    task = buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    task.refresh_from_db()
+    assert task.report["rejected"] == 4 and fetched == []
+    assert "Larger than 100 bytes" in task.report["rejections"][0]["reason"]
+
+
+def test_one_import_per_bucket_at_a_time_and_no_removal_meanwhile(manager, project, remote):
+    source = connect(project, manager, remote)
+    buckets.start_bucket_import(source=source, actor=manager)
+    with pytest.raises(WrongState, match="already waiting or running"):
+        buckets.start_bucket_import(source=source, actor=manager)
+    with pytest.raises(WrongState, match="cancel it first"):
+        buckets.remove_bucket(source=source, actor=manager)
+    work_off()
+    buckets.remove_bucket(source=source, actor=manager)
+    assert not BucketSource.objects.exists() and Image.objects.count() == 3
+
+
+def test_only_managers_see_buckets(client, labeler, reviewer, viewer, outsider, manager, project, remote):
+    source = connect(project, manager, remote)
+    for person, status in ((labeler, 403), (reviewer, 403), (viewer, 403), (outsider, 404)):
+        client.force_login(person)
+        assert client.get(reverse("buckets", args=["acme", project.slug])).status_code == status
+        url = reverse("bucket-import", args=["acme", project.slug, source.pk])
+        assert client.post(url).status_code == status
+    assert not BackgroundTask.objects.exists()
+
+
+def test_the_tasks_page_reports_a_bucket_import(client, manager, project, remote):
+    source = connect(project, manager, remote)
+    task = buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    client.force_login(manager)
+    listed = client.get(reverse("tasks", args=["acme", project.slug])).content.decode()
+    assert "from Harbour camera" in listed and "3 landed, 0 already here, 1 rejected" in listed
+    page = client.get(reverse("task", args=["acme", project.slug, task.pk])).content.decode()
+    assert "photos/torn.jpg" in page and "Rejected objects" in page
