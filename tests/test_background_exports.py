@@ -288,6 +288,7 @@ def test_an_export_whose_worker_lives_is_left_alone_however_long_it_is_silent(
     assert task.status == TaskStatus.RUNNING
 
 
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL asks the task's lock, not the process")
 def test_a_new_process_given_a_dead_workers_pid_is_not_taken_for_it(project, viewer, dataset):
     task = background.start_export(project=project, actor=viewer, fmt="coco")
     started = background._process_tag(os.getpid()).split(":")[1]
@@ -382,3 +383,39 @@ def test_cleanup_files_deletes_expired_archives_and_ones_no_task_names(client, v
     call_command("cleanup_files", "--grace-hours", "0", stdout=out)
     assert not default_storage.exists(kept)
     assert "Deleted 1 export archive past retention." in out.getvalue()
+
+
+def test_a_task_taken_off_the_queue_by_a_worker_that_died_before_running_it_is_queued_again(
+    project, viewer, dataset, settings
+):
+    task = background.start_export(project=project, actor=viewer, fmt="coco")
+    long_ago = timezone.now() - timedelta(seconds=settings.BACKGROUND_STALL_SECONDS + 1)
+    DBTaskResult.objects.filter(pk=task.queue_id).update(status="RUNNING", started_at=long_ago)
+    BackgroundTask.objects.filter(pk=task.pk).update(created_at=long_ago)
+    assert background.reap_stalled() == 1
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED
+    assert DBTaskResult.objects.get(pk=task.queue_id).status == "READY"
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE
+
+
+def test_a_waiting_task_whose_entry_is_still_on_the_queue_is_left_alone(project, viewer, dataset, settings):
+    task = background.start_export(project=project, actor=viewer, fmt="coco")
+    long_ago = timezone.now() - timedelta(seconds=settings.BACKGROUND_STALL_SECONDS + 1)
+    BackgroundTask.objects.filter(pk=task.pk).update(created_at=long_ago)  # no worker yet, that is all
+    assert background.reap_stalled() == 0
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_a_run_given_up_on_writes_nothing_once_the_task_is_claimed_again(project, viewer, dataset):
+    task = background.start_export(project=project, actor=viewer, fmt="coco")
+    BackgroundTask.objects.filter(pk=task.pk).update(status="running", attempts=1)
+    first_run = BackgroundTask.objects.get(pk=task.pk)
+    BackgroundTask.objects.filter(pk=task.pk).update(attempts=2)  # queued again and claimed by a second run
+    with pytest.raises(background.Cancelled):
+        background._beat(first_run, 3)
+    assert background._end(first_run, TaskStatus.DONE) is False
+    task.refresh_from_db()
+    assert (task.status, task.done, task.attempts) == ("running", 0, 2)

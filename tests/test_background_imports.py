@@ -125,3 +125,26 @@ def test_cleanup_files_keeps_the_files_of_a_waiting_import_and_drops_ones_nothin
     call_command("cleanup_files", "--grace-hours", "0", stdout=StringIO())
     assert default_storage.exists(waiting)
     assert not default_storage.exists(left)
+
+
+def test_an_import_given_up_on_while_it_writes_undoes_itself_and_leaves_its_files_for_the_next_run(
+    project, manager, images, monkeypatch
+):
+    from boards.models import BackgroundTask as Task
+    from boards.services import background
+
+    files = [(f.name, f.read()) for f in (voc_file(name) for name in NAMES)]
+    task = background.start_import(project=project, actor=manager, files=files)
+    real_beat = background._beat
+
+    def beat(task, done, **fields):
+        real_beat(task, done, **fields)
+        if done == len(NAMES):  # all read; before the writing, another run takes the task over
+            Task.objects.filter(pk=task.pk).update(attempts=task.attempts + 1)
+
+    monkeypatch.setattr(background, "_beat", beat)
+    work_off()
+    task.refresh_from_db()
+    assert (task.status, task.attempts) == ("running", 2)  # the other run's, untouched
+    assert not Annotation.objects.exists()  # the import was undone with the "done" it could not record
+    assert default_storage.exists(task.params["bundle"])

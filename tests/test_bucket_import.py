@@ -155,7 +155,9 @@ def test_an_import_whose_worker_died_resumes_where_it_stopped(manager, project, 
     work_off()
     task.refresh_from_db()
     assert task.status == TaskStatus.DONE and task.attempts == 2
-    assert (task.report["handled_before"], task.report["landed"], task.report["rejected"]) == (2, 3, 1)
+    # One report for the whole task: the objects it found unhandled (4), whichever run handled them.
+    assert (task.report["handled_before"], task.report["landed"], task.report["rejected"]) == (0, 3, 1)
+    assert task.report["landed"] + task.report["rejected"] + task.report["duplicate"] == task.report["objects"]
     assert Image.objects.count() == 3 and Batch.objects.filter(source="bucket").count() == 1
 
 
@@ -212,3 +214,64 @@ def test_the_tasks_page_reports_a_bucket_import(client, manager, project, remote
     assert "from Harbour camera" in listed and "3 landed, 0 already here, 1 rejected" in listed
     page = client.get(reverse("task", args=["acme", project.slug, task.pk])).content.decode()
     assert "photos/torn.jpg" in page and "Rejected objects" in page
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://example.com:abc", "http://example.com:99999", "http://[::1", "https://" + "a" * 300 + ".example.com"],
+)
+def test_a_malformed_endpoint_is_a_clear_400(client, manager, project, remote, endpoint):
+    client.force_login(manager)
+    response = client.post(
+        reverse("buckets", args=["acme", project.slug]),
+        {
+            "name": "Odd",
+            "endpoint_url": endpoint,
+            "bucket": remote["bucket"],
+            "access_key": ACCESS,
+            "secret_key": SECRET,
+        },
+    )
+    assert response.status_code == 400
+    assert "endpoint" in response.content.decode()
+    assert not BucketSource.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:4700:4700::1111", True),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("::ffff:10.0.0.1", False),  # IPv4-mapped
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("fd00::1", False),
+    ],
+)
+def test_only_public_addresses_pass(address, public):
+    import ipaddress
+
+    assert buckets._public(ipaddress.ip_address(address)) is public
+
+
+def test_an_object_gone_since_the_listing_is_rejected_with_the_reason_and_the_rest_land(
+    manager, project, remote, monkeypatch
+):
+    source = connect(project, manager, remote)
+    real_listing = buckets._listing
+
+    def listing_with_a_ghost(client, src):
+        found, others = real_listing(client, src)
+        return [*found, ("photos/deleted-meanwhile.jpg", "abc", 500)], others
+
+    monkeypatch.setattr(buckets, "_listing", listing_with_a_ghost)
+    task = buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE
+    assert (task.report["landed"], task.report["rejected"]) == (3, 2)
+    reasons = {r["key"]: r["reason"] for r in task.report["rejections"]}
+    assert reasons["photos/deleted-meanwhile.jpg"].startswith("Could not be read: NoSuchKey")

@@ -53,3 +53,18 @@ def test_it_is_not_redirected_to_https_when_the_rest_is(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/health/").status_code == 200
     assert client.get("/accounts/login/").status_code == 301
+
+
+def test_a_database_that_does_not_answer_is_503_without_naming_its_address(client, monkeypatch):
+    from django.db import connections
+
+    def refuse(*args, **kwargs):
+        from django.db import OperationalError
+
+        raise OperationalError('connection to server at "10.1.2.3", port 5432 failed: refused')
+
+    monkeypatch.setattr(type(connections["default"]), "temporary_connection", refuse)  # in whichever thread
+    r = client.get("/health/?format=json")
+    assert r.status_code == 503
+    assert r.json()["Database(alias='default')"] == "Unavailable: The database did not answer."
+    assert "10.1.2.3" not in r.content.decode()

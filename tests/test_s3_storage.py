@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 from accounts.services import create_api_key
 from boards import services
 from boards.models import Asset, BatchStatus, Image, ReviewState
-from config.settings import s3_storage
+from config.settings import content_security_policy, s3_storage
 from tests.factories import set_images
 from tests.services import s3_client
 
@@ -160,6 +160,9 @@ def test_the_health_check_writes_to_the_bucket_and_fails_without_it(client, s3_m
 def test_the_page_allows_originals_from_the_store_and_nothing_else_new():
     storage, origin = s3_storage("photos", "https://minio.internal:9000", "")
     assert origin == "https://minio.internal:9000"
+    directives = content_security_policy(origin)["DIRECTIVES"]
+    assert directives["img-src"] == ["'self'", "https://minio.internal:9000"]
+    assert directives == content_security_policy("")["DIRECTIVES"] | {"img-src": directives["img-src"]}
     assert storage["OPTIONS"]["addressing_style"] == "path"
     storage, origin = s3_storage("photos", "", "eu-west-1")
     assert origin.split() == ["https://photos.s3.amazonaws.com", "https://photos.s3.eu-west-1.amazonaws.com"]

@@ -57,6 +57,7 @@ class BackgroundTask(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="When the archive is deleted.")
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
+    queue_id = models.CharField(max_length=64, blank=True, help_text="Its entry on the task queue.")
     worker = models.CharField(
         max_length=160, blank=True, help_text="host/pid:start time of the worker process running it."
     )

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -138,7 +139,9 @@ def _check_room(project: Project, actor: User) -> None:
 
 
 def _enqueue(task: BackgroundTask) -> None:
-    run_background_task.enqueue(task.pk)
+    entry = run_background_task.enqueue(task.pk)
+    task.queue_id = str(entry.id)
+    BackgroundTask.objects.filter(pk=task.pk).update(queue_id=task.queue_id)
 
 
 def cancel(*, task: BackgroundTask, actor: User) -> BackgroundTask:
@@ -199,16 +202,18 @@ def _process_tag(pid: int) -> str:
 
 def reap_stalled(*, now=None) -> int:
     """Running tasks whose worker has stopped (``_worker_gone``) run again while they have attempts
-    left (``BACKGROUND_ATTEMPTS`` runs in all), else fail with the reason; how many."""
+    left (``BACKGROUND_ATTEMPTS`` runs in all), else fail with the reason; and waiting tasks whose
+    queue entry a worker took and never ran (it died before it could claim the task) go back on
+    the queue. How many were found."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.BACKGROUND_STALL_SECONDS)
-    found = 0
-    for task in BackgroundTask.objects.filter(status=TaskStatus.RUNNING).only("pk", "worker", "beat_at"):
-        if not _worker_gone(task, cutoff):
-            continue
+    found = _requeue_lost(cutoff)
+    for pk in BackgroundTask.objects.filter(status=TaskStatus.RUNNING).values_list("pk", flat=True):
         with transaction.atomic():
-            task = BackgroundTask.objects.select_for_update().filter(pk=task.pk, status=TaskStatus.RUNNING).first()
-            if task is None:
+            # Decided on the locked row: another reaper may have queued it again meanwhile, and a
+            # worker claimed it (a new run, with its own worker and lock).
+            task = BackgroundTask.objects.select_for_update().filter(pk=pk, status=TaskStatus.RUNNING).first()
+            if task is None or not _worker_gone(task, cutoff):
                 continue
             found += 1
             if task.attempts < settings.BACKGROUND_ATTEMPTS and not task.cancel_requested:
@@ -227,6 +232,35 @@ def reap_stalled(*, now=None) -> int:
                     task.status, task.error = TaskStatus.CANCELLED, "Cancelled."
                 task.save(update_fields=["status", "finished_at", "error"])
     return found
+
+
+def _requeue_lost(cutoff) -> int:
+    """Waiting tasks whose queue entry is gone, or was taken by a worker longer ago than the
+    cutoff without the task being claimed (a worker claims it at once when it lives): queued again."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = dict(
+        BackgroundTask.objects.filter(status=TaskStatus.QUEUED, created_at__lt=cutoff)
+        .exclude(queue_id="")
+        .values_list("queue_id", "pk")
+    )
+    if not waiting:
+        return 0
+    alive = {
+        str(entry)
+        for entry in DBTaskResult.objects.filter(pk__in=list(waiting))
+        .exclude(status="RUNNING", started_at__lt=cutoff)
+        .exclude(status__in=("SUCCESSFUL", "FAILED"))
+        .values_list("pk", flat=True)
+    }
+    lost = [pk for queue_id, pk in waiting.items() if str(uuid.UUID(queue_id)) not in alive]
+    for pk in lost:
+        with transaction.atomic():
+            task = BackgroundTask.objects.select_for_update().filter(pk=pk, status=TaskStatus.QUEUED).first()
+            if task is not None:
+                log.warning("Task %s was taken off the queue but never run; queued again", pk)
+                _enqueue(task)
+    return len(lost)
 
 
 # --- the worker's side --------------------------------------------------------------------
@@ -279,21 +313,21 @@ def run_task(task_id: int) -> None:
     purge_expired_exports()
 
 
+def _this_run(task: BackgroundTask):
+    """The task's row while this run owns it: still running, and not claimed again since (a run's
+    number is its ``attempts``), so a run given up on can no longer write."""
+    return BackgroundTask.objects.filter(pk=task.pk, status=TaskStatus.RUNNING, attempts=task.attempts)
+
+
 def _end(task: BackgroundTask, status: str, **fields) -> bool:
-    """Record how the running task ended; False if it is no longer running (given up on meanwhile)."""
-    return bool(
-        BackgroundTask.objects.filter(pk=task.pk, status=TaskStatus.RUNNING).update(
-            status=status, finished_at=timezone.now(), beat_at=timezone.now(), **fields
-        )
-    )
+    """Record how the running task ended; False if this run no longer owns it (given up on meanwhile)."""
+    now = timezone.now()
+    return bool(_this_run(task).update(status=status, finished_at=now, beat_at=now, **fields))
 
 
 def _beat(task: BackgroundTask, done: int, **fields) -> None:
     """Progress, and a sign of life; raises ``Cancelled`` once someone asked to stop (or gave up on it)."""
-    alive = BackgroundTask.objects.filter(pk=task.pk, status=TaskStatus.RUNNING, cancel_requested=False).update(
-        done=done, beat_at=timezone.now(), **fields
-    )
-    if not alive:
+    if not _this_run(task).filter(cancel_requested=False).update(done=done, beat_at=timezone.now(), **fields):
         raise Cancelled
 
 
@@ -362,12 +396,19 @@ def _run_import(task: BackgroundTask) -> None:
     """Read the kept files, import them (one transaction, as in a request), record the report.
 
     Progress counts the files read; the writing that follows is one transaction, so it shows as a
-    whole (and a cancel asked then waits for it). The kept files are deleted however it ends."""
+    whole (a cancel asked then comes too late), and the task is marked done in that transaction.
+    The kept files are deleted once it has ended; a worker killed before keeps them for the next run."""
     params = task.params
+    owned = True  # whether this run still owns the task when it stops (else the next run needs the files)
     try:
         with default_storage.open(params["bundle"], "rb") as kept, zipfile.ZipFile(kept) as bundle:
             files = [(member.split("/", 1)[1], bundle.read(member)) for member in sorted(bundle.namelist())]
         _beat(task, 0, total=len(files))
+
+        def finish(report) -> None:  # in the import's own transaction: done and imported, or neither
+            if not _end(task, TaskStatus.DONE, report=asdict(report), done=len(files)):
+                raise Cancelled  # given up on meanwhile: undo, the run that took over imports
+
         report = import_annotation_files(
             project=task.project,
             actor=task.started_by,
@@ -376,14 +417,16 @@ def _run_import(task: BackgroundTask) -> None:
             clip=params["clip"],
             overwrite=params["overwrite"],
             progress=lambda read: _beat(task, read),
+            finish=finish,
         )
-        summary = asdict(report)
         if report.errors:
-            _end(task, TaskStatus.FAILED, report=summary, error="Malformed files: nothing was imported.")
-        else:
-            _end(task, TaskStatus.DONE, report=summary, done=len(files))
+            _end(task, TaskStatus.FAILED, report=asdict(report), error="Malformed files: nothing was imported.")
+    except Cancelled:
+        owned = _this_run(task).exists()  # a person's cancel (still this run's), or a takeover
+        raise
     finally:
-        default_storage.delete(params["bundle"])
+        if owned:
+            default_storage.delete(params["bundle"])
 
 
 RUNNERS = {TaskKind.EXPORT: _run_export, TaskKind.IMPORT: _run_import}

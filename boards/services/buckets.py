@@ -69,27 +69,57 @@ def source_client(source: BucketSource):
     )
 
 
+MAX_ENDPOINT = 300
+
+
 def _check_endpoint(endpoint_url: str) -> str:
-    """The endpoint, if it is an http(s) URL of a host on a public address (or private ones are allowed)."""
+    """The endpoint, if it is an http(s) URL of a host on public addresses only (or private ones
+    are allowed). Checked when a bucket is connected and again before each import runs.
+
+    The check is of the addresses the name has now; a name whose owner makes it answer otherwise
+    later (DNS rebinding) needs the network to refuse it too: where that matters, give the
+    workers an egress proxy or firewall that keeps them out of private ranges."""
     if not endpoint_url:
         return ""
-    parts = urlsplit(endpoint_url)
+    invalid = InvalidInput("The endpoint is an http:// or https:// address, like https://minio.example.com.")
+    if len(endpoint_url) > MAX_ENDPOINT:
+        raise InvalidInput(f"The endpoint is at most {MAX_ENDPOINT} characters.")
+    try:
+        parts = urlsplit(endpoint_url)
+        port = parts.port
+    except ValueError:
+        raise invalid from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise InvalidInput("The endpoint is an http:// or https:// address, like https://minio.example.com.")
+        raise invalid
     if settings.BUCKET_PRIVATE_ENDPOINTS:
         return endpoint_url.rstrip("/")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (socket.gaierror, UnicodeError):
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
+    except (socket.gaierror, UnicodeError, OSError):
         raise InvalidInput(f"The endpoint's host “{parts.hostname}” cannot be found.") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
+        if not _public(ipaddress.ip_address(address.split("%")[0])):
             raise InvalidInput(
-                f"The endpoint's host is on a private address ({ip}): this server does not reach into its own "
-                "network unless its administrator allows it (BUCKET_PRIVATE_ENDPOINTS)."
+                f"The endpoint's host is on a private address ({address}): this server does not reach into "
+                "its own network unless its administrator allows it (BUCKET_PRIVATE_ENDPOINTS)."
             )
     return endpoint_url.rstrip("/")
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(ip) -> bool:
+    """A global address, and, for an IPv6 one that carries an IPv4 address (mapped, 6to4, Teredo,
+    NAT64), a global IPv4 address too."""
+    if not ip.is_global:
+        return False
+    if ip.version == 6:
+        carried = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if ip in NAT64:
+            carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return all(inner is None or inner.is_global for inner in carried)
+    return True
 
 
 def connect_bucket(
@@ -125,28 +155,31 @@ def connect_bucket(
     except Exception as exc:  # botocore's errors: wrong keys, no such bucket, unreachable
         raise BucketRefused(f"The bucket could not be listed with these details: {_why(exc)}") from None
     try:
-        return BucketSource.objects.create(
-            project=project,
-            name=name,
-            endpoint_url=endpoint_url,
-            region=region,
-            bucket=bucket,
-            prefix=prefix,
-            access_key=encryption.encrypt(access_key),
-            secret_key=encryption.encrypt(secret_key),
-            key_hint=access_key[-4:],
-            created_by=actor,
-        )
+        with transaction.atomic():
+            return BucketSource.objects.create(
+                project=project,
+                name=name,
+                endpoint_url=endpoint_url,
+                region=region,
+                bucket=bucket,
+                prefix=prefix,
+                access_key=encryption.encrypt(access_key),
+                secret_key=encryption.encrypt(secret_key),
+                key_hint=access_key[-4:],
+                created_by=actor,
+            )
     except IntegrityError:
         raise InvalidInput(f"This project already has a bucket named “{name}”.") from None
 
 
 def _why(exc: Exception) -> str:
+    """The store's own reason (its error code and message) when an S3 server answered; otherwise
+    only that nothing S3-like answered, naming no connection detail."""
     response = getattr(exc, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
+    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
         error = response["Error"]
-        return f"{error.get('Code', 'refused')} ({error.get('Message') or 'no message'})"
-    return type(exc).__name__
+        return f"{error['Code']} ({(error.get('Message') or 'no message')[:200]})"
+    return "no S3 service answered at that address"
 
 
 def remove_bucket(*, source: BucketSource, actor: User) -> None:
@@ -161,14 +194,18 @@ def remove_bucket(*, source: BucketSource, actor: User) -> None:
 
 def start_bucket_import(*, source: BucketSource, actor: User, batch_name: str = "") -> BackgroundTask:
     require(actor, "boards.manage_project", source.project, message=ONLY_MANAGERS)
-    if BackgroundTask.objects.filter(
-        kind=TaskKind.BUCKET, params__source=source.pk, status__in=(TaskStatus.QUEUED, TaskStatus.RUNNING)
-    ).exists():
-        raise WrongState("An import from this bucket is already waiting or running.")
     reap_stalled()
-    _check_room(source.project, actor)
     name = (batch_name.strip() or f"{source.name} import")[:200]
     with transaction.atomic():
+        # One at a time per bucket and per person's allowance: decided under the bucket's row lock,
+        # so that two presses at once start one import.
+        if BucketSource.objects.select_for_update().filter(pk=source.pk).first() is None:
+            raise WrongState("This bucket was removed meanwhile.")
+        if BackgroundTask.objects.filter(
+            kind=TaskKind.BUCKET, params__source=source.pk, status__in=(TaskStatus.QUEUED, TaskStatus.RUNNING)
+        ).exists():
+            raise WrongState("An import from this bucket is already waiting or running.")
+        _check_room(source.project, actor)
         task = BackgroundTask.objects.create(
             project=source.project,
             kind=TaskKind.BUCKET,
@@ -195,11 +232,28 @@ def _listing(client, source: BucketSource):
     return found, others
 
 
+def _fetch(client, source: BucketSource, key: str, size: int) -> tuple[bytes | None, str]:
+    """The object's bytes, or None and why not: too large (by its listing, then by what the store
+    says as it answers), gone since it was listed, or refused."""
+    limit = settings.MAX_UPLOAD_FILE_BYTES
+    if size > limit:
+        return None, f"Larger than {limit:,} bytes."
+    try:
+        answer = client.get_object(Bucket=source.bucket, Key=key)
+        if answer.get("ContentLength", 0) > limit:
+            answer["Body"].close()
+            return None, f"Larger than {limit:,} bytes."
+        return answer["Body"].read(limit + 1), ""
+    except Exception as exc:  # botocore: NoSuchKey, AccessDenied, a key it cannot decrypt, a timeout
+        return None, f"Could not be read: {_why(exc)}."
+
+
 def _run_bucket_import(task: BackgroundTask) -> None:
     params = task.params
     source = BucketSource.objects.filter(pk=params["source"], project=task.project).first()
     if source is None:
         raise WrongState("The bucket was disconnected before its import ran.")
+    _check_endpoint(source.endpoint_url)  # its name may point elsewhere since it was connected
     client = source_client(source)
     try:
         listed, others = _listing(client, source)
@@ -208,8 +262,8 @@ def _run_bucket_import(task: BackgroundTask) -> None:
     handled = set(BucketObject.objects.filter(source=source).values_list("key", "etag"))
     todo = [item for item in listed if (item[0], item[1]) not in handled]
     done = len(listed) - len(todo)
-    report = params.get("counts") or {"landed": 0, "duplicate": 0, "rejected": 0}
-    report |= {"objects": len(listed), "not_images": others, "handled_before": done}
+    report = params.get("counts") or {"landed": 0, "duplicate": 0, "rejected": 0, "handled_before": done}
+    report |= {"objects": len(listed), "not_images": others}  # handled_before: as this task first found it
     _beat(task, done, total=len(listed), report=report)
     batch = task.project.batches.filter(pk=params["batch"]).first() if params.get("batch") else None
     step = max(1, settings.BUCKET_IMPORT_CHUNK)
@@ -217,46 +271,41 @@ def _run_bucket_import(task: BackgroundTask) -> None:
         chunk = todo[start : start + step]
         files, records = [], []
         for key, etag, size in chunk:
-            if size > settings.MAX_UPLOAD_FILE_BYTES:
+            body, why = _fetch(client, source, key, size)
+            if body is None:
                 records.append(
-                    BucketObject(
-                        source=source,
-                        key=key,
-                        etag=etag,
-                        size=size,
-                        outcome="rejected",
-                        reason=f"Larger than {settings.MAX_UPLOAD_FILE_BYTES:,} bytes.",
-                    )
+                    BucketObject(source=source, key=key, etag=etag, size=size, outcome="rejected", reason=why)
                 )
                 continue
-            body = client.get_object(Bucket=source.bucket, Key=key)["Body"].read()
             files.append(SimpleUploadedFile(posixpath.basename(key), body))
             records.append(BucketObject(source=source, key=key, etag=etag, size=size, outcome="pending"))
         pending = [r for r in records if r.outcome == "pending"]
-        if files:
-            if batch is not None:
-                batch.refresh_from_db(fields=["status"])
-                full = Image.objects.filter(batch=batch).count() + len(files) > MAX_BATCH_IMAGES
-                if full or batch.status != BatchStatus.UNASSIGNED:
-                    batch = None  # full, or someone moved it on: the rest go to a new batch
-            result = upload_images(
-                project=task.project,
-                actor=task.started_by,
-                files=files,
-                batch_name=params["batch_name"],
-                source=BatchSource.BUCKET,
-                into=batch,
-            )
-            batch = result.batch or batch
-            for record, outcome in zip(pending, result.files, strict=True):
-                record.outcome, record.reason, record.image_id = outcome.status, outcome.reason, outcome.image_id
-        for record in records:
-            report[record.outcome] = report.get(record.outcome, 0) + 1
-            if record.outcome == "rejected" and len(report.setdefault("rejections", [])) < SHOWN_REJECTIONS:
-                report["rejections"].append({"key": record.key, "reason": record.reason})
-        params["batch"] = batch.pk if batch is not None else None
-        params["counts"] = report
+        if files and batch is not None:
+            batch.refresh_from_db(fields=["status"])
+            full = Image.objects.filter(batch=batch).count() + len(files) > MAX_BATCH_IMAGES
+            if full or batch.status != BatchStatus.UNASSIGNED:
+                batch = None  # full, or someone moved it on: the rest go to a new batch
+        # The step's images, the objects it handled and where the task stands commit together: a
+        # worker killed in between leaves the step undone (its stored files go to cleanup_files).
         with transaction.atomic():
+            if files:
+                result = upload_images(
+                    project=task.project,
+                    actor=task.started_by,
+                    files=files,
+                    batch_name=params["batch_name"],
+                    source=BatchSource.BUCKET,
+                    into=batch,
+                )
+                batch = result.batch or batch
+                for record, outcome in zip(pending, result.files, strict=True):
+                    record.outcome, record.reason, record.image_id = outcome.status, outcome.reason, outcome.image_id
+            for record in records:
+                report[record.outcome] = report.get(record.outcome, 0) + 1
+                if record.outcome == "rejected" and len(report.setdefault("rejections", [])) < SHOWN_REJECTIONS:
+                    report["rejections"].append({"key": record.key, "reason": record.reason})
+            params["batch"] = batch.pk if batch is not None else None
+            params["counts"] = report
             BucketObject.objects.bulk_create(records, ignore_conflicts=True)
             BackgroundTask.objects.filter(pk=task.pk).update(params=params)
         done += len(chunk)

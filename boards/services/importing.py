@@ -148,6 +148,7 @@ def import_annotation_files(
     clip: bool = True,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    finish: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import annotation files (VOC XML, COCO JSON, YOLO txt with its class names) into a project's images.
 
@@ -160,7 +161,9 @@ def import_annotation_files(
     when not; a box wholly outside is always refused).
 
     ``progress`` is told how many files have been read so far, every ``PROGRESS_EVERY`` files and
-    once all are, before anything is written (a background import's progress).
+    once all are, before anything is written (a background import's progress). ``finish`` is
+    called with the report inside the import's transaction, after the last write: a background
+    import records that it is done in the same commit (and an exception there undoes the import).
     """
     only_managers = "Only the project's managers and owners may import annotations."
     require(actor, "boards.manage_project", project, message=only_managers)
@@ -208,6 +211,8 @@ def import_annotation_files(
             done.add(image.pk)
             line.clipped = clipped
             report.imported.append(line)
+        if finish is not None:
+            finish(report)
     return report
 
 

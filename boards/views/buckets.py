@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from boards import selectors, services
@@ -37,6 +38,7 @@ def _source(project: Project, source_id: int) -> BucketSource:
 
 
 @login_required
+@sensitive_post_parameters("access_key", "secret_key")
 @require_http_methods(["GET", "POST"])
 def buckets_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = _project(request, ws, project)

@@ -92,7 +92,7 @@ def task_download(request: HttpRequest, ws: str, project: str, task_id: int) -> 
     task = _task(project_obj, task_id)
     if task.downloadable:
         return serve_file(task.file, redirect=True, download_name=task.download_name, cache_control="private, no-store")
-    if task.status == "done":
+    if task.status == "done" and task.kind == "export":
         message = "This export's archive was deleted when its retention ended; export again for a new one."
         return render(request, "boards/task_gone.html", {"project": project_obj, "message": message}, status=410)
     raise Http404("This task has no archive to download (it has not finished, or it failed).")
