@@ -9,7 +9,20 @@ from django_fsm.admin import FSMAdminMixin
 
 from accounts.models import User
 from boards import services
-from boards.models import Annotation, Asset, Batch, BatchEvent, Dataset, Image, Job, LabelClass, Project, Tag
+from boards.models import (
+    Annotation,
+    Asset,
+    BackgroundTask,
+    Batch,
+    BatchEvent,
+    BucketSource,
+    Dataset,
+    Image,
+    Job,
+    LabelClass,
+    Project,
+    Tag,
+)
 from core.errors import ServiceError
 
 
@@ -323,4 +336,33 @@ class AssetAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BackgroundTask)
+class BackgroundTaskAdmin(admin.ModelAdmin):
+    """Exports and imports done by workers: read-only here (the Tasks page starts and cancels them)."""
+
+    list_display = ["pk", "kind", "status", "project", "started_by", "done", "total", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["project", "started_by"]
+    search_fields = ["error", "download_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BucketSource)
+class BucketSourceAdmin(admin.ModelAdmin):
+    """Connected buckets; their keys are never shown (stored encrypted, entered on the Buckets page)."""
+
+    list_display = ["name", "project", "bucket", "prefix", "endpoint_url", "key_hint", "created_by", "created_at"]
+    list_select_related = ["project", "created_by"]
+    exclude = ["access_key", "secret_key"]
+    readonly_fields = ["project", "bucket", "prefix", "endpoint_url", "region", "key_hint", "created_by", "created_at"]
+
+    def has_add_permission(self, request):
         return False

@@ -5,7 +5,19 @@ from django.contrib import admin
 from django.urls import reverse
 
 from accounts.models import ApiKey, Membership, User, Workspace
-from boards.models import Annotation, Batch, BatchEvent, BatchStatus, EventKind, Image, Job, LabelClass, Project
+from boards.models import (
+    Annotation,
+    BackgroundTask,
+    Batch,
+    BatchEvent,
+    BatchStatus,
+    BucketSource,
+    EventKind,
+    Image,
+    Job,
+    LabelClass,
+    Project,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +39,22 @@ def staff_labeler(labeler):
 
 
 @pytest.mark.parametrize(
-    "model", [User, Workspace, Membership, ApiKey, Project, LabelClass, Batch, Image, Annotation, Job, BatchEvent]
+    "model",
+    [
+        User,
+        Workspace,
+        Membership,
+        ApiKey,
+        Project,
+        LabelClass,
+        Batch,
+        Image,
+        Annotation,
+        Job,
+        BatchEvent,
+        BackgroundTask,
+        BucketSource,
+    ],
 )
 def test_every_model_is_in_the_admin(model):
     assert admin.site.is_registered(model)
@@ -98,3 +125,23 @@ def test_events_are_read_only_in_the_admin(client, superuser, make_batch):
     response = client.post(reverse("admin:boards_batchevent_change", args=[event.pk]), {"batch_name": "forged"})
     assert response.status_code == 403
     assert BatchEvent.objects.get(pk=event.pk).batch_name == batch.name
+
+
+def test_a_buckets_keys_never_show_in_the_admin(client, superuser, project, manager):
+    from core import encryption
+
+    source = BucketSource.objects.create(
+        project=project,
+        name="cam",
+        bucket="photos",
+        access_key=encryption.encrypt("AKIASECRETID"),
+        secret_key=encryption.encrypt("very-secret-key"),
+        key_hint="TKEY",
+        created_by=manager,
+    )
+    client.force_login(superuser)
+    page = client.get(reverse("admin:boards_bucketsource_change", args=[source.pk])).content.decode()
+    assert "TKEY" in page
+    assert source.secret_key not in page and source.access_key not in page and "very-secret-key" not in page
+    listing = client.get(reverse("admin:boards_backgroundtask_changelist"))
+    assert listing.status_code == 200
