@@ -319,16 +319,21 @@ class S3Server:
                     raise RuntimeError(f"moto_server did not start (exit code {self.proc.poll()})") from None
                 time.sleep(0.1)
 
-    def client(self):
+    @classmethod
+    def client_of(cls, endpoint: str):
+        """A boto3 S3 client of the moto server at ``endpoint``."""
         import boto3
 
         return boto3.client(
             "s3",
-            endpoint_url=self.endpoint,
+            endpoint_url=endpoint,
             region_name="us-east-1",
-            aws_access_key_id=self.KEYS["S3_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.KEYS["S3_SECRET_ACCESS_KEY"],
+            aws_access_key_id=cls.KEYS["S3_ACCESS_KEY_ID"],
+            aws_secret_access_key=cls.KEYS["S3_SECRET_ACCESS_KEY"],
         )
+
+    def client(self):
+        return self.client_of(self.endpoint)
 
     def bucket(self) -> str:
         name = f"bb-{secrets.token_hex(6)}"

@@ -37,7 +37,9 @@ def serve_file(
     A ``download_name`` makes it a download under that name, either way.
     """
     if redirect and settings.SERVE_ORIGINALS_BY_REDIRECT:
-        parameters = {"ResponseContentDisposition": content_disposition(download_name)} if download_name else None
+        parameters = None
+        if download_name:
+            parameters = {"ResponseContentDisposition": content_disposition_header(True, download_name)}
         response = HttpResponseRedirect(default_storage.url(name, parameters=parameters))
         response["Cache-Control"] = f"private, max-age={max(0, min(60, settings.S3_URL_SECONDS // 2))}"
         return response
@@ -53,7 +55,3 @@ def serve_file(
     )
     response["Cache-Control"] = cache_control
     return response
-
-
-def content_disposition(filename: str) -> str:
-    return content_disposition_header(as_attachment=True, filename=filename)

@@ -33,10 +33,6 @@ def bind(**values) -> None:
     _context.set(_context.get() | values)
 
 
-def current() -> dict:
-    return dict(_context.get())
-
-
 class ContextFilter(logging.Filter):
     """Puts the request id, user and workspace on each record (None outside a request)."""
 

@@ -86,15 +86,17 @@ def new_bucket(endpoint: str) -> str:
 
 
 def s3_client(endpoint: str):
-    import boto3
+    return S3Server.client_of(endpoint)
 
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_KEYS["access_key"],
-        aws_secret_access_key=S3_KEYS["secret_key"],
-    )
+
+def psycopg_params(**changes) -> dict:
+    """What psycopg needs to open a connection of its own to the database the tests use (PostgreSQL)."""
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    for django_only in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(django_only, None)
+    return params | changes
 
 
 def _missing(reason: str) -> None:
@@ -114,12 +116,8 @@ def empty_database(folder: Path) -> Iterator[str]:
         return
     import psycopg
 
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("prepare_threshold", None)
     name = f"bb_servers_{uuid.uuid4().hex[:12]}"
-    params["dbname"] = "postgres"
+    params = psycopg_params(dbname="postgres")
     with psycopg.connect(**params, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -25,6 +25,7 @@ from boards.models import Annotation, BackgroundTask, BatchStatus, Image, LabelC
 from boards.services import background
 from core.errors import NotAllowed, WrongState
 from tests.factories import BatchFactory, ImageFactory, jpeg_bytes
+from tests.services import psycopg_params
 
 pytestmark = pytest.mark.django_db
 
@@ -263,10 +264,7 @@ def task_lock_elsewhere():
             return
         import psycopg
 
-        params = connection.get_connection_params()
-        for extra in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(extra, None)
-        other = psycopg.connect(**params, autocommit=True)
+        other = psycopg.connect(**psycopg_params(), autocommit=True)
         other.execute("SELECT pg_advisory_lock(%s, %s)", [background.TASK_LOCK, task_id])
         held.append(other)
 

@@ -13,6 +13,7 @@ from boards.services import background, buckets
 from core import encryption
 from core.errors import InvalidInput, WrongState
 from tests.test_background_exports import work_off
+from tests.test_concurrency import _race, racing
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +276,37 @@ def test_an_object_gone_since_the_listing_is_rejected_with_the_reason_and_the_re
     assert (task.report["landed"], task.report["rejected"]) == (3, 2)
     reasons = {r["key"]: r["reason"] for r in task.report["rejections"]}
     assert reasons["photos/deleted-meanwhile.jpg"].startswith("Could not be read: NoSuchKey")
+
+
+@racing
+def test_two_presses_at_once_start_one_import_of_a_bucket(manager, project, remote):
+    source = connect(project, manager, remote)
+
+    def press():
+        try:
+            return buckets.start_bucket_import(source=BucketSource.objects.get(pk=source.pk), actor=manager)
+        except WrongState as refused:
+            return str(refused)
+
+    for _ in range(3):
+        results = _race(press, press)
+        started = [r for r in results if isinstance(r, BackgroundTask)]
+        assert len(started) == 1
+        refused = [r for r in results if isinstance(r, str)]
+        assert refused == ["An import from this bucket is already waiting or running."]
+        assert BackgroundTask.objects.filter(status="queued").count() == 1
+        BackgroundTask.objects.update(status="cancelled")
+
+
+def test_the_buckets_page_keeps_the_keys_out_of_error_reports(client, manager, project, remote):
+    client.force_login(manager)
+    response = client.post(reverse("buckets", args=["acme", project.slug]), {"name": "x", "secret_key": SECRET})
+    assert set(response.wsgi_request.sensitive_post_parameters) == {"access_key", "secret_key"}
+
+
+def test_a_finished_import_has_no_archive_to_download(client, manager, project, remote):
+    source = connect(project, manager, remote)
+    task = buckets.start_bucket_import(source=source, actor=manager)
+    work_off()
+    client.force_login(manager)
+    assert client.get(reverse("task-download", args=["acme", project.slug, task.pk])).status_code == 404

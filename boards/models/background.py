@@ -66,7 +66,10 @@ class BackgroundTask(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["project", "-created_at", "-id"]),
-            models.Index(fields=["status", "beat_at"], name="bgtask_open_idx", condition=models.Q(status="running")),
+            # The reaper looks at the waiting and running tasks only, on every look at a Tasks page.
+            models.Index(
+                fields=["status"], name="bgtask_open_status_idx", condition=models.Q(status__in=["queued", "running"])
+            ),
         ]
 
     def __str__(self) -> str:

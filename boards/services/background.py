@@ -21,7 +21,7 @@ import socket
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -73,16 +73,39 @@ def start_export(
     registry.for_export(fmt)
     if batch is not None and batch.status != BatchStatus.DATASET:
         raise WrongState("Only a batch in the Dataset column can be exported.")
-    reap_stalled()
-    _check_room(project, actor)
     params = {
         "format": fmt,
         "batch": batch.pk if batch else None,
         "split": list(ratio) if ratio else None,
         "seed": seed,
     }
+    return _queue(project=project, actor=actor, kind=TaskKind.EXPORT, params=params)
+
+
+def _queue(
+    *,
+    project: Project,
+    actor: User,
+    kind: str,
+    params: dict,
+    total: int | None = None,
+    check: Callable[[], None] | None = None,
+) -> BackgroundTask:
+    """Record a task and put it on the queue, in one transaction, if the person has room for one
+    (``BACKGROUND_OPEN_PER_PERSON``) and ``check`` does not refuse. Decided under the project's row
+    lock, so that two presses at once cannot both pass. Tasks whose worker died are seen to first."""
+    reap_stalled()
     with transaction.atomic():
-        task = BackgroundTask.objects.create(project=project, kind=TaskKind.EXPORT, started_by=actor, params=params)
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+        open_ones = BackgroundTask.objects.filter(project=project, started_by=actor, status__in=OPEN_STATUSES).count()
+        if open_ones >= settings.BACKGROUND_OPEN_PER_PERSON:
+            raise WrongState(
+                f"You already have {open_ones} tasks waiting or running in this project; "
+                "start another once one of them has finished (or cancel one)."
+            )
+        if check is not None:
+            check()
+        task = BackgroundTask.objects.create(project=project, kind=kind, started_by=actor, params=params, total=total)
         _enqueue(task)
     return task
 
@@ -107,35 +130,25 @@ def start_import(
     require(actor, "boards.manage_project", project, message="Only the project's managers and owners may import.")
     if not files:
         raise InvalidInput("Choose the annotation files to import.")
-    reap_stalled()
-    _check_room(project, actor)
     with tempfile.TemporaryFile() as temp:
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as bundle:
             for n, (name, data) in enumerate(files):
                 bundle.writestr(f"{n:06d}/{name}", data)
         temp.seek(0)
-        with transaction.atomic():
-            task = BackgroundTask.objects.create(
-                project=project,
-                kind=TaskKind.IMPORT,
-                started_by=actor,
-                total=len(files),
-                params={"files": len(files), "create_classes": create_classes, "clip": clip, "overwrite": overwrite},
-            )
-            name = default_storage.save(f"{IMPORT_FOLDER}/{project.pk}/{task.pk}.zip", File(temp, "files.zip"))
-            task.params["bundle"] = name
-            task.save(update_fields=["params"])
-            _enqueue(task)
-    return task
-
-
-def _check_room(project: Project, actor: User) -> None:
-    open_ones = BackgroundTask.objects.filter(project=project, started_by=actor, status__in=OPEN_STATUSES).count()
-    if open_ones >= settings.BACKGROUND_OPEN_PER_PERSON:
-        raise WrongState(
-            f"You already have {open_ones} tasks waiting or running in this project; "
-            "start another once one of them has finished (or cancel one)."
+        # Stored before the task exists (outside its transaction); cleanup_files drops it if no task does.
+        kept = default_storage.save(f"{IMPORT_FOLDER}/{project.pk}/{uuid.uuid4().hex}.zip", File(temp, "files.zip"))
+    options = {"create_classes": create_classes, "clip": clip, "overwrite": overwrite}
+    try:
+        return _queue(
+            project=project,
+            actor=actor,
+            kind=TaskKind.IMPORT,
+            params={"files": len(files), "bundle": kept, **options},
+            total=len(files),
         )
+    except BaseException:
+        default_storage.delete(kept)
+        raise
 
 
 def _enqueue(task: BackgroundTask) -> None:
@@ -448,7 +461,3 @@ def purge_expired_exports(*, now=None) -> int:
         BackgroundTask.objects.filter(pk=task.pk).update(file="")
         gone += 1
     return gone
-
-
-def open_tasks(project: Project) -> int:
-    return BackgroundTask.objects.filter(project=project, status__in=OPEN_STATUSES).count()

@@ -24,8 +24,8 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from boards.models import MAX_BATCH_IMAGES, BatchSource, BatchStatus, BucketObject, BucketSource, Image, Project
-from boards.models.background import BackgroundTask, TaskKind, TaskStatus
-from boards.services.background import RUNNERS, _beat, _check_room, _end, _enqueue, reap_stalled
+from boards.models.background import OPEN_STATUSES, BackgroundTask, TaskKind, TaskStatus
+from boards.services.background import RUNNERS, _beat, _end, _queue
 from boards.services.uploads import upload_images
 from core import encryption
 from core.errors import InvalidInput, WrongState
@@ -185,35 +185,35 @@ def _why(exc: Exception) -> str:
 def remove_bucket(*, source: BucketSource, actor: User) -> None:
     """Forget a bucket and its credentials (the images it gave stay)."""
     require(actor, "boards.manage_project", source.project, message=ONLY_MANAGERS)
-    if BackgroundTask.objects.filter(
-        kind=TaskKind.BUCKET, params__source=source.pk, status__in=(TaskStatus.QUEUED, TaskStatus.RUNNING)
-    ).exists():
+    if _importing(source):
         raise WrongState("An import from this bucket is waiting or running; cancel it first.")
     source.delete()
 
 
+def _importing(source: BucketSource) -> bool:
+    """Whether an import from the bucket is waiting or running."""
+    return BackgroundTask.objects.filter(
+        kind=TaskKind.BUCKET, params__source=source.pk, status__in=OPEN_STATUSES
+    ).exists()
+
+
 def start_bucket_import(*, source: BucketSource, actor: User, batch_name: str = "") -> BackgroundTask:
     require(actor, "boards.manage_project", source.project, message=ONLY_MANAGERS)
-    reap_stalled()
     name = (batch_name.strip() or f"{source.name} import")[:200]
-    with transaction.atomic():
-        # One at a time per bucket and per person's allowance: decided under the bucket's row lock,
-        # so that two presses at once start one import.
-        if BucketSource.objects.select_for_update().filter(pk=source.pk).first() is None:
+
+    def one_at_a_time() -> None:  # under the project's lock, with the room check
+        if not BucketSource.objects.filter(pk=source.pk).exists():
             raise WrongState("This bucket was removed meanwhile.")
-        if BackgroundTask.objects.filter(
-            kind=TaskKind.BUCKET, params__source=source.pk, status__in=(TaskStatus.QUEUED, TaskStatus.RUNNING)
-        ).exists():
+        if _importing(source):
             raise WrongState("An import from this bucket is already waiting or running.")
-        _check_room(source.project, actor)
-        task = BackgroundTask.objects.create(
-            project=source.project,
-            kind=TaskKind.BUCKET,
-            started_by=actor,
-            params={"source": source.pk, "source_name": source.name, "batch_name": name, "batch": None},
-        )
-        _enqueue(task)
-    return task
+
+    return _queue(
+        project=source.project,
+        actor=actor,
+        kind=TaskKind.BUCKET,
+        params={"source": source.pk, "source_name": source.name, "batch_name": name, "batch": None},
+        check=one_at_a_time,
+    )
 
 
 def _listing(client, source: BucketSource):

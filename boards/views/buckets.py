@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from boards import selectors, services
+from boards import services
 from boards.models import BucketSource, Project
+from boards.views.project import _managed_project
 from core import params
 from core.errors import ServiceError
 
@@ -24,10 +24,7 @@ SHOWN_AGAIN = ("name", "endpoint_url", "region", "bucket", "prefix")  # never th
 
 
 def _project(request: HttpRequest, ws: str, project: str) -> Project:
-    project_obj = selectors.project_for(request.user, ws, project)
-    if not request.user.has_perm("boards.manage_project", project_obj):
-        raise PermissionDenied("Only the project's managers and owners may connect buckets and import from them.")
-    return project_obj
+    return _managed_project(request, ws, project, doing="connect buckets and import from them")
 
 
 def _source(project: Project, source_id: int) -> BucketSource:

@@ -204,10 +204,7 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = selectors.project_for(request.user, ws, project)
     if not request.user.has_perm("boards.view_project", project_obj):
         raise Http404("No such project.")
-    batch = None
-    batch_id = params.ident(request.GET, "batch", label="The batch to export")
-    if batch_id is not None:
-        batch = selectors.batch_in(project_obj, batch_id)
+    batch = export_batch(project_obj, request.GET)
     fmt = params.text(request.GET, "format", label="The format", limit=20)
     context = {
         "project": project_obj,
@@ -224,9 +221,7 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         context["count"] = export.dataset_images(project_obj, batch).count()
         return render(request, "boards/export.html", context)
     try:
-        registry.for_export(fmt)  # a clear 400 for a format there is not
-        ratio = export.parse_split(params.text(request.GET, "split", label="The split", limit=100))
-        seed = params.integer(request.GET, "seed", label="The seed", default=0, low=0)
+        _split, ratio, seed = export_options(request.GET, fmt)
     except (AnnotationFormatError, InvalidInput) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return render(request, "boards/export.html", context, status=400)
@@ -244,7 +239,7 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         export.check_files(job, fmt)  # a missing file is refused here, not found half-way through the zip
     except ServiceError as exc:
         messages.error(request, exc.message)
-        context["count"] = job.images.count()
+        context["count"] = count
         return render(request, "boards/export.html", context, status=exc.status)
     content_type, ext = export.content_type(job, fmt)
     name = f"{project_obj.slug}-{batch.pk if batch else 'dataset'}-{fmt}"
@@ -252,6 +247,21 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+def export_batch(project: Project, data) -> Batch | None:
+    """The batch an export names (``batch``), or None for the project's dataset; 404 outside the project."""
+    batch_id = params.ident(data, "batch", label="The batch to export")
+    return selectors.batch_in(project, batch_id) if batch_id is not None else None
+
+
+def export_options(data, fmt: str) -> tuple[str, tuple[int, int, int] | None, int]:
+    """An export's format checked, and its split (as written and as read) and seed: the export
+    page's download and its background form read them alike. Raises ``AnnotationFormatError`` or
+    ``InvalidInput`` with a message for the person."""
+    registry.for_export(fmt)  # a clear 400 for a format there is not
+    split = params.text(data, "split", label="The split", limit=100)
+    return split, export.parse_split(split), params.integer(data, "seed", label="The seed", default=0, low=0)
 
 
 MAX_IMPORT_FILES = 50_000

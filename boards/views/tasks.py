@@ -18,9 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from boards import selectors
-from boards.formats import AnnotationFormatError, export, registry
+from boards.formats import AnnotationFormatError
 from boards.models import BackgroundTask, Project
 from boards.services import background
+from boards.views.project import export_batch, export_options
 from core import params
 from core.errors import InvalidInput, ServiceError
 from core.http import serve_file
@@ -103,17 +104,11 @@ def task_download(request: HttpRequest, ws: str, project: str, task_id: int) -> 
 def export_start(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     """The export page's form: "Download now" goes to the streamed download, "Prepare" queues a task."""
     project_obj = _project(request, ws, project)
-    batch = None
-    batch_id = params.ident(request.POST, "batch", label="The batch to export")
-    if batch_id is not None:
-        batch = selectors.batch_in(project_obj, batch_id)
+    batch = export_batch(project_obj, request.POST)
     fmt = params.text(request.POST, "format", label="The format", limit=20) or "coco"
-    split = params.text(request.POST, "split", label="The split", limit=100)
     back = reverse("export", args=[project_obj.workspace.slug, project_obj.slug])
     try:
-        registry.for_export(fmt)
-        ratio = export.parse_split(split)
-        seed = params.integer(request.POST, "seed", label="The seed", default=0, low=0)
+        split, ratio, seed = export_options(request.POST, fmt)
     except (AnnotationFormatError, InvalidInput) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect(back + (f"?batch={batch.pk}" if batch else ""))
