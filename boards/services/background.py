@@ -161,15 +161,13 @@ def cancel(*, task: BackgroundTask, actor: User) -> BackgroundTask:
     """Stop a task: one still waiting is cancelled at once, a running one at its worker's next page."""
     if actor.pk != task.started_by_id and not actor.has_perm("boards.manage_project", task.project):
         raise NotAllowed("Only the person who started it, or the project's managers, may cancel it.")
-    now = timezone.now()
-    if BackgroundTask.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
-        status=TaskStatus.CANCELLED, finished_at=now, error="Cancelled before a worker took it."
-    ):
-        pass
-    elif not BackgroundTask.objects.filter(pk=task.pk, status=TaskStatus.RUNNING).update(cancel_requested=True):
-        task.refresh_from_db()
-        raise WrongState(f"This task has already ended ({task.get_status_display().lower()}).")
+    this = BackgroundTask.objects.filter(pk=task.pk)
+    stopped = this.filter(status=TaskStatus.QUEUED).update(
+        status=TaskStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled before a worker took it."
+    ) or this.filter(status=TaskStatus.RUNNING).update(cancel_requested=True)
     task.refresh_from_db()
+    if not stopped:
+        raise WrongState(f"This task has already ended ({task.get_status_display().lower()}).")
     return task
 
 
