@@ -39,6 +39,7 @@ urlpatterns = [
     path(B + "annotate/<int:image_id>/", views.annotate, name="annotate"),
     path(B + "annotate/<int:image_id>/save", views.save_image_annotations, name="annotate-save"),
     path(B + "annotate/<int:image_id>/checked", views.confirm_rework, name="annotate-checked"),
+    path(B + "annotate/<int:image_id>/hold", views.hold_image, name="annotate-hold"),
     path(P + "settings/", views.project_settings, name="project-settings"),
     path(P + "settings/classes/", views.label_add, name="label-add"),
     path(P + "settings/classes/<int:label_id>/", views.label_update, name="label-update"),

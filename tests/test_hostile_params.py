@@ -121,6 +121,7 @@ VIEWS: dict[str, View] = {
     "annotate": View(batch="annotating"),
     "annotate-save": View(post=("version", "empty", "boxes"), json=True, batch="annotating"),
     "annotate-checked": View(batch="annotating"),
+    "annotate-hold": View(batch="annotating"),
     "project-settings": View(post=("review_mode", "form", "reservation_minutes", "reservation_cap")),
     "label-add": View(post=("name", "color", "hotkey")),
     "label-update": View(post=("name", "color", "hotkey")),

@@ -20,7 +20,7 @@ from boards.models import (
 )
 from core.errors import InvalidInput, NotAllowed
 from tests.board_html import parse_board
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, UserFactory, set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +84,46 @@ def test_assigning_a_selection_to_the_queue_queues_only_the_selection(make_batch
     assert sorted(QueueEntry.objects.values_list("image_id", flat=True)) == chosen
     assert result.remainder.images.count() == 3
     assert not QueueEntry.objects.filter(batch=result.remainder).exists()
+
+
+@pytest.mark.parametrize("review_mode, goes_to", [(True, BatchStatus.REVIEW), (False, BatchStatus.DATASET)])
+def test_a_batch_whose_images_are_all_labeled_goes_on_when_assigned_to_the_queue(
+    review_mode, goes_to, make_batch, manager, project
+):
+    """Nobody would be served an image of it, nor finish its last one: it goes on at once."""
+    project.review_mode = review_mode
+    project.save(update_fields=["review_mode"])
+    batch = make_batch(3)
+    set_images(batch.images.all(), annotation_state=AnnotationState.ANNOTATED)
+    set_images(batch.images.filter(pk=batch.images.order_by("pk")[0].pk), annotation_state=AnnotationState.EMPTY)
+
+    result = services.assign(batch=batch, actor=manager, labeler=None, queue=True)
+
+    assert result.batch.status == goes_to == Batch.objects.get(pk=batch.pk).status
+    assert not QueueEntry.objects.exists()
+    kinds = list(batch.events.order_by("pk").values_list("kind", flat=True))
+    assert kinds[-2:] == ["assigned", "submitted"]
+    assert result.job.state != "annotating"
+
+
+def test_a_queue_batch_with_one_image_left_to_label_stays_in_annotating(make_batch, manager):
+    batch = make_batch(3)
+    set_images(batch.images.exclude(pk=batch.images.order_by("pk")[0].pk), annotation_state=AnnotationState.ANNOTATED)
+    result = services.assign(batch=batch, actor=manager, labeler=None, queue=True)
+    assert result.batch.status == BatchStatus.ANNOTATING
+    assert QueueEntry.objects.filter(batch=batch).count() == 1
+
+
+def test_the_board_says_a_labeled_batch_went_on_from_the_queue(client, make_batch, manager):
+    batch = make_batch(2, name="Prelabeled")
+    set_images(batch.images.all(), annotation_state=AnnotationState.ANNOTATED)
+    client.force_login(manager)
+    url = reverse("move", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
+    response = client.post(url, {"to": "annotating", "labeler": "queue", "selection": "all"}, follow=True)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Every image of “Prelabeled” was labeled already: it went on to Review." in text
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
 
 
 def test_assign_needs_a_labeler_or_the_queue_not_both(make_batch, manager, labeler):
@@ -170,6 +210,67 @@ def test_an_expired_reservation_nobody_took_is_still_its_labelers(make_batch, ma
     age([image.pk], project.reservation_minutes + 5)
     assert services.hold(image, labeler)
     assert label(image, labeler, car).annotation_state == AnnotationState.ANNOTATED
+
+
+def hold_url(batch, image) -> str:
+    return reverse("annotate-hold", args=["acme", "parcels", batch.pk, image.pk])
+
+
+def test_the_editor_of_a_queue_image_renews_its_hold_every_few_minutes(client, make_batch, manager, labeler, project):
+    batch = queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    client.force_login(labeler)
+    page = client.get(reverse("annotate", args=["acme", "parcels", batch.pk, image.pk])).content.decode()
+    assert f'data-hold-url="{hold_url(batch, image)}"' in page
+    assert 'data-hold-seconds="300"' in page  # a third of the 30 minutes' idle time, at most 5 minutes
+
+    age([image.pk], project.reservation_minutes - 1)
+    response = client.post(hold_url(batch, image))
+    assert response.status_code == 200 and response.json() == {"held": True}
+    renewed = QueueEntry.objects.get(image_id=image.pk).reserved_at
+    assert timezone.now() - renewed < timedelta(seconds=30)
+    # A short idle time renews more often, but not more than every 20 seconds.
+    project.reservation_minutes = 1
+    project.save(update_fields=["reservation_minutes"])
+    page = client.get(reverse("annotate", args=["acme", "parcels", batch.pk, image.pk])).content.decode()
+    assert 'data-hold-seconds="20"' in page
+
+
+def test_a_hold_on_an_image_someone_else_took_is_refused_with_the_reason(
+    client, make_batch, manager, labeler, second_labeler, project
+):
+    batch = queued(make_batch, manager, n=1)
+    image = serve(labeler, project)
+    age([image.pk], project.reservation_minutes + 1)
+    assert serve(second_labeler, project).pk == image.pk
+    client.force_login(labeler)
+    response = client.post(hold_url(batch, image))
+    assert response.status_code == 409
+    assert response.json()["error"]["message"] == "This image of the label queue is reserved for someone else."
+    assert QueueEntry.objects.get(image_id=image.pk).reserved_by_id == second_labeler.pk
+
+
+def test_a_hold_is_only_for_the_labeler_of_a_queue_image(
+    client, make_batch, manager, labeler, viewer, outsider, project, car
+):
+    batch = queued(make_batch, manager, n=2)
+    image = serve(labeler, project)
+    url = hold_url(batch, image)
+    client.force_login(labeler)
+    assert client.get(url).status_code == 405
+    free = batch.images.exclude(pk=image.pk).get()
+    assert client.post(hold_url(batch, free)).status_code == 409  # handed out by Start labeling, not taken
+    done(image, labeler, car)
+    assert client.post(url).json() == {"held": False}  # finished: still theirs to edit, nothing to renew
+    client.force_login(viewer)
+    assert client.post(url).status_code == 403
+    client.force_login(outsider)
+    assert client.post(url).status_code == 404
+    client.force_login(manager)  # edits any image: nothing is reserved for them
+    assert client.post(url).status_code == 409
+    plain = make_batch(1)
+    client.force_login(labeler)
+    assert client.post(hold_url(plain, plain.images.get())).status_code == 403
 
 
 def test_a_higher_priority_expired_reservation_beats_free_images_of_lower_priority(

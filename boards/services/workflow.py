@@ -48,6 +48,7 @@ class AssignResult:
     remainder: Batch | None
 
 
+@transaction.atomic
 def assign(
     *,
     batch: Batch,
@@ -65,7 +66,8 @@ def assign(
     order), the images not selected split off into a new Unassigned batch of
     the same priority. A ``first`` larger than the batch is refused. A queue
     batch's images are served one by one to whoever presses "Start labeling"
-    (``services.queue``).
+    (``services.queue``); one whose images are all labeled already goes on at
+    once (to Review, or Dataset), as a queue batch does when its last image is done.
     """
     if (labeler is None) is not queue:
         raise InvalidInput("Choose a labeler, or the label queue, for this batch.")
@@ -114,8 +116,7 @@ def assign(
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
-        if queue:
-            enqueue(batch)
+        waiting = enqueue(batch) if queue else None
         change.detail.update(
             labeler=labeler.email if labeler is not None else None,
             queue=queue,
@@ -123,6 +124,10 @@ def assign(
             job=job.pk,
             images=assigned,
         )
+    if waiting == 0:
+        # Nobody would ever be served an image of it, nor finish its last one.
+        batch = submit(batch=batch, actor=actor)
+        job.refresh_from_db()
     return AssignResult(batch=batch, job=job, remainder=remainder)
 
 

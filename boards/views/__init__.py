@@ -55,6 +55,7 @@ from boards.views.editor import (  # noqa: F401
     annotate,
     annotate_batch,
     confirm_rework,
+    hold_image,
     save_image_annotations,
     start_labeling,
 )

@@ -219,7 +219,11 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
 
 def _moved_message(batch: Batch, moved: Batch | None, to: str, *, split: bool = False) -> str:
     labels = dict(BatchStatus.choices)
-    if to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None:
+    assigning = to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None
+    if assigning and moved.status != to:
+        # Assigned to the label queue with nothing left to label (``services.assign``).
+        return f"Every image of “{batch.name}” was labeled already: it went on to {labels[moved.status]}."
+    if assigning:
         job = moved.current_job
         labeler = job.labeler.get_full_name() if job.labeler else "the label queue"
         rest = Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()

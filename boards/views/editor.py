@@ -60,6 +60,9 @@ def _not_annotating(request: HttpRequest, batch: Batch) -> HttpResponse:
     return redirect(reverse("batch", args=[batch.project.workspace.slug, batch.project.slug, batch.pk]))
 
 
+HOLD_BEAT_SECONDS = (20, 300)  # how often, at least and at most, the editor renews a queue image's hold
+
+
 @login_required
 def annotate_batch(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResponse:
     """Open the editor on the batch's first image still to label."""
@@ -97,7 +100,9 @@ def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_i
     context = selectors.editor_context(batch, image)
     progress = context["progress"]
     if from_queue:
-        context |= {"previous_id": None, "next_id": None, "strip": []}
+        # Worked on, the image stays theirs: the editor renews the hold a few times per idle time.
+        beat = max(HOLD_BEAT_SECONDS[0], min(HOLD_BEAT_SECONDS[1], project_obj.reservation_minutes * 20))
+        context |= {"previous_id": None, "next_id": None, "strip": [], "hold_seconds": beat}
     context |= {
         "project": project_obj,
         "from_queue": from_queue,
@@ -208,6 +213,32 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
             "submit_waits": _waits(progress["total"] - progress["done"], progress["rework"]),
         }
     )
+
+
+@login_required
+@require_POST
+def hold_image(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> JsonResponse:
+    """The editor's sign of life on an image of the label queue: while the labeler works on it (not
+    merely leaves the tab open), their reservation is renewed, its idle time starting again.
+
+    409, with the reason, when the image is no longer theirs to edit (it expired and someone else
+    took it): the editor says so at once rather than at the next save.
+    """
+    try:
+        batch, from_queue = _annotatable(request, ws, project, batch_id)
+        image = selectors.image_in(batch, image_id)
+    except Http404:
+        return json_error("There is no such image in this project.", 404, "not_found")
+    except PermissionDenied as exc:
+        return json_error(str(exc), 403, "forbidden")
+    if batch.status != BatchStatus.ANNOTATING or not from_queue:
+        return json_error("The label queue reserves no image of this batch for you.", 409, "not_held")
+    if services.hold(image, request.user):
+        return JsonResponse({"held": True})
+    refusal = selectors.queue_refusal(image, request.user)
+    if refusal:
+        return json_error(refusal, 409, "not_held")
+    return JsonResponse({"held": False})  # finished: theirs to edit while the batch is in Annotating
 
 
 @login_required

@@ -626,6 +626,39 @@
     settle();
   }
 
+  // --- the label queue: the image stays reserved while they work on it ------------------------
+
+  // Some activity since the last renewal (a pointer, a key, the wheel) and the tab in view: the hold
+  // is renewed every data-hold-seconds. An open tab nobody works in lets the reservation expire.
+  const holdUrl = root.dataset.holdUrl;
+  if (holdUrl) {
+    let worked = false;
+    ["pointerdown", "pointermove", "keydown", "wheel"].forEach((type) =>
+      document.addEventListener(type, () => { worked = true; }, { passive: true, capture: true }));
+    const timer = setInterval(async () => {
+      if (!worked || document.visibilityState !== "visible") return;
+      worked = false;
+      let response = null;
+      let data = null;
+      try {
+        response = await fetch(holdUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRFToken": root.dataset.csrf },
+        });
+        data = await response.json().catch(() => null);
+      } catch (err) {
+        return; // offline for now: the next beat tries again
+      }
+      if (response.status === 409 || response.status === 403) {
+        clearInterval(timer);
+        stale = true; // its saves would be refused: stop sending them
+        setStatus("Not reserved for you", "error");
+        showAlert((data && data.error && data.error.message) || "This image is no longer reserved for you.");
+      }
+    }, Number(root.dataset.holdSeconds) * 1000);
+  }
+
   function showDone(done, total) {
     document.getElementById("done-count").textContent = done;
     const bar = document.getElementById("done-bar");

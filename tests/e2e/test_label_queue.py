@@ -268,6 +268,48 @@ def test_an_expired_reservation_goes_to_the_next_labeler_and_its_first_holder_is
     assert QueueEntry.objects.filter(reserved_by=labeler).count() == 1
 
 
+def test_working_in_the_editor_keeps_the_image_reserved_and_losing_it_is_said_at_once(
+    page: Page, url, login, other_page: Page, labeler, second_labeler, queued, shoot
+):
+    page.clock.install()  # the editor's timers run when the test says
+    login(labeler)
+    taken = start_labeling(page, url)
+    beat = int(page.locator("#editor").get_attribute("data-hold-seconds")) * 1000
+    project = Project.objects.get(pk=queued.project_id)
+    entry = QueueEntry.objects.filter(image_id=taken, reserved_by=labeler)
+
+    # 29 of the 30 minutes gone, but they are at work: moving over the image renews the hold.
+    almost = timezone.now() - timedelta(minutes=project.reservation_minutes - 1)
+    entry.update(reserved_at=almost)
+    page.mouse.move(200, 250)
+    page.mouse.move(260, 300)
+    with page.expect_response(lambda r: r.url.endswith("/hold") and r.request.method == "POST") as renewal:
+        page.clock.run_for(beat)
+    assert renewal.value.status == 200
+    assert timezone.now() - entry.get().reserved_at < timedelta(minutes=1)
+
+    # A tab left open with nobody at it renews nothing: the reservation runs out as it should.
+    idle = timezone.now() - timedelta(minutes=project.reservation_minutes + 1)
+    entry.update(reserved_at=idle)
+    page.clock.run_for(2 * beat)
+    assert entry.get().reserved_at == idle
+
+    # Someone else is given it: the first labeler hears it at their next move, not at a refused save.
+    sign_in(other_page, url, second_labeler)
+    assert start_labeling(other_page, url) == taken
+    page.mouse.move(220, 260)
+    with page.expect_response(lambda r: r.url.endswith("/hold")) as refusal:
+        page.clock.run_for(beat)
+    assert refusal.value.status == 409
+    alert = page.locator("#editor-alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("This image of the label queue is reserved for someone else.")
+    expect(page.locator("#save-status")).to_have_text("Not reserved for you")
+    expect(alert.get_by_role("button")).to_have_count(0)  # nothing to retry or reload into
+    shoot("queue-hold-lost")
+    assert holder(taken) == second_labeler.pk
+
+
 # --- settings --------------------------------------------------------------------------
 
 
