@@ -63,6 +63,7 @@ urlpatterns = [
     path("w/<slug:ws>/catalog/", views.workspace_catalog_page, name="workspace-catalog"),
     path("w/<slug:ws>/catalog/batch/", views.workspace_catalog_batch, name="workspace-catalog-batch"),
     path("w/<slug:ws>/catalog/count/", views.workspace_catalog_count, name="workspace-catalog-count"),
+    path("w/<slug:ws>/catalog/delete/", views.workspace_catalog_delete, name="workspace-catalog-delete"),
     path("w/<slug:ws>/assets/<int:asset_id>/<str:kind>", views.asset_file, name="asset-file"),
     path(
         "w/<slug:ws>/datasets/<int:dataset_id>/rename",

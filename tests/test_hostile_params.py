@@ -160,6 +160,9 @@ VIEWS: dict[str, View] = {
         ),
         base_post={"step": "create", "scope": "filter", "target": "parcels", "name": "From the workspace"},
     ),
+    "workspace-catalog-delete": View(
+        post=(*WORKSPACE_FILTERS, "scope", "assets", "step", "next"), base_post={"step": "delete", "scope": "filter"}
+    ),
     "asset-file": View(),
     "dataset-rename": View(post=("name", "next"), base_post={"name": "Renamed"}),
     # accounts/urls.py (the login and password views are Django's own forms)

@@ -53,6 +53,9 @@ from boards.services.files import (  # noqa: F401
 )
 from boards.services.images import (  # noqa: F401
     MAX_IMAGES_PER_DELETE,
+    CatalogDeletion,
+    catalog_deletion,
+    delete_catalog_images,
     delete_images,
 )
 from boards.services.importing import (  # noqa: F401

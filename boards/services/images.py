@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
-from accounts.models import User
-from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
+from accounts.models import User, Workspace
+from boards import catalog
+from boards.models import Annotation, Asset, Batch, BatchStatus, EventKind, Image, Project
 from boards.services.common import STATUS_LABELS, _event, _lock_batches, mark_changed
 from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
 from core.permissions import require
 
 MAX_IMAGES_PER_DELETE = 10_000
+
+log = logging.getLogger(__name__)
 
 
 def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
@@ -87,3 +93,69 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         files = [name for r in rows for name in (r[4], r[5])]
         transaction.on_commit(lambda: _delete_unreferenced(files))
     return len(rows)
+
+
+@dataclass(frozen=True)
+class CatalogDeletion:
+    """What deleting a selection of the workspace catalog does (or did): the images in no project go
+    for good with their files, the ones a project uses stay (a project removes its own on its board)."""
+
+    unused: int
+    used: int
+
+    @property
+    def too_many(self) -> bool:
+        return self.unused > MAX_IMAGES_PER_DELETE
+
+    @property
+    def limit_error(self) -> str:
+        return (
+            f"{self.unused:,} of these images are in no project: delete at most {MAX_IMAGES_PER_DELETE:,} at "
+            "once. Narrow the filter (a dataset, upload dates) or select fewer."
+        )
+
+
+def _unused(assets):
+    return assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
+
+
+def catalog_deletion(workspace: Workspace, **selection) -> CatalogDeletion:
+    """How many of the selected catalog images (``filters`` or ``asset_ids``) would go, and how many stay."""
+    assets = catalog.selected_assets(workspace.pk, **selection)
+    total = assets.count()
+    unused = _unused(assets).count()
+    return CatalogDeletion(unused=unused, used=total - unused)
+
+
+def delete_catalog_images(*, workspace: Workspace, actor: User, **selection) -> CatalogDeletion:
+    """Delete for good the selected images of the workspace catalog that no project uses, with their files.
+
+    The selection is ``filters`` ("all matching") or ``asset_ids``; ids of another workspace are
+    refused. Images a project uses are left as they are and counted. At most
+    ``MAX_IMAGES_PER_DELETE`` go at once (all or nothing). Managers and owners of the workspace only.
+    """
+    require(actor, "boards.manage_project", workspace, verb="delete images from this workspace's catalog")
+    with transaction.atomic():
+        # Alone: no project joins one of these pictures while they go (``add_batch_to_project`` shares it).
+        lock_catalog(workspace.pk, exclusive=True)
+        assets = catalog.selected_assets(workspace.pk, **selection)
+        asked = selection.get("asset_ids")
+        if asked is not None:
+            missing = len(set(asked)) - assets.count()
+            if missing:
+                raise NotFound(f"{missing:,} of the selected images are not in this workspace's catalog.")
+        total = assets.count()
+        rows = list(_unused(assets).values_list("pk", "file", "thumbnail")[: MAX_IMAGES_PER_DELETE + 1])
+        result = CatalogDeletion(unused=len(rows), used=total - len(rows))
+        if result.too_many:
+            raise InvalidInput(result.limit_error)
+        if not rows:
+            raise WrongState(
+                "Every selected image is used by a project, so none was deleted: a project removes its "
+                "images by deleting them (or their batch) in Unassigned on its board."
+            )
+        Asset.objects.filter(pk__one_of=[pk for pk, _f, _t in rows]).delete()
+        files = [name for _pk, file, thumbnail in rows for name in (file, thumbnail)]
+        transaction.on_commit(lambda: _delete_unreferenced(files))
+    log.info("Deleted %d images in no project from workspace %s's catalog", len(rows), workspace.slug)
+    return result

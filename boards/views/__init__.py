@@ -95,5 +95,6 @@ from boards.views.workspace_catalog import (  # noqa: F401
     dataset_rename,
     workspace_catalog_batch,
     workspace_catalog_count,
+    workspace_catalog_delete,
     workspace_catalog_page,
 )

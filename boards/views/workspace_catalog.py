@@ -33,7 +33,7 @@ from boards.catalog.workspace import in_project_q
 from boards.models import MAX_BATCH_IMAGES, Asset, Batch, BatchStatus, Dataset, Project
 from boards.views.catalog import PRIORITIES, _batch_values, _priority_from, _sample_from
 from core import params
-from core.errors import InvalidInput, ServiceError
+from core.errors import InvalidInput, NotFound, ServiceError
 from core.http import serve_file
 
 STATUS_LABELS = dict(BatchStatus.choices)
@@ -124,6 +124,7 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
         "states": [(value, label) for value, label in PROJECT_STATES.items() if value],
         "can_create": can_create and bool(projects),
         "can_rename": user.has_perm("boards.manage_project", workspace),
+        "can_delete": user.has_perm("boards.manage_project", workspace),
         "priorities": PRIORITIES,
         "values": {**_batch_values(QueryDict()), "target": ""},
         "limit": MAX_BATCH_IMAGES,
@@ -332,3 +333,46 @@ def workspace_catalog_batch(request: HttpRequest, ws: str) -> HttpResponse:
     }
     template = "boards/workspace_catalog.html#batch-preview" if request.htmx else "boards/workspace_catalog_batch.html"
     return render(request, template, context, status=status)
+
+
+# --- deleting images no project uses ----------------------------------------------------
+
+
+@login_required
+@require_POST
+def workspace_catalog_delete(request: HttpRequest, ws: str) -> HttpResponse:
+    """Delete the selected catalog images that are in no project, after a page that counts them.
+
+    "step" is "delete" to delete; anything else shows the count: how many go for good (with their
+    files) and how many stay because a project uses them. Managers and owners only.
+    """
+    workspace = _workspace_for(request.user, ws)
+    if not request.user.has_perm("boards.manage_project", workspace):
+        raise PermissionDenied("Only the workspace's managers and owners may delete images from its catalog.")
+    data = request.POST
+    selection = _selection(data)
+    back = _back(request, workspace)
+    status, error, counted = 200, "", None
+    try:
+        _usable(selection)
+        if data.get("step") == "delete":
+            done = services.delete_catalog_images(workspace=workspace, actor=request.user, **selection)
+            kept = f" {done.used:,} used by projects stay." if done.used else ""
+            messages.success(request, f"Deleted {done.unused:,} image{pluralize(done.unused)} for good.{kept}")
+            return redirect(back)
+        counted = services.catalog_deletion(workspace, **selection)
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        status, error = exc.status, exc.message
+        if counted is None and not isinstance(exc, InvalidInput | NotFound):
+            counted = services.catalog_deletion(workspace, **selection)
+    context = {
+        "workspace": workspace,
+        "counted": counted,
+        "error": error,
+        "filters": selection.get("filters"),
+        "asset_ids": selection.get("asset_ids") or [],
+        "here": back,
+    }
+    return render(request, "boards/workspace_catalog_delete.html", context, status=status)

@@ -156,3 +156,30 @@ def test_pages_of_the_catalog_go_older_and_newer_while_the_count_arrives_on_its_
     page.get_by_role("link", name="← Newer").click()
     expect(grid).to_have_count(4)
     assert grid.locator(".filename").all_inner_texts() == first
+
+
+def test_a_manager_deletes_the_pictures_a_deleted_project_left(login, manager, url, shoot, project, signs, labeled):
+    """Parcels goes; its pictures stay in the catalog, in no project, except the one Signs uses.
+    Selecting them all and deleting takes them out for good, after a page that counts them."""
+    from boards.models import Project
+
+    kept = labeled["annotated"][0].asset_id  # in a batch of Signs
+    Project.objects.filter(pk=project.pk).delete()
+    page: Page = login(manager)
+    page.goto(url(CATALOG + "?project=nowhere"))
+    expect(page.locator("#match-count")).to_have_text("5 images match")
+    page.get_by_role("button", name="Select all matching").click()
+    page.get_by_role("button", name="Delete…").click()
+
+    page.wait_for_url("**/catalog/delete/")
+    expect(page.get_by_role("heading", name="Delete images from the catalog")).to_be_visible()
+    expect(page.locator(".delete-counts")).to_contain_text("5 images in no project go for good, with their files.")
+    shoot("workspace-catalog-delete")
+    page.get_by_role("button", name="Delete 5 images for good").click()
+
+    page.wait_for_url("**" + CATALOG + "?project=nowhere")
+    expect(page.get_by_text("Deleted 5 images for good.")).to_be_visible()
+    expect(page.locator("#catalog-grid li.pickable")).to_have_count(0)
+    assert list(Asset.objects.values_list("pk", flat=True)) == [kept]
+    page.goto(url(CATALOG))
+    expect(page.locator("#catalog-grid li.pickable")).to_have_count(1)
