@@ -126,6 +126,19 @@ def test_the_board_says_a_labeled_batch_went_on_from_the_queue(client, make_batc
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.REVIEW
 
 
+def test_the_board_names_the_rest_when_the_labeled_part_of_a_batch_went_on(client, make_batch, manager):
+    batch = make_batch(3, name="Half done")
+    first_two = list(batch.images.order_by("pk").values_list("pk", flat=True)[:2])
+    set_images(batch.images.filter(pk__in=first_two), annotation_state=AnnotationState.ANNOTATED)
+    client.force_login(manager)
+    url = reverse("move", args=[batch.project.workspace.slug, batch.project.slug, batch.pk])
+    data = {"to": "annotating", "labeler": "queue", "selection": "first", "first": "2"}
+    text = client.post(url, data, follow=True).content.decode()
+    rest = Batch.objects.get(split_from=batch)
+    went = "The 2 images assigned were labeled already: it went on to Review."
+    assert f"{went} The other 1 wait in Unassigned as “{rest.name}”." in text
+
+
 def test_assign_needs_a_labeler_or_the_queue_not_both(make_batch, manager, labeler):
     batch = make_batch(2)
     with pytest.raises(InvalidInput):
@@ -266,11 +279,29 @@ def test_a_hold_is_only_for_the_labeler_of_a_queue_image(
     assert client.post(url).status_code == 403
     client.force_login(outsider)
     assert client.post(url).status_code == 404
-    client.force_login(manager)  # edits any image: nothing is reserved for them
-    assert client.post(url).status_code == 409
-    plain = make_batch(1)
+    client.force_login(manager)  # edits any image, and holds none of this batch: nothing to renew
+    assert client.post(url).json() == {"held": False}
+    plain = make_batch(1)  # in Unassigned: handed out by nobody
     client.force_login(labeler)
-    assert client.post(hold_url(plain, plain.images.get())).status_code == 403
+    response = client.post(hold_url(plain, plain.images.get()))
+    assert response.status_code == 409 and "no longer in the label queue" in response.json()["error"]["message"]
+
+
+def test_a_manager_who_took_a_queue_image_keeps_it_by_working_on_it(client, make_batch, manager, project):
+    batch = queued(make_batch, manager, n=2)
+    image = serve(manager, project)  # "Start labeling" serves anyone who may label
+    age([image.pk], project.reservation_minutes - 1)
+    client.force_login(manager)
+    page = client.get(reverse("annotate", args=["acme", "parcels", batch.pk, image.pk])).content.decode()
+    assert f'data-hold-url="{hold_url(batch, image)}"' in page  # opening it renewed it, and the editor will
+    age([image.pk], project.reservation_minutes - 1)
+    assert client.post(hold_url(batch, image)).json() == {"held": True}
+    assert timezone.now() - QueueEntry.objects.get(image_id=image.pk).reserved_at < timedelta(seconds=30)
+    other = batch.images.exclude(pk=image.pk).get()
+    assert (
+        "data-hold-url"
+        not in client.get(reverse("annotate", args=["acme", "parcels", batch.pk, other.pk])).content.decode()
+    )
 
 
 def test_a_higher_priority_expired_reservation_beats_free_images_of_lower_priority(

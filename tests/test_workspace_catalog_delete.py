@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from boards import catalog, services
 from boards.models import Asset, Dataset, Image, Project
-from core.errors import InvalidInput, NotAllowed, NotFound, WrongState
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, WrongState
 from tests.factories import ProjectFactory, WorkspaceFactory
 from tests.test_workspace_catalog_views import make_assets, use
 
@@ -81,7 +83,7 @@ def test_nothing_goes_when_every_image_is_used_or_there_are_too_many(loose, sign
     with pytest.raises(WrongState, match="Every selected image is used by a project"):
         services.delete_catalog_images(workspace=workspace, actor=manager, asset_ids=[assets[0].pk])
     monkeypatch.setattr("boards.services.images.MAX_IMAGES_PER_DELETE", 1)
-    with pytest.raises(InvalidInput, match="2 of these images are in no project: delete at most 1 at once"):
+    with pytest.raises(InvalidInput, match="More than 1 of these images are in no project: delete at most 1 at once"):
         services.delete_catalog_images(workspace=workspace, actor=manager, filters=catalog.WorkspaceFilter())
     assert Asset.objects.count() == 3
 
@@ -154,3 +156,83 @@ def test_the_delete_pages_are_for_managers_and_owners_of_the_workspace(client, l
     assert client.post(url("workspace-catalog-delete"), data).status_code == 404
     assert client.get(url("workspace-catalog-delete")).status_code == 405
     assert Asset.objects.filter(pk=asset.pk).exists()
+
+
+def test_a_count_that_changed_before_the_press_deletes_nothing(loose, signs, manager, workspace):
+    assets = make_assets(loose, 3)
+    everything = {"filters": catalog.WorkspaceFilter()}
+    assert services.catalog_deletion(workspace, **everything).unused == 3
+    use(signs, assets[:1])  # meanwhile, a project takes one
+    with pytest.raises(ConcurrentChange, match="2 of these images are in no project now"):
+        services.delete_catalog_images(workspace=workspace, actor=manager, expected=3, **everything)
+    assert Asset.objects.count() == 3
+    services.delete_catalog_images(workspace=workspace, actor=manager, expected=2, **everything)
+    assert Asset.objects.count() == 1
+
+
+def test_a_selection_that_matches_nothing_any_more_says_so(loose, manager, workspace):
+    gone = make_assets(loose, 1)[0]
+    nothing = catalog.WorkspaceFilter.from_query({"file": "no-such-name"})
+    with pytest.raises(WrongState, match="No image matches this selection any more"):
+        services.delete_catalog_images(workspace=workspace, actor=manager, filters=nothing)
+    assert Asset.objects.filter(pk=gone.pk).exists()
+
+
+def test_an_upload_reusing_a_picture_deleted_meanwhile_stores_it_afresh(
+    project, signs, manager, image_file, monkeypatch
+):
+    """The upload read the workspace's picture, then a delete of unused pictures took it before the
+    upload's transaction: the upload goes round again and stores the file itself, pointing at no
+    vanished row."""
+    from boards.services import uploads
+
+    upload(signs, manager, image_file, ("first.jpg", (9, 9, 9)))
+    Project.objects.filter(pk=signs.pk).delete()  # the picture is in no project now
+    real, raced = uploads._catalog_kept, []
+
+    def deleted_meanwhile(project, assets):
+        assets = list(assets)
+        if assets and not raced:
+            raced.append([a.pk for a in assets])
+            Asset.objects.filter(pk__in=raced[0]).delete()
+        return real(project, assets)
+
+    monkeypatch.setattr(uploads, "_catalog_kept", deleted_meanwhile)
+    result = upload(project, manager, image_file, ("again.jpg", (9, 9, 9)))
+
+    assert raced and [f.status for f in result.files] == ["landed"]
+    image = Image.objects.get(project=project)
+    assert Asset.objects.filter(pk=image.asset_id, sha256=image.sha256).exists()  # not a vanished row
+    assert default_storage.exists(image.file.name)
+
+
+def test_the_delete_page_counts_again_when_the_catalog_changed(client, loose, signs, manager):
+    assets = make_assets(loose, 2)
+    client.force_login(manager)
+    data = {"scope": "ids", "assets": [a.pk for a in assets], "step": "delete", "expected": "2"}
+    use(signs, assets[:1])
+    page = client.post(url("workspace-catalog-delete"), data)
+    text = page.content.decode()
+    assert page.status_code == 409 and "1 of these images are in no project now" in text
+    assert 'name="expected" value="1"' in text and "Delete 1 image for good" in text
+    assert Asset.objects.count() == 2
+
+
+def test_the_delete_page_refuses_another_workspaces_ids_before_any_count(client, loose, manager):
+    mine = make_assets(loose, 1)[0]
+    theirs = make_assets(Dataset.objects.create(workspace=WorkspaceFactory(slug="other"), name="T"), 1)[0]
+    client.force_login(manager)
+    page = client.post(url("workspace-catalog-delete"), {"scope": "ids", "assets": [mine.pk, theirs.pk]})
+    assert page.status_code == 404
+    assert "1 of the selected images are not in this workspace's catalog." in html.unescape(page.content.decode())
+    assert "for good</button>" not in page.content.decode()
+
+
+def test_with_no_project_left_the_catalog_still_offers_the_delete(client, project, manager, workspace):
+    make_assets(Dataset.objects.create(workspace=workspace, name="Left"), 2)
+    Project.objects.filter(pk=project.pk).delete()
+    client.force_login(manager)
+    grid = client.get(url("workspace-catalog")).content.decode()
+    assert 'formaction="/w/acme/catalog/delete/"' in grid
+    assert grid.count('class="pick"') == 2
+    assert "Add batch to project…" not in grid

@@ -72,3 +72,56 @@ def test_a_batch_and_a_part_split_off_it_deleted_at_once_both_go(project, manage
         assert not Batch.objects.filter(pk=whole.pk).exists()
         assert not Image.objects.filter(project=project).exists()
         assert not Asset.objects.filter(workspace=project.workspace).exists()
+
+
+@racing
+def test_an_upload_of_a_picture_in_no_project_racing_its_delete_never_loses_the_upload(project, manager, monkeypatch):
+    """Parcels uploads a picture the catalog holds in no project while a manager deletes the images in no
+    project. The delete has counted what it deletes when the upload comes: the upload waits for it
+    (the catalog's lock), finds the picture gone and stores it afresh. Never an uploaded image deleted
+    with the picture, nor one pointing at a vanished row, nor a 500."""
+    import threading
+
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from boards.catalog import WorkspaceFilter
+    from boards.models import Asset, Image, Project
+    from boards.services import images as image_services
+    from tests.factories import jpeg_bytes
+
+    gone = Project.objects.create(workspace=project.workspace, name="Gone", slug="gone")
+    services.upload_images(project=gone, actor=manager, files=[SimpleUploadedFile("old.jpg", jpeg_bytes())])
+    Image.objects.filter(project=gone).delete()  # its picture stays in the catalog, in no project
+    old = Asset.objects.get()
+    counted, uploaded = threading.Event(), threading.Event()
+    drop = image_services._drop_orphan_assets
+
+    def drop_after_the_upload_came(ids):
+        counted.set()
+        uploaded.wait(timeout=3)  # with the lock the upload waits for this commit: it never comes before
+        return drop(ids)
+
+    monkeypatch.setattr(image_services, "_drop_orphan_assets", drop_after_the_upload_came)
+
+    def upload():
+        counted.wait(timeout=10)
+        try:
+            files = [SimpleUploadedFile("again.jpg", jpeg_bytes())]
+            return [f.status for f in services.upload_images(project=project, actor=manager, files=files).files]
+        finally:
+            uploaded.set()
+
+    def delete():
+        nowhere = WorkspaceFilter.from_query({"project": "nowhere"})
+        try:
+            return services.delete_catalog_images(workspace=project.workspace, actor=manager, filters=nowhere).unused
+        except ServiceError as exc:
+            return exc.status
+
+    landed, deleted = _race(upload, delete)
+    assert landed == ["landed"] and deleted == 1
+    assert not Asset.objects.filter(pk=old.pk).exists()  # what the delete counted, it deleted
+    image = Image.objects.get(project=project)
+    asset = Asset.objects.get(pk=image.asset_id)
+    assert default_storage.exists(asset.file.name) and default_storage.exists(image.file.name)

@@ -237,9 +237,14 @@ def _drop_orphan_assets(asset_ids: Iterable[int]) -> int:
     ``lock_catalog`` alone: no project joins one of them meanwhile. The files of
     the assets that go are deleted after the commit by ``_delete_unreferenced``.
     """
-    ids = set(asset_ids)
+    ids = sorted(set(asset_ids))
+    if not ids:
+        return 0
     orphans = Asset.objects.filter(pk__one_of=ids).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
-    return orphans.delete()[0]
+    # One statement and no cascade (the collector's way would delete the images it found): an image a
+    # racing request made of one of them meanwhile fails the foreign key, rolling this back, rather
+    # than going with it.
+    return orphans._raw_delete(orphans.db)
 
 
 def _delete_files(names: Iterable[str]) -> None:

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from accounts.models import User, Workspace
 from boards import catalog
-from boards.models import Annotation, Asset, Batch, BatchStatus, EventKind, Image, Project
+from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
 from boards.services.common import STATUS_LABELS, _event, _lock_batches, mark_changed
 from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
@@ -98,10 +98,12 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
 @dataclass(frozen=True)
 class CatalogDeletion:
     """What deleting a selection of the workspace catalog does (or did): the images in no project go
-    for good with their files, the ones a project uses stay (a project removes its own on its board)."""
+    for good with their files, the ones a project uses stay (a project removes its own on its board).
+    Both are counted up to a cap: ``unused`` past ``MAX_IMAGES_PER_DELETE`` is too many to delete."""
 
     unused: int
     used: int
+    used_exact: bool = True
 
     @property
     def too_many(self) -> bool:
@@ -110,8 +112,8 @@ class CatalogDeletion:
     @property
     def limit_error(self) -> str:
         return (
-            f"{self.unused:,} of these images are in no project: delete at most {MAX_IMAGES_PER_DELETE:,} at "
-            "once. Narrow the filter (a dataset, upload dates) or select fewer."
+            f"More than {MAX_IMAGES_PER_DELETE:,} of these images are in no project: delete at most "
+            f"{MAX_IMAGES_PER_DELETE:,} at once. Narrow the filter (a dataset, upload dates) or select fewer."
         )
 
 
@@ -119,43 +121,62 @@ def _unused(assets):
     return assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
 
 
-def catalog_deletion(workspace: Workspace, **selection) -> CatalogDeletion:
-    """How many of the selected catalog images (``filters`` or ``asset_ids``) would go, and how many stay."""
+def _selected(workspace: Workspace, selection: dict):
+    """The catalog images a request picked; ids of images not in this workspace's catalog are 404."""
     assets = catalog.selected_assets(workspace.pk, **selection)
-    total = assets.count()
-    unused = _unused(assets).count()
-    return CatalogDeletion(unused=unused, used=total - unused)
+    asked = selection.get("asset_ids")
+    if asked is not None:
+        missing = len({int(i) for i in asked}) - assets.count()
+        if missing:
+            raise NotFound(f"{missing:,} of the selected images are not in this workspace's catalog.")
+    return assets
 
 
-def delete_catalog_images(*, workspace: Workspace, actor: User, **selection) -> CatalogDeletion:
+def catalog_deletion(workspace: Workspace, **selection) -> CatalogDeletion:
+    """How many of the selected catalog images (``filters`` or ``asset_ids``) would go, and how many stay:
+    two counts, each stopping past its cap."""
+    assets = _selected(workspace, selection)
+    unused = _unused(assets).order_by()[: MAX_IMAGES_PER_DELETE + 1].count()
+    cap = catalog.COUNT_CAP
+    used = assets.filter(Exists(Image.objects.filter(asset=OuterRef("pk")))).order_by()[: cap + 1].count()
+    return CatalogDeletion(unused=unused, used=min(used, cap), used_exact=used <= cap)
+
+
+def delete_catalog_images(
+    *, workspace: Workspace, actor: User, expected: int | None = None, **selection
+) -> CatalogDeletion:
     """Delete for good the selected images of the workspace catalog that no project uses, with their files.
 
     The selection is ``filters`` ("all matching") or ``asset_ids``; ids of another workspace are
-    refused. Images a project uses are left as they are and counted. At most
-    ``MAX_IMAGES_PER_DELETE`` go at once (all or nothing). Managers and owners of the workspace only.
+    refused. Images a project uses are left as they are. At most ``MAX_IMAGES_PER_DELETE`` go at
+    once. ``expected``: how many the person was told would go; another number (the catalog changed
+    since) deletes nothing. All or nothing. Managers and owners of the workspace only.
     """
     require(actor, "boards.manage_project", workspace, verb="delete images from this workspace's catalog")
-    with transaction.atomic():
-        # Alone: no project joins one of these pictures while they go (``add_batch_to_project`` shares it).
-        lock_catalog(workspace.pk, exclusive=True)
-        assets = catalog.selected_assets(workspace.pk, **selection)
-        asked = selection.get("asset_ids")
-        if asked is not None:
-            missing = len(set(asked)) - assets.count()
-            if missing:
-                raise NotFound(f"{missing:,} of the selected images are not in this workspace's catalog.")
-        total = assets.count()
-        rows = list(_unused(assets).values_list("pk", "file", "thumbnail")[: MAX_IMAGES_PER_DELETE + 1])
-        result = CatalogDeletion(unused=len(rows), used=total - len(rows))
-        if result.too_many:
-            raise InvalidInput(result.limit_error)
-        if not rows:
-            raise WrongState(
-                "Every selected image is used by a project, so none was deleted: a project removes its "
-                "images by deleting them (or their batch) in Unassigned on its board."
-            )
-        Asset.objects.filter(pk__one_of=[pk for pk, _f, _t in rows]).delete()
-        files = [name for _pk, file, thumbnail in rows for name in (file, thumbnail)]
-        transaction.on_commit(lambda: _delete_unreferenced(files))
-    log.info("Deleted %d images in no project from workspace %s's catalog", len(rows), workspace.slug)
-    return result
+    try:
+        with transaction.atomic():
+            # Alone: no upload or "Add batch to project" takes one of these pictures while they go.
+            lock_catalog(workspace.pk, exclusive=True)
+            counted = catalog_deletion(workspace, **selection)
+            if counted.too_many:
+                raise InvalidInput(counted.limit_error)
+            if not counted.unused:
+                if not counted.used:
+                    raise WrongState("No image matches this selection any more, so none was deleted.")
+                raise WrongState(
+                    "Every selected image is used by a project, so none was deleted: a project removes its "
+                    "images by deleting them (or their batch) in Unassigned on its board."
+                )
+            if expected is not None and expected != counted.unused:
+                raise ConcurrentChange(
+                    f"The catalog changed since it was counted: {counted.unused:,} of these images are in no "
+                    "project now. Nothing was deleted; look at the count again."
+                )
+            rows = list(_unused(_selected(workspace, selection)).values_list("pk", "file", "thumbnail"))
+            dropped = _drop_orphan_assets(pk for pk, _f, _t in rows)
+            files = [name for _pk, file, thumbnail in rows for name in (file, thumbnail)]
+            transaction.on_commit(lambda: _delete_unreferenced(files))
+    except IntegrityError:  # a project took one of them meanwhile (the lock keeps that out on PostgreSQL)
+        raise ConcurrentChange("A project started using some of these images meanwhile; nothing was deleted.") from None
+    log.info("Deleted %d images in no project from workspace %s's catalog", dropped, workspace.slug)
+    return CatalogDeletion(unused=dropped, used=counted.used, used_exact=counted.used_exact)

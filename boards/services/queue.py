@@ -73,8 +73,8 @@ def sync_queue(*batches: Batch | int) -> None:
         enqueue(batch)
 
 
-def enqueue(batch: Batch) -> int:
-    """Add an entry for each unfinished image of this batch that has none: one statement; how many.
+def enqueue(batch: Batch) -> None:
+    """Add an entry for each unfinished image of this batch that has none: one statement.
 
     Images a review sent back are pinned to the labeler who labeled them; the
     others are free, queued now at the batch's priority. The caller knows the
@@ -95,7 +95,6 @@ def enqueue(batch: Batch) -> int:
     args += [batch.pk, AnnotationState.UNANNOTATED, rejected]
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
-        return cursor.rowcount
 
 
 def dequeue(batch: Batch) -> None:

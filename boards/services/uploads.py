@@ -36,7 +36,7 @@ from boards.services.common import (
     unique_batch_name,
     upload_batch_name,
 )
-from boards.services.files import _delete_unreferenced, _ensure_files, _in_parallel, _write_files
+from boards.services.files import _delete_unreferenced, _ensure_files, _in_parallel, _write_files, lock_catalog
 from boards.services.tagging import _add_tags, _valid_tags
 from core.errors import ConcurrentChange, InvalidInput, StorageRefused, TooLarge, WrongState
 from core.filenames import safe_filename
@@ -320,6 +320,7 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
     written = _write_files(files, what="the images")
     try:
         with transaction.atomic():
+            _catalog_kept(project, catalog.values())
             if into is not None:
                 batch = _locked(into)
                 _check_upload_target(batch, project, actor, adding=len(images) + len(free))
@@ -424,6 +425,17 @@ def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now
     return batch, True
 
 
+def _catalog_kept(project: Project, assets) -> None:
+    """First in an upload's transaction: the workspace catalog's lock, shared (with other uploads and
+    "Add batch to project"; a delete of pictures no project uses holds it alone), and a check that the
+    pictures of the catalog this upload reuses, read before, are still there. One was deleted
+    meanwhile: IntegrityError, and the upload goes round again, storing that picture afresh."""
+    lock_catalog(project.workspace_id, exclusive=False)
+    ids = {asset.pk for asset in assets}
+    if ids and Asset.objects.filter(pk__in=ids).count() < len(ids):
+        raise IntegrityError("A picture of the workspace catalog was deleted while this upload ran.")
+
+
 def _store_one(*, project, actor, data, processed, name, batch_name, split, tags) -> ImageUpload:
     asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
     existing = (
@@ -443,6 +455,7 @@ def _store_one(*, project, actor, data, processed, name, batch_name, split, tags
     written = _write_files(files, what="the image")
     try:
         with transaction.atomic():
+            _catalog_kept(project, [asset] if asset is not None else [])
             batch, created = _batch_for_upload(project, actor, batch_name, now)
             image.batch = batch
             replaced = attach_assets([image])  # another upload stored this picture a moment ago

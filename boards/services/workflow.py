@@ -75,7 +75,8 @@ def assign(
         raise InvalidInput("“The first N” is a whole number of at least 1.")
     if first is not None and image_ids is not None:
         raise InvalidInput("Choose images either by id or as “the first N”, not both.")
-    with transition(batch, "assign", actor, verb="assign", event=EventKind.ASSIGNED) as change:
+    # To the queue: the project first, as ``submit`` takes it (the batch may go on at once, below).
+    with transition(batch, "assign", actor, verb="assign", event=EventKind.ASSIGNED, lock_project=queue) as change:
         batch = change.batch
         workspace_id = batch.project.workspace_id
         if labeler is not None and not role_at_least(labeler.role_in(workspace_id), Role.LABELER):
@@ -116,7 +117,8 @@ def assign(
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
         )
-        waiting = enqueue(batch) if queue else None
+        if queue:
+            enqueue(batch)
         change.detail.update(
             labeler=labeler.email if labeler is not None else None,
             queue=queue,
@@ -124,7 +126,7 @@ def assign(
             job=job.pk,
             images=assigned,
         )
-    if waiting == 0:
+    if queue and not QueueEntry.objects.filter(batch=batch).exists():
         # Nobody would ever be served an image of it, nor finish its last one.
         batch = submit(batch=batch, actor=actor)
         job.refresh_from_db()

@@ -219,18 +219,19 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
 
 def _moved_message(batch: Batch, moved: Batch | None, to: str, *, split: bool = False) -> str:
     labels = dict(BatchStatus.choices)
-    assigning = to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None
-    if assigning and moved.status != to:
-        # Assigned to the label queue with nothing left to label (``services.assign``).
-        return f"Every image of “{batch.name}” was labeled already: it went on to {labels[moved.status]}."
-    if assigning:
+    if to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None:
+        rest = Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()
+        rest = rest if split else None
+        others = f" The other {rest.images.count()} wait in Unassigned as “{rest.name}”." if rest else ""
+        if moved.status != to:
+            # Assigned to the label queue with nothing left to label (``services.assign``).
+            which = f"The {moved.images.count()} images assigned were" if rest else f"Every image of “{batch.name}” was"
+            return f"{which} labeled already: it went on to {labels[moved.status]}.{others}"
         job = moved.current_job
         labeler = job.labeler.get_full_name() if job.labeler else "the label queue"
-        rest = Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()
-        if not split or rest is None:
+        if rest is None:
             return f"Assigned “{batch.name}” to {labeler}."
-        assigned = f"Assigned {moved.images.count()} images of “{batch.name}” to {labeler}."
-        return f"{assigned} The other {rest.images.count()} wait in Unassigned as “{rest.name}”."
+        return f"Assigned {moved.images.count()} images of “{batch.name}” to {labeler}.{others}"
     if to == BatchStatus.ARCHIVED:
         return f"Archived “{batch.name}”; its images are free to join another batch."
     if moved is None or moved.status == to:

@@ -96,13 +96,18 @@ def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_i
         if refusal:
             raise PermissionDenied(refusal)
         services.hold(image, request.user)
+        holding = True
+    else:  # a reviewer or manager may have taken it from the queue too ("Start labeling")
+        holding = _is_queue(batch) and services.hold(image, request.user)
     project_obj = batch.project
     context = selectors.editor_context(batch, image)
     progress = context["progress"]
     if from_queue:
+        context |= {"previous_id": None, "next_id": None, "strip": []}
+    if holding:
         # Worked on, the image stays theirs: the editor renews the hold a few times per idle time.
         beat = max(HOLD_BEAT_SECONDS[0], min(HOLD_BEAT_SECONDS[1], project_obj.reservation_minutes * 20))
-        context |= {"previous_id": None, "next_id": None, "strip": [], "hold_seconds": beat}
+        context["hold_seconds"] = beat
     context |= {
         "project": project_obj,
         "from_queue": from_queue,
@@ -215,30 +220,36 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
     )
 
 
+def _is_queue(batch: Batch) -> bool:
+    job = batch.current_job
+    return batch.status == BatchStatus.ANNOTATING and job is not None and job.is_queue
+
+
 @login_required
 @require_POST
 def hold_image(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> JsonResponse:
-    """The editor's sign of life on an image of the label queue: while the labeler works on it (not
+    """The editor's sign of life on an image of the label queue: while the person works on it (not
     merely leaves the tab open), their reservation is renewed, its idle time starting again.
 
     409, with the reason, when the image is no longer theirs to edit (it expired and someone else
-    took it): the editor says so at once rather than at the next save.
+    took it, or the batch left the queue): the editor says so before the next save is refused.
     """
+    missing = json_error("There is no such image in this project.", 404, "not_found")
     try:
+        if not _is_queue(selectors.batch_in(selectors.project_for(request.user, ws, project), batch_id)):
+            return json_error("This batch is no longer in the label queue: nothing is reserved in it.", 409, "not_held")
         batch, from_queue = _annotatable(request, ws, project, batch_id)
         image = selectors.image_in(batch, image_id)
     except Http404:
-        return json_error("There is no such image in this project.", 404, "not_found")
+        return missing
     except PermissionDenied as exc:
         return json_error(str(exc), 403, "forbidden")
-    if batch.status != BatchStatus.ANNOTATING or not from_queue:
-        return json_error("The label queue reserves no image of this batch for you.", 409, "not_held")
     if services.hold(image, request.user):
         return JsonResponse({"held": True})
-    refusal = selectors.queue_refusal(image, request.user)
+    refusal = selectors.queue_refusal(image, request.user) if from_queue else None
     if refusal:
         return json_error(refusal, 409, "not_held")
-    return JsonResponse({"held": False})  # finished: theirs to edit while the batch is in Annotating
+    return JsonResponse({"held": False})  # finished, or theirs to edit anyway: nothing to renew
 
 
 @login_required

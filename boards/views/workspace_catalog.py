@@ -33,7 +33,7 @@ from boards.catalog.workspace import in_project_q
 from boards.models import MAX_BATCH_IMAGES, Asset, Batch, BatchStatus, Dataset, Project
 from boards.views.catalog import PRIORITIES, _batch_values, _priority_from, _sample_from
 from core import params
-from core.errors import InvalidInput, NotFound, ServiceError
+from core.errors import ConcurrentChange, InvalidInput, ServiceError
 from core.http import serve_file
 
 STATUS_LABELS = dict(BatchStatus.choices)
@@ -352,12 +352,16 @@ def workspace_catalog_delete(request: HttpRequest, ws: str) -> HttpResponse:
     data = request.POST
     selection = _selection(data)
     back = _back(request, workspace)
-    status, error, counted = 200, "", None
+    status, error, counted, changed = 200, "", None, False
     try:
         _usable(selection)
         if data.get("step") == "delete":
-            done = services.delete_catalog_images(workspace=workspace, actor=request.user, **selection)
-            kept = f" {done.used:,} used by projects stay." if done.used else ""
+            expected = params.integer(data, "expected", label="The number counted", low=0, high=10**9)
+            done = services.delete_catalog_images(
+                workspace=workspace, actor=request.user, expected=expected, **selection
+            )
+            more = "" if done.used_exact else "+"
+            kept = f" {done.used:,}{more} used by projects stay." if done.used else ""
             messages.success(request, f"Deleted {done.unused:,} image{pluralize(done.unused)} for good.{kept}")
             return redirect(back)
         counted = services.catalog_deletion(workspace, **selection)
@@ -365,11 +369,18 @@ def workspace_catalog_delete(request: HttpRequest, ws: str) -> HttpResponse:
         if exc.status == 403:
             raise PermissionDenied(exc.message) from None
         status, error = exc.status, exc.message
-        if counted is None and not isinstance(exc, InvalidInput | NotFound):
-            counted = services.catalog_deletion(workspace, **selection)
+        if counted is None:
+            try:  # the counts as they are now, beside the reason
+                counted = services.catalog_deletion(workspace, **selection)
+            except ServiceError:
+                counted = None
+        # Counted again after a change: the new number may be confirmed.
+        changed = isinstance(exc, ConcurrentChange)
     context = {
         "workspace": workspace,
         "counted": counted,
+        "offer": bool(counted and counted.unused and not counted.too_many and (not error or changed)),
+        "limit": services.MAX_IMAGES_PER_DELETE,
         "error": error,
         "filters": selection.get("filters"),
         "asset_ids": selection.get("asset_ids") or [],

@@ -631,6 +631,8 @@
   // Some activity since the last renewal (a pointer, a key, the wheel) and the tab in view: the hold
   // is renewed every data-hold-seconds. An open tab nobody works in lets the reservation expire.
   const holdUrl = root.dataset.holdUrl;
+  let lost = false; // the queue handed this image to someone else: nothing here can be saved
+  const FINAL = ["not_held", "forbidden", "not_found"];
   if (holdUrl) {
     let worked = false;
     ["pointerdown", "pointermove", "keydown", "wheel"].forEach((type) =>
@@ -650,12 +652,18 @@
       } catch (err) {
         return; // offline for now: the next beat tries again
       }
-      if (response.status === 409 || response.status === 403) {
+      if (response.ok && data && typeof data.held === "boolean") return;
+      if (data && data.error && FINAL.includes(data.error.type)) {
         clearInterval(timer);
+        lost = true;
         stale = true; // its saves would be refused: stop sending them
         setStatus("Not reserved for you", "error");
-        showAlert((data && data.error && data.error.message) || "This image is no longer reserved for you.");
-      }
+        showAlert(data.error.message);
+      } else if (response.redirected || !data) {
+        // The login page, or a refusal that is not ours (a CSRF check): the session is what went.
+        clearInterval(timer);
+        showAlert("The server did not take the editor's sign of life (has your session ended?). Reload the page to continue.", { reload: true });
+      } // anything else (the server busy, a 5xx): the next beat tries again
     }, Number(root.dataset.holdSeconds) * 1000);
   }
 
@@ -728,7 +736,7 @@
   }
 
   function warn(evt) {
-    if (!unsaved()) return;
+    if (lost || !unsaved()) return;
     evt.preventDefault();
     evt.returnValue = "";
   }
@@ -739,7 +747,8 @@
     const form = document.getElementById(id);
     if (!form) return;
     form.addEventListener("submit", async (evt) => {
-      if (!unsaved()) {
+      if (lost || !unsaved()) {
+        // Lost to someone else, nothing here can be saved: "Next image" goes on all the same.
         window.removeEventListener("beforeunload", warn);
         return;
       }

@@ -289,10 +289,13 @@ def test_working_in_the_editor_keeps_the_image_reserved_and_losing_it_is_said_at
     assert timezone.now() - entry.get().reserved_at < timedelta(minutes=1)
 
     # A tab left open with nobody at it renews nothing: the reservation runs out as it should.
+    holds = []
+    page.on("request", lambda r: holds.append(r.url) if r.url.endswith("/hold") else None)
     idle = timezone.now() - timedelta(minutes=project.reservation_minutes + 1)
     entry.update(reserved_at=idle)
-    page.clock.run_for(2 * beat)
-    assert entry.get().reserved_at == idle
+    page.clock.run_for(3 * beat)
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # let any request the beats made go out
+    assert holds == [] and entry.get().reserved_at == idle
 
     # Someone else is given it: the first labeler hears it at their next move, not at a refused save.
     sign_in(other_page, url, second_labeler)
@@ -308,6 +311,14 @@ def test_working_in_the_editor_keeps_the_image_reserved_and_losing_it_is_said_at
     expect(alert.get_by_role("button")).to_have_count(0)  # nothing to retry or reload into
     shoot("queue-hold-lost")
     assert holder(taken) == second_labeler.pk
+
+    # What they draw now cannot be saved, and "Next image" still moves them on, to another image.
+    drag(page, (90, 210), (300, 355))
+    expect(page.locator("#save-status")).to_have_text("Not reserved for you")
+    page.get_by_role("button", name="Next image →").click()
+    page.wait_for_url(lambda address: EDITOR.search(address) and int(EDITOR.search(address).group(2)) != taken)
+    assert holder(editor_image(page)) == labeler.pk
+    assert not Image.objects.get(pk=taken).annotations.exists()
 
 
 # --- settings --------------------------------------------------------------------------
