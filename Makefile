@@ -39,6 +39,7 @@ e2e-deps:
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: setup-dev e2e-deps lint
 	$(PY) manage.py makemigrations --check --dry-run

@@ -31,8 +31,16 @@ PAGE_FILES = [
     ("data.yaml", f"nc: {HUGE}\nnames: [a]\n", "must be the number of classes"),
     ("data.yaml", f"names:\n  {HUGE}: a\n", "not valid YAML"),
     ("data.yaml", "names:\n  12345678901: a\n", "must be class numbers"),
-    ("a.json", json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [
-        {"image_id": 1, "category_id": 1, "bbox": [int("9" * 400), 1, 2, 3]}]}), "is not a number"),
+    (
+        "a.json",
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "a.jpg"}],
+                "annotations": [{"image_id": 1, "category_id": 1, "bbox": [int("9" * 400), 1, 2, 3]}],
+            }
+        ),
+        "is not a number",
+    ),
     ("a.json", '{"annotations": [' + "1" * 5000 + "]}", "not valid JSON"),
     ("a.json", "[" * 100_000 + "]" * 100_000, "not valid JSON"),
     ("a.xml", '<?xml version="1.0" encoding="x-no-such-thing"?><annotation/>', "encoding"),
@@ -92,9 +100,12 @@ def test_a_class_name_the_database_cannot_store_is_refused(api, image, label, sa
     }
     response = annotate(api, image, json.dumps(document), name="photo.json")
     assert response.status_code == 400 and says in response.json()["error"]["message"]
-    assert not LabelClass.objects.filter(project=image.project).exclude(name__in=["car"]).filter(
-        name__startswith="c"
-    ).exists()
+    assert (
+        not LabelClass.objects.filter(project=image.project)
+        .exclude(name__in=["car"])
+        .filter(name__startswith="c")
+        .exists()
+    )
 
 
 @pytest.mark.parametrize(

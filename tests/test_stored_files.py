@@ -140,9 +140,7 @@ def test_a_file_that_vanishes_before_the_upload_commits_is_written_again(project
     assert default_storage.exists(thumb)
 
 
-def test_files_of_a_deleted_batch_stay_when_a_new_row_names_them(
-    project, manager, django_capture_on_commit_callbacks
-):
+def test_files_of_a_deleted_batch_stay_when_a_new_row_names_them(project, manager, django_capture_on_commit_callbacks):
     data = photo(5)
     first = services.upload_images(project=project, actor=manager, files=[SimpleUploadedFile("a.jpg", data)])
     original, _thumb = content_address(project, data)
@@ -150,8 +148,12 @@ def test_files_of_a_deleted_batch_stay_when_a_new_row_names_them(
         services.delete_batch(batch=first.batch, actor=manager)
         # The same image uploaded again before the deletion's files are removed (after its commit).
         image = Image.objects.create(
-            project=project, sha256=hashlib.sha256(data).hexdigest(), width=640, height=480,
-            original_filename="a.jpg", file=original,
+            project=project,
+            sha256=hashlib.sha256(data).hexdigest(),
+            width=640,
+            height=480,
+            original_filename="a.jpg",
+            file=original,
         )
     assert Image.objects.filter(pk=image.pk).exists()
     assert default_storage.exists(original)

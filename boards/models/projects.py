@@ -14,6 +14,8 @@ RESERVED_SLUGS = frozenset({"datasets"})  # /api/<workspace>/datasets lists the 
 def validate_project_slug(value: str) -> None:
     if value in RESERVED_SLUGS:
         raise ValidationError(f"“{value}” is taken by the API's addresses; choose another slug.")
+
+
 MAX_RESERVATION_CAP = 100
 
 

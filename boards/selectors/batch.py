@@ -89,7 +89,6 @@ def api_batches(project: Project, batch_id: int | None = None) -> list[tuple]:
     ]
 
 
-
 def api_image(project: Project, image_id: int) -> tuple[Image, list[Annotation], list[str]]:
     """An image of the project with its boxes and tag names; 404 otherwise."""
     image = image_of(project, image_id)

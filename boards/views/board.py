@@ -136,8 +136,7 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
             message = f"Deleted “{name}” and its {n} image{pluralize(n)}"
             if kept:
                 message += (
-                    f": {n - kept} went for good, {kept} stay in the workspace catalog because other projects "
-                    "use them."
+                    f": {n - kept} went for good, {kept} stay in the workspace catalog because other projects use them."
                 )
             else:
                 message += " for good."

@@ -108,9 +108,11 @@ def _no_csp_violations(request):
     violations = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if message.type == "error" and "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
     )
     yield
     if violations:
@@ -161,9 +163,11 @@ def _no_sideways_scroll(request):
     wide = []
     page.on(
         "console",
-        lambda message: wide.append(message.text)
-        if message.type == "warning" and message.text.startswith("sideways-scroll:")
-        else None,
+        lambda message: (
+            wide.append(message.text)
+            if message.type == "warning" and message.text.startswith("sideways-scroll:")
+            else None
+        ),
     )
     page.add_init_script(_SIDEWAYS_PROBE)
     yield
