@@ -125,6 +125,7 @@ def test_the_catalog_counts_first_then_deletes_and_says_what_stayed(client, loos
     assert "<strong>2</strong> images in no project go for good, with their files." in text
     assert "<strong>1</strong> stays because a project uses it" in text
     assert "Delete 2 images for good" in text
+    assert all(f'<input type="hidden" name="assets" value="{a.pk}">' in text for a in assets)  # carried on
     assert Asset.objects.count() == 3  # counting deletes nothing
 
     done = client.post(url("workspace-catalog-delete"), {**chosen, "step": "delete"}, follow=True)
