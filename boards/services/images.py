@@ -135,7 +135,10 @@ def _selected(workspace: Workspace, selection: dict):
 def catalog_deletion(workspace: Workspace, **selection) -> CatalogDeletion:
     """How many of the selected catalog images (``filters`` or ``asset_ids``) would go, and how many stay:
     two counts, each stopping past its cap."""
-    assets = _selected(workspace, selection)
+    return _count_deletion(_selected(workspace, selection))
+
+
+def _count_deletion(assets) -> CatalogDeletion:
     unused = _unused(assets).order_by()[: MAX_IMAGES_PER_DELETE + 1].count()
     cap = catalog.COUNT_CAP
     used = assets.filter(Exists(Image.objects.filter(asset=OuterRef("pk")))).order_by()[: cap + 1].count()
@@ -157,7 +160,8 @@ def delete_catalog_images(
         with transaction.atomic():
             # Alone: no upload or "Add batch to project" takes one of these pictures while they go.
             lock_catalog(workspace.pk, exclusive=True)
-            counted = catalog_deletion(workspace, **selection)
+            assets = _selected(workspace, selection)
+            counted = _count_deletion(assets)
             if counted.too_many:
                 raise InvalidInput(counted.limit_error)
             if not counted.unused:
@@ -172,7 +176,7 @@ def delete_catalog_images(
                     f"The catalog changed since it was counted: {counted.unused:,} of these images are in no "
                     "project now. Nothing was deleted; look at the count again."
                 )
-            rows = list(_unused(_selected(workspace, selection)).values_list("pk", "file", "thumbnail"))
+            rows = list(_unused(assets).values_list("pk", "file", "thumbnail"))
             dropped = _drop_orphan_assets(pk for pk, _f, _t in rows)
             files = [name for _pk, file, thumbnail in rows for name in (file, thumbnail)]
             transaction.on_commit(lambda: _delete_unreferenced(files))

@@ -42,14 +42,19 @@ def _annotatable(request: HttpRequest, ws: str, project: str, batch_id: int) -> 
     """
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
-    if not can_annotate(batch, request.user):
-        if not request.user.has_perm("boards.annotate_batch", batch):
+    return batch, _from_queue(batch, request.user)
+
+
+def _from_queue(batch: Batch, user) -> bool:
+    """Whether the user edits this batch's boxes image by image as the queue reserves them (True) or
+    any of them (False); 403 when they may not edit them at all."""
+    if not can_annotate(batch, user):
+        if not user.has_perm("boards.annotate_batch", batch):
             raise PermissionDenied("Your role in this workspace may look at batches but not edit their boxes.")
-        job = batch.current_job
-        if batch.status == BatchStatus.ANNOTATING and job is not None and job.is_queue:
-            return batch, True
+        if _is_queue(batch):
+            return True
         raise PermissionDenied("This batch is assigned to someone else.")
-    return batch, False
+    return False
 
 
 def _not_annotating(request: HttpRequest, batch: Batch) -> HttpResponse:
@@ -234,14 +239,14 @@ def hold_image(request: HttpRequest, ws: str, project: str, batch_id: int, image
     409, with the reason, when the image is no longer theirs to edit (it expired and someone else
     took it, or the batch left the queue): the editor says so before the next save is refused.
     """
-    missing = json_error("There is no such image in this project.", 404, "not_found")
     try:
-        if not _is_queue(selectors.batch_in(selectors.project_for(request.user, ws, project), batch_id)):
+        batch = selectors.batch_in(selectors.project_for(request.user, ws, project), batch_id)
+        if not _is_queue(batch):
             return json_error("This batch is no longer in the label queue: nothing is reserved in it.", 409, "not_held")
-        batch, from_queue = _annotatable(request, ws, project, batch_id)
+        from_queue = _from_queue(batch, request.user)
         image = selectors.image_in(batch, image_id)
     except Http404:
-        return missing
+        return json_error("There is no such image in this project.", 404, "not_found")
     except PermissionDenied as exc:
         return json_error(str(exc), 403, "forbidden")
     if services.hold(image, request.user):
