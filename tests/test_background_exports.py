@@ -191,11 +191,14 @@ def test_a_dataset_that_changes_while_it_is_written_is_written_again(project, vi
         real_beat(task, done, **fields)
 
     monkeypatch.setattr(background, "_beat", beat)
+    real_check, checks = background.export_format.check_files, []
+    monkeypatch.setattr(background.export_format, "check_files", lambda *args: checks.append(1) or real_check(*args))
     task = background.start_export(project=project, actor=viewer, fmt="coco")
     work_off()
     task.refresh_from_db()
     assert task.status == TaskStatus.DONE
     assert changed and task.report["tries"] == 2
+    assert len(checks) == 1  # the same images: their stored files are not looked at again for a box
     doc = json.loads(default_storage.open(task.file).read())
     boxes = sorted(a["bbox"][0] for a in doc["annotations"])
     assert boxes == [1, 2, 3, 4, 33]  # the box as saved, not the one the first try had read
@@ -417,3 +420,21 @@ def test_a_run_given_up_on_writes_nothing_once_the_task_is_claimed_again(project
     assert background._end(first_run, TaskStatus.DONE) is False
     task.refresh_from_db()
     assert (task.status, task.done, task.attempts) == ("running", 0, 2)
+
+
+def test_the_tasks_page_polled_by_many_looks_for_stalled_workers_once_a_while(
+    client, viewer, project, dataset, monkeypatch, settings
+):
+    from django.core.cache import cache
+
+    settings.BACKGROUND_STALL_SECONDS = 120
+    calls = []
+    monkeypatch.setattr(background, "reap_stalled", lambda **kwargs: calls.append(1) or 0)
+    client.force_login(viewer)
+    url = reverse("tasks", args=["acme", "parcels"])
+    for _ in range(5):
+        assert client.get(url, headers={"HX-Request": "true"}).status_code == 200
+    assert len(calls) == 1
+    cache.delete("background:reaped")  # 30 s later
+    client.get(url)
+    assert len(calls) == 2

@@ -310,3 +310,25 @@ def test_a_finished_import_has_no_archive_to_download(client, manager, project, 
     work_off()
     client.force_login(manager)
     assert client.get(reverse("task-download", args=["acme", project.slug, task.pk])).status_code == 404
+
+
+def test_a_step_that_ends_after_the_import_was_cancelled_keeps_nothing(manager, project, remote, settings, monkeypatch):
+    """Cancel pressed while a step runs: the step's images, handled objects and progress roll back
+    together, since the run no longer owns the task when it records them."""
+    settings.BUCKET_IMPORT_CHUNK = 2
+    source = connect(project, manager, remote)
+    task = buckets.start_bucket_import(source=source, actor=manager)
+    real_upload, calls = buckets.upload_images, []
+
+    def upload_while_cancelled(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            BackgroundTask.objects.filter(pk=task.pk).update(cancel_requested=True)
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(buckets, "upload_images", upload_while_cancelled)
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.CANCELLED and task.done == 2
+    assert BucketObject.objects.filter(source=source).count() == 2  # the first step only
+    assert Image.objects.count() == task.params["counts"].get("landed", 0) == task.report.get("landed", 0)

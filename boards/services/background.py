@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -187,7 +188,7 @@ def _worker_gone(task: BackgroundTask, cutoff) -> bool:
             return True
     host, _, process = task.worker.partition("/")
     if host == socket.gethostname() and process:
-        pid, _, started = process.partition(":")
+        pid = process.partition(":")[0]
         return _process_tag(int(pid)) != process if pid.isdigit() else True
     return task.beat_at is None or task.beat_at < cutoff
 
@@ -209,6 +210,13 @@ def _process_tag(pid: int) -> str:
         return f"{pid}:"
     fields = stat.rsplit(")", 1)[1].split()
     return f"{pid}:{fields[19]}" if fields[0] != "Z" else ""  # a zombie has finished
+
+
+def reap_when_due() -> None:
+    """``reap_stalled`` at most every quarter of ``BACKGROUND_STALL_SECONDS`` across the site (the
+    Tasks page polls every 2 s for each viewer): the first caller past that time does it."""
+    if cache.add("background:reaped", True, timeout=max(1, settings.BACKGROUND_STALL_SECONDS // 4)):
+        reap_stalled()
 
 
 def reap_stalled(*, now=None) -> int:
@@ -357,10 +365,13 @@ def _run_export(task: BackgroundTask) -> None:
     if params.get("batch") and (batch is None or batch.status != BatchStatus.DATASET):
         raise WrongState("The batch is no longer in the Dataset column, so there is nothing to export.")
     ratio = tuple(params["split"]) if params.get("split") else None
+    checked = None  # the (count, id sum) whose stored files were checked: again only for other images
     for attempt in range(SNAPSHOT_TRIES):
         job = export_format.Export.of(project, batch=batch, ratio=ratio, seed=params.get("seed", 0))
         before = _fingerprint(job)
-        export_format.check_files(job, fmt)
+        if before[:2] != checked:  # a file per image (a request each on S3): not again for a box edited
+            export_format.check_files(job, fmt)
+            checked = before[:2]
         total = before[0]
         _beat(task, 0, total=total)
         done = 0

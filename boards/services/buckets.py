@@ -307,9 +307,10 @@ def _run_bucket_import(task: BackgroundTask) -> None:
             params["batch"] = batch.pk if batch is not None else None
             params["counts"] = report
             BucketObject.objects.bulk_create(records, ignore_conflicts=True)
-            BackgroundTask.objects.filter(pk=task.pk).update(params=params)
-        done += len(chunk)
-        _beat(task, done, report=report)
+            done += len(chunk)
+            # The step's progress, only while this run owns the task: one cancelled or given up on
+            # (``Cancelled``) rolls the step back, as the import's own finish does.
+            _beat(task, done, report=report, params=params)
     report["batch"] = params["batch"]
     _end(task, TaskStatus.DONE, report=report, done=len(listed))
 

@@ -219,8 +219,11 @@ def _moved_context(request: HttpRequest, project: Project, batch_id: int, since)
 def _moved_message(batch: Batch, moved: Batch | None, to: str, *, split: bool = False) -> str:
     labels = dict(BatchStatus.choices)
     if to == BatchStatus.ANNOTATING and batch.status == BatchStatus.UNASSIGNED and moved is not None:
-        rest = Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()
-        rest = rest if split else None
+        rest = (
+            Batch.objects.filter(split_from=batch, status=BatchStatus.UNASSIGNED).order_by("-pk").first()
+            if split
+            else None
+        )
         others = f" The other {rest.images.count()} wait in Unassigned as “{rest.name}”." if rest else ""
         if moved.status != to:
             # Assigned to the label queue with nothing left to label (``services.assign``).

@@ -123,8 +123,9 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
         "nowhere": NOWHERE,
         "states": [(value, label) for value, label in PROJECT_STATES.items() if value],
         "can_create": can_create and bool(projects),
-        "can_rename": user.has_perm("boards.manage_project", workspace),
-        "can_delete": user.has_perm("boards.manage_project", workspace),
+        # Renaming datasets and deleting unused images: the workspace's managers and owners.
+        "can_rename": (can_manage := user.has_perm("boards.manage_project", workspace)),
+        "can_delete": can_manage,
         "priorities": PRIORITIES,
         "values": {**_batch_values(QueryDict()), "target": ""},
         "limit": MAX_BATCH_IMAGES,
@@ -352,7 +353,7 @@ def workspace_catalog_delete(request: HttpRequest, ws: str) -> HttpResponse:
     data = request.POST
     selection = _selection(data)
     back = _back(request, workspace)
-    status, error, counted, changed = 200, "", None, False
+    status, error, changed = 200, "", False
     try:
         _usable(selection)
         if data.get("step") == "delete":
@@ -364,18 +365,17 @@ def workspace_catalog_delete(request: HttpRequest, ws: str) -> HttpResponse:
             kept = f" {done.used:,}{more} used by projects stay." if done.used else ""
             messages.success(request, f"Deleted {done.unused:,} image{pluralize(done.unused)} for good.{kept}")
             return redirect(back)
-        counted = services.catalog_deletion(workspace, **selection)
     except ServiceError as exc:
         if exc.status == 403:
             raise PermissionDenied(exc.message) from None
-        status, error = exc.status, exc.message
-        if counted is None:
-            try:  # the counts as they are now, beside the reason
-                counted = services.catalog_deletion(workspace, **selection)
-            except ServiceError:
-                counted = None
-        # Counted again after a change: the new number may be confirmed.
-        changed = isinstance(exc, ConcurrentChange)
+        # A count that changed since it was shown: the new one (below) may be confirmed.
+        status, error, changed = exc.status, exc.message, isinstance(exc, ConcurrentChange)
+    try:  # the counts as they are now (beside the reason, after a refusal)
+        counted = services.catalog_deletion(workspace, **selection)
+    except ServiceError as exc:
+        counted = None
+        if not error:
+            status, error = exc.status, exc.message
     context = {
         "workspace": workspace,
         "counted": counted,
