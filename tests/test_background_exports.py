@@ -422,19 +422,31 @@ def test_a_run_given_up_on_writes_nothing_once_the_task_is_claimed_again(project
     assert (task.status, task.done, task.attempts) == ("running", 0, 2)
 
 
-def test_the_tasks_page_polled_by_many_looks_for_stalled_workers_once_a_while(
+def test_the_tasks_page_polled_by_many_looks_at_the_whole_site_once_a_while(
     client, viewer, project, dataset, monkeypatch, settings
 ):
+    """Every poll looks at the project's own running tasks (a killed worker shows at the next one);
+    the site-wide look, waiting tasks included, comes at most every quarter of the stall time."""
     from django.core.cache import cache
 
     settings.BACKGROUND_STALL_SECONDS = 120
     calls = []
-    monkeypatch.setattr(background, "reap_stalled", lambda **kwargs: calls.append(1) or 0)
+    monkeypatch.setattr(background, "reap_stalled", lambda **kwargs: calls.append(kwargs.get("project")) or 0)
     client.force_login(viewer)
     url = reverse("tasks", args=["acme", "parcels"])
     for _ in range(5):
         assert client.get(url, headers={"HX-Request": "true"}).status_code == 200
-    assert len(calls) == 1
+    assert calls == [None] + [project] * 4
     cache.delete("background:reaped")  # 30 s later
     client.get(url)
-    assert len(calls) == 2
+    assert calls[-1] is None
+
+
+def test_a_projects_own_look_leaves_other_projects_tasks_to_the_site_wide_one(project, viewer, dataset):
+    from tests.factories import ProjectFactory
+
+    task = background.start_export(project=project, actor=viewer, fmt="coco")
+    BackgroundTask.objects.filter(pk=task.pk).update(status=TaskStatus.RUNNING, attempts=1, worker="nowhere/1:1")
+    other = ProjectFactory(workspace=project.workspace, name="Other", slug="other")
+    assert background.reap_stalled(project=other) == 0
+    assert background.reap_stalled(project=project) == 1

@@ -212,22 +212,29 @@ def _process_tag(pid: int) -> str:
     return f"{pid}:{fields[19]}" if fields[0] != "Z" else ""  # a zombie has finished
 
 
-def reap_when_due() -> None:
-    """``reap_stalled`` at most every quarter of ``BACKGROUND_STALL_SECONDS`` across the site (the
-    Tasks page polls every 2 s for each viewer): the first caller past that time does it."""
+def reap_when_due(project: Project) -> None:
+    """The Tasks page's look for stalled work (it polls every 2 s for each viewer): the project's own
+    running tasks every time (one query while none runs, and a killed worker shows at the next
+    poll); the whole site, waiting tasks included, at most every quarter of
+    ``BACKGROUND_STALL_SECONDS``, by the first caller past that time."""
     if cache.add("background:reaped", True, timeout=max(1, settings.BACKGROUND_STALL_SECONDS // 4)):
         reap_stalled()
+    else:
+        reap_stalled(project=project)
 
 
-def reap_stalled(*, now=None) -> int:
+def reap_stalled(*, now=None, project: Project | None = None) -> int:
     """Running tasks whose worker has stopped (``_worker_gone``) run again while they have attempts
     left (``BACKGROUND_ATTEMPTS`` runs in all), else fail with the reason; and waiting tasks whose
     queue entry a worker took and never ran (it died before it could claim the task) go back on
-    the queue. How many were found."""
+    the queue. With ``project``, only that project's running tasks. How many were found."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.BACKGROUND_STALL_SECONDS)
-    found = _requeue_lost(cutoff)
-    for pk in BackgroundTask.objects.filter(status=TaskStatus.RUNNING).values_list("pk", flat=True):
+    found = _requeue_lost(cutoff) if project is None else 0
+    running = BackgroundTask.objects.filter(status=TaskStatus.RUNNING)
+    if project is not None:
+        running = running.filter(project=project)
+    for pk in running.values_list("pk", flat=True):
         with transaction.atomic():
             # Decided on the locked row: another reaper may have queued it again meanwhile, and a
             # worker claimed it (a new run, with its own worker and lock).

@@ -52,7 +52,7 @@ def tasks_url(project: Project) -> str:
 @vary_on_headers("HX-Request")
 def tasks_page(request: HttpRequest, ws: str, project: str) -> HttpResponse:
     project_obj = _project(request, ws, project)
-    background.reap_when_due()
+    background.reap_when_due(project_obj)
     tasks = list(project_obj.background_tasks.select_related("started_by")[:SHOWN])
     for task in tasks:
         task.may_cancel = task.is_open and (
