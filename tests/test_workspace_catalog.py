@@ -13,7 +13,7 @@ from boards.models import (
     Image,
     LabelClass,
 )
-from core.errors import InvalidInput
+from core.errors import ConcurrentChange, InvalidInput
 from tests.factories import ImageFactory, ProjectFactory, set_images
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +255,38 @@ def test_bulk_created_images_get_their_assets_chunk_by_chunk(project, monkeypatc
     assert Asset.objects.count() == 5
     assert [r.asset_id for r in rows[:5]] == list(Asset.objects.order_by("pk").values_list("pk", flat=True))
     assert rows[5].asset_id == rows[0].asset_id and rows[5].file.name == "x/0.jpg"
+
+
+def test_add_batch_takes_nothing_when_a_chosen_picture_was_deleted_just_before_its_lock(
+    project, other, manager, image_file, monkeypatch
+):
+    """A catalog delete that committed between the choice and the catalog lock: the batch is refused
+    whole (nothing taken, no batch), not made with a picture short."""
+    from boards.services import catalog as catalog_services
+
+    upload(project, manager, image_file, *[(f"{i}.jpg", (40 * i, 1, 1)) for i in range(3)])
+    loose = Asset.objects.create(
+        workspace=project.workspace,
+        dataset=Dataset.objects.get(),
+        file="images/x/loose.jpg",
+        width=4,
+        height=3,
+        sha256=f"{99:064x}",
+        original_filename="loose.jpg",
+    )
+    ids = list(Asset.objects.values_list("pk", flat=True))
+    locked = catalog_services.lock_catalog
+
+    def deleted_first(workspace_id, *, exclusive):
+        Asset.objects.filter(pk=loose.pk).delete()
+        return locked(workspace_id, exclusive=exclusive)
+
+    monkeypatch.setattr(catalog_services, "lock_catalog", deleted_first)
+    with pytest.raises(ConcurrentChange, match="deleted meanwhile"):
+        services.add_batch_to_project(project=other, actor=manager, name="short one", asset_ids=ids)
+    assert not Image.objects.filter(project=other).exists()
+    assert not Batch.objects.filter(project=other).exists()
+    # Without the delete the same choice goes through whole.
+    monkeypatch.setattr(catalog_services, "lock_catalog", locked)
+    ids.remove(loose.pk)
+    assert services.add_batch_to_project(project=other, actor=manager, name="whole", asset_ids=ids).taken == 3

@@ -104,14 +104,26 @@ class ImageQuerySet(models.QuerySet):
 class Image(models.Model):
     # No single-column indexes on these two: the composite indexes below start
     # with them, and every index is one more write when a batch takes 25,000 images.
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images", db_index=False)
+    # project, batch and asset are checked by triggers, once per statement, instead of a foreign
+    # key's check per row (migrations/_image_references.py): the database refuses a missing row
+    # all the same.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="images", db_index=False, db_constraint=False
+    )
     batch = models.ForeignKey(
-        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="images", db_index=False
+        Batch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="images",
+        db_index=False,
+        db_constraint=False,
     )
     asset = models.ForeignKey(
         Asset,
         on_delete=models.CASCADE,
         related_name="images",
+        db_constraint=False,
         db_index=False,  # the unique (asset, project) constraint's index serves it
         help_text="The workspace catalog's image this row uses; the fields below up to uploaded_at are its copy.",
     )

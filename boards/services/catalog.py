@@ -324,15 +324,16 @@ def add_batch_to_project(
         if sample is not None:
             taking = taking.order_by(*sample.ordering())[: sample.n]
         chosen = list(taking.values_list("pk", flat=True))
-        # No delete drops an unused asset while this joins them; one that did a moment ago shows now.
+        # No delete drops an unused asset while this joins them; one that did a moment ago shows below.
         lock_catalog(project.workspace_id, exclusive=False)
-        if Asset.objects.filter(pk__one_of=chosen).count() < len(chosen):
-            raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
         taking = Asset.objects.filter(pk__one_of=chosen)
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         free = Image.objects.filter(project=project, asset_id__one_of=chosen, batch__isnull=True)
         taken = free.update(batch=batch) + _join_project(project, taking, batch=batch)
+        # Fewer than chosen: some joined another batch of the project meanwhile, or were deleted.
+        if taken < len(chosen) and taking.count() < len(chosen):
+            raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
         _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
