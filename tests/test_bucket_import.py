@@ -332,3 +332,33 @@ def test_a_step_that_ends_after_the_import_was_cancelled_keeps_nothing(manager, 
     assert task.status == TaskStatus.CANCELLED and task.done == 2
     assert BucketObject.objects.filter(source=source).count() == 2  # the first step only
     assert Image.objects.count() == task.params["counts"].get("landed", 0) == task.report.get("landed", 0)
+
+
+def test_a_batch_moved_on_just_before_a_step_takes_it_sends_the_rest_to_a_new_batch(
+    manager, labeler, project, remote, settings, monkeypatch
+):
+    """The import's batch is assigned between a step's start and its lock: the step's images go to a
+    new batch (as when it moved on earlier), and the import finishes instead of failing."""
+    from boards import services
+    from boards.services import uploads
+
+    settings.BUCKET_IMPORT_CHUNK = 2
+    source = connect(project, manager, remote)
+    task = buckets.start_bucket_import(source=source, actor=manager, batch_name="Harbour")
+    real_check, calls = uploads._catalog_kept, []
+
+    def assigned_meanwhile(project_, assets):
+        calls.append(1)
+        if len(calls) == 2:  # the second step, after it looked at the batch and before its lock
+            first = Batch.objects.get(pk=BackgroundTask.objects.get(pk=task.pk).params["batch"])
+            services.assign(batch=first, actor=manager, labeler=labeler)
+        return real_check(project_, assets)
+
+    monkeypatch.setattr(uploads, "_catalog_kept", assigned_meanwhile)
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE, task.error
+    batches = list(Batch.objects.filter(project=project).order_by("pk"))
+    assert [b.status for b in batches] == ["annotating", "unassigned"]
+    assert task.report["batch"] == batches[1].pk
+    assert Image.objects.filter(batch__in=batches).count() == task.report["landed"] == 3

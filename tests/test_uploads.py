@@ -10,7 +10,8 @@ from PIL import Image as PILImage
 
 from boards import services
 from boards.models import Batch, BatchEvent, BatchStatus, EventKind, Image
-from core.errors import InvalidInput, NotAllowed
+from boards.services import uploads
+from core.errors import InvalidInput, NotAllowed, ServiceError
 from tests.factories import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +185,46 @@ def test_a_failed_store_leaves_no_files_behind(project, manager, monkeypatch):
 
     leftovers = [f for _d, _s, fs in os.walk(root) for f in fs] if os.path.exists(root) else []
     assert leftovers == []
+
+
+def test_a_continued_upload_joins_its_batch_while_it_is_in_unassigned(project, manager, labeler):
+    first = services.upload_images(project=project, actor=manager, files=[upload("a.jpg", jpeg_bytes(8, 8, (1, 2, 3)))])
+    more = services.upload_images(
+        project=project, actor=manager, files=[upload("b.jpg", jpeg_bytes(8, 8, (9, 2, 3)))], into=first.batch
+    )
+    assert more.batch.pk == first.batch.pk and Image.objects.filter(batch=first.batch).count() == 2
+    stale = Batch.objects.get(pk=first.batch.pk)  # read before someone assigned it
+    services.assign(batch=first.batch, actor=manager, labeler=labeler)
+    late = [upload("c.jpg", jpeg_bytes(8, 8, (1, 9, 3)))]
+    with pytest.raises(ServiceError) as refused:
+        services.upload_images(project=project, actor=manager, files=late, into=stale)
+    assert refused.value.status == 409 and not Image.objects.filter(original_filename="c.jpg").exists()
+
+
+def test_with_or_new_batch_an_upload_passes_over_a_batch_that_cannot_take_it_for_a_new_one(
+    project, manager, labeler, monkeypatch
+):
+    """A bucket import's next step: its batch moved on (seen only under the lock) or is full."""
+    first = services.upload_images(project=project, actor=manager, files=[upload("a.jpg", jpeg_bytes(8, 8, (1, 2, 3)))])
+    stale = Batch.objects.get(pk=first.batch.pk)
+    services.assign(batch=first.batch, actor=manager, labeler=labeler)
+    late = services.upload_images(
+        project=project,
+        actor=manager,
+        files=[upload("b.jpg", jpeg_bytes(8, 8, (9, 2, 3)))],
+        batch_name="more",
+        into=stale,
+        or_new_batch=True,
+    )
+    assert late.batch.pk != first.batch.pk and late.batch.status == BatchStatus.UNASSIGNED
+    assert list(Image.objects.filter(batch=late.batch).values_list("original_filename", flat=True)) == ["b.jpg"]
+    monkeypatch.setattr(uploads, "MAX_BATCH_IMAGES", 1)  # the new batch is full now
+    third = services.upload_images(
+        project=project,
+        actor=manager,
+        files=[upload("c.jpg", jpeg_bytes(8, 8, (1, 9, 3)))],
+        into=late.batch,
+        or_new_batch=True,
+    )
+    assert third.batch.pk not in (first.batch.pk, late.batch.pk)
+    assert Image.objects.filter(batch=late.batch).count() == 1

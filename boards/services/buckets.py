@@ -23,7 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from boards.models import MAX_BATCH_IMAGES, BatchSource, BatchStatus, BucketObject, BucketSource, Image, Project
+from boards.models import BatchSource, BucketObject, BucketSource, Project
 from boards.models.background import OPEN_STATUSES, BackgroundTask, TaskKind, TaskStatus
 from boards.services.background import RUNNERS, _beat, _end, _queue
 from boards.services.uploads import upload_images
@@ -280,11 +280,6 @@ def _run_bucket_import(task: BackgroundTask) -> None:
             files.append(SimpleUploadedFile(posixpath.basename(key), body))
             records.append(BucketObject(source=source, key=key, etag=etag, size=size, outcome="pending"))
         pending = [r for r in records if r.outcome == "pending"]
-        if files and batch is not None:
-            batch.refresh_from_db(fields=["status"])
-            full = Image.objects.filter(batch=batch).count() + len(files) > MAX_BATCH_IMAGES
-            if full or batch.status != BatchStatus.UNASSIGNED:
-                batch = None  # full, or someone moved it on: the rest go to a new batch
         # The step's images, the objects it handled and where the task stands commit together: a
         # worker killed in between leaves the step undone (its stored files go to cleanup_files).
         with transaction.atomic():
@@ -296,6 +291,7 @@ def _run_bucket_import(task: BackgroundTask) -> None:
                     batch_name=params["batch_name"],
                     source=BatchSource.BUCKET,
                     into=batch,
+                    or_new_batch=True,  # full, or someone moved it on: the rest go to a new batch
                 )
                 batch = result.batch or batch
                 for record, outcome in zip(pending, result.files, strict=True):

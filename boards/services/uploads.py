@@ -137,6 +137,7 @@ def upload_images(
     source: str = BatchSource.WEB,
     priority: int | None = None,
     into: Batch | None = None,
+    or_new_batch: bool = False,
 ) -> UploadResult:
     """Store many image files as one new Unassigned batch.
 
@@ -144,6 +145,9 @@ def upload_images(
     the rest land. No good file means no batch. ``into`` continues an upload
     sent in several requests: the images join the batch its first request
     made, which must still be in Unassigned and be the actor's own upload.
+    With ``or_new_batch`` (a bucket import's next step), a batch ``into`` that
+    cannot take them any more (moved on, deleted or full, as found under its
+    row lock) is passed over for a new one instead of refusing the upload.
     """
     require(actor, "boards.upload_images", project, verb="upload images to this project")
     if not files:
@@ -152,7 +156,7 @@ def upload_images(
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; upload fewer at once.")
     if priority is not None:
         _validate_priority(priority)
-    if into is not None:
+    if into is not None and not or_new_batch:
         _check_upload_target(into, project, actor, adding=len(files))
 
     processed = _in_parallel(_process_one, files)
@@ -176,6 +180,7 @@ def upload_images(
         try:
             batch = _store_upload(
                 into=into,
+                or_new_batch=or_new_batch,
                 project=project,
                 actor=actor,
                 contents=contents,
@@ -270,7 +275,24 @@ def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding:
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; start a new upload for the rest.")
 
 
-def _store_upload(*, into, project, actor, contents, results, candidates, batch_name, source, priority) -> Batch | None:
+def _target(into: Batch | None, project, actor, *, adding: int, or_new_batch: bool) -> Batch | None:
+    """The batch ``into`` under its row lock, checked; None for a new batch (with ``or_new_batch``, also
+    when ``into`` cannot take the images any more)."""
+    if into is None:
+        return None
+    try:
+        batch = _locked(into, same_status=False)
+        _check_upload_target(batch, project, actor, adding=adding)
+    except (ConcurrentChange, WrongState, InvalidInput):
+        if not or_new_batch:
+            raise
+        return None
+    return batch
+
+
+def _store_upload(
+    *, into, or_new_batch=False, project, actor, contents, results, candidates, batch_name, source, priority
+) -> Batch | None:
     """Store what is new and queue what the workspace already has; the batch (None when nothing joins one).
 
     Per picture (sha256): already in this project and in a batch, a duplicate
@@ -321,10 +343,8 @@ def _store_upload(*, into, project, actor, contents, results, candidates, batch_
     try:
         with transaction.atomic():
             _catalog_kept(project, catalog.values())
-            if into is not None:
-                batch = _locked(into)
-                _check_upload_target(batch, project, actor, adding=len(images) + len(free))
-            else:
+            batch = _target(into, project, actor, adding=len(images) + len(free), or_new_batch=or_new_batch)
+            if batch is None:
                 batch = Batch.objects.create(
                     project=project,
                     name=unique_batch_name(project, batch_name or upload_batch_name(now)),
