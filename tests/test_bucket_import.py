@@ -362,3 +362,23 @@ def test_a_batch_moved_on_just_before_a_step_takes_it_sends_the_rest_to_a_new_ba
     assert [b.status for b in batches] == ["annotating", "unassigned"]
     assert task.report["batch"] == batches[1].pk
     assert Image.objects.filter(batch__in=batches).count() == task.report["landed"] == 3
+
+
+def test_the_objects_of_a_step_are_fetched_at_once(manager, project, remote, settings, monkeypatch):
+    """Each fetch waits for another to start: fetched one after the other, the first would wait alone."""
+    import threading
+
+    settings.BUCKET_IMPORT_CHUNK = 2
+    together = threading.Barrier(2, timeout=10)
+    real_fetch = buckets._fetch
+
+    def fetch_with_company(*args):
+        together.wait()
+        return real_fetch(*args)
+
+    monkeypatch.setattr(buckets, "_fetch", fetch_with_company)
+    task = buckets.start_bucket_import(source=connect(project, manager, remote), actor=manager)
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE, task.error
+    assert (task.report["landed"], task.report["rejected"]) == (3, 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -232,6 +233,9 @@ def _listing(client, source: BucketSource):
     return found, others
 
 
+FETCHERS = 8  # objects of a step fetched at once: the time goes in waiting on the store, not the CPU
+
+
 def _fetch(client, source: BucketSource, key: str, size: int) -> tuple[bytes | None, str]:
     """The object's bytes, or None and why not: too large (by its listing, then by what the store
     says as it answers), gone since it was listed, or refused."""
@@ -270,8 +274,9 @@ def _run_bucket_import(task: BackgroundTask) -> None:
     for start in range(0, len(todo), step):
         chunk = todo[start : start + step]
         files, records = [], []
-        for key, etag, size in chunk:
-            body, why = _fetch(client, source, key, size)
+        with ThreadPoolExecutor(max_workers=FETCHERS, thread_name_prefix="bucket-fetch") as pool:
+            fetched = list(pool.map(lambda item: _fetch(client, source, item[0], item[2]), chunk))
+        for (key, etag, size), (body, why) in zip(chunk, fetched, strict=True):
             if body is None:
                 records.append(
                     BucketObject(source=source, key=key, etag=etag, size=size, outcome="rejected", reason=why)
