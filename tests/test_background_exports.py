@@ -102,6 +102,9 @@ def test_a_worker_writes_the_same_archive_the_download_streams(client, viewer, p
     assert response["Content-Disposition"] == f'attachment; filename="{task.download_name}"'
     archived = b"".join(response.streaming_content)
     assert archived == streamed(client, project, format="yolo", split="60,20,20", seed="7")
+    same = client.get(export_url(project), {"format": "yolo", "split": "60,20,20", "seed": "7"})
+    assert same["Content-Disposition"] == response["Content-Disposition"]  # called the same, too
+    assert task.download_name == f"{project.slug}-dataset-yolo.zip"
     names = zipfile.ZipFile(io.BytesIO(archived)).namelist()
     assert sum(name.startswith("train/images/") for name in names) == 3
     page = client.get(tasks_url(project)).content.decode()

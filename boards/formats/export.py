@@ -294,3 +294,9 @@ def content_type(export: Export, fmt: str) -> tuple[str, str]:
     if chosen is not None and chosen.document is not None and export.splits is None:
         return chosen.media_type, chosen.extensions[0]
     return "application/zip", "zip"
+
+
+def download_name(project_slug: str, batch_id: int | None, fmt: str, ext: str) -> str:
+    """What a download of an export is called, streamed or made in the background:
+    ``<project>-<batch id, or "dataset">-<format>.<extension>``."""
+    return f"{safe_filename(project_slug) or 'project'}-{batch_id or 'dataset'}-{fmt}.{ext}"

@@ -42,7 +42,6 @@ from boards.models import Batch, BatchStatus, LabelClass, Project
 from boards.models.background import OPEN_STATUSES, BackgroundTask, TaskKind, TaskStatus
 from boards.services.importing import import_annotation_files
 from core.errors import InvalidInput, NotAllowed, ServiceError, WrongState
-from core.filenames import safe_filename
 from core.permissions import require
 
 log = logging.getLogger("boards.background")
@@ -390,7 +389,7 @@ def _run_export(task: BackgroundTask) -> None:
 
         job.progress = progress
         content_type, ext = export_format.content_type(job, fmt)
-        download = f"{safe_filename(project.slug) or 'project'}-{batch.pk if batch else 'dataset'}-{fmt}.{ext}"
+        download = export_format.download_name(project.slug, batch.pk if batch else None, fmt, ext)
         with tempfile.TemporaryFile(dir=settings.EXPORT_TEMP_DIR or None) as temp:
             for piece in export_format.stream(job, fmt):
                 temp.write(piece)

@@ -242,9 +242,9 @@ def export_dataset(request: HttpRequest, ws: str, project: str) -> HttpResponse:
         context["count"] = count
         return render(request, "boards/export.html", context, status=exc.status)
     content_type, ext = export.content_type(job, fmt)
-    name = f"{project_obj.slug}-{batch.pk if batch else 'dataset'}-{fmt}"
+    name = export.download_name(project_obj.slug, batch.pk if batch else None, fmt, ext)
     response = StreamingHttpResponse(export.stream(job, fmt), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
 
