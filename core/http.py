@@ -41,7 +41,9 @@ def serve_file(
         if download_name:
             parameters = {"ResponseContentDisposition": content_disposition_header(True, download_name)}
         response = HttpResponseRedirect(default_storage.url(name, parameters=parameters))
-        response["Cache-Control"] = f"private, max-age={max(0, min(60, settings.S3_URL_SECONDS // 2))}"
+        # Kept a little while (well within the URL's life), unless the caller says it may not be kept.
+        brief = f"private, max-age={max(0, min(60, settings.S3_URL_SECONDS // 2))}"
+        response["Cache-Control"] = cache_control if "no-store" in cache_control else brief
         return response
     try:
         handle = default_storage.open(name, "rb")

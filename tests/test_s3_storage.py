@@ -185,3 +185,13 @@ def test_cleanup_files_leaves_a_young_orphan_for_its_upload(uploaded, project, s
     s3_client(s3_endpoint).put_object(Bucket=s3_media, Key=orphan, Body=b"an upload on its way to its commit")
     call_command("cleanup_files", stdout=io.StringIO())
     assert orphan in objects(s3_endpoint, s3_media)
+
+
+def test_a_redirect_is_kept_briefly_unless_the_caller_says_it_may_not_be_kept(uploaded):
+    """An original's presigned redirect may be reused for a minute; a task's download (``no-store``) not."""
+    from core.http import serve_file
+
+    name = uploaded["dock.jpg"].file.name
+    assert serve_file(name, redirect=True)["Cache-Control"].startswith("private, max-age=")
+    download = serve_file(name, redirect=True, download_name="dock.jpg", cache_control="private, no-store")
+    assert download.status_code == 302 and download["Cache-Control"] == "private, no-store"
