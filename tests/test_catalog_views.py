@@ -6,7 +6,7 @@ from django.urls import reverse
 from boards import catalog, services
 from boards.models import Batch, BatchStatus, Image, Tag
 from tests.catalog_data import ids, make_images
-from tests.factories import BatchFactory
+from tests.factories import BatchFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,8 @@ def test_the_grid_needs_a_constant_number_of_queries(client, manager, project, d
     make_images(project, 100)
     assert len(load().context["page"].images) == catalog.PAGE_SIZE
     response = client.get(url("catalog", project))
-    with django_assert_max_num_queries(11):
+    # A tag alone: its id, then its images counted and read as a list (CatalogFilter.listed).
+    with django_assert_max_num_queries(13):
         client.get(url("catalog", project), {"before": response.context["page"].older, "tag": "t1"})
 
 
@@ -388,3 +389,38 @@ def test_the_filter_forms_empty_fields_redirect_to_a_clean_address(client, manag
     assert response.status_code == 302 and response["Location"] == url("catalog", project) + "?tag=night"
     kept = client.get(url("catalog", project), {"tag": "", "from": "soon"})
     assert kept.status_code == 200  # a value to explain is shown, not dropped by a redirect
+
+
+@pytest.mark.parametrize("way", ["by id", "list of the class", "upload order"])
+def test_a_class_pages_the_same_whichever_way_the_grid_reads_it(way, client, manager, project, monkeypatch):
+    """Few matches are read by id; more among a class's few images, through the list of that class's
+    images (CatalogFilter.listed); more among many, in upload order. Every way: the same pages, newest
+    first, with an image of two boxes once, and the other project's images never."""
+    from boards.catalog import filters
+    from boards.models import Annotation, LabelClass
+
+    monkeypatch.setattr(catalog.paging, "PAGE_SIZE", 2)
+    monkeypatch.setattr(catalog.paging, "FEW", 100 if way == "by id" else 3)
+    monkeypatch.setattr(filters, "LIST_MAX", 100 if way != "upload order" else 4)
+    images = make_images(project, 9)
+    car = LabelClass.objects.create(project=project, name="car")
+    boxed = [images[i] for i in (0, 2, 3, 5, 8)]
+    Annotation.objects.bulk_create(Annotation(image=i, label=car, x=0, y=0, width=4, height=4) for i in boxed)
+    Annotation.objects.create(image=boxed[1], label=car, x=9, y=9, width=4, height=4)  # two boxes, one image
+    elsewhere = ProjectFactory(workspace=project.workspace, name="Signs", slug="signs")
+    their_car = LabelClass.objects.create(project=elsewhere, name="car")
+    Annotation.objects.bulk_create(
+        Annotation(image=i, label=their_car, x=0, y=0, width=4, height=4) for i in make_images(elsewhere, 3)
+    )
+    client.force_login(manager)
+    seen, before = [], None
+    for _ in range(4):
+        query = {"class": "car"} | ({"before": before} if before else {})
+        page = client.get(url("catalog", project), query).context["page"]
+        seen += [image.pk for image in page.images]
+        before = page.older
+        if before is None:
+            break
+    assert seen == [image.pk for image in reversed(boxed)]
+    count = client.get(url("catalog-count", project), {"class": "car"}, headers={"HX-Request": "true"})
+    assert 'data-count="5"' in count.content.decode()

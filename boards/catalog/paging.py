@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from boards.catalog.filters import CatalogFilter, CatalogState, filtered_images, project_images, state_of
+from boards.catalog.filters import CatalogFilter, CatalogState, project_images, state_of
 from boards.models import Image, Project
 
 PAGE_SIZE = 60
@@ -60,18 +60,23 @@ def catalog_page(
 ) -> CatalogPage:
     """The images after image ``before`` (going older) or before image ``after`` (going newer).
 
-    At most three queries: up to ``FEW + 1`` matching ids (in whatever order
-    the database finds them fastest), the cursor's image, and the page. A
-    filter with few matches reads the page by those ids; one with many reads
-    images in upload order and stops after a page, which is quick precisely
-    because matches are many.
+    A few queries: the images of the filter's tag or class when they are few
+    (``CatalogFilter.listed``), up to ``FEW + 1`` matching ids (in whatever
+    order the database finds them fastest), the cursor's image, and the page.
+    A filter with few matches reads the page by those ids; one with more
+    among a tag's or class's few thousand images sorts those; one with many
+    reads images in upload order and stops after a page, which is quick
+    precisely because matches are many.
     """
     size = size or PAGE_SIZE
-    ids = list(filtered_images(project, filters).order_by().values_list("pk", flat=True)[: FEW + 1])
+    listed = filters.listed(project)
+    ids = list(filters.images(project, listed=listed).order_by().values_list("pk", flat=True)[: FEW + 1])
     if not ids:
         return CatalogPage(images=[], newer=None, older=None, count=0)
     if len(ids) <= FEW:
         images = Image.objects.filter(pk__in=ids)
+    elif listed is not None:  # many matches among a tag's or class's few thousand images: the list drives
+        images = filters.images(project, listed=listed)
     else:
         images = filters.images(project, in_upload_order=True)
     images = images.select_related("batch").only(*GRID_FIELDS)
@@ -111,5 +116,5 @@ def newest_first_page(
 
 def count_matching(project: Project, filters: CatalogFilter, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many images match, and whether that is exact (False: more than ``cap``)."""
-    n = filtered_images(project, filters).order_by()[: cap + 1].count()
+    n = filters.images(project, listed=filters.listed(project)).order_by()[: cap + 1].count()
     return min(n, cap), n <= cap
