@@ -43,7 +43,8 @@ def serve_file(
         response = HttpResponseRedirect(default_storage.url(name, parameters=parameters))
         # Kept a little while (well within the URL's life), unless the caller says it may not be kept.
         brief = f"private, max-age={max(0, min(60, settings.S3_URL_SECONDS // 2))}"
-        response["Cache-Control"] = cache_control if "no-store" in cache_control else brief
+        keep_not = any(word in cache_control for word in ("no-store", "no-cache", "max-age=0"))
+        response["Cache-Control"] = cache_control if keep_not else brief
         return response
     try:
         handle = default_storage.open(name, "rb")

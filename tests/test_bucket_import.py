@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from boards.models import BackgroundTask, Batch, BucketObject, BucketSource, Image, TaskStatus
+from boards.models import BackgroundTask, Batch, BatchEvent, BucketObject, BucketSource, Image, TaskStatus
 from boards.services import background, buckets
 from core import encryption
 from core.errors import InvalidInput, WrongState
@@ -360,6 +360,7 @@ def test_a_batch_moved_on_just_before_a_step_takes_it_sends_the_rest_to_a_new_ba
     assert task.status == TaskStatus.DONE, task.error
     batches = list(Batch.objects.filter(project=project).order_by("pk"))
     assert [b.status for b in batches] == ["annotating", "unassigned"]
+    assert [e.kind for e in BatchEvent.objects.filter(batch=batches[1])] == ["created"]  # a new batch's history
     assert task.report["batch"] == batches[1].pk
     assert Image.objects.filter(batch__in=batches).count() == task.report["landed"] == 3
 

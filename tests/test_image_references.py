@@ -38,7 +38,7 @@ def _triggers() -> set[str]:
         if connection.vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         else:
-            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'")
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -111,6 +111,14 @@ def test_it_refuses_deleting_a_batch_project_or_asset_an_image_still_names(proje
     _refused("DELETE FROM boards_batch WHERE id = %s", [batch.pk])
     _refused("DELETE FROM boards_asset WHERE id = %s", [image.asset_id])
     _refused("DELETE FROM boards_project WHERE id = %s", [project.pk])
+    assert Image.objects.filter(pk=image.pk, batch=batch, project=project, asset_id=image.asset_id).exists()
+
+
+def test_it_refuses_changing_the_id_of_a_batch_project_or_asset_an_image_names(project):
+    batch = BatchFactory(project=project)
+    image = ImageFactory(project=project, batch=batch)
+    for table, pk in (("boards_batch", batch.pk), ("boards_project", project.pk), ("boards_asset", image.asset_id)):
+        _refused(f"UPDATE {table} SET id = id + 1000000 WHERE id = %s", [pk])  # noqa: S608 - fixed names
     assert Image.objects.filter(pk=image.pk, batch=batch, project=project, asset_id=image.asset_id).exists()
 
 

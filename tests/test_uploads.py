@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from boards import services
 from boards.models import Batch, BatchEvent, BatchStatus, EventKind, Image
-from boards.services import uploads
+from boards.services import upload_batches
 from core.errors import InvalidInput, NotAllowed, ServiceError
 from tests.factories import jpeg_bytes
 
@@ -218,7 +218,11 @@ def test_with_or_new_batch_an_upload_passes_over_a_batch_that_cannot_take_it_for
     )
     assert late.batch.pk != first.batch.pk and late.batch.status == BatchStatus.UNASSIGNED
     assert list(Image.objects.filter(batch=late.batch).values_list("original_filename", flat=True)) == ["b.jpg"]
-    monkeypatch.setattr(uploads, "MAX_BATCH_IMAGES", 1)  # the new batch is full now
+    # Its history starts as a new batch's does.
+    assert list(BatchEvent.objects.filter(batch=late.batch).values_list("kind", "to_status")) == [
+        (EventKind.CREATED, BatchStatus.UNASSIGNED)
+    ]
+    monkeypatch.setattr(upload_batches, "MAX_BATCH_IMAGES", 1)  # the new batch is full now
     third = services.upload_images(
         project=project,
         actor=manager,
@@ -228,3 +232,19 @@ def test_with_or_new_batch_an_upload_passes_over_a_batch_that_cannot_take_it_for
     )
     assert third.batch.pk not in (first.batch.pk, late.batch.pk)
     assert Image.objects.filter(batch=late.batch).count() == 1
+    assert list(BatchEvent.objects.filter(batch=third.batch).values_list("kind", flat=True)) == [EventKind.CREATED]
+
+
+def test_or_new_batch_still_refuses_a_batch_that_is_not_the_uploaders(project, manager, owner):
+    """Passing over a full or moved batch is for one's own upload: another person's batch is refused,
+    not replaced by a new one."""
+    theirs = services.upload_images(project=project, actor=owner, files=[upload("a.jpg", jpeg_bytes(8, 8, (1, 2, 3)))])
+    with pytest.raises(InvalidInput, match="you are uploading right now"):
+        services.upload_images(
+            project=project,
+            actor=manager,
+            files=[upload("b.jpg", jpeg_bytes(8, 8, (9, 2, 3)))],
+            into=theirs.batch,
+            or_new_batch=True,
+        )
+    assert Batch.objects.filter(project=project).count() == 1

@@ -17,13 +17,25 @@ lock, and its flush deletes table by table, which a trigger refusing a delete
 would stop. The model says ``db_constraint=False`` for all databases, so a
 later migration that makes SQLite rebuild ``boards_image`` would leave them
 out: ``tests/test_image_references.py`` fails then.
+
+What differs from a foreign key, knowingly:
+- The delete-side check reads with a fresh snapshot, which READ COMMITTED
+  (Django's default, and Batchboard's) gives each statement; a transaction at
+  REPEATABLE READ could delete a row that an image committed since its
+  snapshot names.
+- ``TRUNCATE`` of a referenced table alone is not refused; changing a
+  referenced row's id is.
+- Checks run at the end of each statement, not at commit: fixtures for
+  ``loaddata`` list rows before the images naming them (as ``dumpdata`` does).
+- A migration that renames these columns or tables, or changes their types,
+  must drop and install these again (``remove`` and ``install``).
 """
 
 REFERENCES = (("project_id", "boards_project"), ("batch_id", "boards_batch"), ("asset_id", "boards_asset"))
 
 _PG_CHECK = """
 CREATE OR REPLACE FUNCTION boards_image_check_references() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 DECLARE
     projects bigint[];
     batches bigint[];
@@ -54,7 +66,7 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION boards_require_rows(target regclass, image_column text, ids bigint[]) RETURNS void
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 DECLARE
     found bigint;
 BEGIN
@@ -71,8 +83,18 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION boards_refuse_key_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+BEGIN
+    -- A row images may name keeps its id (a foreign key refused the change while one did; nothing
+    -- here changes an id at all).
+    RAISE EXCEPTION 'update of "id" on table "%" would leave rows of "boards_image" naming the old one',
+        TG_TABLE_NAME USING ERRCODE = 'foreign_key_violation';
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION boards_refuse_referenced_delete() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 DECLARE
     named boolean;
 BEGIN
@@ -103,7 +125,11 @@ DROP TRIGGER IF EXISTS boards_image_references_update ON boards_image;
 DROP TRIGGER IF EXISTS boards_project_images_delete ON boards_project;
 DROP TRIGGER IF EXISTS boards_batch_images_delete ON boards_batch;
 DROP TRIGGER IF EXISTS boards_asset_images_delete ON boards_asset;
+DROP TRIGGER IF EXISTS boards_project_id_kept ON boards_project;
+DROP TRIGGER IF EXISTS boards_batch_id_kept ON boards_batch;
+DROP TRIGGER IF EXISTS boards_asset_id_kept ON boards_asset;
 DROP FUNCTION IF EXISTS boards_image_check_references();
+DROP FUNCTION IF EXISTS boards_refuse_key_change();
 DROP FUNCTION IF EXISTS boards_require_rows(regclass, text, bigint[]);
 DROP FUNCTION IF EXISTS boards_refuse_referenced_delete();
 """
@@ -113,12 +139,17 @@ def _pg_delete_trigger(table: str) -> str:
     return (
         f"CREATE TRIGGER {table}_images_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
         "FOR EACH STATEMENT EXECUTE FUNCTION boards_refuse_referenced_delete();"
+        f"CREATE TRIGGER {table}_id_kept BEFORE UPDATE OF id ON {table} FOR EACH ROW "
+        "WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION boards_refuse_key_change();"
     )
 
 
-# The triggers' names, the same on both databases.
-TRIGGERS = ("boards_image_references_insert", "boards_image_references_update") + tuple(
-    f"{table}_images_delete" for _column, table in REFERENCES
+# The triggers' names (PostgreSQL's; SQLite has none).
+TRIGGERS = (
+    "boards_image_references_insert",
+    "boards_image_references_update",
+    *(f"{table}_images_delete" for _column, table in REFERENCES),
+    *(f"{table}_id_kept" for _column, table in REFERENCES),
 )
 
 

@@ -104,9 +104,10 @@ class ImageQuerySet(models.QuerySet):
 class Image(models.Model):
     # No single-column indexes on these two: the composite indexes below start
     # with them, and every index is one more write when a batch takes 25,000 images.
-    # project, batch and asset are checked by triggers, once per statement, instead of a foreign
-    # key's check per row (migrations/_image_references.py): the database refuses a missing row
-    # all the same.
+    # project, batch and asset are checked on PostgreSQL by triggers, once per statement, instead of
+    # a foreign key's check per row (migrations/_image_references.py): the database refuses a missing
+    # row all the same. A migration changing these fields must install those again; on SQLite,
+    # where they stay foreign keys, one that rebuilds the table would drop them.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="images", db_index=False, db_constraint=False
     )

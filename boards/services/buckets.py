@@ -57,6 +57,7 @@ def _client(*, endpoint_url: str, region: str, access_key: str, secret_key: str)
             connect_timeout=10,
             read_timeout=60,
             retries={"max_attempts": 3},
+            max_pool_connections=FETCHERS,
         ),
     )
 

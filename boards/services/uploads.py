@@ -19,7 +19,6 @@ from boards.models import (
     Asset,
     Batch,
     BatchSource,
-    BatchStatus,
     EventKind,
     Image,
     Project,
@@ -30,7 +29,6 @@ from boards.models import (
 )
 from boards.services.common import (
     _event,
-    _locked,
     _validate_priority,
     mark_changed,
     unique_batch_name,
@@ -38,7 +36,8 @@ from boards.services.common import (
 )
 from boards.services.files import _delete_unreferenced, _ensure_files, _in_parallel, _write_files, lock_catalog
 from boards.services.tagging import _add_tags, _valid_tags
-from core.errors import ConcurrentChange, InvalidInput, StorageRefused, TooLarge, WrongState
+from boards.services.upload_batches import _batch_for_upload, _check_upload_target, _target
+from core.errors import ConcurrentChange, InvalidInput, StorageRefused, TooLarge
 from core.filenames import safe_filename
 from core.permissions import require
 
@@ -257,39 +256,6 @@ def _display_name(upload) -> str:
     return safe_filename(getattr(upload, "name", "")) or "unnamed"
 
 
-def _check_upload_target(batch: Batch, project: Project, actor: User, *, adding: int) -> None:
-    if (
-        batch.project_id != project.pk
-        or batch.created_by_id != actor.pk
-        or batch.source
-        not in (
-            BatchSource.WEB,
-            BatchSource.API,
-            BatchSource.BUCKET,
-        )
-    ):
-        raise InvalidInput("Images can only be added to a batch you are uploading right now.")
-    if batch.status != BatchStatus.UNASSIGNED:
-        raise WrongState("This batch has left Unassigned; start a new upload.")
-    if Image.objects.filter(batch=batch).count() + adding > MAX_BATCH_IMAGES:
-        raise InvalidInput(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; start a new upload for the rest.")
-
-
-def _target(into: Batch | None, project, actor, *, adding: int, or_new_batch: bool) -> Batch | None:
-    """The batch ``into`` under its row lock, checked; None for a new batch (with ``or_new_batch``, also
-    when ``into`` cannot take the images any more)."""
-    if into is None:
-        return None
-    try:
-        batch = _locked(into, same_status=False)
-        _check_upload_target(batch, project, actor, adding=adding)
-    except (ConcurrentChange, WrongState, InvalidInput):
-        if not or_new_batch:
-            raise
-        return None
-    return batch
-
-
 def _store_upload(
     *, into, or_new_batch=False, project, actor, contents, results, candidates, batch_name, source, priority
 ) -> Batch | None:
@@ -344,7 +310,8 @@ def _store_upload(
         with transaction.atomic():
             _catalog_kept(project, catalog.values())
             batch = _target(into, project, actor, adding=len(images) + len(free), or_new_batch=or_new_batch)
-            if batch is None:
+            made = batch is None
+            if made:
                 batch = Batch.objects.create(
                     project=project,
                     name=unique_batch_name(project, batch_name or upload_batch_name(now)),
@@ -363,7 +330,7 @@ def _store_upload(
             Image.objects.filter(pk__in=queued).update(batch=batch, archived_from=None)
             mark_changed(batch)
             joined = len(images) + len(queued)
-            if into is None:
+            if made:
                 _event(batch, EventKind.CREATED, actor, to_status=batch.status, images=joined, source=source)
             else:
                 _event(batch, EventKind.ADDED, actor, images=joined, source=source)
@@ -410,39 +377,6 @@ def _valid_split(split: str | None) -> str:
     if split not in Split.values:
         raise InvalidInput("The split is one of train, valid or test.")
     return split
-
-
-def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now) -> tuple[Batch, bool]:
-    """The Unassigned batch this upload joins, or a new one; ``(batch, created)``.
-
-    Uploads to a project pass here one at a time: the project's row stays
-    locked until the upload commits, so uploads of one name sent at once find,
-    or make, one batch (never "X" and "X (2)"). The lock is FOR NO KEY UPDATE:
-    other work on the project goes on meanwhile.
-    """
-    wanted = (batch_name or "").strip()[:190] or upload_batch_name(now)
-    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
-    latest = (
-        Batch.objects.filter(project=project, upload_name=wanted, status=BatchStatus.UNASSIGNED)
-        .order_by("-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if latest is not None:
-        # Lock it, and check again: it may have been assigned meanwhile.
-        batch = Batch.objects.select_for_update(of=("self",)).filter(pk=latest, status=BatchStatus.UNASSIGNED).first()
-        if batch is not None and Image.objects.filter(batch=batch).count() < MAX_BATCH_IMAGES:
-            batch.project = project
-            return batch, False
-    batch = Batch.objects.create(
-        project=project,
-        name=unique_batch_name(project, wanted),
-        upload_name=wanted,
-        source=BatchSource.API,
-        uploaded_at=now,
-        created_by=actor,
-    )
-    return batch, True
 
 
 def _catalog_kept(project: Project, assets) -> None:
