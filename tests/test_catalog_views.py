@@ -412,6 +412,10 @@ def test_a_class_pages_the_same_whichever_way_the_grid_reads_it(way, client, man
     Annotation.objects.bulk_create(
         Annotation(image=i, label=their_car, x=0, y=0, width=4, height=4) for i in make_images(elsewhere, 3)
     )
+    listed, real_listed = [], filters.CatalogFilter.listed
+    monkeypatch.setattr(
+        filters.CatalogFilter, "listed", lambda self, p: listed.append(real_listed(self, p)) or listed[-1]
+    )
     client.force_login(manager)
     seen, before = [], None
     for _ in range(4):
@@ -422,5 +426,8 @@ def test_a_class_pages_the_same_whichever_way_the_grid_reads_it(way, client, man
         if before is None:
             break
     assert seen == [image.pk for image in reversed(boxed)]
+    # The list of the class's images was read (and is what the page used) unless it was too long.
+    expected = None if way == "upload order" else sorted(image.pk for image in boxed)
+    assert listed and all(ids == expected for ids in listed)
     count = client.get(url("catalog-count", project), {"class": "car"}, headers={"HX-Request": "true"})
     assert 'data-count="5"' in count.content.decode()

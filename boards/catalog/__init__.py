@@ -57,6 +57,7 @@ from boards.catalog.workspace import (  # noqa: F401
     WorkspaceFilter,
     asset_page,
     datasets_of,
+    missing_ids,
     preview_for_project,
     projects_of,
     selected_assets,

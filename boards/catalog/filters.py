@@ -208,9 +208,8 @@ class CatalogFilter:
         with the list). With other fields set, the subquery did as well or
         better, so it stays.
         """
-        if not (self.tag or self.label) or any(
-            getattr(self, name) not in ("", None) for name in PARAMS.values() if name not in ("tag", "label")
-        ):
+        fields = {param for param, _value in self.items()}
+        if not fields or not fields <= {"tag", "class"}:
             return None
         named = self._named(project)
         if named is None:

@@ -129,6 +129,15 @@ def selected_assets(workspace_id: int, *, filters: WorkspaceFilter | None = None
     return Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids)
 
 
+def missing_ids(assets: QuerySet[Asset], asset_ids: Iterable) -> list[int]:
+    """The ids a selection by id (``selected_assets``) asked for that its workspace's catalog does not
+    hold, in order: one count when none is missing, the ids read only when some are."""
+    wanted = {int(i) for i in asset_ids}
+    if assets.count() == len(wanted):
+        return []
+    return sorted(wanted - set(assets.values_list("pk", flat=True)))
+
+
 def _asset_ids(asset_ids: Iterable) -> set[int]:
     if isinstance(asset_ids, str | bytes) or not isinstance(asset_ids, Iterable):
         raise InvalidInput("Send the images as a list of ids.")

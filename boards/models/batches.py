@@ -140,6 +140,12 @@ class Batch(ConcurrentTransitionMixin, models.Model):
             self._current_job = self.jobs.exclude(state=JobState.CANCELLED).order_by("-created_at", "-pk").first()
         return self._current_job
 
+    @property
+    def in_queue(self) -> bool:
+        """In Annotating, assigned to the project's label queue: its images are served one by one."""
+        job = self.current_job
+        return self.status == BatchStatus.ANNOTATING and job is not None and job.is_queue
+
     # --- transitions -------------------------------------------------------
 
     @transition(

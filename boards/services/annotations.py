@@ -130,8 +130,7 @@ def save_annotations(
 
 def _in_queue(image: Image, actor: User) -> None:
     """Keep the label queue in step with a saved image of a queue batch (``queue.after_save``)."""
-    job = image.batch.current_job if image.batch is not None else None
-    if job is not None and job.is_queue and image.batch.status == BatchStatus.ANNOTATING:
+    if image.batch is not None and image.batch.in_queue:
         queue.after_save(image, actor)
 
 

@@ -304,7 +304,7 @@ def add_batch_to_project(
     with transaction.atomic():
         assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=asset_ids)
         if asset_ids is not None:
-            missing = sorted(set(map(int, asset_ids)) - set(assets.values_list("pk", flat=True)))
+            missing = catalog.missing_ids(assets, asset_ids)
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
                 raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")

@@ -242,8 +242,8 @@ def _drop_orphan_assets(asset_ids: Iterable[int]) -> int:
         return 0
     orphans = Asset.objects.filter(pk__one_of=ids).exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
     # One statement and no cascade (the collector's way would delete the images it found): an image a
-    # racing request made of one of them meanwhile fails the foreign key, rolling this back, rather
-    # than going with it.
+    # racing request made of one of them meanwhile fails the reference check (a foreign key on SQLite,
+    # a trigger on PostgreSQL), rolling this back, rather than going with it.
     return orphans._raw_delete(orphans.db)
 
 

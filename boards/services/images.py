@@ -125,10 +125,8 @@ def _selected(workspace: Workspace, selection: dict):
     """The catalog images a request picked; ids of images not in this workspace's catalog are 404."""
     assets = catalog.selected_assets(workspace.pk, **selection)
     asked = selection.get("asset_ids")
-    if asked is not None:
-        missing = len({int(i) for i in asked}) - assets.count()
-        if missing:
-            raise NotFound(f"{missing:,} of the selected images are not in this workspace's catalog.")
+    if asked is not None and (missing := catalog.missing_ids(assets, asked)):
+        raise NotFound(f"{len(missing):,} of the selected images are not in this workspace's catalog.")
     return assets
 
 

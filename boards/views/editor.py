@@ -51,7 +51,7 @@ def _from_queue(batch: Batch, user) -> bool:
     if not can_annotate(batch, user):
         if not user.has_perm("boards.annotate_batch", batch):
             raise PermissionDenied("Your role in this workspace may look at batches but not edit their boxes.")
-        if _is_queue(batch):
+        if batch.in_queue:
             return True
         raise PermissionDenied("This batch is assigned to someone else.")
     return False
@@ -103,7 +103,7 @@ def annotate(request: HttpRequest, ws: str, project: str, batch_id: int, image_i
         services.hold(image, request.user)
         holding = True
     else:  # a reviewer or manager may have taken it from the queue too ("Start labeling")
-        holding = _is_queue(batch) and services.hold(image, request.user)
+        holding = batch.in_queue and services.hold(image, request.user)
     project_obj = batch.project
     context = selectors.editor_context(batch, image)
     progress = context["progress"]
@@ -225,11 +225,6 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
     )
 
 
-def _is_queue(batch: Batch) -> bool:
-    job = batch.current_job
-    return batch.status == BatchStatus.ANNOTATING and job is not None and job.is_queue
-
-
 @login_required
 @require_POST
 def hold_image(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> JsonResponse:
@@ -241,7 +236,7 @@ def hold_image(request: HttpRequest, ws: str, project: str, batch_id: int, image
     """
     try:
         batch = selectors.batch_in(selectors.project_for(request.user, ws, project), batch_id)
-        if not _is_queue(batch):
+        if not batch.in_queue:
             return json_error("This batch is no longer in the label queue: nothing is reserved in it.", 409, "not_held")
         from_queue = _from_queue(batch, request.user)
         image = selectors.image_in(batch, image_id)
