@@ -83,6 +83,22 @@ def test_postgres_serves_each_filter_from_its_partial_or_trigram_index(project):
     )
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no INCLUDE and keeps its own indexes")
+def test_postgres_reads_the_free_images_sizes_from_their_index(project):
+    """ "Not in a batch" with a size bound reads no image row (migration 0026)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'boards_image_free_upload_idx'")
+        (definition,) = cursor.fetchone()
+    assert "(project_id, uploaded_at, id) INCLUDE (width, height) WHERE (batch_id IS NULL)" in definition
+    make_images(project, 30)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Image._meta.db_table}")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    free_and_wide = Image.objects.filter(project=project, batch__isnull=True, width__gte=10).order_by().values("pk")
+    assert "Index Only Scan using boards_image_free_upload_idx" in plan(free_and_wide)
+
+
 def test_only_archived_images_are_in_the_archived_from_index(project, make_batch, manager):
     """A partial index: PostgreSQL writes nothing to it when other images change batch."""
     with connection.cursor() as cursor:

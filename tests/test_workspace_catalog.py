@@ -1,6 +1,8 @@
 """One catalog per workspace: assets used by several projects, each with its own state there."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from boards import catalog, services
 from boards.models import (
@@ -87,6 +89,22 @@ def test_add_batch_to_project_from_images_labeled_in_another(project, other, man
     assert Image.objects.filter(project=other, batch=result.batch).count() == 5
     assert Image.objects.filter(project=project).exclude(batch=None).count() == 5  # untouched there
     assert Asset.objects.count() == 5
+
+
+def test_add_batch_by_ids_reads_the_selection_once(project, other, manager, image_file):
+    """25,000 ids cost a scan of the catalog per read: the check that every id is there is the count."""
+    upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(5)])
+    ids = list(Asset.objects.values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        result = services.add_batch_to_project(project=other, actor=manager, name="Once", asset_ids=ids + ids[:2])
+    counts = [
+        q["sql"] for q in queries if "COUNT(" in q["sql"] and q["sql"].split(" WHERE ")[0].endswith('"boards_asset"')
+    ]
+    assert len(counts) == 1
+    # None of them in a batch of the project: the ids are what it takes, not read again.
+    assert not [q for q in queries if q["sql"].startswith('SELECT "boards_asset"."id"')]
+    assert (result.preview.matching, result.preview.would_take, result.taken) == (5, 5, 5)
+    assert set(Image.objects.filter(batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
 
 
 def test_add_batch_leaves_out_only_images_queued_in_that_project(project, other, manager, image_file):

@@ -151,10 +151,14 @@ def _asset_ids(asset_ids: Iterable) -> set[int]:
     return ids
 
 
-def preview_for_project(assets: QuerySet[Asset], project: Project, sample: Sample | None) -> BatchPreview:
+def preview_for_project(
+    assets: QuerySet[Asset], project: Project, sample: Sample | None, *, matching: int | None = None
+) -> BatchPreview:
     """What "Add batch to project" would take: the selected images, those already in a batch of *that*
-    project (left out, by column), and the rest (in the project but free, or not in it yet)."""
-    matching = assets.count()
+    project (left out, by column), and the rest (in the project but free, or not in it yet).
+    ``matching``: how many ``assets`` holds, when the caller counted them already."""
+    if matching is None:
+        matching = assets.count()
     in_batches = dict(
         Image.objects.filter(project=project, asset__in=assets.values("pk"), batch__isnull=False)
         .order_by()

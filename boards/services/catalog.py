@@ -303,12 +303,14 @@ def add_batch_to_project(
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
         assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=asset_ids)
+        wanted = None
         if asset_ids is not None:
             missing = catalog.missing_ids(assets, asset_ids)
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
                 raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
-        preview = catalog.preview_for_project(assets, project, sample)
+            wanted = sorted({int(i) for i in asset_ids})  # every one is there: counted just now
+        preview = catalog.preview_for_project(assets, project, sample, matching=None if wanted is None else len(wanted))
         if all_or_nothing and preview.left_out:
             mine = Image.objects.filter(project=project, asset__in=assets.values("pk"))
             raise WrongState(_queued_already(mine, preview))
@@ -319,11 +321,14 @@ def add_batch_to_project(
         if preview.over_limit:
             raise InvalidInput(preview.limit_error())
         # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
-        queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, batch__isnull=False)
-        taking = assets.exclude(Exists(queued_here))
-        if sample is not None:
-            taking = taking.order_by(*sample.ordering())[: sample.n]
-        chosen = list(taking.values_list("pk", flat=True))
+        if wanted is not None and sample is None and not preview.left_out:
+            chosen = wanted  # none of them queued here: the ids are the choice, without reading them again
+        else:
+            queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, batch__isnull=False)
+            taking = assets.exclude(Exists(queued_here))
+            if sample is not None:
+                taking = taking.order_by(*sample.ordering())[: sample.n]
+            chosen = list(taking.values_list("pk", flat=True))
         # No delete drops an unused asset while this joins them; one that did a moment ago shows below.
         lock_catalog(project.workspace_id, exclusive=False)
         taking = Asset.objects.filter(pk__one_of=chosen)
