@@ -85,7 +85,7 @@ def test_postgres_serves_each_filter_from_its_partial_or_trigram_index(project):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no INCLUDE and keeps its own indexes")
 def test_postgres_reads_the_free_images_sizes_from_their_index(project):
-    """ "Not in a batch" with a size bound reads no image row (migration 0026)."""
+    """With a size bound, the free images ("not in a batch") are read from their index alone (migration 0026)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'boards_image_free_upload_idx'")
         (definition,) = cursor.fetchone()

@@ -107,6 +107,16 @@ def test_add_batch_by_ids_reads_the_selection_once(project, other, manager, imag
     assert set(Image.objects.filter(batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
 
 
+def test_add_batch_takes_ids_given_as_an_iterator(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(3)])
+    ids = list(Asset.objects.values_list("pk", flat=True))
+    services.add_batch_to_project(project=other, actor=manager, name="First", asset_ids=iter(ids[:1]))
+    result = services.add_batch_to_project(project=other, actor=manager, name="Rest", asset_ids=(i for i in ids))
+    assert (result.preview.matching, result.preview.left_out, result.taken) == (3, 1, 2)
+    with pytest.raises(InvalidInput, match="1 of the images are not in this workspace"):
+        services.add_batch_to_project(project=other, actor=manager, name="Ghost", asset_ids=iter([*ids, 10**9]))
+
+
 def test_add_batch_leaves_out_only_images_queued_in_that_project(project, other, manager, image_file):
     upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(4)])
     ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))

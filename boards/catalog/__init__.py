@@ -55,6 +55,7 @@ from boards.catalog.workspace import (  # noqa: F401
     NOWHERE,
     PROJECT_STATES,
     WorkspaceFilter,
+    asset_id_set,
     asset_page,
     datasets_of,
     missing_ids,

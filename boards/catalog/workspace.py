@@ -125,20 +125,21 @@ def selected_assets(workspace_id: int, *, filters: WorkspaceFilter | None = None
         raise InvalidInput("Choose images either by filter or by id.")
     if filters is not None:
         return workspace_assets(workspace_id, filters)
-    ids = _asset_ids(asset_ids)
+    ids = asset_id_set(asset_ids)
     return Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids)
 
 
 def missing_ids(assets: QuerySet[Asset], asset_ids: Iterable) -> list[int]:
     """The ids a selection by id (``selected_assets``) asked for that its workspace's catalog does not
     hold, in order: one count when none is missing, the ids read only when some are."""
-    wanted = {int(i) for i in asset_ids}
+    wanted = asset_id_set(asset_ids)
     if assets.count() == len(wanted):
         return []
     return sorted(wanted - set(assets.values_list("pk", flat=True)))
 
 
-def _asset_ids(asset_ids: Iterable) -> set[int]:
+def asset_id_set(asset_ids: Iterable) -> set[int]:
+    """The distinct ids of a selection by id, each checked; read once, so an iterator will do."""
     if isinstance(asset_ids, str | bytes) or not isinstance(asset_ids, Iterable):
         raise InvalidInput("Send the images as a list of ids.")
     ids = set()

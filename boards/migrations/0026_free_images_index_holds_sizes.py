@@ -20,10 +20,13 @@ FREE = 'WHERE "batch_id" IS NULL'
 
 
 def _make(schema_editor, include: str) -> None:
+    """The new index is built beside the old one, which serves reads meanwhile; the old one goes
+    (a moment's exclusive lock, to the commit) only then."""
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(f'DROP INDEX "{NAME}"')
-    schema_editor.execute(f'CREATE INDEX "{NAME}" ON "boards_image" {KEY} {include} {FREE}')
+    schema_editor.execute(f'CREATE INDEX "{NAME}_new" ON "boards_image" {KEY} {include} {FREE}')
+    schema_editor.execute(f'DROP INDEX IF EXISTS "{NAME}"')
+    schema_editor.execute(f'ALTER INDEX "{NAME}_new" RENAME TO "{NAME}"')
 
 
 def forwards(apps, schema_editor):

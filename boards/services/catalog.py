@@ -302,14 +302,14 @@ def add_batch_to_project(
     _validate_priority(priority)
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
-        assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=asset_ids)
-        wanted = None
-        if asset_ids is not None:
-            missing = catalog.missing_ids(assets, asset_ids)
+        wanted = None if asset_ids is None else catalog.asset_id_set(asset_ids)
+        assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=wanted)
+        if wanted is not None:
+            missing = catalog.missing_ids(assets, wanted)
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
                 raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
-            wanted = sorted({int(i) for i in asset_ids})  # every one is there: counted just now
+            # Every one is there (counted just now).
         preview = catalog.preview_for_project(assets, project, sample, matching=None if wanted is None else len(wanted))
         if all_or_nothing and preview.left_out:
             mine = Image.objects.filter(project=project, asset__in=assets.values("pk"))
@@ -322,7 +322,7 @@ def add_batch_to_project(
             raise InvalidInput(preview.limit_error())
         # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
         if wanted is not None and sample is None and not preview.left_out:
-            chosen = wanted  # none of them queued here: the ids are the choice, without reading them again
+            chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
         else:
             queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, batch__isnull=False)
             taking = assets.exclude(Exists(queued_here))

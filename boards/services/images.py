@@ -123,9 +123,11 @@ def _unused(assets):
 
 def _selected(workspace: Workspace, selection: dict):
     """The catalog images a request picked; ids of images not in this workspace's catalog are 404."""
-    assets = catalog.selected_assets(workspace.pk, **selection)
     asked = selection.get("asset_ids")
-    if asked is not None and (missing := catalog.missing_ids(assets, asked)):
+    if asked is not None:
+        selection = selection | {"asset_ids": catalog.asset_id_set(asked)}  # read once: an iterator will do
+    assets = catalog.selected_assets(workspace.pk, **selection)
+    if asked is not None and (missing := catalog.missing_ids(assets, selection["asset_ids"])):
         raise NotFound(f"{len(missing):,} of the selected images are not in this workspace's catalog.")
     return assets
 
