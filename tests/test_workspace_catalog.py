@@ -318,3 +318,12 @@ def test_add_batch_takes_nothing_when_a_chosen_picture_was_deleted_just_before_i
     monkeypatch.setattr(catalog_services, "lock_catalog", locked)
     ids.remove(loose.pk)
     assert services.add_batch_to_project(project=other, actor=manager, name="whole", asset_ids=ids).taken == 3
+
+
+def test_the_project_filter_names_the_project_by_id(project, other):
+    """The database plans "annotated in X" with X's id (its partial indexes apply), not a join on the slug."""
+    wanted = catalog.WorkspaceFilter(project=other.slug, state="annotated")
+    sql = str(catalog.workspace_assets(project.workspace_id, wanted).query)
+    assert "boards_project" not in sql and f'"project_id" = {other.pk}' in sql
+    elsewhere = catalog.WorkspaceFilter(project="no-such-project", state="annotated")
+    assert not catalog.workspace_assets(project.workspace_id, elsewhere).exists()
