@@ -114,9 +114,7 @@ def workspace_assets(workspace_id: int, wanted: WorkspaceFilter) -> QuerySet[Ass
         # project's size: "queued in X", X a project of 25,000 of the workspace's 275,000 images,
         # counted in 13-17 ms instead of 45-57 ms (a join on the slug read every project's images).
         project_id = (
-            Project.objects.filter(workspace_id=workspace_id, slug=wanted.project)
-            .values_list("pk", flat=True)
-            .first()
+            Project.objects.filter(workspace_id=workspace_id, slug=wanted.project).values_list("pk", flat=True).first()
         )
         if project_id is None:
             return Asset.objects.none()
