@@ -101,8 +101,10 @@ def test_add_batch_by_ids_reads_the_selection_once(project, other, manager, imag
         q["sql"] for q in queries if "COUNT(" in q["sql"] and q["sql"].split(" WHERE ")[0].endswith('"boards_asset"')
     ]
     assert len(counts) == 1
-    # None of them in a batch of the project: the ids are what it takes, not read again.
+    # None of them in a batch of the project: the ids are what it takes, not read again; none in the
+    # project at all: no free copy to move in.
     assert not [q for q in queries if q["sql"].startswith('SELECT "boards_asset"."id"')]
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "boards_image"')]
     assert (result.preview.matching, result.preview.would_take, result.taken) == (5, 5, 5)
     assert set(Image.objects.filter(batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
 
@@ -202,7 +204,7 @@ def test_add_batch_takes_the_projects_free_copies_and_the_new_ones_once_each(pro
     first = services.add_batch_to_project(project=other, actor=manager, name="two", asset_ids=ids[:2])
     services.archive(batch=first.batch, actor=manager)  # its two images are free in Signs again
     result = services.add_batch_to_project(project=other, actor=manager, name="all four", asset_ids=ids)
-    assert result.taken == 4 and result.preview.left_out == 0
+    assert result.taken == 4 and result.preview.left_out == 0 and result.preview.free_in_project == 2
     assert Image.objects.filter(project=other).count() == 4
     assert set(Image.objects.filter(project=other).values_list("batch_id", flat=True)) == {result.batch.pk}
     copied = Image.objects.filter(project=other).values_list("asset_id", "file", "width", "original_filename")
