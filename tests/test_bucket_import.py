@@ -383,3 +383,35 @@ def test_the_objects_of_a_step_are_fetched_at_once(manager, project, remote, set
     task.refresh_from_db()
     assert task.status == TaskStatus.DONE, task.error
     assert (task.report["landed"], task.report["rejected"]) == (3, 1)
+
+
+def test_objects_over_the_memory_size_are_kept_in_temporary_files_removed_after_their_step(
+    manager, project, remote, settings, tmp_path, monkeypatch
+):
+    """A step does not hold its objects in memory: past FILE_UPLOAD_MAX_MEMORY_SIZE each goes to a file."""
+    import os
+
+    from django.core.files import uploadedfile
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100  # the test photos are about 1 kB
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
+    spooled = []
+    real = uploadedfile.TemporaryUploadedFile
+
+    def watched(*args, **kwargs):
+        upload = real(*args, **kwargs)
+        spooled.append(upload.temporary_file_path())
+        return upload
+
+    monkeypatch.setattr(buckets, "TemporaryUploadedFile", watched)
+    task = buckets.start_bucket_import(source=connect(project, manager, remote), actor=manager)
+    work_off()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE, task.error
+    assert (task.report["landed"], task.report["rejected"]) == (3, 1)
+    assert len(spooled) == 4 and all(path.startswith(str(spool)) for path in spooled)
+    assert os.listdir(spool) == []  # each removed once its step was stored
+    stored = {image.original_filename: image.sha256 for image in Image.objects.filter(project=project)}
+    assert len(stored) == 3 and all(len(digest) == 64 for digest in stored.values())

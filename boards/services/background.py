@@ -183,8 +183,8 @@ def _worker_gone(task: BackgroundTask, cutoff) -> bool:
             cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [TASK_LOCK, _lock_key(task.pk)])
             if not cursor.fetchone()[0]:
                 return False
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [TASK_LOCK, _lock_key(task.pk)])
-            return True
+        _hold(task.pk, release=True)  # the probe took it
+        return True
     host, _, process = task.worker.partition("/")
     if host == socket.gethostname() and process:
         pid = process.partition(":")[0]

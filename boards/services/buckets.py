@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
@@ -237,20 +237,43 @@ def _listing(client, source: BucketSource):
 FETCHERS = 8  # objects of a step fetched at once: the time goes in waiting on the store, not the CPU
 
 
-def _fetch(client, source: BucketSource, key: str, size: int) -> tuple[bytes | None, str]:
-    """The object's bytes, or None and why not: too large (by its listing, then by what the store
-    says as it answers), gone since it was listed, or refused."""
+def _fetch(client, source: BucketSource, key: str, size: int) -> tuple[UploadedFile | None, str]:
+    """The object as an uploaded file, or None and why not: too large (by its listing, then by what
+    the store says as it answers), gone since it was listed, or refused.
+
+    Kept as Django keeps a browser's upload: in memory up to ``FILE_UPLOAD_MAX_MEMORY_SIZE``, in a
+    temporary file beyond (read a piece at a time), so a step of large objects does not hold them
+    all in memory. The caller closes it, which removes the temporary file.
+    """
     limit = settings.MAX_UPLOAD_FILE_BYTES
     if size > limit:
         return None, f"Larger than {limit:,} bytes."
+    name = posixpath.basename(key)
     try:
         answer = client.get_object(Bucket=source.bucket, Key=key)
-        if answer.get("ContentLength", 0) > limit:
-            answer["Body"].close()
+        body, length = answer["Body"], answer.get("ContentLength", 0)
+        if length > limit:
+            body.close()
             return None, f"Larger than {limit:,} bytes."
-        return answer["Body"].read(limit + 1), ""
+        if length <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+            return SimpleUploadedFile(name, body.read(limit + 1)), ""
+        spooled = TemporaryUploadedFile(name, "application/octet-stream", 0, None)
+        try:
+            written = 0  # past the limit by one byte at most: the upload then refuses it as too large
+            while written <= limit and (piece := body.read(min(READ_PIECE, limit + 1 - written))):
+                spooled.write(piece)
+                written += len(piece)
+        except BaseException:
+            spooled.close()
+            raise
+        spooled.size = written
+        spooled.seek(0)
+        return spooled, ""
     except Exception as exc:  # botocore: NoSuchKey, AccessDenied, a key it cannot decrypt, a timeout
         return None, f"Could not be read: {_why(exc)}."
+
+
+READ_PIECE = 1024 * 1024
 
 
 def _run_bucket_import(task: BackgroundTask) -> None:
@@ -277,44 +300,54 @@ def _run_bucket_import(task: BackgroundTask) -> None:
         files, records = [], []
         with ThreadPoolExecutor(max_workers=FETCHERS, thread_name_prefix="bucket-fetch") as pool:
             fetched = list(pool.map(lambda item: _fetch(client, source, item[0], item[2]), chunk))
-        for (key, etag, size), (body, why) in zip(chunk, fetched, strict=True):
-            if body is None:
+        for (key, etag, size), (upload, why) in zip(chunk, fetched, strict=True):
+            if upload is None:
                 records.append(
                     BucketObject(source=source, key=key, etag=etag, size=size, outcome="rejected", reason=why)
                 )
                 continue
-            files.append(SimpleUploadedFile(posixpath.basename(key), body))
+            files.append(upload)
             records.append(BucketObject(source=source, key=key, etag=etag, size=size, outcome="pending"))
-        pending = [r for r in records if r.outcome == "pending"]
-        # The step's images, the objects it handled and where the task stands commit together: a
-        # worker killed in between leaves the step undone (its stored files go to cleanup_files).
-        with transaction.atomic():
-            if files:
-                result = upload_images(
-                    project=task.project,
-                    actor=task.started_by,
-                    files=files,
-                    batch_name=params["batch_name"],
-                    source=BatchSource.BUCKET,
-                    into=batch,
-                    or_new_batch=True,  # full, or someone moved it on: the rest go to a new batch
-                )
-                batch = result.batch or batch
-                for record, outcome in zip(pending, result.files, strict=True):
-                    record.outcome, record.reason, record.image_id = outcome.status, outcome.reason, outcome.image_id
-            for record in records:
-                report[record.outcome] = report.get(record.outcome, 0) + 1
-                if record.outcome == "rejected" and len(report.setdefault("rejections", [])) < SHOWN_REJECTIONS:
-                    report["rejections"].append({"key": record.key, "reason": record.reason})
-            params["batch"] = batch.pk if batch is not None else None
-            params["counts"] = report
-            BucketObject.objects.bulk_create(records, ignore_conflicts=True)
-            done += len(chunk)
-            # The step's progress, only while this run owns the task: one cancelled or given up on
-            # (``Cancelled``) rolls the step back, as the import's own finish does.
-            _beat(task, done, report=report, params=params)
+        try:
+            batch, done = _store_step(task, params, report, records, files, batch, done + len(chunk))
+        finally:
+            for upload in files:  # a temporary file goes with it
+                upload.close()
     report["batch"] = params["batch"]
     _end(task, TaskStatus.DONE, report=report, done=len(listed))
+
+
+def _store_step(task: BackgroundTask, params: dict, report: dict, records, files, batch, done: int):
+    """Store a step's fetched objects and record how each went; the batch the next step goes on
+    with, and how many objects are done (``done``, this step's included)."""
+    pending = [r for r in records if r.outcome == "pending"]
+    # The step's images, the objects it handled and where the task stands commit together: a
+    # worker killed in between leaves the step undone (its stored files go to cleanup_files).
+    with transaction.atomic():
+        if files:
+            result = upload_images(
+                project=task.project,
+                actor=task.started_by,
+                files=files,
+                batch_name=params["batch_name"],
+                source=BatchSource.BUCKET,
+                into=batch,
+                or_new_batch=True,  # full, or someone moved it on: the rest go to a new batch
+            )
+            batch = result.batch or batch
+            for record, outcome in zip(pending, result.files, strict=True):
+                record.outcome, record.reason, record.image_id = outcome.status, outcome.reason, outcome.image_id
+        for record in records:
+            report[record.outcome] = report.get(record.outcome, 0) + 1
+            if record.outcome == "rejected" and len(report.setdefault("rejections", [])) < SHOWN_REJECTIONS:
+                report["rejections"].append({"key": record.key, "reason": record.reason})
+        params["batch"] = batch.pk if batch is not None else None
+        params["counts"] = report
+        BucketObject.objects.bulk_create(records, ignore_conflicts=True)
+        # The step's progress, only while this run owns the task: one cancelled or given up on
+        # (``Cancelled``) rolls the step back, as the import's own finish does.
+        _beat(task, done, report=report, params=params)
+    return batch, done
 
 
 RUNNERS[TaskKind.BUCKET] = _run_bucket_import
