@@ -96,9 +96,9 @@ def test_postgres_reads_the_free_images_sizes_from_their_index(project):
     newest = free_and_wide.order_by("-uploaded_at", "-pk").values("pk")[:10]
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {Image._meta.db_table}")
-        cursor.execute("SET enable_seqscan = off")  # a few rows: make the planner show what it can use
-        cursor.execute("SET enable_bitmapscan = off")
         try:
+            cursor.execute("SET enable_seqscan = off")  # a few rows: make the planner show what it can use
+            cursor.execute("SET enable_bitmapscan = off")
             shown = plan(newest)
         finally:
             cursor.execute("RESET enable_seqscan")

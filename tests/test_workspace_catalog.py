@@ -204,7 +204,7 @@ def test_add_batch_takes_the_projects_free_copies_and_the_new_ones_once_each(pro
     first = services.add_batch_to_project(project=other, actor=manager, name="two", asset_ids=ids[:2])
     services.archive(batch=first.batch, actor=manager)  # its two images are free in Signs again
     result = services.add_batch_to_project(project=other, actor=manager, name="all four", asset_ids=ids)
-    assert result.taken == 4 and result.preview.left_out == 0 and result.preview.free_in_project == 2
+    assert result.taken == 4 and result.preview.left_out == 0
     assert Image.objects.filter(project=other).count() == 4
     assert set(Image.objects.filter(project=other).values_list("batch_id", flat=True)) == {result.batch.pk}
     copied = Image.objects.filter(project=other).values_list("asset_id", "file", "width", "original_filename")
@@ -329,3 +329,27 @@ def test_the_project_filter_names_the_project_by_id(project, other):
     assert "boards_project" not in sql and f'"project_id" = {other.pk}' in sql
     elsewhere = catalog.WorkspaceFilter(project="no-such-project", state="annotated")
     assert not catalog.workspace_assets(project.workspace_id, elsewhere).exists()
+
+
+def test_add_batch_takes_a_picture_that_became_a_free_copy_of_the_project_after_its_preview(
+    project, other, manager, image_file, monkeypatch
+):
+    """New to the project when counted; in it and free (added, then its batch archived) by the time
+    the batch is made: it moves in instead of being left out."""
+    from boards.services import catalog as catalog_services
+
+    upload(project, manager, image_file, *[(f"{i}.jpg", (40 * i, 2, 2)) for i in range(3)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    locked = catalog_services.lock_catalog
+
+    def joined_and_archived_first(workspace_id, *, exclusive):
+        monkeypatch.setattr(catalog_services, "lock_catalog", locked)
+        earlier = services.add_batch_to_project(project=other, actor=manager, name="earlier", asset_ids=ids[:1])
+        services.archive(batch=earlier.batch, actor=manager)
+        return locked(workspace_id, exclusive=exclusive)
+
+    monkeypatch.setattr(catalog_services, "lock_catalog", joined_and_archived_first)
+    result = services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=ids, all_or_nothing=True)
+    assert result.taken == 3 and result.preview.left_out == 0
+    assert set(Image.objects.filter(batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
+    assert Image.objects.filter(project=other).count() == 3

@@ -25,9 +25,6 @@ class BatchPreview:
     free: int  # not in a batch, so they may join
     would_take: int
     sample: Sample | None = None
-    # "Add batch to project": how many of the free ones the project has already, not in a batch (the
-    # others it does not have yet).
-    free_in_project: int = 0
 
     @property
     def left_out(self) -> int:

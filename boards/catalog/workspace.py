@@ -166,24 +166,16 @@ def preview_for_project(
     ``matching``: how many ``assets`` holds, when the caller counted them already."""
     if matching is None:
         matching = assets.count()
-    in_batches = dict(  # and, under None, the project's images of them that are in no batch
-        Image.objects.filter(project=project, asset__in=assets.values("pk"))
+    in_batches = dict(
+        Image.objects.filter(project=project, asset__in=assets.values("pk"), batch__isnull=False)
         .order_by()
         .values("batch__status")
         .annotate(n=Count("pk"))
         .values_list("batch__status", "n")
     )
-    free_in_project = in_batches.pop(None, 0)
     free = matching - sum(in_batches.values())
     would_take = min(free, sample.n) if sample is not None else free
-    return BatchPreview(
-        matching=matching,
-        in_batches=in_batches,
-        free=free,
-        would_take=would_take,
-        sample=sample,
-        free_in_project=free_in_project,
-    )
+    return BatchPreview(matching=matching, in_batches=in_batches, free=free, would_take=would_take, sample=sample)
 
 
 def asset_page(

@@ -334,11 +334,12 @@ def add_batch_to_project(
         taking = Asset.objects.filter(pk__one_of=chosen)
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
-        # The project's free copies move in (when the preview saw any), the others join it.
-        free = Image.objects.filter(project=project, asset_id__one_of=chosen, batch__isnull=True)
-        taken = (free.update(batch=batch) if preview.free_in_project else 0) + _join_project(
-            project, taking, batch=batch
-        )
+        # The pictures new to the project join it; those it has, free, move in: only when some are
+        # left, as every one is when the pictures are new to it (an UPDATE probing each id for nothing).
+        taken = _join_project(project, taking, batch=batch)
+        if taken < len(chosen):
+            free = Image.objects.filter(project=project, asset_id__one_of=chosen, batch__isnull=True)
+            taken += free.update(batch=batch)
         # Fewer than chosen: some joined another batch of the project meanwhile, or were deleted.
         if taken < len(chosen) and taking.count() < len(chosen):
             raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
