@@ -390,29 +390,21 @@ def test_the_objects_of_a_step_are_fetched_at_once(manager, project, remote, set
     imported_whole(project, manager, remote)
 
 
-def test_objects_over_the_memory_size_are_kept_in_temporary_files_removed_after_their_step(
-    manager, project, remote, settings, tmp_path, monkeypatch
+def test_objects_over_the_memory_size_are_kept_in_temporary_files_closed_after_their_step(
+    manager, project, remote, settings, monkeypatch
 ):
     """A step does not hold its objects in memory: past FILE_UPLOAD_MAX_MEMORY_SIZE each goes to a file."""
-    import os
-
-    from django.core.files import uploadedfile
-
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100  # the test photos are about 1 kB
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
-    spooled = []
-    real = uploadedfile.TemporaryUploadedFile
+    handed = []
+    real_upload = buckets.upload_images
 
-    def watched(*args, **kwargs):
-        upload = real(*args, **kwargs)
-        spooled.append(upload.temporary_file_path())
-        return upload
+    def watched(**kwargs):
+        # SpooledTemporaryFile's own flag: the bytes went to a file on disk.
+        handed.extend((upload, upload.file._rolled, upload.size) for upload in kwargs["files"])
+        return real_upload(**kwargs)
 
-    monkeypatch.setattr(buckets, "TemporaryUploadedFile", watched)
+    monkeypatch.setattr(buckets, "upload_images", watched)
     imported_whole(project, manager, remote)
-    assert len(spooled) == 4 and all(path.startswith(str(spool)) for path in spooled)
-    assert os.listdir(spool) == []  # each removed once its step was stored
-    stored = {image.original_filename: image.sha256 for image in Image.objects.filter(project=project)}
-    assert len(stored) == 3 and all(len(digest) == 64 for digest in stored.values())
+    assert len(handed) == 4  # the torn one (200 bytes) too: the upload rejects it as a broken picture
+    assert all(on_disk and size > 100 for _upload, on_disk, size in handed)
+    assert all(upload.closed for upload, _on_disk, _size in handed)

@@ -144,8 +144,15 @@ def missing_ids(assets: QuerySet[Asset], asset_ids: Iterable) -> list[int]:
     return sorted(wanted - set(assets.values_list("pk", flat=True)))
 
 
-def asset_id_set(asset_ids: Iterable) -> set[int]:
-    """The distinct ids of a selection by id, each checked; read once, so an iterator will do."""
+class AssetIds(frozenset):
+    """The ids of a selection, checked (``asset_id_set``): passed on, they are not checked again."""
+
+
+def asset_id_set(asset_ids: Iterable) -> AssetIds:
+    """The distinct ids of a selection by id, each checked; read once, so an iterator will do, and
+    returned as they are when they were checked already (25,000 ids take some 18 ms to check)."""
+    if isinstance(asset_ids, AssetIds):
+        return asset_ids
     if isinstance(asset_ids, str | bytes) or not isinstance(asset_ids, Iterable):
         raise InvalidInput("Send the images as a list of ids.")
     ids = set()
@@ -155,7 +162,7 @@ def asset_id_set(asset_ids: Iterable) -> set[int]:
             raise InvalidInput(f"Select at most {MAX_ASSET_IDS:,} images by id, or select all matching the filter.")
     if not ids:
         raise InvalidInput("Select at least one image.")
-    return ids
+    return AssetIds(ids)
 
 
 def preview_for_project(

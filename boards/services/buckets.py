@@ -16,11 +16,12 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import socket
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
@@ -241,23 +242,23 @@ def _fetch(client, source: BucketSource, key: str, size: int) -> tuple[UploadedF
     """The object as an uploaded file, or None and why not: too large (by its listing, then by what
     the store says as it answers), gone since it was listed, or refused.
 
-    Kept as Django keeps a browser's upload: in memory up to ``FILE_UPLOAD_MAX_MEMORY_SIZE``, in a
-    temporary file beyond (read a piece at a time), so a step of large objects does not hold them
-    all in memory. The caller closes it, which removes the temporary file.
+    Read a piece at a time and kept as Django keeps a browser's upload: in memory up to
+    ``FILE_UPLOAD_MAX_MEMORY_SIZE``, in a temporary file beyond (unnamed: gone once closed, or
+    when the worker dies), so a step of large objects does not hold them all in memory, even from a
+    store that does not say their length. The caller closes it.
     """
     limit = settings.MAX_UPLOAD_FILE_BYTES
     if size > limit:
         return None, f"Larger than {limit:,} bytes."
-    name = posixpath.basename(key)
     try:
         answer = client.get_object(Bucket=source.bucket, Key=key)
-        body, length = answer["Body"], answer.get("ContentLength", 0)
-        if length > limit:
+        body = answer["Body"]
+        if answer.get("ContentLength", 0) > limit:
             body.close()
             return None, f"Larger than {limit:,} bytes."
-        if length <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
-            return SimpleUploadedFile(name, body.read(limit + 1)), ""
-        spooled = TemporaryUploadedFile(name, "application/octet-stream", 0, None)
+        spooled = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the caller closes it, after its step
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=settings.FILE_UPLOAD_TEMP_DIR or None
+        )
         try:
             written = 0  # past the limit by one byte at most: the upload then refuses it as too large
             while written <= limit and (piece := body.read(min(READ_PIECE, limit + 1 - written))):
@@ -266,9 +267,8 @@ def _fetch(client, source: BucketSource, key: str, size: int) -> tuple[UploadedF
         except BaseException:
             spooled.close()
             raise
-        spooled.size = written
         spooled.seek(0)
-        return spooled, ""
+        return UploadedFile(spooled, name=posixpath.basename(key), size=written), ""
     except Exception as exc:  # botocore: NoSuchKey, AccessDenied, a key it cannot decrypt, a timeout
         return None, f"Could not be read: {_why(exc)}."
 

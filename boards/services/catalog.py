@@ -304,12 +304,10 @@ def add_batch_to_project(
     with transaction.atomic():
         wanted = None if asset_ids is None else catalog.asset_id_set(asset_ids)
         assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=wanted)
-        if wanted is not None:
-            missing = catalog.missing_ids(assets, wanted)
-            if missing:
-                shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
-                raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
-            # Every one is there (counted just now).
+        if wanted is not None and (missing := catalog.missing_ids(assets, wanted)):
+            shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
+            raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
+        # Selected by ids, every one is there: counted just now.
         preview = catalog.preview_for_project(assets, project, sample, matching=None if wanted is None else len(wanted))
         if all_or_nothing and preview.left_out:
             mine = Image.objects.filter(project=project, asset__in=assets.values("pk"))
