@@ -493,7 +493,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
     from django.urls import reverse
 
     from boards import services
-    from boards.models import Batch, BatchStatus, Image, Job, JobState
+    from boards.models import Batch, BatchStatus, Image, Job, JobState, Placement, place_free
 
     client = Client()
     client.force_login(fx.manager)
@@ -623,7 +623,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
     u_url = reverse("move", args=[WS_SLUG, PROJECT_SLUG, u_pk])
 
     def unarchive() -> None:
-        Image.objects.filter(archived_from_id=u_pk, batch__isnull=True).update(batch_id=u_pk, archived_from=None)
+        place_free(Image.objects.filter(archived_from_id=u_pk), Batch.objects.get(pk=u_pk), unarchive=True)
         Batch.objects.filter(pk=u_pk).update(status=BatchStatus.UNASSIGNED)
 
     measures.append(
@@ -647,7 +647,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
         if batch.status == BatchStatus.ANNOTATING:
             services.move_to_unassigned(batch=batch, actor=fx.manager, keep_annotations=True)
         for rest in Batch.objects.filter(split_from_id=pk):
-            Image.objects.filter(batch=rest).update(batch_id=pk)
+            Placement.objects.filter(batch=rest).update(batch_id=pk)
             rest.delete()
         Job.objects.filter(batch_id=pk).delete()
 
@@ -656,8 +656,8 @@ def in_process(args, fx: Fixture) -> list[Row]:
             if getattr(result, "status_code", 200) not in (200, 302):
                 return f"HTTP {result.status_code}: {result.content[:200]!r}"
             rest = Batch.objects.filter(split_from_id=pk).first()
-            kept = Image.objects.filter(batch_id=pk).count()
-            left = Image.objects.filter(batch=rest).count() if rest else 0
+            kept = Placement.objects.filter(batch_id=pk).count()
+            left = Placement.objects.filter(batch=rest).count() if rest else 0
             status = fresh(pk).status
             if status != BatchStatus.ANNOTATING or kept != selected or left != total - selected:
                 return (
@@ -670,7 +670,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
     def assignment(key: str, selected: int, label: str, target: str, limit: float) -> list[Measure]:
         pk = fx.big[key]
         total = fx.sizes[pk]
-        ids = list(Image.objects.filter(batch_id=pk).order_by("pk").values_list("pk", flat=True))
+        ids = list(Placement.objects.filter(batch_id=pk).order_by("image_id").values_list("image_id", flat=True))
         chosen = ids[::2][:selected] if selected <= len(ids) // 2 else ids[:selected]
         how = "the first" if chosen == ids[:selected] else "every other image"
         holder: dict[str, Batch] = {}

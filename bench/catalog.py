@@ -300,7 +300,7 @@ def time_sampling(args, project) -> None:
     from boards import catalog
     from boards.models import Image
 
-    free = Image.objects.filter(project=project, batch__isnull=True)
+    free = Image.objects.filter(project=project, in_batch=False)
     n = min(25_000, free.count())
 
     def in_sql():
@@ -337,9 +337,7 @@ def _undo(batch) -> None:
     """
     from django.db import connection
 
-    from boards.models import Image
-
-    Image.objects.filter(batch=batch).update(batch=None)
+    batch.images.set_batch(None)
     batch.delete()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

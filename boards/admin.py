@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -20,6 +21,7 @@ from boards.models import (
     Image,
     Job,
     LabelClass,
+    Placement,
     Project,
     Tag,
 )
@@ -52,7 +54,7 @@ class ProjectAdmin(admin.ModelAdmin):
 def _batches_with_boxes_of(**annotations) -> set[int]:
     """The batches holding images with these boxes: their card counts change with the boxes."""
     return set(
-        Image.objects.filter(pk__in=Annotation.objects.filter(**annotations).values("image_id"), batch__isnull=False)
+        Placement.objects.filter(image_id__in=Annotation.objects.filter(**annotations).values("image_id"))
         .values_list("batch_id", flat=True)
         .distinct()
     )
@@ -160,7 +162,7 @@ class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         from django.db.models import Count
 
-        return super().get_queryset(request).annotate(image_total=Count("images"))
+        return super().get_queryset(request).annotate(image_total=Count("placements"))
 
     @admin.display(description="images", ordering="image_total")
     def image_count(self, obj):
@@ -241,13 +243,38 @@ class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
             self.message_user(request, "Someone else moved this batch meanwhile; reload and try again.", messages.ERROR)
 
 
+class ImageForm(forms.ModelForm):
+    """The image's fields (the admin gives the model and fields), and its batch: not a field of the
+    image but its ``Placement``, saved by ``ImageAdmin.save_model`` through ``set_batch``."""
+
+    batch = forms.ModelChoiceField(
+        queryset=Batch.objects.all(),
+        required=False,
+        widget=ForeignKeyRawIdWidget(Placement._meta.get_field("batch").remote_field, admin.site),
+        help_text="Empty: the image is free (in no batch).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["batch"].initial = self.instance.batch_id
+
+    def clean(self):
+        cleaned = super().clean()
+        batch, project = cleaned.get("batch"), cleaned.get("project")
+        if batch is not None and project is not None and batch.project_id != project.pk:
+            self.add_error("batch", "The batch must be one of the image's project.")
+        return cleaned
+
+
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
+    form = ImageForm
     list_display = [
         "thumb",
         "original_filename",
         "project",
-        "batch",
+        "image_batch",
         "width",
         "height",
         "annotation_state",
@@ -256,14 +283,29 @@ class ImageAdmin(admin.ModelAdmin):
     ]
     list_filter = ["project", "annotation_state", "review_state"]
     search_fields = ["original_filename", "sha256"]
-    raw_id_fields = ["batch"]
     # The asset and its copied facts are fixed at the upload: an image never moves to another picture.
     readonly_fields = ["asset", "sha256", "width", "height", "file", "thumbnail", "uploaded_at"]
-    list_select_related = ["project", "batch"]
+    list_select_related = ["project", "placement__batch"]
 
     @admin.display(description="")
     def thumb(self, obj):
         return format_html('<img src="{}" alt="" style="height:40px">', reverse("image-file", args=[obj.pk, "thumb"]))
+
+    @admin.display(description="batch", ordering="placement__batch")
+    def image_batch(self, obj):
+        return obj.batch
+
+    def save_model(self, request, obj, form, change):
+        """A changed batch moves the image through ``set_batch`` (its placement and ``in_batch``), and
+        both batches' cards are recounted."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if "batch" in form.changed_data:
+                old = obj.batch_id if change else None
+                new = form.cleaned_data["batch"]
+                Image.objects.filter(pk=obj.pk).set_batch(new)
+                obj.refresh_from_db()
+                services.mark_changed(old, new)
 
 
 @admin.register(Tag)
@@ -280,9 +322,13 @@ class AnnotationAdmin(RecountsCards, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
-            old_image = Annotation.objects.filter(pk=obj.pk).values_list("image__batch_id", flat=True).first()
+            old_image = (
+                Annotation.objects.filter(pk=obj.pk).values_list("image__placement__batch_id", flat=True).first()
+            )
             super().save_model(request, obj, form, change)
-            services.mark_changed(old_image, Image.objects.filter(pk=obj.image_id).values_list("batch_id").first()[0])
+            services.mark_changed(
+                old_image, Placement.objects.filter(image_id=obj.image_id).values_list("batch_id", flat=True).first()
+            )
 
 
 @admin.register(Job)

@@ -137,9 +137,10 @@ def api(client, manager, make_key):
 
 @pytest.fixture(autouse=True)
 def _stored_counts_hold(request):
-    """After every database test: each batch's stored card counts, where valid, equal its images' counts.
+    """After every database test: each batch's stored card counts, where valid, equal its images' counts,
+    and an image is ``in_batch`` exactly when it has a placement.
 
-    The services store them (``services.mark_changed``); this catches any change to
+    The services store them (``services.mark_changed``, ``place_free``, …); this catches any change to
     images that forgets to, or stores them before the images are final.
     """
     marker = request.node.get_closest_marker("django_db")
@@ -164,6 +165,12 @@ def _stored_counts_hold(request):
     live = count_card_images(list(stored))
     wrong = {pk: (counts, live.get(pk, none)) for pk, counts in stored.items() if counts != live.get(pk, none)}
     assert not wrong, f"stored card counts {tuple(CARD_COUNTS)} differ from the images: {wrong}"
+    from boards.models import Image
+
+    unplaced = list(Image.objects.filter(in_batch=True, placement__isnull=True).values_list("pk", flat=True)[:10])
+    assert not unplaced, f"images in_batch without a placement: {unplaced}"
+    placed = list(Image.objects.filter(in_batch=False, placement__isnull=False).values_list("pk", flat=True)[:10])
+    assert not placed, f"free images (not in_batch) with a placement: {placed}"
 
 
 @pytest.fixture(scope="session")

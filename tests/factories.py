@@ -83,9 +83,14 @@ def set_images(images, **fields) -> int:
     then store their batches' card counts as the services do after every change."""
     from boards import services
 
-    batches = set(images.exclude(batch=None).values_list("batch_id", flat=True))
-    changed = images.update(**fields)
-    if "batch" in fields and fields["batch"] is not None:
-        batches.add(fields["batch"].pk)
+    batches = set(images.filter(in_batch=True).values_list("placement__batch_id", flat=True))
+    batch = fields.pop("batch", False)
+    if batch is not False:  # the ids first: ``images`` may name the batch, or a field, that changes
+        images = images.model.objects.filter(pk__in=list(images.values_list("pk", flat=True)))
+    changed = images.update(**fields) if fields else images.count()
+    if batch is not False:
+        images.set_batch(batch)
+        if batch is not None:
+            batches.add(batch.pk)
     services.mark_changed(*batches)
     return changed

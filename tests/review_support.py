@@ -21,7 +21,7 @@ def submitted(make_batch, manager, labeler, reviewer, n=2) -> Batch:
     """``n`` 64×48 images, each with two cars and a person, submitted by the labeler for review."""
     batch = make_batch(n, name="Harbour")
     services.assign(batch=batch, actor=manager, labeler=labeler, reviewer=reviewer)
-    for image in Image.objects.filter(batch=batch):
+    for image in batch.images.order_by("pk"):
         boxes = [Box("car", 1, 1, 20, 10), Box("car", 30, 5, 10, 10), Box("person", 5, 20, 8, 20)]
         services.save_annotations(image=image, actor=labeler, boxes=boxes)
     return services.submit(batch=fresh(batch), actor=labeler)

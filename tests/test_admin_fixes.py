@@ -132,7 +132,7 @@ def test_deleting_a_box_in_the_admin_recounts_its_card(client, superuser, prelab
     from boards.models import Annotation
 
     client.force_login(superuser)
-    box = Annotation.objects.filter(image__batch=prelabeled).first()
+    box = Annotation.objects.filter(image__placement__batch=prelabeled).first()
     response = client.post(reverse("admin:boards_annotation_delete", args=[box.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert stored_prelabeled(prelabeled) in (1, None)

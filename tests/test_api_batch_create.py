@@ -25,7 +25,7 @@ def free(project):
 
 
 def unchanged(free):
-    return Image.objects.filter(pk__in=free, batch__isnull=True).count() == len(free)
+    return Image.objects.filter(pk__in=free, in_batch=False).count() == len(free)
 
 
 def test_it_creates_an_unassigned_batch_of_exactly_the_listed_images(api, free, project):
@@ -157,7 +157,7 @@ def test_two_scripts_asking_for_the_same_images_at_once_never_share_one(project,
     asks = [free[:30], free[10:]]  # overlapping by twenty
     key = make_key(manager)
     for round_ in range(6):
-        Image.objects.filter(pk__in=free).update(batch=None)
+        Image.objects.filter(pk__in=free).set_batch(None)
         barrier, codes = threading.Barrier(2), {}
 
         def ask(n, round_=round_, barrier=barrier, codes=codes):
@@ -178,8 +178,8 @@ def test_two_scripts_asking_for_the_same_images_at_once_never_share_one(project,
         made = Batch.objects.get(name__startswith=f"r{round_}-")  # the loser created nothing
         assert made.name == f"r{round_}-{winner}"
         assert sorted(made.images.values_list("pk", flat=True)) == sorted(asks[winner])  # all, not some
-        assert Image.objects.filter(pk__in=free, batch__isnull=True).count() == 10
-        made.images.update(batch=None)
+        assert Image.objects.filter(pk__in=free, in_batch=False).count() == 10
+        made.images.set_batch(None)
         made.delete()
 
 

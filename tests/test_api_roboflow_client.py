@@ -134,7 +134,11 @@ def test_the_roboflow_client_works_end_to_end(live_server, tmp_path, manager, la
     listed = next(b for b in out["batches"]["batches"] if b["id"] == str(batch.pk))
     assert listed["images"] == 2
     # The job below took one image; the other split off into a new Unassigned batch.
-    assert Image.objects.filter(batch=batch).count() == 1 == Image.objects.filter(batch__split_from=batch).count()
+    assert (
+        Image.objects.filter(placement__batch=batch).count()
+        == 1
+        == Image.objects.filter(placement__batch__split_from=batch).count()
+    )
     assert out["batch"]["id"] == str(batch.pk) and out["batch"]["images"] == 2
 
     image = out["image"]

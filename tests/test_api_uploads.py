@@ -39,7 +39,7 @@ def test_an_upload_lands_in_a_new_batch_named_as_asked(api, project, manager):
 
 def test_images_of_one_batch_name_share_a_batch_while_it_is_unassigned(api, project, manager, labeler):
     ids = [upload(api, f"{n}.jpg", color=(n, 0, 0), params={"batch": "Run"}).json()["id"] for n in range(3)]
-    batches = set(Image.objects.filter(pk__in=ids).values_list("batch_id", flat=True))
+    batches = set(Image.objects.filter(pk__in=ids).values_list("placement__batch_id", flat=True))
     assert len(batches) == 1
     batch = Batch.objects.get(pk=batches.pop())
     services.assign(batch=batch, actor=manager, labeler=labeler)

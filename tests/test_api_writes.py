@@ -188,7 +188,7 @@ def test_a_batch_moves_across_the_board_like_a_card(client, api, make_batch, lab
     batch = make_batch(2)
     response = move(api, batch, "annotating", labelerEmail="labeler@acme.test", reviewerEmail="reviewer@acme.test")
     assert response.status_code == 200 and response.json()["status"] == "annotating"
-    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(placement__batch=batch), annotation_state=AnnotationState.EMPTY)
     labeler_api = Api(client, make_key(labeler))
     assert move(labeler_api, batch, "review").json()["status"] == "review"
     reviewer_api = Api(client, make_key(reviewer))
@@ -206,7 +206,7 @@ def test_assigning_some_images_splits_the_rest_off(api, make_batch, labeler):
 def test_a_reviewer_rejects_a_batch_back_to_annotating(client, api, make_batch, manager, labeler, reviewer, make_key):
     batch = make_batch(1)
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(placement__batch=batch), annotation_state=AnnotationState.EMPTY)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     response = move(Api(client, make_key(reviewer)), batch, "annotating", comment="Too loose")
     assert response.json()["status"] == "annotating"
@@ -279,7 +279,7 @@ def test_moves_need_the_matching_scope(client, make_batch, manager, labeler, mak
     response = move(annotate_only, batch, "annotating", labelerEmail="labeler@acme.test")
     assert response.status_code == 403 and "“manage” scope" in error_of(response)["message"]
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(placement__batch=batch), annotation_state=AnnotationState.EMPTY)
     manage_only = Api(client, make_key(manager, ["manage"]))
     response = move(manage_only, batch, "review")
     assert response.status_code == 403 and "“annotate” scope" in error_of(response)["message"]

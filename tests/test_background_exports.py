@@ -187,7 +187,7 @@ def test_a_dataset_that_changes_while_it_is_written_is_written_again(project, vi
 
     def beat(task, done, **fields):
         if done == 2 and not changed:  # a labeler saves a box half way through the first try
-            image = Image.objects.filter(batch=dataset).order_by("pk").first()
+            image = Image.objects.filter(placement__batch=dataset).order_by("pk").first()
             Annotation.objects.filter(image=image).update(x=33)
             Image.objects.filter(pk=image.pk).update(annotation_version=image.annotation_version + 1)
             changed.append(image)
@@ -215,7 +215,7 @@ def test_a_dataset_that_never_holds_still_fails_the_export_with_the_reason(
 
     def beat(task, done, **fields):
         if done == 2:
-            Image.objects.filter(batch=dataset).update(annotation_version=timezone.now().microsecond + 10)
+            Image.objects.filter(placement__batch=dataset).update(annotation_version=timezone.now().microsecond + 10)
         real_beat(task, done, **fields)
 
     monkeypatch.setattr(background, "_beat", beat)

@@ -313,7 +313,7 @@ def test_assigning_the_first_n_images_splits_off_the_rest(client, manager, label
     first_three = sorted(batch.images.values_list("pk", flat=True))[:3]
     client.force_login(manager)
     move(client, batch, htmx=True, to="annotating", labeler=labeler.pk, selection="first", first="3")
-    assert sorted(Image.objects.filter(batch=batch).values_list("pk", flat=True)) == first_three
+    assert sorted(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True)) == first_three
     rest = Batch.objects.get(split_from=batch)
     assert rest.status == BatchStatus.UNASSIGNED and rest.images.count() == 3
 
@@ -323,7 +323,7 @@ def test_assigning_picked_images_splits_off_the_rest(client, manager, labeler, m
     picked = list(batch.images.values_list("pk", flat=True))[1:2]
     client.force_login(manager)
     move(client, batch, to="annotating", labeler=labeler.pk, selection="chosen", images=picked)
-    assert list(Image.objects.filter(batch=batch).values_list("pk", flat=True)) == picked
+    assert list(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True)) == picked
 
 
 @pytest.mark.parametrize("first", ["0", "x", ""])
@@ -582,7 +582,7 @@ def test_an_upload_sent_in_parts_lands_in_one_batch(client, manager, project):
         headers={"accept": "application/json"},
     ).json()
     assert second["batch"]["id"] == first["batch"]["id"]
-    assert Batch.objects.count() == 1 and Image.objects.filter(batch_id=first["batch"]["id"]).count() == 2
+    assert Batch.objects.count() == 1 and Image.objects.filter(placement__batch_id=first["batch"]["id"]).count() == 2
     assert parse_board(client.get(board_url(project)).content)["unassigned"].cards[0].images == 2
 
 

@@ -113,7 +113,7 @@ def test_an_import_brings_the_images_under_the_prefix_as_one_new_batch(manager, 
     assert report["rejections"][0]["key"] == "photos/torn.jpg" and report["rejections"][0]["reason"]
     batch = Batch.objects.get(pk=report["batch"])
     assert (batch.name, batch.status, batch.source) == ("Harbour, week 12", "unassigned", "bucket")
-    names = sorted(Image.objects.filter(batch=batch).values_list("original_filename", flat=True))
+    names = sorted(Image.objects.filter(placement__batch=batch).values_list("original_filename", flat=True))
     assert names == ["dock-0.jpg", "dock-1.jpg", "dock-2.jpg"]
     assert (task.done, task.total) == (4, 4)
 
@@ -371,7 +371,7 @@ def test_a_batch_moved_on_just_before_a_step_takes_it_sends_the_rest_to_a_new_ba
     assert [b.status for b in batches] == ["annotating", "unassigned"]
     assert [e.kind for e in BatchEvent.objects.filter(batch=batches[1])] == ["created"]  # a new batch's history
     assert task.report["batch"] == batches[1].pk
-    assert Image.objects.filter(batch__in=batches).count() == task.report["landed"] == 3
+    assert Image.objects.filter(placement__batch__in=batches).count() == task.report["landed"] == 3
 
 
 def test_the_objects_of_a_step_are_fetched_at_once(manager, project, remote, settings, monkeypatch):

@@ -122,7 +122,7 @@ def test_the_board_reads_stored_counts_instead_of_counting(client, manager, labe
     batches = [BatchFactory(project=project, status=BatchStatus.UNASSIGNED) for _ in range(3)]
     for batch in batches:
         ImageFactory.create_batch(2, project=project, batch=batch)
-    set_images(Image.objects.filter(batch__in=batches), annotation_state="unannotated")  # stores the counts
+    set_images(Image.objects.filter(placement__batch__in=batches), annotation_state="unannotated")  # stores the counts
     client.force_login(manager)
     client.get(reverse("board", args=["acme", "parcels"]))
     caches["boards"].clear()

@@ -31,7 +31,7 @@ def create(project, actor, name="From the catalog", **kwargs):
 
 
 def members(batch) -> set[int]:
-    return set(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+    return set(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True))
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_creating_a_batch_is_for_owners_and_managers(who, personas, project):
         with pytest.raises(NotAllowed):
             create(project, personas[who], filters=CatalogFilter())
         assert not Batch.objects.exists()
-        assert not Image.objects.filter(batch__isnull=False).exists()
+        assert not Image.objects.filter(in_batch=True).exists()
 
 
 def test_a_filter_makes_an_unassigned_catalog_batch_of_its_free_images(manager, project):
@@ -103,7 +103,10 @@ def test_images_already_in_a_batch_are_left_out_and_counted_by_status(manager, l
     result = create(project, manager, filters=CatalogFilter())
     assert members(result.batch) == ids(free)
     assert result.preview.left_out == 3 and result.to_dict()["left_out_by_status"] == preview.in_batches
-    assert Image.objects.filter(batch=waiting).count() == 2 and Image.objects.filter(batch=busy).count() == 1
+    assert (
+        Image.objects.filter(placement__batch=waiting).count() == 2
+        and Image.objects.filter(placement__batch=busy).count() == 1
+    )
     assert BatchEvent.objects.get(batch=result.batch).detail["left_out"] == 3
 
 
@@ -131,7 +134,7 @@ def test_a_taken_name_is_a_clear_error_and_changes_nothing(manager, project):
     make_images(project, 2)
     with pytest.raises(InvalidInput, match="There is already a batch named “Week 12” in this project"):
         create(project, manager, name="  Week 12 ", filters=CatalogFilter())
-    assert Batch.objects.count() == 1 and not Image.objects.filter(batch__isnull=False).exists()
+    assert Batch.objects.count() == 1 and not Image.objects.filter(in_batch=True).exists()
 
 
 def test_the_same_name_in_another_project_is_fine(manager, project, workspace):
@@ -187,7 +190,7 @@ def test_more_than_the_limit_is_an_error_naming_it_never_a_silent_cut(cap, manag
     make_images(project, 6)
     with pytest.raises(InvalidInput, match="That would put 6 images in one batch; a batch holds at most 5"):
         create(project, manager, filters=CatalogFilter())
-    assert not Batch.objects.exists() and not Image.objects.filter(batch__isnull=False).exists()
+    assert not Batch.objects.exists() and not Image.objects.filter(in_batch=True).exists()
     assert catalog.preview_batch(project, filters=CatalogFilter()).over_limit
 
 
@@ -267,7 +270,7 @@ def test_ordered_by_upload_takes_the_first_n(manager, project):
 def test_ordered_by_file_name_takes_the_first_n(manager, project):
     make_images(project, names=["d.jpg", "a.jpg", "c.jpg", "b.jpg"])
     result = create(project, manager, filters=CatalogFilter(), sample={"n": 2, "mode": "ordered", "order": "filename"})
-    assert set(Image.objects.filter(batch=result.batch).values_list("original_filename", flat=True)) == {
+    assert set(Image.objects.filter(placement__batch=result.batch).values_list("original_filename", flat=True)) == {
         "a.jpg",
         "b.jpg",
     }
@@ -370,7 +373,7 @@ def test_restore_is_refused_once_an_image_joined_another_batch(manager, project,
         services.restore_batch(batch=Batch.objects.get(pk=batch.pk), actor=manager)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ARCHIVED
     assert members(other) == {one.pk}
-    assert Image.objects.filter(archived_from=batch, batch__isnull=True).count() == 2
+    assert Image.objects.filter(archived_from=batch, in_batch=False).count() == 2
 
 
 def test_restore_is_refused_when_an_image_went_on_to_another_archived_batch(manager, project, make_batch):
@@ -444,7 +447,7 @@ def test_merge_stays_within_the_limit(cap, manager, project):
     make_images(project, 3, batch=b)
     with pytest.raises(InvalidInput, match="Together these batches hold 6 images; a batch holds at most 5"):
         services.merge_batches(project=project, actor=manager, batches=[a, b], name="X")
-    assert Batch.objects.count() == 2 and Image.objects.filter(batch=a).count() == 3
+    assert Batch.objects.count() == 2 and Image.objects.filter(placement__batch=a).count() == 3
 
 
 def test_merge_is_only_for_unassigned_batches(manager, labeler, project):

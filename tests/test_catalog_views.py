@@ -16,7 +16,7 @@ def url(name, project, *args):
 
 
 def members(batch) -> set[int]:
-    return set(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+    return set(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True))
 
 
 # --- the grid ------------------------------------------------------------------------

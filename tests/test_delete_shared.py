@@ -43,7 +43,7 @@ def project_named(workspace, name, slug):
 
 
 def images_of(batch) -> list[Image]:
-    return list(Image.objects.filter(batch=batch).order_by("pk"))
+    return list(Image.objects.filter(placement__batch=batch).order_by("pk"))
 
 
 def dialog_text(response) -> str:

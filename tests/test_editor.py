@@ -48,7 +48,7 @@ def post_json(client, url, payload):
 
 
 def first_image(batch) -> Image:
-    return Image.objects.filter(batch=batch).order_by("pk").first()
+    return Image.objects.filter(placement__batch=batch).order_by("pk").first()
 
 
 # --- the page -------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_the_editor_needs_a_constant_number_of_queries(
 
 
 def test_the_batch_link_opens_the_first_image_still_to_label(client, labeler, assigned):
-    first, second, _third = Image.objects.filter(batch=assigned).order_by("pk")
+    first, second, _third = Image.objects.filter(placement__batch=assigned).order_by("pk")
     services.save_annotations(image=first, actor=labeler, boxes=[], empty=True)
     client.force_login(labeler)
     response = client.get(reverse("annotate-batch", args=["acme", "parcels", assigned.pk]))
@@ -208,7 +208,7 @@ def test_the_last_image_done_offers_the_submit(client, labeler, assigned):
     client.force_login(labeler)
     answers = [
         post_json(client, save_url(assigned, image), {"version": 0, "boxes": [], "empty": True}).json()
-        for image in Image.objects.filter(batch=assigned).order_by("pk")
+        for image in Image.objects.filter(placement__batch=assigned).order_by("pk")
     ]
     assert [a["all_done"] for a in answers] == [False, False, True]
 
@@ -290,7 +290,7 @@ def test_saving_an_image_of_another_workspace_is_404(client, outsider, labeler):
 
 def test_saving_after_the_batch_left_annotating_is_409(client, labeler, assigned):
     client.force_login(labeler)
-    for image in Image.objects.filter(batch=assigned):
+    for image in Image.objects.filter(placement__batch=assigned):
         services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
     services.submit(batch=Batch.objects.get(pk=assigned.pk), actor=labeler)
     response = post_json(client, save_url(assigned, first_image(assigned)), {"version": 1, "boxes": []})
@@ -321,7 +321,7 @@ def test_save_checks_the_csrf_token(labeler, assigned):
 @pytest.fixture
 def sent_back(assigned, labeler, reviewer, car):
     """The batch's first image rejected with a comment, the others approved: the rejected one is back."""
-    images = list(Image.objects.filter(batch=assigned).order_by("pk"))
+    images = list(Image.objects.filter(placement__batch=assigned).order_by("pk"))
     for image in images:
         services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 1, 1, 9, 9)])
     services.submit(batch=Batch.objects.get(pk=assigned.pk), actor=labeler)
@@ -376,7 +376,7 @@ def test_start_labeling_goes_by_priority_then_the_oldest_batch(client, manager, 
         services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
     assert order == ["high old", "high old", "high new", "high new", "low old", "low old"]
     assert {b.pk for b in (low_old, high_new, high_old)} == set(
-        Image.objects.filter(annotation_state=AnnotationState.EMPTY).values_list("batch", flat=True)
+        Image.objects.filter(annotation_state=AnnotationState.EMPTY).values_list("placement__batch", flat=True)
     )
     response = client.get(reverse("start-labeling"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("my-work")
@@ -440,7 +440,7 @@ def test_start_labeling_of_another_workspaces_project_is_404(client, outsider, p
 
 
 def test_the_submit_button_shows_once_every_image_is_done(client, labeler, assigned):
-    images = list(Image.objects.filter(batch=assigned).order_by("pk"))
+    images = list(Image.objects.filter(placement__batch=assigned).order_by("pk"))
     client.force_login(labeler)
     body = client.get(editor_url(assigned, images[0])).content.decode()
     assert 'id="submit-form" class="submit-form" hidden' in body
@@ -452,7 +452,7 @@ def test_the_submit_button_shows_once_every_image_is_done(client, labeler, assig
 
 
 def test_submitting_from_the_editor_moves_the_card_to_review(client, labeler, assigned):
-    for image in Image.objects.filter(batch=assigned):
+    for image in Image.objects.filter(placement__batch=assigned):
         services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
     client.force_login(labeler)
     response = client.post(reverse("move", args=["acme", "parcels", assigned.pk]), {"to": "review"}, follow=True)
@@ -463,7 +463,7 @@ def test_submitting_from_the_editor_moves_the_card_to_review(client, labeler, as
 
 def test_without_review_the_editor_submits_to_dataset(client, manager, labeler, project, assigned):
     services.set_review_mode(project=project, actor=manager, review_mode=False)
-    for image in Image.objects.filter(batch=assigned):
+    for image in Image.objects.filter(placement__batch=assigned):
         services.save_annotations(image=image, actor=labeler, boxes=[], empty=True)
     client.force_login(labeler)
     body = client.get(editor_url(assigned, first_image(assigned))).content.decode()

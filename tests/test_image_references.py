@@ -12,19 +12,27 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from boards import services
 from boards.migrations._image_references import TRIGGERS
-from boards.models import Asset, Batch, Image, Project
+from boards.migrations._placements import TRIGGERS as PLACEMENT_TRIGGERS
+from boards.models import Asset, Batch, Image, Placement, Project
 from tests.factories import BatchFactory, ImageFactory
 
 pytestmark = pytest.mark.django_db
 
 MISSING = 2_000_000_000
-REFUSED = "(?i)foreign key|boards_image"  # PostgreSQL's triggers name the table; SQLite's foreign keys say this
+REFUSED = "(?i)foreign key|boards_image|boards_placement"  # the triggers name the table; SQLite says this
 
 
 def _check_deferred() -> None:
     """SQLite checks its (deferred) foreign keys at commit, which a test's savepoint never reaches: ask now."""
     if connection.vendor == "sqlite":
-        connection.check_constraints(table_names=["boards_image"])
+        connection.check_constraints(table_names=["boards_image", "boards_placement"])
+
+
+def _image_rows() -> list[tuple]:
+    """(id, project, batch, asset, name) of every image, read with SQL: before 0027 the batch is the image's."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, project_id, batch_id, asset_id, original_filename FROM boards_image ORDER BY id")
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def _raw(sql: str, params=()) -> int:
@@ -42,10 +50,14 @@ def _triggers() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _image_foreign_keys() -> set[str]:
+def _foreign_keys(table: str) -> set[str]:
     with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "boards_image")
+        constraints = connection.introspection.get_constraints(cursor, table)
     return {spec["columns"][0] for spec in constraints.values() if spec["foreign_key"]}
+
+
+def _image_foreign_keys() -> set[str]:
+    return _foreign_keys("boards_image")
 
 
 def _refused(sql: str, params=()) -> None:
@@ -54,45 +66,55 @@ def _refused(sql: str, params=()) -> None:
         _check_deferred()
 
 
-REFERENCES = {"project_id", "batch_id", "asset_id"}
+REFERENCES = {"project_id", "asset_id"}  # the batch is the placement's (0027)
+# 0025's triggers for the image's batch, which 0027 replaces by the placement's.
+BATCH_TRIGGERS = {"boards_batch_images_delete"}
 
 
 def test_the_checks_are_there():
     """PostgreSQL: the triggers, and no foreign key left to check each row again. SQLite: its foreign
     keys, which a migration rebuilding boards_image from the model's state would leave out."""
     if connection.vendor == "postgresql":
-        assert _triggers() >= set(TRIGGERS)
+        assert _triggers() >= (set(TRIGGERS) - BATCH_TRIGGERS) | set(PLACEMENT_TRIGGERS)
+        assert not _triggers() & BATCH_TRIGGERS
         assert not _image_foreign_keys() & REFERENCES
+        assert not _foreign_keys("boards_placement")
     else:
         assert _image_foreign_keys() >= REFERENCES
+        assert _foreign_keys("boards_placement") >= {"image_id", "batch_id"}
 
 
-def test_it_refuses_an_image_of_a_missing_project_batch_or_asset(project):
+def test_it_refuses_an_image_of_a_missing_project_or_asset_and_a_placement_in_a_missing_batch(project):
     image = ImageFactory(project=project)
-    columns = "project_id, batch_id, asset_id, file, thumbnail, width, height, sha256, original_filename, "
-    columns += "uploaded_at, annotation_state, review_state, review_comment, annotation_version, rejections, split"
+    columns = "project_id, asset_id, file, thumbnail, width, height, sha256, original_filename, "
+    columns += "uploaded_at, annotation_state, review_state, review_comment, annotation_version, rejections, split, "
+    columns += "in_batch"
     insert = (
         f"INSERT INTO boards_image ({columns}) "  # noqa: S608 - a fixed statement
-        "SELECT %s, %s, %s, file, thumbnail, width, height, sha256, 'copy.jpg', uploaded_at, annotation_state, "
-        "review_state, review_comment, annotation_version, rejections, split FROM boards_image WHERE id = %s"
+        "SELECT %s, %s, file, thumbnail, width, height, sha256, 'copy.jpg', uploaded_at, annotation_state, "
+        "review_state, review_comment, annotation_version, rejections, split, in_batch FROM boards_image WHERE id = %s"
     )
     other = Project.objects.create(workspace=project.workspace, name="Other", slug="other")
-    for project_id, batch_id, asset_id in ((MISSING, None, image.asset_id), (other.pk, MISSING, image.asset_id)):
-        _refused(insert, [project_id, batch_id, asset_id, image.pk])
-    _refused(insert, [other.pk, None, MISSING, image.pk])
-    assert _raw(insert, [other.pk, None, image.asset_id, image.pk]) == 1  # all three there: it goes in
+    _refused(insert, [MISSING, image.asset_id, image.pk])
+    _refused(insert, [other.pk, MISSING, image.pk])
+    _refused("INSERT INTO boards_placement (image_id, batch_id) VALUES (%s, %s)", [image.pk, MISSING])
+    assert _raw(insert, [other.pk, image.asset_id, image.pk]) == 1  # both there: it goes in
     assert Image.objects.filter(asset_id=image.asset_id).count() == 2
+    assert not Placement.objects.exists()
 
 
 def test_it_refuses_moving_images_into_a_missing_batch_and_leaves_them_where_they_were(project):
     batch = BatchFactory(project=project)
     images = [ImageFactory(project=project, batch=batch) for _ in range(3)]
     ids = [image.pk for image in images]
-    for change in ({"batch_id": MISSING}, {"project_id": MISSING}, {"asset_id": MISSING}):
+    with pytest.raises(IntegrityError, match=REFUSED), transaction.atomic():
+        Placement.objects.filter(image_id__in=ids).update(batch_id=MISSING)
+        _check_deferred()
+    for change in ({"project_id": MISSING}, {"asset_id": MISSING}):
         with pytest.raises(IntegrityError, match=REFUSED), transaction.atomic():
-            Image.objects.filter(pk__in=ids[: 3 if "batch_id" in change else 1]).update(**change)
+            Image.objects.filter(pk__in=ids[:1]).update(**change)
             _check_deferred()
-    assert set(Image.objects.filter(pk__in=ids).values_list("batch_id", flat=True)) == {batch.pk}
+    assert set(Image.objects.filter(pk__in=ids).values_list("placement__batch_id", flat=True)) == {batch.pk}
 
 
 def test_changes_that_keep_the_references_go_through(project):
@@ -100,9 +122,10 @@ def test_changes_that_keep_the_references_go_through(project):
     into a batch that exists goes through."""
     batch, other = BatchFactory(project=project), BatchFactory(project=project)
     images = [ImageFactory(project=project, batch=batch) for _ in range(3)]
-    assert Image.objects.filter(batch=batch).update(annotation_state="annotated") == 3
-    assert Image.objects.filter(batch=batch).update(batch=other) == 3
-    assert Image.objects.filter(pk__in=[i.pk for i in images]).update(batch=None) == 3
+    assert batch.images.update(annotation_state="annotated") == 3
+    assert Placement.objects.filter(batch=batch).update(batch=other) == 3
+    assert Image.objects.filter(pk__in=[i.pk for i in images]).set_batch(None) == 3
+    assert not Placement.objects.exists()
 
 
 def test_it_refuses_deleting_a_batch_project_or_asset_an_image_still_names(project):
@@ -111,7 +134,7 @@ def test_it_refuses_deleting_a_batch_project_or_asset_an_image_still_names(proje
     _refused("DELETE FROM boards_batch WHERE id = %s", [batch.pk])
     _refused("DELETE FROM boards_asset WHERE id = %s", [image.asset_id])
     _refused("DELETE FROM boards_project WHERE id = %s", [project.pk])
-    assert Image.objects.filter(pk=image.pk, batch=batch, project=project, asset_id=image.asset_id).exists()
+    assert Image.objects.filter(pk=image.pk, placement__batch=batch, project=project, asset_id=image.asset_id).exists()
 
 
 def test_it_refuses_changing_the_id_of_a_batch_project_or_asset_an_image_names(project):
@@ -119,21 +142,34 @@ def test_it_refuses_changing_the_id_of_a_batch_project_or_asset_an_image_names(p
     image = ImageFactory(project=project, batch=batch)
     for table, pk in (("boards_batch", batch.pk), ("boards_project", project.pk), ("boards_asset", image.asset_id)):
         _refused(f"UPDATE {table} SET id = id + 1000000 WHERE id = %s", [pk])  # noqa: S608 - fixed names
-    assert Image.objects.filter(pk=image.pk, batch=batch, project=project, asset_id=image.asset_id).exists()
+    assert Image.objects.filter(pk=image.pk, placement__batch=batch, project=project, asset_id=image.asset_id).exists()
 
 
 def test_deleting_the_django_way_clears_or_takes_the_images_first(project):
-    """on_delete runs as before: a batch's images are freed (SET_NULL), a project's and an asset's go."""
+    """on_delete runs as before: a batch's images are freed, a project's and an asset's go."""
     batch = BatchFactory(project=project)
     kept = ImageFactory(project=project, batch=batch)
     batch.delete()
     kept.refresh_from_db()
     assert kept.batch_id is None
+    assert not kept.in_batch
     Asset.objects.filter(pk=kept.asset_id).delete()
     assert not Image.objects.filter(pk=kept.pk).exists()
     ImageFactory(project=project, batch=BatchFactory(project=project))
     Project.objects.filter(pk=project.pk).delete()
     assert not Image.objects.filter(project_id=project.pk).exists()
+    assert not Placement.objects.exists()
+
+
+def test_deleting_images_with_plain_sql_takes_their_placements(project):
+    """PostgreSQL has no foreign key from a placement to its image: a trigger deletes it with the image.
+    SQLite's foreign key refuses the delete instead (Django deletes the placement first)."""
+    image = ImageFactory(project=project, batch=BatchFactory(project=project))
+    if connection.vendor == "postgresql":
+        assert _raw("DELETE FROM boards_image WHERE id = %s", [image.pk]) == 1
+        assert not Placement.objects.filter(image_id=image.pk).exists()
+    else:
+        _refused("DELETE FROM boards_image WHERE id = %s", [image.pk])
 
 
 def test_a_split_still_moves_the_rest_into_its_new_batch(project, manager, labeler):
@@ -143,8 +179,8 @@ def test_a_split_still_moves_the_rest_into_its_new_batch(project, manager, label
     services.mark_changed(batch)
     services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=[images[0].pk])
     rest = Batch.objects.get(split_from=batch)
-    assert Image.objects.filter(batch=rest).count() == 3
-    assert Image.objects.filter(batch=batch).count() == 1
+    assert rest.images.count() == 3
+    assert batch.images.count() == 1
 
 
 # --- PostgreSQL: a move and a delete of its batch at the same moment ----------------------------------
@@ -184,7 +220,7 @@ def test_a_delete_of_the_batch_images_are_moving_into_waits_and_is_refused():
     _source, target, ids = _race_rows()
     moved = threading.Event()
     with transaction.atomic():
-        Image.objects.filter(pk__in=ids).update(batch=target)
+        Placement.objects.filter(image_id__in=ids).update(batch=target)
         thread, result = _in_thread(
             lambda: (moved.set(), _raw("DELETE FROM boards_batch WHERE id = %s", [target.pk]))[1]
         )
@@ -194,7 +230,7 @@ def test_a_delete_of_the_batch_images_are_moving_into_waits_and_is_refused():
     thread.join(30)
     assert isinstance(result.get("error"), IntegrityError), result
     assert Batch.objects.filter(pk=target.pk).exists()
-    assert Image.objects.filter(pk__in=ids, batch=target).count() == 3
+    assert Image.objects.filter(pk__in=ids, placement__batch=target).count() == 3
 
 
 @on_postgres
@@ -209,7 +245,7 @@ def test_a_move_into_a_batch_being_deleted_waits_and_is_refused():
         def move():
             started.set()
             with transaction.atomic():
-                return Image.objects.filter(pk__in=ids).update(batch_id=target.pk)
+                return Placement.objects.filter(image_id__in=ids).update(batch_id=target.pk)
 
         thread, result = _in_thread(move)
         started.wait(10)
@@ -218,7 +254,7 @@ def test_a_move_into_a_batch_being_deleted_waits_and_is_refused():
     thread.join(30)
     assert isinstance(result.get("error"), IntegrityError), result
     assert not Batch.objects.filter(pk=target.pk).exists()
-    assert Image.objects.filter(pk__in=ids, batch=source).count() == 3
+    assert Image.objects.filter(pk__in=ids, placement__batch=source).count() == 3
 
 
 # --- migration 0025 on a database of the schema before it ----------------------------------------------
@@ -233,20 +269,18 @@ def test_migration_0025_keeps_every_image_and_goes_back_to_foreign_keys():
     batch = BatchFactory(project=project)
     for _ in range(3):
         ImageFactory(project=project, batch=batch)
-    rows = sorted(Image.objects.values_list("pk", "project_id", "batch_id", "asset_id", "original_filename"))
+    rows = sorted(Image.objects.values_list("pk", "project_id", "placement__batch_id", "asset_id", "original_filename"))
     try:
         migrate([before])
-        assert _image_foreign_keys() >= REFERENCES
+        assert _image_foreign_keys() >= REFERENCES | {"batch_id"}
         assert not _triggers() & set(TRIGGERS)
         migrate([after])
         if connection.vendor == "postgresql":
-            assert not REFERENCES & _image_foreign_keys()
+            assert not (REFERENCES | {"batch_id"}) & _image_foreign_keys()
             assert _triggers() >= set(TRIGGERS)
         else:  # nothing changes
             assert _image_foreign_keys() >= REFERENCES
-        assert (
-            sorted(Image.objects.values_list("pk", "project_id", "batch_id", "asset_id", "original_filename")) == rows
-        )
+        assert _image_rows() == rows
         _refused("UPDATE boards_image SET batch_id = %s WHERE id = %s", [MISSING, rows[0][0]])
     finally:
         from django.db.migrations.executor import MigrationExecutor

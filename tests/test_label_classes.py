@@ -132,7 +132,7 @@ def test_other_roles_may_not_change_or_delete_a_class(who, personas, car):
 def test_deleting_a_class_deletes_its_boxes_and_says_how_many(manager, labeler, project, car, person, make_batch):
     batch = make_batch(3)
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    only_cars, mixed, untouched = Image.objects.filter(batch=batch).order_by("pk")
+    only_cars, mixed, untouched = Image.objects.filter(placement__batch=batch).order_by("pk")
     services.save_annotations(image=only_cars, actor=labeler, boxes=[Box("car", 1, 1, 5, 5), Box("car", 9, 9, 5, 5)])
     services.save_annotations(image=mixed, actor=labeler, boxes=[Box("car", 1, 1, 5, 5), Box("person", 2, 2, 5, 5)])
     services.save_annotations(image=untouched, actor=labeler, boxes=[Box("person", 1, 1, 5, 5)])
@@ -141,13 +141,13 @@ def test_deleting_a_class_deletes_its_boxes_and_says_how_many(manager, labeler, 
 
     assert (result.name, result.boxes, result.images, result.reopened) == ("car", 3, 2, 1)
     assert not LabelClass.objects.filter(name="car").exists()
-    states = dict(Image.objects.filter(batch=batch).values_list("pk", "annotation_state"))
+    states = dict(Image.objects.filter(placement__batch=batch).values_list("pk", "annotation_state"))
     assert states == {
         only_cars.pk: AnnotationState.UNANNOTATED,
         mixed.pk: AnnotationState.ANNOTATED,
         untouched.pk: AnnotationState.ANNOTATED,
     }
-    versions = dict(Image.objects.filter(batch=batch).values_list("pk", "annotation_version"))
+    versions = dict(Image.objects.filter(placement__batch=batch).values_list("pk", "annotation_version"))
     # An editor open on a changed image gets a 409 and reloads.
     assert versions == {only_cars.pk: 2, mixed.pk: 2, untouched.pk: 1}
 
@@ -188,7 +188,7 @@ def test_other_roles_may_not_switch_review(who, personas, project):
 
 def test_review_stays_on_while_batches_wait_in_review(manager, labeler, project, make_batch):
     batch = make_batch(1)
-    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(placement__batch=batch), annotation_state=AnnotationState.EMPTY)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     with pytest.raises(WrongState, match="1 batch is waiting in Review"):
@@ -199,7 +199,7 @@ def test_review_stays_on_while_batches_wait_in_review(manager, labeler, project,
 def test_without_review_a_submitted_batch_goes_to_dataset(manager, labeler, project, make_batch):
     services.set_review_mode(project=project, actor=manager, review_mode=False)
     batch = make_batch(1)
-    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(placement__batch=batch), annotation_state=AnnotationState.EMPTY)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     assert services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler).status == BatchStatus.DATASET
 
@@ -319,7 +319,7 @@ def test_the_review_switch_on_the_page(client, manager, project):
 
 def test_the_review_switch_refused_says_why(client, manager, labeler, project, make_batch):
     batch = make_batch(1)
-    set_images(Image.objects.filter(batch=batch), annotation_state=AnnotationState.EMPTY)
+    set_images(Image.objects.filter(placement__batch=batch), annotation_state=AnnotationState.EMPTY)
     services.assign(batch=batch, actor=manager, labeler=labeler)
     services.submit(batch=Batch.objects.get(pk=batch.pk), actor=labeler)
     client.force_login(manager)

@@ -21,12 +21,14 @@ class Statements:
         return execute(sql, params, many, context)
 
     def moves(self):
-        return [(sql, params) for sql, params in self.sent if sql.startswith('UPDATE "boards_image" SET "batch_id"')]
+        return [
+            (sql, params) for sql, params in self.sent if sql.startswith('UPDATE "boards_placement" SET "batch_id"')
+        ]
 
 
 def test_one_of_selects_what_in_selects_and_its_negation_the_rest(make_batch):
     batch = make_batch(6)
-    ids = sorted(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+    ids = sorted(batch.images.values_list("pk", flat=True))
     chosen = {ids[0], ids[3], ids[5], 10**12}  # an id no row has is simply not found
 
     assert set(Image.objects.filter(pk__one_of=chosen).values_list("pk", flat=True)) == {ids[0], ids[3], ids[5]}
@@ -38,11 +40,11 @@ def test_one_of_selects_what_in_selects_and_its_negation_the_rest(make_batch):
 def test_one_of_takes_a_subquery_of_ids_with_its_order_and_limit(make_batch, project):
     batch = make_batch(5)
     free = [ImageFactory(project=project).pk for _ in range(4)]
-    newest_free = Image.objects.filter(batch__isnull=True).order_by("-pk").values("pk")[:3]
+    newest_free = Image.objects.filter(in_batch=False).order_by("-pk").values("pk")[:3]
 
     assert sorted(Image.objects.filter(pk__one_of=newest_free).values_list("pk", flat=True)) == free[1:]
     assert Image.objects.exclude(pk__one_of=newest_free).count() == 5 + 1
-    assert Image.objects.filter(batch=batch, pk__one_of=newest_free).count() == 0
+    assert batch.images.filter(pk__one_of=newest_free).count() == 0
 
 
 def test_one_of_sends_any_number_of_ids_as_one_parameter(project):
@@ -67,29 +69,29 @@ def test_one_of_finds_nothing_for_none_or_numbers_no_id_can_be(project):
 
 def test_a_split_of_a_large_selection_sends_the_selection_as_one_parameter(make_batch, manager, labeler):
     batch = make_batch(300)
-    ids = sorted(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+    ids = sorted(batch.images.values_list("pk", flat=True))
     chosen = ids[::2]
 
     statements = Statements()
     with connection.execute_wrapper(statements):
         result = services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=chosen)
 
-    assert set(Image.objects.filter(batch=result.batch).values_list("pk", flat=True)) == set(chosen)
-    assert set(Image.objects.filter(batch=result.remainder).values_list("pk", flat=True)) == set(ids[1::2])
+    assert set(result.batch.images.values_list("pk", flat=True)) == set(chosen)
+    assert set(result.remainder.images.values_list("pk", flat=True)) == set(ids[1::2])
     [(_sql, params)] = statements.moves()
     assert len(params) <= 3  # the new batch, the old one, the selection
 
 
 def test_the_first_n_stay_and_every_later_image_moves_without_a_list(make_batch, manager, labeler):
     batch = make_batch(7)
-    ids = sorted(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+    ids = sorted(batch.images.values_list("pk", flat=True))
 
     statements = Statements()
     with connection.execute_wrapper(statements):
         result = services.create_job(batch=batch, actor=manager, labeler=labeler, num_images=3)
 
-    assert set(Image.objects.filter(batch=result.batch).values_list("pk", flat=True)) == set(ids[:3])
-    assert set(Image.objects.filter(batch=result.remainder).values_list("pk", flat=True)) == set(ids[3:])
+    assert set(result.batch.images.values_list("pk", flat=True)) == set(ids[:3])
+    assert set(result.remainder.images.values_list("pk", flat=True)) == set(ids[3:])
     assert Batch.objects.get(pk=result.remainder.pk).n_images == 4
     assert Job.objects.get(batch=result.batch).labeler == labeler
     [(_sql, params)] = statements.moves()

@@ -19,7 +19,7 @@ def batch(project, make_batch, manager, labeler, reviewer):
 
 @pytest.fixture
 def image(batch):
-    return Image.objects.filter(batch=batch).order_by("pk").first()
+    return Image.objects.filter(placement__batch=batch).order_by("pk").first()
 
 
 def post_mark(client, batch, **data):
@@ -107,7 +107,7 @@ def test_the_service_refuses_regions_outside_and_empty_comments(reviewer, image)
 
 
 def test_a_box_of_another_image_cannot_be_marked(reviewer, batch, image):
-    other = Image.objects.filter(batch=batch).exclude(pk=image.pk).first()
+    other = Image.objects.filter(placement__batch=batch).exclude(pk=image.pk).first()
     with pytest.raises(InvalidInput):
         services.add_review_mark(image=image, actor=reviewer, comment="x", annotation=other.annotations.first())
 
@@ -128,7 +128,7 @@ def test_rejecting_keeps_the_marks_and_the_labeler_sees_them_in_the_editor(clien
     services.add_review_mark(image=image, actor=reviewer, comment="Not a person: a statue", annotation=box)
     services.add_review_mark(image=image, actor=reviewer, comment="Missed the bike", region=(40, 20, 12, 14))
     services.record_decision(image=image, actor=reviewer, decision="reject", comment="Two things to fix")
-    other = Image.objects.filter(batch=batch).exclude(pk=image.pk).first()
+    other = Image.objects.filter(placement__batch=batch).exclude(pk=image.pk).first()
     services.record_decision(image=other, actor=reviewer, decision="approve")
     result = services.review(batch=fresh(batch), actor=reviewer)
     assert ReviewMark.objects.filter(image=image, annotation=None).count() == 2  # the region and the image comment
@@ -143,7 +143,7 @@ def test_rejecting_keeps_the_marks_and_the_labeler_sees_them_in_the_editor(clien
 def test_marks_of_an_earlier_review_show_as_older(client, reviewer, labeler, batch, image):
     services.add_review_mark(image=image, actor=reviewer, comment="Round one mark", region=(1, 1, 5, 5))
     back = services.review(batch=fresh(batch), actor=reviewer, all="reject", comment="Redo").rejected
-    for img in Image.objects.filter(batch=back):
+    for img in Image.objects.filter(placement__batch=back):
         services.save_annotations(image=img, actor=labeler, boxes=[Box("car", 2, 2, 20, 10)])
     services.submit(batch=fresh(back), actor=labeler)
     image = Image.objects.get(pk=image.pk)
@@ -177,10 +177,10 @@ def test_a_sibling_batch_submitted_later_leaves_this_reviews_marks_current(
     rest = first.remainder
     services.assign(batch=fresh(rest), actor=manager, labeler=labeler, reviewer=reviewer)
     for part in (first.batch, rest):
-        for img in Image.objects.filter(batch=part):
+        for img in Image.objects.filter(placement__batch=part):
             services.save_annotations(image=img, actor=labeler, boxes=[Box("car", 1, 1, 20, 10)])
     services.submit(batch=fresh(rest), actor=labeler)
-    image = Image.objects.filter(batch=rest).first()
+    image = Image.objects.filter(placement__batch=rest).first()
     services.add_review_mark(image=image, actor=reviewer, comment="Tighter, please", region=(1, 1, 5, 5))
     services.submit(batch=fresh(first.batch), actor=labeler)  # the batch it was split from, later
     services.delete_review_mark(mark=ReviewMark.objects.get(comment="Tighter, please"), actor=reviewer)

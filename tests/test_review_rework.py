@@ -58,7 +58,7 @@ def fresh(batch):
 
 
 def _rejected(batch):
-    return Image.objects.filter(batch=batch, review_state=ReviewState.REJECTED).count()
+    return Image.objects.filter(placement__batch=batch, review_state=ReviewState.REJECTED).count()
 
 
 # --- the rule, in the service -------------------------------------------------------
@@ -99,7 +99,9 @@ def test_changing_one_and_checking_the_other_lets_the_batch_be_submitted(sent_ba
     services.confirm_rework(image=second, actor=labeler)
     submitted = services.submit(batch=fresh(back), actor=labeler)
     assert submitted.status == BatchStatus.REVIEW
-    assert set(Image.objects.filter(batch=back).values_list("review_state", flat=True)) == {ReviewState.PENDING}
+    assert set(Image.objects.filter(placement__batch=back).values_list("review_state", flat=True)) == {
+        ReviewState.PENDING
+    }
 
 
 @pytest.mark.parametrize("who", ALL)

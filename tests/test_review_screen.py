@@ -77,13 +77,13 @@ def test_it_lists_the_boxes_by_class_with_counts(client, reviewer, batch):
 def test_the_comment_box_starts_empty_on_a_second_review_with_the_earlier_comment_as_history(
     client, reviewer, labeler, batch
 ):
-    image = Image.objects.filter(batch=batch).order_by("pk").first()
+    image = Image.objects.filter(placement__batch=batch).order_by("pk").first()
     client.force_login(reviewer)
     assert page(client, batch, image).comment in (None, "")
     services.record_decision(image=image, actor=reviewer, decision="reject", comment="Tighter boxes, please")
     assert page(client, batch, image).comment == "Tighter boxes, please"  # this review's own decision
     services.record_decision(
-        image=Image.objects.exclude(pk=image.pk).get(batch=batch), actor=reviewer, decision="approve"
+        image=Image.objects.exclude(pk=image.pk).get(placement__batch=batch), actor=reviewer, decision="approve"
     )
     back = services.review(batch=fresh(batch), actor=reviewer).rejected
     services.save_annotations(image=Image.objects.get(pk=image.pk), actor=labeler, boxes=[Box("car", 2, 2, 9, 9)])
@@ -96,7 +96,7 @@ def test_the_comment_box_starts_empty_on_a_second_review_with_the_earlier_commen
 
 
 def test_a_comment_kept_from_before_marks_still_shows_as_history(client, reviewer, batch):
-    image = Image.objects.filter(batch=batch).order_by("pk").first()
+    image = Image.objects.filter(placement__batch=batch).order_by("pk").first()
     Image.objects.filter(pk=image.pk).update(review_comment="An old comment")  # pending, as after a fix
     client.force_login(reviewer)
     shown = page(client, batch, image)
@@ -111,7 +111,7 @@ def test_ink_is_readable_on_light_and_dark_classes():
 
 
 def test_the_review_page_keeps_a_constant_number_of_queries(client, reviewer, batch, django_assert_max_num_queries):
-    image = Image.objects.filter(batch=batch).order_by("pk").first()
+    image = Image.objects.filter(placement__batch=batch).order_by("pk").first()
     for n in range(5):
         services.add_review_mark(image=image, actor=reviewer, comment=f"mark {n}", region=(0, 0, 5 + n, 5))
     client.force_login(reviewer)

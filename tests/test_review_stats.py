@@ -24,12 +24,12 @@ def fresh(batch):
 
 
 def annotate_all(batch, user):
-    for image in Image.objects.filter(batch=batch):
+    for image in Image.objects.filter(placement__batch=batch):
         services.save_annotations(image=image, actor=user, boxes=[Box("car", 1, 1, 5, 5)])
 
 
 def rejections(batch):
-    return sorted(Image.objects.filter(batch=batch).values_list("rejections", flat=True))
+    return sorted(Image.objects.filter(placement__batch=batch).values_list("rejections", flat=True))
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def reviewed_once(make_batch, manager, labeler, reviewer, car):
     services.assign(batch=batch, actor=manager, labeler=labeler, reviewer=reviewer)
     annotate_all(batch, labeler)
     services.submit(batch=fresh(batch), actor=labeler)
-    images = list(Image.objects.filter(batch=batch).order_by("pk"))
+    images = list(Image.objects.filter(placement__batch=batch).order_by("pk"))
     services.record_decision(image=images[0], actor=reviewer, decision="reject", comment="Tighter, please.")
     for image in images[1:]:
         services.record_decision(image=image, actor=reviewer, decision="approve")
@@ -70,7 +70,7 @@ def test_rejecting_a_whole_batch_counts_every_image_and_again_next_time(make_bat
     services.assign(batch=batch, actor=manager, labeler=labeler)
     annotate_all(batch, labeler)
     for expected in ([1, 1], [2, 2]):
-        for image in Image.objects.filter(batch=batch, review_state="rejected"):
+        for image in Image.objects.filter(placement__batch=batch, review_state="rejected"):
             services.confirm_rework(image=image, actor=labeler)  # checked: no change needed
         services.submit(batch=fresh(batch), actor=labeler)
         services.move_batch(batch=fresh(batch), actor=reviewer, to="annotating", comment="Redo")
@@ -80,13 +80,13 @@ def test_rejecting_a_whole_batch_counts_every_image_and_again_next_time(make_bat
 def test_moving_back_to_unassigned_starts_the_counts_over(reviewed_once, manager):
     _approved, rejected = reviewed_once
     services.move_to_unassigned(batch=fresh(rejected), actor=manager, keep_annotations=True)
-    image = Image.objects.get(batch=rejected)
+    image = Image.objects.get(placement__batch=rejected)
     assert (image.rejections, image.annotated_by, image.review_comment) == (0, None, "")
 
 
 def test_the_second_review_of_a_fixed_image_is_not_a_first_pass(reviewed_once, labeler, reviewer):
     approved, rejected = reviewed_once
-    image = Image.objects.get(batch=rejected)
+    image = Image.objects.get(placement__batch=rejected)
     services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 0, 0, 9, 9)])
     services.submit(batch=fresh(rejected), actor=labeler)
     services.approve(batch=fresh(rejected), actor=reviewer)
@@ -107,7 +107,7 @@ def test_a_review_under_way_counts_its_decisions(make_batch, manager, labeler, r
     services.assign(batch=batch, actor=manager, labeler=labeler)
     annotate_all(batch, labeler)
     services.submit(batch=fresh(batch), actor=labeler)
-    images = list(Image.objects.filter(batch=batch).order_by("pk"))
+    images = list(Image.objects.filter(placement__batch=batch).order_by("pk"))
     services.record_decision(image=images[0], actor=reviewer, decision="reject")
     services.record_decision(image=images[1], actor=reviewer, decision="approve")
     total = selectors.batch_stats(fresh(batch))["total"]
@@ -122,7 +122,7 @@ def test_nothing_reviewed_has_no_acceptance_rate(make_batch):
 def test_each_labeler_of_a_batch_gets_a_row(make_batch, workspace, manager, labeler, car):
     batch = make_batch(3)
     services.assign(batch=batch, actor=manager, labeler=labeler)
-    first, second, _third = Image.objects.filter(batch=batch).order_by("pk")
+    first, second, _third = Image.objects.filter(placement__batch=batch).order_by("pk")
     services.save_annotations(image=first, actor=labeler, boxes=[Box("car", 1, 1, 5, 5)])
     services.save_annotations(image=second, actor=manager, boxes=[], empty=True)
     rows = {row.label: (row.images, row.annotated) for row in selectors.batch_stats(fresh(batch))["labelers"]}

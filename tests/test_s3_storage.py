@@ -59,7 +59,7 @@ def uploaded(s3_media, project, manager):
     ]
     result = services.upload_images(project=project, actor=manager, files=files)
     assert result.landed == 2
-    return {image.original_filename: image for image in Image.objects.filter(batch=result.batch)}
+    return {image.original_filename: image for image in Image.objects.filter(placement__batch=result.batch)}
 
 
 def test_an_upload_stores_originals_and_thumbnails_in_the_bucket_and_nothing_on_disk(uploaded, s3_endpoint, s3_media):
@@ -130,7 +130,7 @@ def test_the_api_redirects_to_the_original_too(client, manager, workspace, proje
 def test_an_export_reads_the_images_from_the_bucket(client, viewer, project, uploaded):
     batch = next(iter(uploaded.values())).batch
     type(batch).objects.filter(pk=batch.pk).update(status=BatchStatus.DATASET)
-    set_images(Image.objects.filter(batch=batch), review_state=ReviewState.APPROVED)
+    set_images(Image.objects.filter(placement__batch=batch), review_state=ReviewState.APPROVED)
     client.force_login(viewer)
     response = client.get(reverse("export", args=[project.workspace.slug, project.slug]), {"format": "yolo"})
     assert response.status_code == 200

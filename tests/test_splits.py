@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _image_ids(batch):
-    return set(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+    return set(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True))
 
 
 def test_assigning_a_selection_splits_the_rest_off(make_batch, manager, labeler):
@@ -106,9 +106,13 @@ def test_a_mixed_review_splits_rejected_images_back_to_the_same_labeler(make_bat
     assert back.name == f"{batch.name} · part 2"
     job = back.current_job
     assert job.labeler == labeler and job.reviewer == reviewer
-    assert set(Image.objects.filter(batch=back).values_list("review_state", flat=True)) == {ReviewState.REJECTED}
+    assert set(Image.objects.filter(placement__batch=back).values_list("review_state", flat=True)) == {
+        ReviewState.REJECTED
+    }
     assert Image.objects.get(pk=rejected[0]).review_comment == "Missed a car"
-    assert set(Image.objects.filter(batch=batch).values_list("review_state", flat=True)) == {ReviewState.APPROVED}
+    assert set(Image.objects.filter(placement__batch=batch).values_list("review_state", flat=True)) == {
+        ReviewState.APPROVED
+    }
     kinds = set(BatchEvent.objects.filter(batch=batch).values_list("kind", flat=True))
     assert {EventKind.SPLIT, EventKind.APPROVED} <= kinds
     back_kinds = set(BatchEvent.objects.filter(batch=back).values_list("kind", flat=True))

@@ -220,7 +220,7 @@ class Killed(BaseException):
 
 def test_cleanup_files_removes_what_a_request_that_never_committed_left(project, manager, monkeypatch):
     kept = services.upload_images(project=project, actor=manager, files=[SimpleUploadedFile("kept.jpg", photo(4))])
-    kept_image = Image.objects.get(batch=kept.batch)
+    kept_image = Image.objects.get(placement__batch=kept.batch)
 
     def die(*args, **kwargs):
         raise Killed

@@ -224,7 +224,9 @@ def test_review_needs_a_decision_for_every_image(make_batch, manager, labeler, r
     with pytest.raises(services.InvalidInput, match="2 images still need a decision"):
         services.review(batch=batch, actor=reviewer, approved=[first.pk])
     # Nothing half-applied.
-    assert set(Image.objects.filter(batch=batch).values_list("review_state", flat=True)) == {ReviewState.PENDING}
+    assert set(Image.objects.filter(placement__batch=batch).values_list("review_state", flat=True)) == {
+        ReviewState.PENDING
+    }
 
 
 def test_recorded_decisions_count_toward_the_review(make_batch, manager, labeler, reviewer):
@@ -255,14 +257,14 @@ def test_move_to_unassigned_is_for_managers_and_removes_annotations(who, persona
         services.move_to_unassigned(batch=batch, actor=personas[who])
         batch.refresh_from_db()
         assert batch.status == BatchStatus.UNASSIGNED
-        assert not Annotation.objects.filter(image__batch=batch).exists()
+        assert not Annotation.objects.filter(image__placement__batch=batch).exists()
         assert set(batch.images.values_list("annotation_state", flat=True)) == {AnnotationState.UNANNOTATED}
         assert set(Job.objects.filter(batch=batch).values_list("state", flat=True)) == {JobState.CANCELLED}
         assert batch.current_job is None
     else:
         with pytest.raises(NotAllowed):
             services.move_to_unassigned(batch=batch, actor=personas[who])
-        assert Annotation.objects.filter(image__batch=batch).count() == 3
+        assert Annotation.objects.filter(image__placement__batch=batch).count() == 3
 
 
 @pytest.mark.parametrize("column", ["annotating", "review", "dataset"])
@@ -286,7 +288,7 @@ def test_move_to_unassigned_can_keep_annotations_as_prelabels(make_batch, manage
     batch = _assigned(make_batch, manager, labeler)
     _annotate_all(batch)
     services.move_to_unassigned(batch=batch, actor=manager, keep_annotations=True)
-    assert Annotation.objects.filter(image__batch=batch).count() == 3
+    assert Annotation.objects.filter(image__placement__batch=batch).count() == 3
     assert set(batch.images.values_list("annotation_state", flat=True)) == {AnnotationState.UNANNOTATED}
     assert BatchEvent.objects.get(batch=batch, kind=EventKind.UNASSIGNED).detail["kept_annotations"] is True
 
@@ -307,13 +309,13 @@ def test_archive_is_for_managers_and_frees_the_images(who, personas, make_batch)
         services.archive(batch=batch, actor=personas[who])
         batch.refresh_from_db()
         assert batch.status == BatchStatus.ARCHIVED
-        assert set(Image.objects.filter(pk__in=image_ids).values_list("batch", flat=True)) == {None}
+        assert set(Image.objects.filter(pk__in=image_ids).values_list("placement__batch", flat=True)) == {None}
         assert set(Image.objects.filter(pk__in=image_ids).values_list("archived_from", flat=True)) == {batch.pk}
         assert BatchEvent.objects.get(batch=batch, kind=EventKind.ARCHIVED).detail["images_released"] == 3
     else:
         with pytest.raises(NotAllowed):
             services.archive(batch=batch, actor=personas[who])
-        assert Image.objects.filter(batch=batch).count() == 3
+        assert Image.objects.filter(placement__batch=batch).count() == 3
 
 
 def test_archive_only_from_unassigned(make_batch, manager, labeler):
@@ -346,7 +348,7 @@ def test_delete_is_for_managers_and_removes_images_and_files(who, personas, make
     else:
         with pytest.raises(NotAllowed):
             services.delete_batch(batch=batch, actor=personas[who])
-        assert Image.objects.filter(batch=batch).count() == 2
+        assert Image.objects.filter(placement__batch=batch).count() == 2
         assert all(default_storage.exists(n) for n in files)
 
 
@@ -362,7 +364,7 @@ def test_delete_outside_unassigned_says_to_move_it_first(column, make_batch, man
         batch.refresh_from_db()
     with pytest.raises(WrongState, match="Move it to Unassigned first"):
         services.delete_batch(batch=batch, actor=manager)
-    assert Image.objects.filter(batch=batch).count() == 3
+    assert Image.objects.filter(placement__batch=batch).count() == 3
 
 
 # --- priority -----------------------------------------------------------------------

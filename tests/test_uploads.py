@@ -45,7 +45,7 @@ def test_it_stores_images_as_one_new_unassigned_batch(project, manager):
     assert batch.status == BatchStatus.UNASSIGNED and batch.created_by == manager
     assert re.fullmatch(r"Uploaded on \d\d/\d\d/\d\d at \d{1,2}:\d\d (am|pm)", batch.name)
     assert result.landed == 3 and result.rejected == 0 and result.duplicates == 0
-    images = list(Image.objects.filter(batch=batch))
+    images = list(Image.objects.filter(placement__batch=batch))
     assert len(images) == 3
     for image in images:
         assert (image.width, image.height) == (640, 480)
@@ -109,7 +109,7 @@ def test_bad_files_are_rejected_with_reasons_and_good_ones_land(project, manager
     result = services.upload_images(project=project, actor=manager, files=files)
 
     assert result.landed == 2 and result.duplicates == 2 and result.rejected == 6
-    assert set(Image.objects.filter(batch=result.batch).values_list("original_filename", flat=True)) == {
+    assert set(Image.objects.filter(placement__batch=result.batch).values_list("original_filename", flat=True)) == {
         "good1.jpg",
         "good2.png",
     }
@@ -192,7 +192,7 @@ def test_a_continued_upload_joins_its_batch_while_it_is_in_unassigned(project, m
     more = services.upload_images(
         project=project, actor=manager, files=[upload("b.jpg", jpeg_bytes(8, 8, (9, 2, 3)))], into=first.batch
     )
-    assert more.batch.pk == first.batch.pk and Image.objects.filter(batch=first.batch).count() == 2
+    assert more.batch.pk == first.batch.pk and Image.objects.filter(placement__batch=first.batch).count() == 2
     stale = Batch.objects.get(pk=first.batch.pk)  # read before someone assigned it
     services.assign(batch=first.batch, actor=manager, labeler=labeler)
     late = [upload("c.jpg", jpeg_bytes(8, 8, (1, 9, 3)))]
@@ -217,7 +217,9 @@ def test_with_or_new_batch_an_upload_passes_over_a_batch_that_cannot_take_it_for
         or_new_batch=True,
     )
     assert late.batch.pk != first.batch.pk and late.batch.status == BatchStatus.UNASSIGNED
-    assert list(Image.objects.filter(batch=late.batch).values_list("original_filename", flat=True)) == ["b.jpg"]
+    assert list(Image.objects.filter(placement__batch=late.batch).values_list("original_filename", flat=True)) == [
+        "b.jpg"
+    ]
     # Its history starts as a new batch's does.
     assert list(BatchEvent.objects.filter(batch=late.batch).values_list("kind", "to_status")) == [
         (EventKind.CREATED, BatchStatus.UNASSIGNED)
@@ -231,7 +233,7 @@ def test_with_or_new_batch_an_upload_passes_over_a_batch_that_cannot_take_it_for
         or_new_batch=True,
     )
     assert third.batch.pk not in (first.batch.pk, late.batch.pk)
-    assert Image.objects.filter(batch=late.batch).count() == 1
+    assert Image.objects.filter(placement__batch=late.batch).count() == 1
     assert list(BatchEvent.objects.filter(batch=third.batch).values_list("kind", flat=True)) == [EventKind.CREATED]
 
 

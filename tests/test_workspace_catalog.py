@@ -60,7 +60,7 @@ def test_an_upload_queues_a_free_image_of_the_project_and_names_the_batch_of_a_q
     project, manager, image_file, make_batch
 ):
     first = upload(project, manager, image_file, ("a.jpg", (1, 2, 3)), ("b.jpg", (9, 9, 9)))
-    Image.objects.filter(original_filename="a.jpg").update(batch=None)
+    Image.objects.filter(original_filename="a.jpg").set_batch(None)
     services.mark_changed(first.batch)
     again = upload(project, manager, image_file, ("a.jpg", (1, 2, 3)), ("b.jpg", (9, 9, 9)))
     by_name = {f.filename: f for f in again.files}
@@ -86,8 +86,8 @@ def test_add_batch_to_project_from_images_labeled_in_another(project, other, man
     ids = list(Asset.objects.values_list("pk", flat=True))
     result = services.add_batch_to_project(project=other, actor=manager, name="Signs round 1", asset_ids=ids)
     assert result.taken == 5 and result.batch.project_id == other.pk
-    assert Image.objects.filter(project=other, batch=result.batch).count() == 5
-    assert Image.objects.filter(project=project).exclude(batch=None).count() == 5  # untouched there
+    assert Image.objects.filter(project=other, placement__batch=result.batch).count() == 5
+    assert Image.objects.filter(project=project, in_batch=True).count() == 5  # untouched there
     assert Asset.objects.count() == 5
 
 
@@ -113,7 +113,7 @@ def test_add_batch_by_ids_reads_the_selection_once(project, other, manager, imag
     assert not [q for q in queries if q["sql"].startswith('UPDATE "boards_image"')]
     assert (result.preview.matching, result.preview.would_take, result.taken) == (5, 5, 5)
     assert len(checked) == 7  # the five ids and the two repeated
-    assert set(Image.objects.filter(batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
+    assert set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
 
 
 def test_add_batch_takes_ids_given_as_an_iterator(project, other, manager, image_file):
@@ -156,7 +156,7 @@ def test_add_batch_by_filter_and_sample(project, other, manager, image_file):
     )
     assert result.taken == 3
     assert Image.objects.filter(project=other).count() == 3  # only the sampled ones joined the project
-    assert Image.objects.filter(project=other, batch=result.batch).count() == 3
+    assert Image.objects.filter(project=other, placement__batch=result.batch).count() == 3
 
 
 def test_add_batch_refuses_a_taken_name_and_leaves_nothing(project, other, manager, image_file):
@@ -213,7 +213,7 @@ def test_add_batch_takes_the_projects_free_copies_and_the_new_ones_once_each(pro
     result = services.add_batch_to_project(project=other, actor=manager, name="all four", asset_ids=ids)
     assert result.taken == 4 and result.preview.left_out == 0
     assert Image.objects.filter(project=other).count() == 4
-    assert set(Image.objects.filter(project=other).values_list("batch_id", flat=True)) == {result.batch.pk}
+    assert set(Image.objects.filter(project=other).values_list("placement__batch_id", flat=True)) == {result.batch.pk}
     copied = Image.objects.filter(project=other).values_list("asset_id", "file", "width", "original_filename")
     assert set(copied) == set(Asset.objects.values_list("pk", "file", "width", "original_filename"))
 
@@ -358,5 +358,5 @@ def test_add_batch_takes_a_picture_that_became_a_free_copy_of_the_project_after_
     monkeypatch.setattr(catalog_services, "lock_catalog", joined_and_archived_first)
     result = services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=ids, all_or_nothing=True)
     assert result.taken == 3 and result.preview.left_out == 0
-    assert set(Image.objects.filter(batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
+    assert set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
     assert Image.objects.filter(project=other).count() == 3

@@ -16,7 +16,7 @@ def test_it_keeps_a_picture_that_another_project_joins_while_its_last_batch_is_d
     signs = Project.objects.create(workspace=project.workspace, name="Signs", slug="signs")
     for round_ in range(ROUNDS):
         batch = _batch(project, 3)
-        assets = list(Image.objects.filter(batch=batch).values_list("asset_id", flat=True))
+        assets = list(Image.objects.filter(placement__batch=batch).values_list("asset_id", flat=True))
 
         def join(assets=assets, round_=round_):
             try:
@@ -62,7 +62,7 @@ def test_a_batch_and_a_part_split_off_it_deleted_at_once_both_go(project, manage
 
         def delete_images(batch=part):
             try:
-                ids = list(Image.objects.filter(batch=batch).values_list("pk", flat=True))
+                ids = list(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True))
                 return services.delete_images(project=project, actor=manager, image_ids=ids)
             except ServiceError as exc:
                 return exc.status

@@ -41,9 +41,9 @@ class CatalogState(models.TextChoices):
 
 
 def state_q(state: str) -> Q:
-    in_batch = Q(batch__isnull=False)
+    in_batch = Q(in_batch=True)
     return {
-        CatalogState.FREE: Q(batch__isnull=True),
+        CatalogState.FREE: Q(in_batch=False),
         CatalogState.QUEUED: in_batch
         & Q(annotation_state=AnnotationState.UNANNOTATED, review_state=ReviewState.PENDING),
         # "annotated or marked empty", written as "not unannotated" so that no
@@ -58,7 +58,7 @@ def state_q(state: str) -> Q:
 
 def state_of(image: Image) -> str:
     """The ``CatalogState`` of one image already read (same rules as ``state_q``)."""
-    if image.batch_id is None:
+    if not image.in_batch:
         return CatalogState.FREE
     if image.review_state != ReviewState.PENDING:
         return image.review_state
@@ -181,7 +181,7 @@ class CatalogFilter:
         if self.state:
             images = images.filter(state_q(self.state))
         if self.batch is not None:
-            images = images.filter(batch_id=self.batch)
+            images = images.filter(placement__batch_id=self.batch)
         if self.uploaded_from:
             images = images.filter(uploaded_at__gte=_start_of(self.uploaded_from))
         if self.uploaded_to:

@@ -42,9 +42,10 @@ GRID_FIELDS = (
     "annotation_state",
     "review_state",
     "thumbnail",
-    "batch__name",
-    "batch__status",
-    "batch__project_id",
+    "in_batch",
+    "placement__batch__name",
+    "placement__batch__status",
+    "placement__batch__project_id",
 )
 FEW = 2_000
 """Up to this many matches are read by id; more are read in upload order, stopping at a page."""
@@ -79,7 +80,7 @@ def catalog_page(
         images = filters.images(project, listed=listed)
     else:
         images = filters.images(project, in_upload_order=True)
-    images = images.select_related("batch").only(*GRID_FIELDS)
+    images = images.select_related("placement__batch").only(*GRID_FIELDS)
 
     rows, newer, older = newest_first_page(images, project_images(project), before=before, after=after, size=size)
     for image in rows:

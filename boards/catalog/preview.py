@@ -109,7 +109,12 @@ def preview_batch(
 def preview_of(images: QuerySet, sample: Sample | None) -> BatchPreview:
     """The counts for these images (already narrowed to one project): one query grouped by batch,
     one for the statuses of those batches."""
-    by_batch = dict(images.order_by().values_list("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n"))
+    by_batch = dict(
+        images.order_by()
+        .values_list("placement__batch_id")
+        .annotate(n=Count("pk"))
+        .values_list("placement__batch_id", "n")
+    )
     free = by_batch.pop(None, 0)
     in_batches: dict[str, int] = {}
     if by_batch:

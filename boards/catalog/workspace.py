@@ -174,11 +174,11 @@ def preview_for_project(
     if matching is None:
         matching = assets.count()
     in_batches = dict(
-        Image.objects.filter(project=project, asset__in=assets.values("pk"), batch__isnull=False)
+        Image.objects.filter(project=project, asset__in=assets.values("pk"), in_batch=True)
         .order_by()
-        .values("batch__status")
+        .values("placement__batch__status")
         .annotate(n=Count("pk"))
-        .values_list("batch__status", "n")
+        .values_list("placement__batch__status", "n")
     )
     free = matching - sum(in_batches.values())
     would_take = min(free, sample.n) if sample is not None else free

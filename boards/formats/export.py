@@ -48,8 +48,8 @@ def dataset_images(project: Project, batch: Batch | None = None) -> QuerySet[Ima
     reviews its work, only the approved ones.
     """
     if batch is not None:
-        return Image.objects.filter(batch=batch)
-    images = Image.objects.filter(project=project, batch__status=BatchStatus.DATASET)
+        return Image.objects.filter(placement__batch=batch)
+    images = Image.objects.filter(project=project, placement__batch__status=BatchStatus.DATASET)
     if project.review_mode:
         images = images.filter(review_state=ReviewState.APPROVED)
     return images

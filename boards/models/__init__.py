@@ -5,7 +5,8 @@ migrations, through ``boards.models.original_upload_to``) names them. The
 modules: ``assets`` (the workspace catalog's datasets and stored files),
 ``choices`` (the stored choices and limits), ``projects`` (project, label
 classes, tags), ``batches`` (the batch state machine, jobs, events), ``images``
-(a project's images, annotations, review marks), ``counts`` (a card's image
+(a project's images, their placements in batches, annotations, review
+marks), ``counts`` (a card's image
 counts), ``queue`` (the label queue's entries and reservations) and ``background`` (exports
 and other work done by a worker) and ``buckets`` (buckets images are imported from).
 """
@@ -40,9 +41,12 @@ from boards.models.counts import CARD_COUNTS, count_card_images  # noqa: F401
 from boards.models.images import (  # noqa: F401
     Annotation,
     Image,
+    Placement,
     ReviewMark,
     attach_assets,
+    insert_placements,
     original_upload_to,
+    place_free,
     project_dataset,
     thumbnail_upload_to,
 )

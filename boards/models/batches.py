@@ -53,7 +53,7 @@ def can_annotate(batch: "Batch", user) -> bool:
 
 
 def _has_images(batch: "Batch") -> bool:
-    return batch.images.exists()
+    return batch.placements.exists()
 
 
 def _all_images_done(batch: "Batch") -> bool:
@@ -124,6 +124,11 @@ class Batch(ConcurrentTransitionMixin, models.Model):
     def refresh_from_db(self, *args, **kwargs) -> None:
         self.__dict__.pop("_current_job", None)
         super().refresh_from_db(*args, **kwargs)
+
+    @property
+    def images(self) -> models.QuerySet:
+        """The batch's images (their ``Placement`` names it), in no set order."""
+        return self._meta.apps.get_model("boards", "Image").objects.filter(placement__batch=self)
 
     @property
     def counts_stored(self) -> bool:

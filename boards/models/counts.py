@@ -3,7 +3,7 @@
 from django.db import models
 
 from boards.models.choices import AnnotationState, ReviewState
-from boards.models.images import Annotation, Image
+from boards.models.images import Annotation, Image, Placement
 
 # What a card counts among its batch's images: all of them, the annotated
 # (boxes or marked empty), the reviewed ones, and the pre-labeled ones (boxes
@@ -22,12 +22,24 @@ CARD_COUNTS = {
 
 
 def count_card_images(batch_ids) -> dict[int, tuple[int, ...]]:
-    """Each batch's ``CARD_COUNTS`` from its images, in one grouped query; batches without images are left out."""
-    rows = (
-        Image.objects.filter(batch_id__in=batch_ids)
+    """Each batch's ``CARD_COUNTS`` from its images, in one query; batches without images are left out.
+
+    Per batch, its images are named by the list of their ids (``one_of`` a subquery of its
+    placements: an array on PostgreSQL), so that each is read by its primary key; the batches'
+    counts are one ``UNION ALL``. Joined to the placements instead, PostgreSQL may read the whole
+    image table to count one batch.
+    """
+    counts = {name: models.Count("pk", filter=q() if callable(q) else q) for name, q in CARD_COUNTS.items()}
+    parts = [
+        Image.objects.filter(pk__one_of=Placement.objects.filter(batch_id=pk).values("image_id"))
         .order_by()
-        .values("batch_id")
-        .annotate(**{name: models.Count("pk", filter=q() if callable(q) else q) for name, q in CARD_COUNTS.items()})
-        .values_list("batch_id", *CARD_COUNTS)
-    )
-    return {row[0]: tuple(row[1:]) for row in rows}
+        .annotate(batch_ref=models.Value(pk))
+        .values("batch_ref")
+        .annotate(**counts)
+        .values_list("batch_ref", *CARD_COUNTS)
+        for pk in sorted(set(batch_ids))
+    ]
+    if not parts:
+        return {}
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return {row[0]: tuple(row[1:]) for row in rows if row[1]}

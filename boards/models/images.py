@@ -1,7 +1,8 @@
-"""Images, their boxes (annotations) and the marks reviewers pin to them."""
+"""Images, the batch each is in (its placement), their boxes (annotations) and the marks reviewers pin to them."""
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import EmptyResultSet, ObjectDoesNotExist
+from django.db import connection, models
 from django.utils import timezone
 
 from boards.models.assets import Asset, Dataset
@@ -94,31 +95,62 @@ def _share(image: "Image", asset: Asset) -> list[str]:
     return [name for name in former if name not in (asset.file.name, asset.thumbnail.name)]
 
 
+_NEW_BATCH = "_new_batch"  # where an unsaved change of an image's batch waits for its save
+
+
 class ImageQuerySet(models.QuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
         attach_assets(objs)
-        return super().bulk_create(objs, *args, **kwargs)
+        created = super().bulk_create(objs, *args, **kwargs)
+        place_saved(objs, new=True)
+        return created
+
+    def set_batch(self, batch: "Batch | None") -> int:
+        """Put these images in ``batch`` (None: free them), wherever they are now; how many there were.
+
+        The ids are read first, so a queryset that names their current batch may be used. A move
+        between two batches rewrites only their placements, never the image rows.
+        """
+        ids = list(self.order_by().values_list("pk", flat=True))
+        if not ids:
+            return 0
+        images = Image.objects.filter(pk__one_of=ids)
+        if batch is None:
+            images.filter(in_batch=True).update(in_batch=False)
+            Placement.objects.filter(image_id__one_of=ids).delete()
+            return len(ids)
+        Placement.objects.filter(image_id__one_of=ids).exclude(batch=batch).update(batch=batch)
+        place_free(images, batch)
+        return len(ids)
+
+
+def place_saved(images, *, new: bool) -> None:
+    """Write the placements of saved images whose batch was set on the instance (``Image.batch``);
+    ``new``: they were just created, so they had none."""
+    changed = [image for image in images if _NEW_BATCH in image.__dict__]
+    if not changed:
+        return
+    if not new:
+        Placement.objects.filter(image_id__one_of=[image.pk for image in changed]).delete()
+    Placement.objects.bulk_create(
+        [Placement(image_id=image.pk, batch_id=image.batch_id) for image in changed if image.batch_id is not None],
+        batch_size=2_000,
+    )
+    for image in changed:
+        image.__dict__.pop(_NEW_BATCH)
+        image._state.fields_cache.pop("placement", None)
 
 
 class Image(models.Model):
-    # No single-column indexes on these two: the composite indexes below start
-    # with them, and every index is one more write when a batch takes 25,000 images.
-    # project, batch and asset are checked on PostgreSQL by triggers, once per statement, instead of
-    # a foreign key's check per row (migrations/_image_references.py): the database refuses a missing
-    # row all the same. A migration changing these fields must install those again; on SQLite,
-    # where they stay foreign keys, one that rebuilds the table would drop them.
+    # No single-column index on project: the composite indexes below start with it, and every
+    # index is one more write when a batch takes 25,000 images. project and asset are checked on
+    # PostgreSQL by triggers, once per statement, instead of a foreign key's check per row
+    # (migrations/_image_references.py): the database refuses a missing row all the same. A
+    # migration changing these fields must install those again; on SQLite, where they stay foreign
+    # keys, one that rebuilds the table would drop them.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="images", db_index=False, db_constraint=False
-    )
-    batch = models.ForeignKey(
-        Batch,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="images",
-        db_index=False,
-        db_constraint=False,
     )
     asset = models.ForeignKey(
         Asset,
@@ -156,6 +188,11 @@ class Image(models.Model):
         help_text="How many finished reviews sent this image back. An approved image with none passed first time.",
     )
     split = models.CharField(max_length=5, choices=Split.choices, blank=True, default=Split.NONE)
+    in_batch = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Whether the image is in a batch (its Placement says which); the catalog's free images have False.",
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="images")
     archived_from = models.ForeignKey(
         Batch,
@@ -186,7 +223,6 @@ class Image(models.Model):
         # batch), so there they are partial, leaving out the images that a new
         # batch takes, and file names are searched through a trigram index.
         indexes = [
-            models.Index(fields=["batch", "id"]),
             models.Index(fields=["project", "uploaded_at", "id"]),
             models.Index(fields=["project", "width", "height"]),
             # Only archived images have it set: the others stay out of this
@@ -205,7 +241,54 @@ class Image(models.Model):
     def save(self, *args, **kwargs):
         if self.asset_id is None and self._state.adding:
             attach_assets([self])
+        new = self._state.adding
         super().save(*args, **kwargs)
+        if _NEW_BATCH in self.__dict__:
+            place_saved([self], new=new)
+
+    # The batch lives in the image's ``Placement`` (below): read through these,
+    # and set through them only on an image about to be saved or bulk-created (``place_saved``
+    # writes the placement then). Querysets say ``placement__batch``; services move images with
+    # ``ImageQuerySet.set_batch`` or on ``Placement`` itself.
+    @property
+    def batch(self) -> Batch | None:
+        if _NEW_BATCH in self.__dict__:
+            new = self.__dict__[_NEW_BATCH]
+            if new is None or isinstance(new, Batch):
+                return new
+            self.__dict__[_NEW_BATCH] = new = Batch.objects.get(pk=new)
+            return new
+        placement = self._placement()
+        return placement.batch if placement is not None else None
+
+    @batch.setter
+    def batch(self, batch: "Batch | int | None") -> None:
+        self.__dict__[_NEW_BATCH] = batch
+        self.in_batch = batch is not None
+
+    @property
+    def batch_id(self) -> int | None:
+        if _NEW_BATCH in self.__dict__:
+            new = self.__dict__[_NEW_BATCH]
+            return new.pk if isinstance(new, Batch) else new
+        placement = self._placement()
+        return placement.batch_id if placement is not None else None
+
+    @batch_id.setter
+    def batch_id(self, batch_id: int | None) -> None:
+        self.batch = batch_id
+
+    def _placement(self):
+        if self.pk is None or (not self.in_batch and "in_batch" in self.__dict__):
+            return None
+        try:
+            return self.placement
+        except ObjectDoesNotExist:
+            return None
+
+    def refresh_from_db(self, *args, **kwargs):
+        self.__dict__.pop(_NEW_BATCH, None)
+        super().refresh_from_db(*args, **kwargs)
 
     @classmethod
     def of_asset(cls, asset: Asset, **fields) -> "Image":
@@ -282,3 +365,98 @@ class ReviewMark(models.Model):
 
     def __str__(self) -> str:
         return f"Mark on image {self.image_id}: {self.comment[:40]}"
+
+
+# --- Which batch an image is in -------------------------------------------------------------------
+# Which batch each image of a project is in, in a narrow table of its own.
+#
+# A move between batches (a split, the part of a batch a manager assigns, what a
+# review sends back) changes the batch of thousands of images at once. Stored in
+# the image's own row, each moved image was a new version of a wide row with an
+# entry in every one of its indexes on PostgreSQL (name trigram, upload order,
+# sizes, the picture once per project): a 12,500-image move spent 550–800 ms
+# there, against 80–140 ms for the same ``UPDATE`` of this two-column table
+# (``bench/README.md``). One row per image that is in a batch, none for a free
+# image; the image's ``in_batch`` says the same for the catalog's indexes of free
+# images, and changes only when an image joins a batch from free or leaves for
+# free, never when it moves between batches.
+
+
+def free_images(collector, field, sub_objs, using) -> None:
+    """``on_delete`` of a placement's batch: the placements go and their images are free again (as
+    when an image named its batch itself, ``SET_NULL``). The services free or delete a batch's
+    images before deleting it; this is for the admin and the ORM."""
+    ids = [placement.image_id for placement in sub_objs]
+    models.CASCADE(collector, field, sub_objs, using)
+    if ids:
+        collector.add_field_update(
+            Image._meta.get_field("in_batch"), False, Image.objects.using(using).filter(pk__one_of=ids)
+        )
+
+
+class Placement(models.Model):
+    """An image's batch: the row exists while the image is in one.
+
+    No foreign keys on PostgreSQL: its batch is checked once per statement by a
+    trigger, as the image's project and asset are (``migrations/_placements.py``);
+    a foreign key would look up and lock the batch once for every image moved.
+    """
+
+    image = models.OneToOneField(
+        Image, primary_key=True, on_delete=models.CASCADE, related_name="placement", db_constraint=False
+    )
+    batch = models.ForeignKey(
+        Batch, on_delete=free_images, related_name="placements", db_index=False, db_constraint=False
+    )
+
+    class Meta:
+        # A batch's images in id order (upload order), from this index alone.
+        indexes = [models.Index(fields=["batch", "image"], name="placement_batch_image_idx")]
+
+    def __str__(self) -> str:
+        return f"Image {self.image_id} in batch {self.batch_id}"
+
+
+def place_free(images: models.QuerySet, batch: Batch, *, unarchive: bool = False) -> list[int]:
+    """Put those of ``images`` that are free in ``batch``; the ids of those it took.
+
+    An ``UPDATE … RETURNING`` marks them ``in_batch`` (an image another batch
+    took meanwhile fails its ``NOT in_batch`` once its row lock is granted, and
+    is left out) and an ``INSERT`` gives them their placements: one statement
+    on PostgreSQL, two on SQLite (which has no writes inside ``WITH``).
+    ``unarchive`` also forgets the archived batch they left (a restore).
+    """
+    try:
+        sql, params = images.filter(in_batch=False).order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. ``pk__in=[]``
+        return []
+    also = ", archived_from_id = NULL" if unarchive else ""
+    mark = (
+        f"UPDATE {Image._meta.db_table} SET in_batch = %s{also} "  # noqa: S608 - names from the models
+        f"WHERE id IN ({sql}) AND NOT in_batch RETURNING id"
+    )
+    return insert_placements(mark, [True, *params], batch)
+
+
+def insert_placements(rows_sql: str, params: list, batch: Batch) -> list[int]:
+    """Run ``rows_sql`` (a statement ending in ``RETURNING id``, of images) and place those images
+    in ``batch``; their ids. On PostgreSQL one statement, ids not shipped to and fro."""
+    placements = Placement._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH taken AS ({rows_sql}) INSERT INTO {placements} (image_id, batch_id) "  # noqa: S608
+                "SELECT id, %s FROM taken RETURNING image_id",
+                [*params, batch.pk],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(rows_sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+        if ids:
+            sql, id_params = Image.objects.filter(pk__one_of=ids).order_by().values("pk").query.sql_with_params()
+            cursor.execute(
+                f"INSERT INTO {placements} (image_id, batch_id) "  # noqa: S608 - names from the models
+                f"SELECT id, %s FROM {Image._meta.db_table} WHERE id IN ({sql})",
+                [batch.pk, *id_params],
+            )
+        return ids

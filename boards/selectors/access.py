@@ -70,7 +70,7 @@ def assignable_reviewers(project: Project):
 def image_of(project: Project, image_id: int, *, missing: str = "No such image in this project.") -> Image:
     """An image of this project (its ``project`` set, no query for it); 404 for any other id."""
     try:
-        image = Image.objects.select_related("batch").get(project=project, pk=image_id)
+        image = Image.objects.select_related("placement__batch").get(project=project, pk=image_id)
     except Image.DoesNotExist:
         raise Http404(missing) from None
     image.project = project
@@ -78,7 +78,8 @@ def image_of(project: Project, image_id: int, *, missing: str = "No such image i
 
 
 def image_in(batch: Batch, image_id: int) -> Image:
+    """An image of this batch (its placement loaded with it: ``batch_id`` costs no query); 404 otherwise."""
     try:
-        return Image.objects.get(batch=batch, pk=image_id)
+        return Image.objects.select_related("placement").get(placement__batch=batch, pk=image_id)
     except Image.DoesNotExist:
         raise Http404("No such image in this batch.") from None

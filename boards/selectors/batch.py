@@ -16,13 +16,14 @@ from boards.models import (
     Image,
     Job,
     JobState,
+    Placement,
     Project,
 )
 from boards.selectors.access import image_of
 
 
 def batch_images(batch: Batch):
-    return Image.objects.filter(batch=batch).order_by("pk")
+    return Image.objects.filter(placement__batch=batch).order_by("pk")
 
 
 def batch_history(batch: Batch):
@@ -67,12 +68,13 @@ def api_batches(project: Project, batch_id: int | None = None) -> list[tuple]:
     rows = _raw_rows(batches.order_by("uploaded_at", "pk").values_list(*BATCH_ROW[:5]))
     if not rows:
         return rows
-    # Counting through the batch ids lets the database answer from the (batch, id) index alone.
+    # Counting the images' placements through the batch ids lets the database answer from the
+    # placements' (batch, image) index alone, never reading an image row.
     in_batches = {"batch__in": batches.values("pk")} if batch_id is None else {"batch_id": batch_id}
-    images = Image.objects.filter(**in_batches)
+    placements = Placement.objects.filter(**in_batches)
     jobs = Job.objects.filter(**in_batches)
     image_counts = dict(
-        _raw_rows(images.order_by().values("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n"))
+        _raw_rows(placements.order_by().values("batch_id").annotate(n=Count("pk")).values_list("batch_id", "n"))
     )
     job_counts = dict(
         _raw_rows(
@@ -125,19 +127,20 @@ def api_search(project: Project, query: SearchQuery) -> tuple[int, list[Image]]:
     if query.prompt:
         images = images.filter(original_filename__icontains=query.prompt)
     if query.in_dataset is not None:
-        in_dataset = Q(batch__status=BatchStatus.DATASET)
+        in_dataset = Q(placement__batch__status=BatchStatus.DATASET)
         images = images.filter(in_dataset) if query.in_dataset else images.exclude(in_dataset)
     if query.batch:
-        images = images.filter(batch__isnull=False)
+        images = images.filter(in_batch=True)
     if query.batch_id is not None:
-        images = images.filter(batch_id=query.batch_id)
+        images = images.filter(placement__batch_id=query.batch_id)
     open_jobs = Job.objects.exclude(state=JobState.CANCELLED)
     if query.annotation_job:
-        images = images.filter(batch_id__in=open_jobs.values("batch_id"))
+        images = images.filter(placement__batch_id__in=open_jobs.values("batch_id"))
     if query.annotation_job_id is not None:
-        images = images.filter(batch_id__in=open_jobs.filter(pk=query.annotation_job_id).values("batch_id"))
+        images = images.filter(placement__batch_id__in=open_jobs.filter(pk=query.annotation_job_id).values("batch_id"))
     total = images.count()
-    page = list(images.order_by("pk")[query.offset : query.offset + query.limit])
+    # The placement comes with each image: the API row's ``batch`` (``batch_id``) costs no query.
+    page = list(images.select_related("placement").order_by("pk")[query.offset : query.offset + query.limit])
     ids = [i.pk for i in page]
     boxes: dict[int, list[Annotation]] = {}
     for box in Annotation.objects.filter(image_id__in=ids).select_related("label").order_by("pk"):

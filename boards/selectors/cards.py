@@ -17,7 +17,7 @@ from django.db import NotSupportedError
 from django.db.models import BooleanField, ExpressionWrapper, F, Field, OuterRef, Q, Subquery
 
 from accounts.models import initials_of
-from boards.models import IDLE_STATUSES, Batch, BatchStatus, Image, Job, JobState, count_card_images
+from boards.models import IDLE_STATUSES, Batch, BatchStatus, Job, JobState, Placement, count_card_images
 from boards.selectors.queue import queue_workers
 
 THUMBS_PER_CARD = 4
@@ -85,13 +85,14 @@ _PEOPLE = tuple(f"{who}__{f}" for who in ("labeler", "reviewer") for f in ("id",
 
 
 class FirstImages(Subquery):
-    """The ids of a batch's first images in one subquery: one index probe per batch reading a few
-    entries, not one probe per thumbnail. PostgreSQL answers an array, SQLite a "1,2,3" string."""
+    """The ids of a batch's first images in one subquery: one probe per batch of the placements'
+    (batch, image) index reading a few entries, not one probe per thumbnail, and no image row read.
+    PostgreSQL answers an array, SQLite a "1,2,3" string."""
 
     output_field = Field()  # no conversion: ``_ids`` reads either form
 
     def __init__(self, count: int):
-        super().__init__(Image.objects.filter(batch=OuterRef("pk")).order_by("pk").values("pk")[:count])
+        super().__init__(Placement.objects.filter(batch=OuterRef("pk")).order_by("image_id").values("image_id")[:count])
 
     def as_sql(self, compiler, connection, **extra):
         raise NotSupportedError(f"The board's thumbnails need PostgreSQL or SQLite, not {connection.vendor}.")
@@ -102,7 +103,7 @@ class FirstImages(Subquery):
 
     def as_sqlite(self, compiler, connection, **extra):
         sql, params = Subquery.as_sql(self, compiler, connection, **extra)
-        return f"(SELECT group_concat(firsts.pk) FROM {sql} AS firsts)", params  # noqa: S608 - compiled by Django
+        return f"(SELECT group_concat(firsts.image_id) FROM {sql} AS firsts)", params  # noqa: S608 - compiled by Django
 
 
 def _ids(value) -> list[int]:

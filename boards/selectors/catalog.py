@@ -29,7 +29,7 @@ def shared_elsewhere(batch: Batch) -> dict[str, int]:
     for them. Two projects of one name are told apart by their URL names. One query.
     """
     rows = list(
-        Image.objects.filter(asset__in=Image.objects.filter(batch=batch).values("asset_id"))
+        Image.objects.filter(asset__in=Image.objects.filter(placement__batch=batch).values("asset_id"))
         .exclude(project_id=batch.project_id)
         .values_list("project_id", "project__name", "project__slug")
         .annotate(n=Count("pk"))
@@ -42,4 +42,4 @@ def shared_elsewhere(batch: Batch) -> dict[str, int]:
 def kept_on_delete(batch: Batch) -> int:
     """How many of this batch's images stay in the workspace when it is deleted: those another project uses."""
     elsewhere = Image.objects.filter(asset_id=OuterRef("asset_id")).exclude(project_id=batch.project_id)
-    return Image.objects.filter(batch=batch).filter(Exists(elsewhere)).count()
+    return Image.objects.filter(placement__batch=batch).filter(Exists(elsewhere)).count()

@@ -48,16 +48,16 @@ def next_to_label(user: User, *, project: Project | None = None) -> Image | None
     if not batch_ids:
         return None
     return (
-        Image.objects.filter(TO_LABEL, batch_id__in=batch_ids)
-        .select_related("batch__project__workspace")
-        .order_by("batch__priority", "batch__uploaded_at", "batch_id", "pk")
+        Image.objects.filter(TO_LABEL, placement__batch_id__in=batch_ids)
+        .select_related("placement__batch__project__workspace")
+        .order_by("placement__batch__priority", "placement__batch__uploaded_at", "placement__batch_id", "pk")
         .first()
     )
 
 
 def first_to_label(batch: Batch) -> Image | None:
     """Where the editor opens on a batch: its first image still to label, else its first."""
-    images = Image.objects.filter(batch=batch).order_by("pk")
+    images = Image.objects.filter(placement__batch=batch).order_by("pk")
     return images.filter(TO_LABEL).first() or images.first()
 
 
@@ -77,7 +77,7 @@ def label_dicts(project: Project) -> list[dict]:
 
 def batch_progress(batch: Batch) -> dict:
     """Images done (annotated or marked empty), in all, and sent back by a review still awaiting rework."""
-    row = Image.objects.filter(batch=batch).aggregate(
+    row = Image.objects.filter(placement__batch=batch).aggregate(
         total=Count("pk"),
         done=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),
         rework=Count("pk", filter=Q(review_state=ReviewState.REJECTED)),
@@ -91,7 +91,7 @@ REWORK_LIST_LIMIT = 50  # images awaiting rework listed in the editor; the strip
 def rework_images(batch: Batch) -> list[Image]:
     """The batch's images sent back by a review that still await rework, with the reviewer's comments."""
     return list(
-        Image.objects.filter(batch=batch, review_state=ReviewState.REJECTED)
+        Image.objects.filter(placement__batch=batch, review_state=ReviewState.REJECTED)
         .order_by("pk")
         .only("pk", "original_filename", "review_comment")[:REWORK_LIST_LIMIT]
     )
@@ -99,7 +99,7 @@ def rework_images(batch: Batch) -> list[Image]:
 
 def editor_context(batch: Batch, image: Image) -> dict:
     """The editor screen for one image: its boxes, the classes, its neighbours, the batch's progress."""
-    images = Image.objects.filter(batch=batch).order_by("pk")
+    images = Image.objects.filter(placement__batch=batch).order_by("pk")
     progress = batch_progress(batch)
     previous_id = images.filter(pk__lt=image.pk).order_by("-pk").values_list("pk", flat=True).first()
     next_id = images.filter(pk__gt=image.pk).values_list("pk", flat=True).first()

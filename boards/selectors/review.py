@@ -17,14 +17,14 @@ from boards.models import (
 
 
 def next_to_review(batch: Batch, *, after: int | None = None) -> int | None:
-    pending = Image.objects.filter(batch=batch, review_state=ReviewState.PENDING).order_by("pk")
+    pending = Image.objects.filter(placement__batch=batch, review_state=ReviewState.PENDING).order_by("pk")
     later = pending.filter(pk__gt=after).values_list("pk", flat=True).first() if after else None
     return later or pending.values_list("pk", flat=True).first()
 
 
 def review_context(batch: Batch, image_id: int | None = None) -> dict:
     """The review screen: the image in view, its neighbours, and the tally."""
-    images = Image.objects.filter(batch=batch).order_by("pk")
+    images = Image.objects.filter(placement__batch=batch).order_by("pk")
     tally = dict(images.order_by().values("review_state").annotate(n=Count("pk")).values_list("review_state", "n"))
     current = None
     if image_id:

@@ -74,7 +74,7 @@ def _stats_by_labeler(images) -> list[LabelerStats]:
 def batch_stats(batch: Batch) -> dict:
     """The batch page's counts: the batch as a whole, and each labeler in it, in
     this batch and across the project. Two queries."""
-    in_batch = _stats_by_labeler(Image.objects.filter(batch=batch))
+    in_batch = _stats_by_labeler(Image.objects.filter(placement__batch=batch))
     total = LabelerStats(label="This batch")
     for row in in_batch:
         total.add(row)

@@ -55,11 +55,11 @@ def _review_states(jobs: list[Job]) -> None:
     """
     rejected = (
         dict(
-            Image.objects.filter(batch_id__in=[j.batch_id for j in jobs], review_state=ReviewState.REJECTED)
+            Image.objects.filter(placement__batch_id__in=[j.batch_id for j in jobs], review_state=ReviewState.REJECTED)
             .order_by()
-            .values("batch_id")
+            .values("placement__batch_id")
             .annotate(n=Count("pk"))
-            .values_list("batch_id", "n")
+            .values_list("placement__batch_id", "n")
         )
         if jobs
         else {}
@@ -95,14 +95,18 @@ def api_jobs(project: Project, job_id: int | None = None) -> list[dict]:
     jobs = Job.objects.filter(batch__project=project)
     if job_id is not None:
         jobs = jobs.filter(pk=job_id)
-    unannotated = Q(batch__images__annotation_state=AnnotationState.UNANNOTATED)
+    unannotated = Q(batch__placements__image__annotation_state=AnnotationState.UNANNOTATED)
     return list(
         jobs.order_by("-created_at", "-pk")
         .annotate(
-            num_images=Count("batch__images"),
-            n_unannotated=Count("batch__images", filter=unannotated),
-            n_approved=Count("batch__images", filter=Q(batch__images__review_state=ReviewState.APPROVED)),
-            n_rejected=Count("batch__images", filter=Q(batch__images__review_state=ReviewState.REJECTED)),
+            num_images=Count("batch__placements"),
+            n_unannotated=Count("batch__placements", filter=unannotated),
+            n_approved=Count(
+                "batch__placements", filter=Q(batch__placements__image__review_state=ReviewState.APPROVED)
+            ),
+            n_rejected=Count(
+                "batch__placements", filter=Q(batch__placements__image__review_state=ReviewState.REJECTED)
+            ),
         )
         .values(
             "pk",

@@ -26,7 +26,10 @@ from boards.models import (
     BatchStatus,
     EventKind,
     Image,
+    Placement,
     Project,
+    insert_placements,
+    place_free,
 )
 from boards.services.common import (
     STATUS_LABELS,
@@ -72,7 +75,7 @@ def _new_batch_name(name: str) -> str:
 
 def _queued_already(images, preview) -> str:
     """Which of the images are already in a batch of the project, by column (ten named at most)."""
-    some = list(images.filter(batch__isnull=False).order_by("pk").values_list("pk", flat=True)[:10])
+    some = list(images.filter(in_batch=True).order_by("pk").values_list("pk", flat=True)[:10])
     more = f" and {preview.left_out - len(some):,} more" if preview.left_out > len(some) else ""
     by_column = sorted(preview.in_batches.items(), key=_in_column_order)
     parts = ", ".join(f"{n:,} in {STATUS_LABELS[status]}" for status, n in by_column)
@@ -149,9 +152,9 @@ def create_batch_from_images(
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         # The ids first, then each row by primary key (``one_of``): not a join of the whole table.
-        free = images.filter(batch__isnull=True).order_by()
+        free = images.filter(in_batch=False).order_by()
         chosen = free.values("pk") if sample is None else free.order_by(*sample.ordering()).values("pk")[: sample.n]
-        taken = Image.objects.filter(pk__one_of=chosen, batch__isnull=True).update(batch=batch)
+        taken = len(place_free(Image.objects.filter(pk__one_of=chosen), batch))
         _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
@@ -185,7 +188,7 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
         had, free = catalog.restorable(batch)
         if free < had:
             raise _not_restorable(batch, had - free, had)
-        restored = Image.objects.filter(archived_from=batch, batch__isnull=True).update(batch=batch, archived_from=None)
+        restored = len(place_free(Image.objects.filter(archived_from=batch), batch, unarchive=True))
         if restored < had:  # taken by a new batch while this one waited for the images' row locks
             raise _not_restorable(batch, had - restored, had)
         batch.restore()
@@ -228,7 +231,9 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
                 raise WrongState(
                     f"Only batches in Unassigned can be merged; “{batch.name}” is in {STATUS_LABELS[batch.status]}."
                 )
-        counts = dict(Image.objects.filter(batch__in=chosen).order_by().values_list("batch_id").annotate(n=Count("pk")))
+        counts = dict(
+            Placement.objects.filter(batch__in=chosen).order_by().values_list("batch_id").annotate(n=Count("pk"))
+        )
         total = sum(counts.values())
         if total > MAX_BATCH_IMAGES:
             raise InvalidInput(
@@ -239,7 +244,7 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
             raise _name_taken(name)
         keep, others = chosen[0], chosen[1:]
         priority = min(b.priority for b in chosen)
-        Image.objects.filter(batch__in=others).update(batch=keep)
+        Placement.objects.filter(batch__in=others).update(batch=keep)
         now = timezone.now()
         BatchEvent.objects.bulk_create(
             BatchEvent(
@@ -322,7 +327,7 @@ def add_batch_to_project(
         if wanted is not None and sample is None and not preview.left_out:
             chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
         else:
-            queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, batch__isnull=False)
+            queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, in_batch=True)
             taking = assets.exclude(Exists(queued_here))
             if sample is not None:
                 taking = taking.order_by(*sample.ordering())[: sample.n]
@@ -336,8 +341,7 @@ def add_batch_to_project(
         # left, as every one is when the pictures are new to it (an UPDATE probing each id for nothing).
         taken = _join_project(project, taking, batch=batch)
         if taken < len(chosen):
-            free = Image.objects.filter(project=project, asset_id__one_of=chosen, batch__isnull=True)
-            taken += free.update(batch=batch)
+            taken += len(place_free(Image.objects.filter(project=project, asset_id__one_of=chosen), batch))
         # Fewer than chosen: some joined another batch of the project meanwhile, or were deleted.
         if taken < len(chosen) and taking.count() < len(chosen):
             raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
@@ -356,22 +360,25 @@ def _join_project(project: Project, assets, *, batch: Batch | None = None) -> in
         .query.sql_with_params()
     )
     defaults = Image(project=project)  # the per-project state a new image starts with
+    insert = (
+        f"INSERT INTO {Image._meta.db_table} (project_id, in_batch, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
+        "review_state, review_comment, annotation_version, rejections, split) "
+        f"SELECT %s, %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
+        f"FROM {Asset._meta.db_table} a WHERE a.id IN ({sql})"
+    )
+    params = [
+        project.pk,
+        batch is not None,
+        defaults.annotation_state,
+        defaults.review_state,
+        defaults.review_comment,
+        defaults.annotation_version,
+        defaults.rejections,
+        defaults.split,
+        *args,
+    ]
+    if batch is not None:
+        return len(insert_placements(insert + " RETURNING id", params, batch))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Image._meta.db_table} (project_id, batch_id, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
-            "review_state, review_comment, annotation_version, rejections, split) "
-            f"SELECT %s, %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
-            f"FROM {Asset._meta.db_table} a WHERE a.id IN ({sql})",
-            [
-                project.pk,
-                batch.pk if batch is not None else None,
-                defaults.annotation_state,
-                defaults.review_state,
-                defaults.review_comment,
-                defaults.annotation_version,
-                defaults.rejections,
-                defaults.split,
-                *args,
-            ],
-        )
+        cursor.execute(insert, params)
         return cursor.rowcount

@@ -23,6 +23,7 @@ from boards.models import (
     BatchStatus,
     EventKind,
     Image,
+    Placement,
     Project,
     count_card_images,
 )
@@ -102,17 +103,21 @@ def _lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
 
 
 def _locked_image(image: Image) -> Image:
-    """Re-read the image under a row lock, its batch (``image.batch``) locked first."""
-    found = list(Image.objects.filter(pk=image.pk).values_list("batch_id", flat=True))
+    """Re-read the image under a row lock, its batch (``image.batch``) locked first: the images of a
+    locked batch stay in it (every move locks the batches it moves images between)."""
+    found = list(Image.objects.filter(pk=image.pk).values_list("placement__batch_id", flat=True))
     if not found:
         raise NotFound("This image no longer exists; someone deleted it.")
     batch = _lock_batches([found[0]]).get(found[0]) if found[0] is not None else None
-    fresh = Image.objects.select_for_update(of=("self",)).select_related("project").filter(pk=image.pk).first()
+    fresh = (
+        Image.objects.select_for_update(of=("self",)).select_related("project", "placement").filter(pk=image.pk).first()
+    )
     if fresh is None:
         raise NotFound("This image no longer exists; someone deleted it.")
     if fresh.batch_id != (batch.pk if batch is not None else None):
         raise ConcurrentChange("This image moved to another batch meanwhile; reload and try again.")
-    fresh.batch = batch
+    if batch is not None:
+        fresh.placement.batch = batch  # the row just locked, read once
     return fresh
 
 
@@ -229,7 +234,7 @@ def _check_all_in(ids: set[int], found: int) -> None:
 
 def _image_ids_in(batch: Batch, image_ids: Iterable[int], *, what: str) -> set[int]:
     ids = _parse_image_ids(image_ids, what=what)
-    _check_all_in(ids, Image.objects.filter(batch=batch, pk__one_of=ids).count())
+    _check_all_in(ids, Placement.objects.filter(batch=batch, image_id__one_of=ids).count())
     return ids
 
 
@@ -300,11 +305,12 @@ def _split_off(
         except IntegrityError:
             if attempt == 4:
                 raise ConcurrentChange("Other splits of this batch are being named right now; try again.") from None
-    moving = Image.objects.filter(batch=batch)
+    # Only the placements change: the image rows, wide and indexed for the catalog, are not rewritten.
+    moving = Placement.objects.filter(batch=batch)
     if after is not None:
-        moving = moving.filter(pk__gt=after)
+        moving = moving.filter(image_id__gt=after)
     else:
-        moving = moving.exclude(pk__one_of=image_ids) if keep else moving.filter(pk__one_of=image_ids)
+        moving = moving.exclude(image_id__one_of=image_ids) if keep else moving.filter(image_id__one_of=image_ids)
     moved = moving.update(batch=new)
     # Both batches' counts are stored by the caller (``mark_changed``), after its transition.
     _event(

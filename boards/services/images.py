@@ -47,12 +47,22 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         # then their batches, then the images: the order every service locks in.
         lock_catalog(project.workspace_id, exclusive=True)
         locked = _lock_batches(
-            Image.objects.filter(project=project, pk__in=ids, batch__isnull=False).values_list("batch_id", flat=True)
+            Image.objects.filter(project=project, pk__in=ids, in_batch=True).values_list(
+                "placement__batch_id", flat=True
+            )
         )
         rows = list(
             Image.objects.select_for_update(of=("self",))
             .filter(project=project, pk__in=ids)
-            .values_list("pk", "batch_id", "batch__name", "batch__status", "file", "thumbnail", "asset_id")
+            .values_list(
+                "pk",
+                "placement__batch_id",
+                "placement__batch__name",
+                "placement__batch__status",
+                "file",
+                "thumbnail",
+                "asset_id",
+            )
         )
         if any(r[1] is not None and r[1] not in locked for r in rows):
             raise ConcurrentChange("Some of these images moved to another batch meanwhile; try again.")

@@ -179,11 +179,13 @@ def import_annotation_files(
         _lock_batches(
             batch_id
             for start in range(0, len(ids), 500)
-            for batch_id in Image.objects.filter(pk__in=ids[start : start + 500]).values_list("batch_id", flat=True)
+            for batch_id in Image.objects.filter(pk__in=ids[start : start + 500]).values_list(
+                "placement__batch_id", flat=True
+            )
             if batch_id is not None
         )
         for start in range(0, len(ids), 500):
-            chunk = Image.objects.filter(pk__in=ids[start : start + 500]).select_related("batch")
+            chunk = Image.objects.filter(pk__in=ids[start : start + 500]).select_related("placement__batch")
             images.update((image.pk, image) for image in chunk)
         done: set[int] = set()
         for item in wanted:

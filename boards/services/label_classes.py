@@ -160,16 +160,18 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
     with transaction.atomic():
         project, label = _locked_label(label, actor)
         image_ids = set(Annotation.objects.filter(label=label).values_list("image_id", flat=True).distinct())
-        _lock_batches(Batch.objects.filter(images__annotations__label=label).values_list("pk", flat=True).distinct())
+        _lock_batches(
+            Batch.objects.filter(placements__image__annotations__label=label).values_list("pk", flat=True).distinct()
+        )
         boxes, _ = Annotation.objects.filter(label=label).delete()
         touched = Image.objects.filter(pk__in=image_ids)
         touched.update(annotation_version=F("annotation_version") + 1)
         reopened = (
             touched.filter(annotation_state=AnnotationState.ANNOTATED, annotations__isnull=True)
-            .filter(Q(batch__isnull=True) | Q(batch__status__in=OPEN_STATUSES))
+            .filter(Q(in_batch=False) | Q(placement__batch__status__in=OPEN_STATUSES))
             .update(annotation_state=AnnotationState.UNANNOTATED, annotated_by=None)
         )
-        changed = list(Batch.objects.filter(images__in=image_ids).values_list("pk", flat=True).distinct())
+        changed = list(Batch.objects.filter(placements__image__in=image_ids).values_list("pk", flat=True).distinct())
         if reopened:
             sync_queue(*changed)  # reopened images of a queue batch go back in the queue
         mark_changed(*changed)

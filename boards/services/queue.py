@@ -22,7 +22,18 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from accounts.roles import Role, role_at_least
 from boards import selectors
-from boards.models import AnnotationState, Batch, BatchStatus, Image, Job, JobState, Project, QueueEntry, ReviewState
+from boards.models import (
+    AnnotationState,
+    Batch,
+    BatchStatus,
+    Image,
+    Job,
+    JobState,
+    Placement,
+    Project,
+    QueueEntry,
+    ReviewState,
+)
 from boards.selectors import TO_LABEL, held, reservation_cutoff
 
 # How often serving retries when another labeler took the candidate between the read and the update.
@@ -65,9 +76,9 @@ def sync_queue(*batches: Batch | int) -> None:
         QueueEntry.objects.filter(batch_id__in=others).delete()
     if not queued:
         return
-    QueueEntry.objects.filter(batch_id__in=queued).exclude(image__batch_id__in=queued).delete()
+    QueueEntry.objects.filter(batch_id__in=queued).exclude(image__placement__batch_id__in=queued).delete()
     QueueEntry.objects.filter(batch_id__in=queued).exclude(
-        image__in=Image.objects.filter(TO_LABEL, batch_id__in=queued)
+        image__in=Image.objects.filter(TO_LABEL, placement__batch_id__in=queued)
     ).delete()
     for batch in Batch.objects.filter(pk__in=queued):
         enqueue(batch)
@@ -80,14 +91,15 @@ def enqueue(batch: Batch) -> None:
     others are free, queued now at the batch's priority. The caller knows the
     batch is (or is becoming) a queue batch.
     """
-    entries, images = QueueEntry._meta.db_table, Image._meta.db_table
+    entries, images, placements = QueueEntry._meta.db_table, Image._meta.db_table, Placement._meta.db_table
     pinned = "(i.review_state = %s AND i.annotated_by_id IS NOT NULL)"
     sql = (
         f"INSERT INTO {entries} (project_id, batch_id, image_id, priority, queued_at, reserved_by_id, "  # noqa: S608
         "reserved_at, pinned) "
-        f"SELECT %s, i.batch_id, i.id, %s, %s, CASE WHEN {pinned} THEN i.annotated_by_id END, "
+        f"SELECT %s, p.batch_id, i.id, %s, %s, CASE WHEN {pinned} THEN i.annotated_by_id END, "
         f"CASE WHEN {pinned} THEN %s END, CASE WHEN {pinned} THEN %s ELSE %s END "
-        f"FROM {images} i WHERE i.batch_id = %s AND (i.annotation_state = %s OR i.review_state = %s) "
+        f"FROM {placements} p JOIN {images} i ON i.id = p.image_id "
+        "WHERE p.batch_id = %s AND (i.annotation_state = %s OR i.review_state = %s) "
         f"AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.image_id = i.id)"
     )
     now, rejected = timezone.now(), ReviewState.REJECTED
@@ -214,9 +226,8 @@ def next_image(*, project: Project, user: User, current: int | None = None, belo
     if new_batch:
         _show_workers(batch_id)
     # Enough of the image for the editor's address; the editor reads the rest.
-    image = Image(pk=image_id, project=project, batch_id=batch_id)
-    image.batch = Batch(pk=batch_id, project=project)
-    return image
+    # (Its batch is set on the instance only: it is never saved.)
+    return Image(pk=image_id, project=project, batch=Batch(pk=batch_id, project=project))
 
 
 def _reserve(project: Project, user: User, now, below: int | None, current: int | None) -> tuple[int, int] | None:

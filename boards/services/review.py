@@ -77,7 +77,7 @@ def review(
     # Checked as an approval: approve and reject have the same source and permission.
     with transition(batch, "approve", actor, verb="review", event=EventKind.APPROVED) as change:
         batch = change.batch
-        images = Image.objects.filter(batch=batch)
+        images = batch.images
         if all is not None:
             if all not in (APPROVE, REJECT):
                 raise InvalidInput("'all' is either approve or reject.")

@@ -4,7 +4,7 @@ row lock), or the API's batch of a name."""
 from __future__ import annotations
 
 from accounts.models import User
-from boards.models import MAX_BATCH_IMAGES, Batch, BatchSource, BatchStatus, Image, Project
+from boards.models import MAX_BATCH_IMAGES, Batch, BatchSource, BatchStatus, Placement, Project
 from boards.services.common import _locked, unique_batch_name, upload_batch_name
 from core.errors import ConcurrentChange, InvalidInput, WrongState
 
@@ -30,7 +30,7 @@ class _NoRoom(InvalidInput):
 def _check_upload_room(batch: Batch, *, adding: int) -> None:
     if batch.status != BatchStatus.UNASSIGNED:
         raise WrongState("This batch has left Unassigned; start a new upload.")
-    if Image.objects.filter(batch=batch).count() + adding > MAX_BATCH_IMAGES:
+    if Placement.objects.filter(batch=batch).count() + adding > MAX_BATCH_IMAGES:
         raise _NoRoom(f"A batch holds at most {MAX_BATCH_IMAGES:,} images; start a new upload for the rest.")
 
 
@@ -75,7 +75,7 @@ def _batch_for_upload(project: Project, actor: User, batch_name: str | None, now
     if latest is not None:
         # Lock it, and check again: it may have been assigned meanwhile.
         batch = Batch.objects.select_for_update(of=("self",)).filter(pk=latest, status=BatchStatus.UNASSIGNED).first()
-        if batch is not None and Image.objects.filter(batch=batch).count() < MAX_BATCH_IMAGES:
+        if batch is not None and Placement.objects.filter(batch=batch).count() < MAX_BATCH_IMAGES:
             batch.project = project
             return batch, False
     batch = Batch.objects.create(

@@ -25,6 +25,7 @@ from boards.models import (
     Split,
     attach_assets,
     original_upload_to,
+    place_free,
     thumbnail_upload_to,
 )
 from boards.services.common import (
@@ -274,7 +275,7 @@ def _store_upload(
     in_project = {
         sha_of[asset_id]: (pk, batch_name_)
         for asset_id, pk, batch_name_ in Image.objects.filter(project=project, asset_id__in=list(sha_of)).values_list(
-            "asset_id", "pk", "batch__name"
+            "asset_id", "pk", "placement__batch__name"
         )
     }
     for sha, (pk, queued_in) in in_project.items():
@@ -324,10 +325,7 @@ def _store_upload(
                 image.batch = batch
             replaced = attach_assets(images)  # another upload stored one of these pictures a moment ago
             Image.objects.bulk_create(images, batch_size=500)
-            queued = set(
-                Image.objects.filter(pk__in=list(free.values()), batch__isnull=True).values_list("pk", flat=True)
-            )
-            Image.objects.filter(pk__in=queued).update(batch=batch, archived_from=None)
+            queued = set(place_free(Image.objects.filter(pk__in=list(free.values())), batch, unarchive=True))
             mark_changed(batch)
             joined = len(images) + len(queued)
             if made:
@@ -393,7 +391,9 @@ def _catalog_kept(project: Project, assets) -> None:
 def _store_one(*, project, actor, data, processed, name, batch_name, split, tags) -> ImageUpload:
     asset = Asset.objects.filter(workspace_id=project.workspace_id, sha256=processed.sha256).first()
     existing = (
-        Image.objects.filter(project=project, asset=asset).values_list("pk", "batch_id").first() if asset else None
+        Image.objects.filter(project=project, asset=asset).values_list("pk", "placement__batch_id").first()
+        if asset
+        else None
     )
     now = timezone.now()
     if existing is not None and existing[1] is None:
@@ -436,11 +436,12 @@ def _queue_one(
     the same), with the split and tags the upload sends."""
     with transaction.atomic():
         batch, created = _batch_for_upload(project, actor, batch_name, now)
-        changes = {"batch": batch, "archived_from": None} | ({"split": split} if split else {})
-        if not Image.objects.filter(pk=image_id, batch__isnull=True).update(**changes):
+        if not place_free(Image.objects.filter(pk=image_id), batch, unarchive=True):
             if created:
                 batch.delete()
             return ImageUpload(image_id=image_id, duplicate=True, batch=None)
+        if split:
+            Image.objects.filter(pk=image_id).update(split=split)
         if tags:
             _add_tags(project, [image_id], tags)
         mark_changed(batch)

@@ -17,9 +17,9 @@ from boards.models import (
     Batch,
     BatchStatus,
     EventKind,
-    Image,
     Job,
     JobState,
+    Placement,
     QueueEntry,
     ReviewState,
 )
@@ -83,7 +83,7 @@ def assign(
             raise InvalidInput(f"{labeler} cannot label in this workspace (needs the labeler role or above).")
         if reviewer is not None and not role_at_least(reviewer.role_in(workspace_id), Role.REVIEWER):
             raise InvalidInput(f"{reviewer} cannot review in this workspace (needs the reviewer role or above).")
-        total = batch.images.count()
+        total = Placement.objects.filter(batch=batch).count()
         if total == 0:
             raise InvalidInput("This batch has no images to assign.")
         remainder = None
@@ -96,7 +96,11 @@ def assign(
                 )
             if first < total:
                 # The first N stay: every image after the N-th (by id, which is upload order) moves.
-                last = Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True)[first - 1]
+                last = (
+                    Placement.objects.filter(batch=batch)
+                    .order_by("image_id")
+                    .values_list("image_id", flat=True)[first - 1]
+                )
                 remainder, _moved = _split_off(
                     batch, None, keep=True, status=BatchStatus.UNASSIGNED, actor=actor, after=last
                 )
@@ -112,7 +116,7 @@ def assign(
                 _check_all_in(ids, total - moved)
                 assigned = len(ids)
             else:
-                _check_all_in(ids, Image.objects.filter(batch=batch, pk__one_of=ids).count())
+                _check_all_in(ids, Placement.objects.filter(batch=batch, image_id__one_of=ids).count())
         batch.assign()
         job = Job.objects.create(
             batch=batch, name=job_name or batch.name, labeler=labeler, reviewer=reviewer, created_by=actor
@@ -218,9 +222,9 @@ def move_to_unassigned(*, batch: Batch, actor: User, keep_annotations: bool = Fa
         batch = change.batch
         removed = prelabeled = 0
         if keep_annotations:
-            prelabeled = Annotation.objects.filter(image__batch=batch).values("image_id").distinct().count()
+            prelabeled = Annotation.objects.filter(image__placement__batch=batch).values("image_id").distinct().count()
         else:
-            removed, _ = Annotation.objects.filter(image__batch=batch).delete()
+            removed, _ = Annotation.objects.filter(image__placement__batch=batch).delete()
         batch.images.update(
             annotation_state=AnnotationState.UNANNOTATED,
             review_state=ReviewState.PENDING,
@@ -246,7 +250,8 @@ def archive(*, batch: Batch, actor: User) -> Batch:
     """Unassigned → Archived: the images leave the batch and are free again."""
     with transition(batch, "archive", actor, verb="archive", event=EventKind.ARCHIVED) as change:
         batch = change.batch
-        released = batch.images.update(batch=None, archived_from=batch)
+        released = batch.images.update(in_batch=False, archived_from=batch)
+        Placement.objects.filter(batch=batch).delete()
         batch.archive()
         change.detail.update(images_released=released)
     return batch
@@ -282,8 +287,8 @@ def delete_batch(*, batch: Batch, actor: User) -> int:
             batch_id=batch.pk,
         )
         dequeue(batch)
-        Annotation.objects.filter(image__batch=batch).delete()
-        Image.objects.filter(batch=batch).delete()
+        Annotation.objects.filter(image__placement__batch=batch).delete()
+        batch.images.delete()
         _drop_orphan_assets(asset for _f, _t, asset in rows)  # what other projects use stays in the catalog
         batch.delete()
         transaction.on_commit(lambda: _delete_unreferenced(files))

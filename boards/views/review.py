@@ -127,7 +127,9 @@ def review_mark_delete(request: HttpRequest, ws: str, project: str, batch_id: in
     project_obj = selectors.project_for(request.user, ws, project)
     batch = selectors.batch_in(project_obj, batch_id)
     mark_id = params.ident(request.POST, "mark", label="The mark", required=True)
-    mark = ReviewMark.objects.filter(pk=mark_id, image__batch=batch).select_related("image").first()
+    mark = (
+        ReviewMark.objects.filter(pk=mark_id, image__placement__batch=batch).select_related("image__placement").first()
+    )
     if mark is None:
         raise Http404("There is no such mark in this batch.")
     try:

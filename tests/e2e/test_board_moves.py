@@ -44,7 +44,7 @@ def fresh(batch: Batch) -> Batch:
 
 
 def image_ids(batch: Batch) -> list[int]:
-    return list(Image.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True))
+    return list(Image.objects.filter(placement__batch=batch).order_by("pk").values_list("pk", flat=True))
 
 
 def column(page: Page, status: str):
@@ -355,7 +355,9 @@ def test_the_keyboard_menu_approves_all_for_a_reviewer(page: Page, url, login, m
 
     batch = fresh(batch)
     assert batch.status == BatchStatus.DATASET
-    assert set(Image.objects.filter(batch=batch).values_list("review_state", flat=True)) == {ReviewState.APPROVED}
+    assert set(Image.objects.filter(placement__batch=batch).values_list("review_state", flat=True)) == {
+        ReviewState.APPROVED
+    }
 
 
 # --- refused moves -------------------------------------------------------------------------

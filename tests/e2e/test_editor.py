@@ -300,7 +300,7 @@ def test_the_editor_shows_an_original_kept_in_the_object_store(
         project=project, actor=manager, files=[ContentFile(scene(2), name="harbour-001.jpg")]
     )
     services.assign(batch=upload.batch, actor=manager, labeler=labeler, reviewer=reviewer)
-    image = Image.objects.get(batch=upload.batch)
+    image = Image.objects.get(placement__batch=upload.batch)
 
     login(labeler)
     with page.expect_response(lambda r: r.url.startswith(s3_endpoint)) as from_store:

@@ -205,7 +205,7 @@ def test_two_labelers_are_never_served_the_same_image_and_the_last_save_sends_th
 
     everything = served[labeler.pk] + served[second_labeler.pk]
     assert len(set(everything)) == 4, served
-    assert set(everything) == set(Image.objects.filter(batch=queued).values_list("pk", flat=True))
+    assert set(everything) == set(Image.objects.filter(placement__batch=queued).values_list("pk", flat=True))
 
     label(first, box=False)
     assert label(second, box=True)["all_done"] is True

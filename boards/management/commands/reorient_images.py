@@ -50,7 +50,7 @@ class Command(BaseCommand):
         found = resized = boxes = 0
         pending: list[_Turn] = []
         images = Image.objects.exclude(file="").only(
-            "pk", "batch_id", "project_id", "sha256", "file", "thumbnail", "width", "height"
+            "pk", "project_id", "sha256", "file", "thumbnail", "width", "height"
         )
         seen: set[str] = set()  # a file several projects' images name (one asset) is turned once, for all
         for image in images.order_by("pk").iterator(chunk_size=500):
@@ -122,7 +122,11 @@ class Command(BaseCommand):
             with transaction.atomic():
                 names = [t.image.file.name for t in turns]
                 batch_ids = sorted(
-                    set(Image.objects.filter(file__in=names, batch__isnull=False).values_list("batch_id", flat=True))
+                    set(
+                        Image.objects.filter(file__in=names, in_batch=True).values_list(
+                            "placement__batch_id", flat=True
+                        )
+                    )
                 )
                 list(Batch.objects.select_for_update().filter(pk__in=batch_ids).order_by("pk").values_list("pk"))
                 for ((old_w, old_h), (new_w, new_h)), files in groups.items():

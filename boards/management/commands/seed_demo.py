@@ -139,13 +139,15 @@ class Command(BaseCommand):
 
         def annotate_all(b):
             label = project.label_classes.first()
-            images = list(Image.objects.filter(batch=b))
+            images = list(Image.objects.filter(placement__batch=b))
             from boards.models import Annotation
 
             Annotation.objects.bulk_create(
                 Annotation(image=im, label=label, x=40, y=60, width=120, height=80) for im in images
             )
-            Image.objects.filter(batch=b).update(annotation_state=AnnotationState.ANNOTATED, annotated_by=labeler)
+            Image.objects.filter(placement__batch=b).update(
+                annotation_state=AnnotationState.ANNOTATED, annotated_by=labeler
+            )
 
         batch("Morning delivery run", 12, priority=1)
         batch("Warehouse dock B", 6, priority=4)
