@@ -59,6 +59,21 @@ def test_each_database_has_its_own_catalog_indexes():
         assert indexes >= SQLITE_ONLY and not indexes & POSTGRES_ONLY
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own index of the free images")
+def test_sqlite_reads_the_free_images_newest_first_from_their_index(project):
+    """``in_batch=False`` is ``NOT in_batch`` on SQLite, which no index column serves: the index of the free
+    images is partial on it, and yields their upload order without a sort."""
+    make_images(project, 5)
+    sql, params = (
+        Image.objects.filter(project=project, in_batch=False).order_by("-uploaded_at").values("pk")[:3].query
+    ).sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        shown = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "boards_image_free_sqlite_idx" in shown
+    assert "TEMP B-TREE" not in shown
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the partial and trigram indexes are PostgreSQL's")
 def test_postgres_serves_each_filter_from_its_partial_or_trigram_index(project):
     make_images(project, 30, names=[f"cam{n:02d}_shot.jpg" for n in range(30)])

@@ -175,3 +175,19 @@ def test_migration_0027_moves_each_batch_into_placements_and_back():
 
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_card_counts_of_more_batches_than_one_sqlite_union_takes(project):
+    """SQLite takes at most 500 SELECTs in one UNION ALL: the counts of 501 batches come all the same."""
+    from boards.models import count_card_images
+
+    batches = Batch.objects.bulk_create(
+        [Batch(project=project, name=f"b{n}", uploaded_at=project.created_at) for n in range(501)]
+    )
+    for batch in (batches[0], batches[-1]):
+        ImageFactory(project=project, batch=batch)
+
+    counts = count_card_images([b.pk for b in batches])
+
+    assert set(counts) == {batches[0].pk, batches[-1].pk}
+    assert counts[batches[-1].pk][0] == 1

@@ -12,6 +12,10 @@
   project and asset (the model says ``db_constraint=False``, for PostgreSQL), so the column stays,
   emptied and unused.
 Backwards puts ``batch_id`` back from the placements.
+
+A later migration that rebuilds ``boards_image`` or changes these columns must
+make again what is made here, not what ``_image_references`` (0025, with the
+batch) or ``_sqlite_image_indexes`` (0019) make.
 """
 
 from django.db.backends.ddl_references import Statement
@@ -136,12 +140,17 @@ _SQLITE_FORWARD = [
     "UPDATE boards_image SET batch_id = NULL WHERE batch_id IS NOT NULL",
     'DROP INDEX IF EXISTS "boards_imag_batch_i_a8243c_idx"',
     'DROP INDEX IF EXISTS "boards_imag_project_c63c9a_idx"',
-    # What the (project, batch, upload time) index did for the free images, which SQLite's planner steers by.
-    'CREATE INDEX "boards_image_free_sqlite_idx" ON "boards_image" ("project_id", "in_batch", "uploaded_at")',
+    # What the (project, batch, upload time) index did for the free images, which SQLite's planner steers
+    # by. Partial: SQLite compares ``NOT in_batch`` (Django's ``in_batch=False``) with no index column.
+    'CREATE INDEX "boards_image_free_sqlite_idx" ON "boards_image" ("project_id", "uploaded_at") WHERE NOT "in_batch"',
+    # SQLite still checks the emptied column's foreign key when a batch is deleted: an (empty) index,
+    # or it reads the whole table for each batch deleted.
+    'CREATE INDEX "boards_image_batch_fk_idx" ON "boards_image" ("batch_id") WHERE "batch_id" IS NOT NULL',
 ]
 
 _SQLITE_BACKWARD = [
     'DROP INDEX IF EXISTS "boards_image_free_sqlite_idx"',
+    'DROP INDEX IF EXISTS "boards_image_batch_fk_idx"',
     "UPDATE boards_image SET batch_id = (SELECT p.batch_id FROM boards_placement p WHERE p.image_id = boards_image.id)",
     'CREATE INDEX "boards_imag_batch_i_a8243c_idx" ON "boards_image" ("batch_id", "id")',
     'CREATE INDEX "boards_imag_project_c63c9a_idx" ON "boards_image" ("project_id", "batch_id", "uploaded_at")',
@@ -180,6 +189,5 @@ def backwards(apps, schema_editor) -> None:
         _run(schema_editor, _SQLITE_BACKWARD)
         return
     _run(schema_editor, _PG_BACKWARD)
-    # The image's checks as 0025 made them, batch included (foreign keys back first, then triggers).
-    _image_references.remove(apps, schema_editor)
+    # The image's checks as 0025 made them, batch included (its functions and triggers made again).
     _image_references.install(apps, schema_editor)

@@ -39,7 +39,13 @@ def count_card_images(batch_ids) -> dict[int, tuple[int, ...]]:
         .values_list("batch_ref", *CARD_COUNTS)
         for pk in sorted(set(batch_ids))
     ]
-    if not parts:
-        return {}
-    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return {row[0]: tuple(row[1:]) for row in rows if row[1]}
+    found = {}
+    # SQLite takes at most 500 terms in one compound SELECT: more batches, more statements.
+    for start in range(0, len(parts), _UNION_MOST):
+        chunk = parts[start : start + _UNION_MOST]
+        rows = chunk[0].union(*chunk[1:], all=True) if len(chunk) > 1 else chunk[0]
+        found.update((row[0], tuple(row[1:])) for row in rows if row[1])
+    return found
+
+
+_UNION_MOST = 400

@@ -146,9 +146,9 @@ class Image(models.Model):
     # No single-column index on project: the composite indexes below start with it, and every
     # index is one more write when a batch takes 25,000 images. project and asset are checked on
     # PostgreSQL by triggers, once per statement, instead of a foreign key's check per row
-    # (migrations/_image_references.py): the database refuses a missing row all the same. A
-    # migration changing these fields must install those again; on SQLite, where they stay foreign
-    # keys, one that rebuilds the table would drop them.
+    # (migrations/_image_references.py, as 0027 left them in migrations/_placements.py): the
+    # database refuses a missing row all the same. A migration changing these fields must install
+    # those again; on SQLite, where they stay foreign keys, one that rebuilds the table would drop them.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="images", db_index=False, db_constraint=False
     )
@@ -209,7 +209,7 @@ class Image(models.Model):
     class Meta:
         # A picture once per project: (asset, project). No second unique index on (project, sha256):
         # an image's sha256 is its asset's, unique in the workspace, so it would say the same, and
-        # on PostgreSQL every index is one more write for each image that changes batch.
+        # on PostgreSQL every index is one more write for each image that joins the project.
         constraints = [
             models.UniqueConstraint(fields=["asset", "project"], name="image_asset_once_per_project"),
         ]
@@ -218,15 +218,17 @@ class Image(models.Model):
         # index; PostgreSQL gets it spelled out). These three are the same on
         # both databases. The indexes for the free images, the file name and
         # the annotation and review states differ by database and are made by
-        # migration 0006_catalog_indexes_by_database: PostgreSQL writes every
-        # index of a row whose batch changes (SQLite only those holding the
-        # batch), so there they are partial, leaving out the images that a new
-        # batch takes, and file names are searched through a trigram index.
+        # migration 0006_catalog_indexes_by_database (the free images' since
+        # 0027 on ``in_batch``): PostgreSQL writes every index of a row that
+        # changes (SQLite only those holding the changed columns), so there they
+        # are partial, leaving out the images that a new batch takes, and file
+        # names are searched through a trigram index. Moves between batches
+        # write placements, not these rows.
         indexes = [
             models.Index(fields=["project", "uploaded_at", "id"]),
             models.Index(fields=["project", "width", "height"]),
             # Only archived images have it set: the others stay out of this
-            # index, so PostgreSQL writes nothing here when their batch changes.
+            # index, so PostgreSQL writes nothing here when they join a batch.
             models.Index(
                 fields=["archived_from"],
                 condition=models.Q(archived_from__isnull=False),

@@ -114,7 +114,9 @@ def _locked_image(image: Image) -> Image:
     )
     if fresh is None:
         raise NotFound("This image no longer exists; someone deleted it.")
-    if fresh.batch_id != (batch.pk if batch is not None else None):
+    # ``in_batch`` is the locked row's own: it shows an image that joined a batch while this waited
+    # for the lock (a placement written meanwhile is not re-read with the row).
+    if fresh.batch_id != (batch.pk if batch is not None else None) or fresh.in_batch != (batch is not None):
         raise ConcurrentChange("This image moved to another batch meanwhile; reload and try again.")
     if batch is not None:
         fresh.placement.batch = batch  # the row just locked, read once

@@ -62,9 +62,11 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
                 "file",
                 "thumbnail",
                 "asset_id",
+                "in_batch",
             )
         )
-        if any(r[1] is not None and r[1] not in locked for r in rows):
+        # ``in_batch`` is the locked row's own: it also shows an image that joined a batch meanwhile.
+        if any((r[1] is not None and r[1] not in locked) or r[-1] != (r[1] is not None) for r in rows):
             raise ConcurrentChange("Some of these images moved to another batch meanwhile; try again.")
         missing = sorted(ids - {r[0] for r in rows})
         if missing:
