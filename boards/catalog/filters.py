@@ -23,6 +23,7 @@ from boards.models import (
     BatchStatus,
     Image,
     LabelClass,
+    Placement,
     Project,
     ReviewState,
     Tag,
@@ -181,7 +182,9 @@ class CatalogFilter:
         if self.state:
             images = images.filter(state_q(self.state))
         if self.batch is not None:
-            images = images.filter(placement__batch_id=self.batch)
+            # The batch's images by primary key, from the list of its placements (an array on
+            # PostgreSQL): joined to the placements, the page read the project newest first to find them.
+            images = images.filter(pk__one_of=Placement.objects.filter(batch_id=self.batch).values("image_id"))
         if self.uploaded_from:
             images = images.filter(uploaded_at__gte=_start_of(self.uploaded_from))
         if self.uploaded_to:

@@ -433,9 +433,11 @@ def place_free(images: models.QuerySet, batch: Batch, *, unarchive: bool = False
     except EmptyResultSet:  # e.g. ``pk__in=[]``
         return []
     also = ", archived_from_id = NULL" if unarchive else ""
+    # PostgreSQL: the ids as an array, read by primary key (``IN`` may scan the table to join them).
+    ids = f"= ANY(ARRAY({sql}))" if connection.vendor == "postgresql" else f"IN ({sql})"
     mark = (
         f"UPDATE {Image._meta.db_table} SET in_batch = %s{also} "  # noqa: S608 - names from the models
-        f"WHERE id IN ({sql}) AND NOT in_batch RETURNING id"
+        f"WHERE id {ids} AND NOT in_batch RETURNING id"
     )
     return insert_placements(mark, [True, *params], batch)
 
