@@ -108,9 +108,10 @@ def test_set_batch_moves_places_and_frees_whatever_the_images_were(project):
 def test_an_image_saved_with_a_batch_gets_its_placement_and_moves_when_saved_again(project):
     one, two = BatchFactory(project=project), BatchFactory(project=project)
     image = ImageFactory(project=project, batch=one)
-    made = Image.objects.bulk_create([Image.of_asset(image.asset, project=BatchFactory().project, batch=one)])
+    elsewhere = BatchFactory()  # the same picture in another project, bulk-created into its batch
+    made = Image.objects.bulk_create([Image.of_asset(image.asset, project=elsewhere.project, batch=elsewhere)])
     assert (image.batch, image.batch_id, image.in_batch) == (one, one.pk, True)
-    assert Placement.objects.get(image=made[0]).batch == one
+    assert (Placement.objects.get(image=made[0]).batch, made[0].in_batch) == (elsewhere, True)
 
     image.batch = two
     image.save()
