@@ -80,9 +80,10 @@ def catalog_page(
         images = filters.images(project, listed=listed)
     else:
         images = filters.images(project, in_upload_order=True)
-    images = images.select_related("placement__batch").only(*GRID_FIELDS)
-
-    rows, newer, older = newest_first_page(images, project_images(project), before=before, after=after, size=size)
+    shown = Image.objects.select_related("placement__batch").only(*GRID_FIELDS)
+    rows, newer, older = newest_first_page(
+        images, project_images(project), shown=shown, before=before, after=after, size=size
+    )
     for image in rows:
         image.catalog_state = state_of(image)
         image.catalog_state_label = CatalogState(image.catalog_state).label
@@ -90,29 +91,38 @@ def catalog_page(
 
 
 def newest_first_page(
-    rows: QuerySet, every: QuerySet, *, before: int | None, after: int | None, size: int
+    rows: QuerySet, every: QuerySet, *, shown: QuerySet, before: int | None, after: int | None, size: int
 ) -> tuple[list, int | None, int | None]:
     """A page of ``rows``, newest upload first, by keyset on (uploaded_at, id): the rows after row
     ``before`` (going older) or before row ``after`` (going newer), so page 4,000 costs what page 1
     costs. The cursor row is looked up in ``every`` (it need not match the filter any more; an id
-    that is not there pages from the start). Returns (rows, id to page newer from, id to page older
+    that is not there pages from the start). The page's rows are chosen in ``rows`` and read, with
+    their columns and joins, from ``shown``. Returns (rows, id to page newer from, id to page older
     from); an id is None when there is nothing that way."""
     anchor_id = after if after is not None else before
     anchor = every.filter(pk=anchor_id).values_list("uploaded_at", "pk").first() if anchor_id is not None else None
     if anchor is not None and after is not None:
         at, pk = anchor
         newer = rows.filter(uploaded_at__gte=at).filter(Q(uploaded_at__gt=at) | Q(pk__gt=pk))
-        page = list(newer.order_by("uploaded_at", "pk")[: size + 1])
+        page = _first(newer, ("uploaded_at", "pk"), size + 1, shown)
         more_newer, more_older = len(page) > size, True
         page = page[:size][::-1]
     else:
         if anchor is not None:
             at, pk = anchor
             rows = rows.filter(uploaded_at__lte=at).filter(Q(uploaded_at__lt=at) | Q(pk__lt=pk))
-        page = list(rows.order_by("-uploaded_at", "-pk")[: size + 1])
+        page = _first(rows, ("-uploaded_at", "-pk"), size + 1, shown)
         more_newer, more_older = anchor is not None, len(page) > size
         page = page[:size]
     return page, page[0].pk if page and more_newer else None, page[-1].pk if page and more_older else None
+
+
+def _first(rows: QuerySet, order: tuple[str, ...], n: int, shown: QuerySet) -> list:
+    """The first ``n`` of ``rows`` in ``order``, read from ``shown`` once chosen: one statement, the
+    choice a subquery. Joined before the limit, PostgreSQL may join every match to the shown
+    columns' tables (for a batch of 1,000: a hash join over every placement, 28 of 30 ms) to keep 61."""
+    chosen = rows.order_by(*order).values("pk")[:n]
+    return list(shown.filter(pk__in=chosen).order_by(*order))
 
 
 def count_matching(project: Project, filters: CatalogFilter, *, cap: int = COUNT_CAP) -> tuple[int, bool]:

@@ -192,10 +192,11 @@ def asset_page(
     older) or ``after`` (going newer): the assets with the projects each is in, and the ids to page
     on from (``newer``, ``older``; None when there is nothing that way)."""
     rows, newer, older = newest_first_page(
-        workspace_assets(workspace_id, wanted)
-        .select_related("dataset")
-        .only("pk", "original_filename", "width", "height", "uploaded_at", "dataset__name"),
+        workspace_assets(workspace_id, wanted),
         Asset.objects.filter(workspace_id=workspace_id),
+        shown=Asset.objects.select_related("dataset").only(
+            "pk", "original_filename", "width", "height", "uploaded_at", "dataset__name"
+        ),
         before=before,
         after=after,
         size=PAGE_SIZE,
