@@ -296,10 +296,18 @@ class ImageAdmin(admin.ModelAdmin):
         return obj.batch
 
     def save_model(self, request, obj, form, change):
-        """A changed batch moves the image through ``set_batch`` (its placement and ``in_batch``), and
-        both batches' cards are recounted."""
+        """A changed image writes only the fields the form changed: the others (its ``in_batch``, its
+        states) may have changed since it was read, by a placement or a labeler. A changed batch
+        moves the image through ``set_batch`` (its placement and ``in_batch``), and both batches'
+        cards are recounted."""
         with transaction.atomic():
-            super().save_model(request, obj, form, change)
+            if change:
+                columns = {f.name for f in Image._meta.concrete_fields}
+                changed = [name for name in form.changed_data if name in columns]
+                if changed:
+                    obj.save(update_fields=changed)
+            else:
+                super().save_model(request, obj, form, change)
             if "batch" in form.changed_data:
                 old = obj.batch_id if change else None
                 new = form.cleaned_data["batch"]

@@ -1,12 +1,16 @@
 """The admin site: every model registered, transitions go through the services."""
 
+from unittest import mock
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 
 from accounts.models import ApiKey, Membership, User, Workspace
+from boards.admin import ImageAdmin
 from boards.models import (
     Annotation,
+    AnnotationState,
     BackgroundTask,
     Batch,
     BatchEvent,
@@ -18,6 +22,7 @@ from boards.models import (
     LabelClass,
     Project,
 )
+from tests.factories import ImageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +150,53 @@ def test_a_buckets_keys_never_show_in_the_admin(client, superuser, project, mana
     assert source.secret_key not in page and source.access_key not in page and "very-secret-key" not in page
     listing = client.get(reverse("admin:boards_backgroundtask_changelist"))
     assert listing.status_code == 200
+
+
+def _image_form_data(client, image):
+    """The image's change form as the admin would post it back unchanged."""
+    form = client.get(reverse("admin:boards_image_change", args=[image.pk])).context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, list | tuple):
+            data[name] = [str(v) for v in value]
+        else:
+            data[name] = "" if value is None else str(value)
+    return data
+
+
+def test_the_image_admin_moves_an_image_to_another_batch_and_recounts_both_cards(client, superuser, make_batch):
+    source, target = make_batch(2), make_batch(1)
+    image = source.images.order_by("pk").first()
+    client.force_login(superuser)
+    data = _image_form_data(client, image) | {"batch": str(target.pk)}
+
+    response = client.post(reverse("admin:boards_image_change", args=[image.pk]), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    image = Image.objects.get(pk=image.pk)
+    assert image.batch_id == target.pk and image.in_batch
+    source, target = Batch.objects.get(pk=source.pk), Batch.objects.get(pk=target.pk)
+    assert (source.n_images, target.n_images) == (1, 2)
+
+
+def test_the_image_admin_writes_only_what_the_form_changed(client, superuser, make_batch, project):
+    """A labeler's work or a placement made while the form was open survives its save."""
+    batch = make_batch(0)
+    image = ImageFactory(project=project)
+    assert image.batch_id is None
+    client.force_login(superuser)
+    data = _image_form_data(client, image) | {"review_comment": "Looks fine"}
+    original = Image.objects.get(pk=image.pk)
+    Image.objects.filter(pk=image.pk).set_batch(batch)  # meanwhile: the image joins a batch ...
+    Image.objects.filter(pk=image.pk).update(annotation_state=AnnotationState.ANNOTATED)  # ... and is labeled
+
+    # The admin's own read happens inside the request; hand it the row as it was when the form opened.
+    with mock.patch.object(ImageAdmin, "get_object", lambda self, request, object_id, from_field=None: original):
+        response = client.post(reverse("admin:boards_image_change", args=[image.pk]), data | {"batch": ""})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    image = Image.objects.get(pk=image.pk)
+    assert image.review_comment == "Looks fine"
+    assert image.annotation_state == AnnotationState.ANNOTATED
+    assert image.in_batch and image.batch_id == batch.pk
