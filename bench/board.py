@@ -493,7 +493,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
     from django.urls import reverse
 
     from boards import services
-    from boards.models import Batch, BatchStatus, Image, Job, JobState, Placement, place_free
+    from boards.models import UNARCHIVE, Batch, BatchStatus, Image, Job, JobState, Placement, place_free
 
     client = Client()
     client.force_login(fx.manager)
@@ -623,7 +623,7 @@ def in_process(args, fx: Fixture) -> list[Row]:
     u_url = reverse("move", args=[WS_SLUG, PROJECT_SLUG, u_pk])
 
     def unarchive() -> None:
-        place_free(Image.objects.filter(archived_from_id=u_pk), Batch.objects.get(pk=u_pk), unarchive=True)
+        place_free(Image.objects.filter(archived_from_id=u_pk), Batch.objects.get(pk=u_pk), setting=UNARCHIVE)
         Batch.objects.filter(pk=u_pk).update(status=BatchStatus.UNASSIGNED)
 
     measures.append(

@@ -69,6 +69,23 @@ def test_a_duplicate_answers_with_the_existing_id(api, project):
     assert Image.objects.count() == 1 and not Batch.objects.filter(name="B").exists()
 
 
+def test_a_free_image_sent_again_joins_the_batch_with_the_split_it_is_sent_with(api, project):
+    """One write of its row: its batch, the split, and the archived batch it left forgotten."""
+    first = upload(api, params={"batch": "A"}).json()
+    old = Batch.objects.get(name="A")
+    Image.objects.filter(pk=int(first["id"])).set_batch(None)
+    Image.objects.filter(pk=int(first["id"])).update(archived_from=old)
+    services.mark_changed(old)
+
+    again = upload(api, "copy.jpg", params={"batch": "B"}, split="valid")
+
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True and again.json()["id"] == first["id"]
+    image = Image.objects.get(pk=int(first["id"]))
+    assert image.batch.name == "B" and image.in_batch
+    assert image.split == "valid" and image.archived_from_id is None
+
+
 def test_tags_come_from_repeated_query_parameters(api, project):
     body = upload(api, params={"tag": ["night", "rain", "night"]}).json()
     image = Image.objects.get(pk=int(body["id"]))

@@ -1,5 +1,8 @@
 """Images, the batch each is in (its placement), their boxes (annotations) and the marks reviewers pin to them."""
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ObjectDoesNotExist
 from django.db import connection, models
@@ -419,27 +422,36 @@ class Placement(models.Model):
         return f"Image {self.image_id} in batch {self.batch_id}"
 
 
-def place_free(images: models.QuerySet, batch: Batch, *, unarchive: bool = False) -> list[int]:
+UNARCHIVE = MappingProxyType({"archived_from": None})
+"""``place_free``'s ``setting`` of a restore, and of an upload that brings an archived image back."""
+
+
+def place_free(images: models.QuerySet, batch: Batch, *, setting: Mapping | None = None) -> list[int]:
     """Put those of ``images`` that are free in ``batch``; the ids of those it took.
 
     An ``UPDATE … RETURNING`` marks them ``in_batch`` (an image another batch
     took meanwhile fails its ``NOT in_batch`` once its row lock is granted, and
     is left out) and an ``INSERT`` gives them their placements: one statement
     on PostgreSQL, two on SQLite (which has no writes inside ``WITH``).
-    ``unarchive`` also forgets the archived batch they left (a restore).
+    ``setting``: more of their fields, set by the same ``UPDATE`` (e.g. a restore
+    forgets the archived batch they left), so that the rows are written once.
     """
     try:
         sql, params = images.filter(in_batch=False).order_by().values("pk").query.sql_with_params()
     except EmptyResultSet:  # e.g. ``pk__in=[]``
         return []
-    also = ", archived_from_id = NULL" if unarchive else ""
+    columns, values = ["in_batch = %s"], [True]
+    for name, value in (setting or {}).items():
+        field = Image._meta.get_field(name)
+        columns.append(f"{connection.ops.quote_name(field.column)} = %s")
+        values.append(field.get_db_prep_save(value, connection))
     # PostgreSQL: the ids as an array, read by primary key (``IN`` may scan the table to join them).
     ids = f"= ANY(ARRAY({sql}))" if connection.vendor == "postgresql" else f"IN ({sql})"
     mark = (
-        f"UPDATE {Image._meta.db_table} SET in_batch = %s{also} "  # noqa: S608 - names from the models
+        f"UPDATE {Image._meta.db_table} SET {', '.join(columns)} "  # noqa: S608 - names from the models
         f"WHERE id {ids} AND NOT in_batch RETURNING id"
     )
-    return insert_placements(mark, [True, *params], batch)
+    return insert_placements(mark, [*values, *params], batch)
 
 
 def insert_placements(rows_sql: str, params: list, batch: Batch) -> list[int]:

@@ -19,6 +19,7 @@ from boards import catalog
 from boards.models import (
     MAX_BATCH_IMAGES,
     PRIORITY_DEFAULT,
+    UNARCHIVE,
     Asset,
     Batch,
     BatchEvent,
@@ -188,7 +189,7 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
         had, free = catalog.restorable(batch)
         if free < had:
             raise _not_restorable(batch, had - free, had)
-        restored = len(place_free(Image.objects.filter(archived_from=batch), batch, unarchive=True))
+        restored = len(place_free(Image.objects.filter(archived_from=batch), batch, setting=UNARCHIVE))
         if restored < had:  # taken by a new batch while this one waited for the images' row locks
             raise _not_restorable(batch, had - restored, had)
         batch.restore()

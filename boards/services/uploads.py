@@ -16,6 +16,7 @@ from accounts.models import User
 from boards import imaging
 from boards.models import (
     MAX_BATCH_IMAGES,
+    UNARCHIVE,
     Asset,
     Batch,
     BatchSource,
@@ -325,7 +326,7 @@ def _store_upload(
                 image.batch = batch
             replaced = attach_assets(images)  # another upload stored one of these pictures a moment ago
             Image.objects.bulk_create(images, batch_size=500)
-            queued = set(place_free(Image.objects.filter(pk__in=list(free.values())), batch, unarchive=True))
+            queued = set(place_free(Image.objects.filter(pk__in=list(free.values())), batch, setting=UNARCHIVE))
             mark_changed(batch)
             joined = len(images) + len(queued)
             if made:
@@ -436,12 +437,11 @@ def _queue_one(
     the same), with the split and tags the upload sends."""
     with transaction.atomic():
         batch, created = _batch_for_upload(project, actor, batch_name, now)
-        if not place_free(Image.objects.filter(pk=image_id), batch, unarchive=True):
+        setting = UNARCHIVE | ({"split": split} if split else {})
+        if not place_free(Image.objects.filter(pk=image_id), batch, setting=setting):
             if created:
                 batch.delete()
             return ImageUpload(image_id=image_id, duplicate=True, batch=None)
-        if split:
-            Image.objects.filter(pk=image_id).update(split=split)
         if tags:
             _add_tags(project, [image_id], tags)
         mark_changed(batch)
