@@ -42,7 +42,22 @@ def test_the_url_carries_the_filters(client, manager, project):
     assert response.context["filters"].querystring == "file=cam3&tag=night&state=free"
     content = response.content.decode()
     assert '<input type="hidden" name="tag" value="night">' in content
-    assert 'value="cam3"' in content and "<option selected>night</option>" in content
+    assert 'value="cam3"' in content and '<option value="night" selected>night</option>' in content
+
+
+def test_the_menus_name_each_batch_and_tag_escaped_and_keep_the_chosen_one(client, manager, project):
+    hostile = BatchFactory(project=project, name='<script>alert("b")</script>')
+    other = BatchFactory(project=project, name="Tuesday & Wednesday")
+    make_images(project, 1, tags=['"><img src=x>'])
+    client.force_login(manager)
+
+    content = client.get(url("catalog", project), {"batch": hostile.pk}).content.decode()
+
+    escaped = "&lt;script&gt;alert(&quot;b&quot;)&lt;/script&gt;"
+    assert f'<option value="{hostile.pk}" selected>{escaped}</option>' in content
+    assert f'<option value="{other.pk}">Tuesday &amp; Wednesday</option>' in content
+    assert '<option value="&quot;&gt;&lt;img src=x&gt;">&quot;&gt;&lt;img src=x&gt;</option>' in content
+    assert "<script>alert" not in content and "<img src=x>" not in content
 
 
 def test_a_bad_filter_value_is_explained_not_guessed(client, manager, project):
