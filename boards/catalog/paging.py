@@ -75,7 +75,7 @@ def catalog_page(
     if not ids:
         return CatalogPage(images=[], newer=None, older=None, count=0)
     if len(ids) <= FEW:
-        images = Image.objects.filter(pk__in=ids)
+        images = Image.objects.filter(pk__one_of=ids)  # one parameter, not one per id
     elif listed is not None:  # many matches among a tag's or class's few thousand images: the list drives
         images = filters.images(project, listed=listed)
     else:
