@@ -10,11 +10,22 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from boards import services
 from boards.catalog import CatalogFilter
 from boards.formats.box import Box
-from boards.models import Batch, BatchStatus, Image, LabelClass
+from boards.models import (
+    CARD_COUNTS,
+    Annotation,
+    AnnotationState,
+    Batch,
+    BatchStatus,
+    Image,
+    LabelClass,
+    ReviewState,
+    count_card_images,
+)
 from tests.board_html import parse_board
 from tests.factories import BatchFactory, ImageFactory, set_images
 
@@ -59,6 +70,79 @@ def test_assigning_part_of_a_batch_stores_both_halves(make_batch, manager, label
     ids = list(batch.images.order_by("pk").values_list("pk", flat=True))[:2]
     result = services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=ids)
     assert stored(result.batch) == (2, 0, 0) and stored(result.remainder) == (3, 0, 0)
+
+
+def _all_stored(batch) -> tuple[int, ...]:
+    batch = fresh(batch)
+    assert batch.counts_stored
+    return tuple(getattr(batch, name) for name in CARD_COUNTS)
+
+
+def _mixed_batch(make_batch, car):
+    """Seven images: annotated, pre-labeled (a box, unannotated) and reviewed ones on either side of
+    any selection of the first few; their counts stored, as the services leave them."""
+    batch = make_batch(7)
+    ids = list(batch.images.order_by("pk").values_list("pk", flat=True))
+    set_images(Image.objects.filter(pk__in=[ids[1], ids[4]]), annotation_state=AnnotationState.ANNOTATED)
+    set_images(Image.objects.filter(pk__in=[ids[3], ids[6]]), review_state=ReviewState.APPROVED)
+    Annotation.objects.bulk_create(
+        [Annotation(image_id=pk, label=car, x=1, y=1, width=5, height=5) for pk in (ids[0], ids[5])]
+    )
+    services.mark_changed(batch)
+    return fresh(batch), ids
+
+
+def _counts_sent(queries) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if '"batch_ref"' in query["sql"]]
+
+
+@pytest.mark.parametrize("kept", [2, 5])
+def test_assigning_part_of_a_batch_counts_one_side_and_takes_the_other_from_its_stored_counts(
+    make_batch, manager, labeler, car, kept
+):
+    batch, ids = _mixed_batch(make_batch, car)
+    whole = _all_stored(batch)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=ids[:kept])
+
+    sent = _counts_sent(queries)
+    assert len(sent) == 1 and "UNION" not in sent[0]  # one batch counted: the smaller side
+    both = count_card_images([result.batch.pk, result.remainder.pk])
+    assert _all_stored(result.batch) == both[result.batch.pk]
+    assert _all_stored(result.remainder) == both[result.remainder.pk]
+    assert tuple(map(sum, zip(both[result.batch.pk], both[result.remainder.pk], strict=True))) == whole
+    assert fresh(result.batch).n_images == kept
+
+
+def test_assigning_the_first_n_takes_the_other_side_from_the_stored_counts_too(make_batch, manager, labeler, car):
+    batch, _ids = _mixed_batch(make_batch, car)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = services.assign(batch=batch, actor=manager, labeler=labeler, first=3)
+
+    assert len(_counts_sent(queries)) == 1
+    both = count_card_images([result.batch.pk, result.remainder.pk])
+    assert (_all_stored(result.batch), _all_stored(result.remainder)) == (
+        both[result.batch.pk],
+        both[result.remainder.pk],
+    )
+
+
+def test_a_split_of_a_batch_whose_stored_counts_do_not_hold_counts_both_sides(make_batch, manager, labeler, car):
+    batch, ids = _mixed_batch(make_batch, car)
+    Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())  # changed behind the services' back
+
+    with CaptureQueriesContext(connection) as queries:
+        result = services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=ids[:2])
+
+    sent = _counts_sent(queries)
+    assert len(sent) == 1 and "UNION ALL" in sent[0]  # both batches, counted afresh
+    both = count_card_images([result.batch.pk, result.remainder.pk])
+    assert (_all_stored(result.batch), _all_stored(result.remainder)) == (
+        both[result.batch.pk],
+        both[result.remainder.pk],
+    )
 
 
 def test_labeling_submitting_and_reviewing_keep_the_counts_stored(make_batch, manager, labeler, reviewer, car):

@@ -32,8 +32,10 @@ from core.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, Wr
 STATUS_LABELS = dict(BatchStatus.choices)
 
 
-def mark_changed(*batches: Batch | int | None) -> None:
+def mark_changed(*batches: Batch | int | None, counted: dict[int, tuple[int, ...]] | None = None) -> None:
     """Mark batches changed and store the image counts their cards show: two queries.
+
+    ``counted``: counts the caller knows without counting, by batch (``split_counts``).
 
     Every change to a batch's images (which ones, their annotation or review
     state) ends with this: the board's change check reads ``updated_at``, and
@@ -45,7 +47,9 @@ def mark_changed(*batches: Batch | int | None) -> None:
     ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
     if not ids:
         return
-    counted = count_card_images(ids)
+    known = {pk: counts for pk, counts in (counted or {}).items() if pk in ids}
+    counted = count_card_images(ids - known.keys()) if ids - known.keys() else {}
+    counted.update(known)
     now = timezone.now()
     rows = []
     for pk in ids:
@@ -163,6 +167,7 @@ class Transition:
     from_status: str
     detail: dict[str, Any] = field(default_factory=dict)
     also: list[Batch] = field(default_factory=list)
+    counted: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 @contextmanager
@@ -194,7 +199,7 @@ def transition(
             locked.save()
         except ConcurrentTransition:
             raise ConcurrentChange("Someone else moved this batch meanwhile; reload and try again.") from None
-        mark_changed(locked, *change.also)
+        mark_changed(locked, *change.also, counted=change.counted)
         _event(locked, change.kind, actor, from_status=change.from_status, to_status=locked.status, **change.detail)
 
 
@@ -335,6 +340,26 @@ def _split_off(
         split_from_name=batch.name,
     )
     return new, moved
+
+
+def stored_counts(batch: Batch) -> tuple[int, ...] | None:
+    """The card counts stored on ``batch`` (read under its row lock), when they hold: ``counted_at``
+    equals ``updated_at``; else None."""
+    if not batch.counts_stored:
+        return None
+    return tuple(getattr(batch, name) for name in CARD_COUNTS)
+
+
+def split_counts(source: Batch, before: tuple[int, ...] | None, part: Batch, moved: int) -> dict[int, tuple[int, ...]]:
+    """Both batches' card counts after ``moved`` of ``source``'s images went to ``part``, nothing else
+    about them changed: the smaller side counted, the other the difference from ``before`` (the
+    source's stored counts, ``stored_counts``; None: nothing known, both are counted). Counting a
+    batch reads each of its images: a 12,500-image split then reads half of them."""
+    if before is None:
+        return {}
+    small, other = (part, source) if moved <= before[0] - moved else (source, part)
+    counts = count_card_images([small.pk]).get(small.pk, (0,) * len(CARD_COUNTS))
+    return {small.pk: counts, other.pk: tuple(whole - some for whole, some in zip(before, counts, strict=True))}
 
 
 def _validate_priority(priority) -> None:
