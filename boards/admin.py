@@ -245,7 +245,12 @@ class BatchAdmin(FSMAdminMixin, admin.ModelAdmin):
 
 class ImageForm(forms.ModelForm):
     """The image's fields (the admin gives the model and fields), and its batch: not a field of the
-    image but its ``Placement``, saved by ``ImageAdmin.save_model`` through ``set_batch``."""
+    image but its ``Placement``, saved by ``ImageAdmin.save_model`` through ``set_batch``.
+
+    Each field also sends back, hidden, the value it showed (``show_hidden_initial``): what the
+    form changed is then what the person changed since they opened it, not whatever differs from
+    the row as it is when they save. A labeler's work or a placement made meanwhile stays.
+    """
 
     batch = forms.ModelChoiceField(
         queryset=Batch.objects.all(),
@@ -258,6 +263,8 @@ class ImageForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
             self.fields["batch"].initial = self.instance.batch_id
+        for field in self.fields.values():
+            field.show_hidden_initial = True
 
     def clean(self):
         cleaned = super().clean()
@@ -296,11 +303,13 @@ class ImageAdmin(admin.ModelAdmin):
         return obj.batch
 
     def save_model(self, request, obj, form, change):
-        """A changed image writes only the fields the form changed: the others (its ``in_batch``, its
-        states) may have changed since it was read, by a placement or a labeler. A changed batch
-        moves the image through ``set_batch`` (its placement and ``in_batch``), and both batches'
-        cards are recounted."""
+        """A changed image writes only the fields the form changed (``ImageForm``): the others (its
+        ``in_batch``, its states) may have changed since the form opened, by a placement or a
+        labeler. A changed batch moves the image through ``set_batch`` (its placement and
+        ``in_batch``); the cards of the batches it left or is in are recounted when its batch or a
+        state they count changed."""
         with transaction.atomic():
+            old = obj.batch_id if change else None
             if change:
                 columns = {f.name for f in Image._meta.concrete_fields}
                 changed = [name for name in form.changed_data if name in columns]
@@ -308,12 +317,30 @@ class ImageAdmin(admin.ModelAdmin):
                     obj.save(update_fields=changed)
             else:
                 super().save_model(request, obj, form, change)
+            recount = set()
             if "batch" in form.changed_data:
-                old = obj.batch_id if change else None
                 new = form.cleaned_data["batch"]
                 Image.objects.filter(pk=obj.pk).set_batch(new)
                 obj.refresh_from_db()
-                services.mark_changed(old, new)
+                recount |= {old, new.pk if new is not None else None}
+            if _COUNTED_FIELDS & set(form.changed_data):
+                recount.add(Placement.objects.filter(image_id=obj.pk).values_list("batch_id", flat=True).first())
+            services.mark_changed(*recount)
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, Image.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        """Deleted images leave their batches' cards recounted."""
+        with transaction.atomic():
+            ids = list(queryset.values_list("pk", flat=True))
+            batches = set(Placement.objects.filter(image_id__in=ids).values_list("batch_id", flat=True))
+            super().delete_queryset(request, Image.objects.filter(pk__in=ids))
+            services.mark_changed(*batches)
+
+
+# What a card counts of an image: a change to one of these in the admin recounts its batch's card.
+_COUNTED_FIELDS = {"annotation_state", "review_state"}
 
 
 @admin.register(Tag)

@@ -1,13 +1,10 @@
 """The admin site: every model registered, transitions go through the services."""
 
-from unittest import mock
-
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 
 from accounts.models import ApiKey, Membership, User, Workspace
-from boards.admin import ImageAdmin
 from boards.models import (
     Annotation,
     AnnotationState,
@@ -22,7 +19,7 @@ from boards.models import (
     LabelClass,
     Project,
 )
-from tests.factories import ImageFactory
+from tests.factories import ImageFactory, set_images
 
 pytestmark = pytest.mark.django_db
 
@@ -153,15 +150,17 @@ def test_a_buckets_keys_never_show_in_the_admin(client, superuser, project, mana
 
 
 def _image_form_data(client, image):
-    """The image's change form as the admin would post it back unchanged."""
+    """The image's change form as the admin would post it back unchanged: each field's value and,
+    hidden, the value it showed."""
     form = client.get(reverse("admin:boards_image_change", args=[image.pk])).context["adminform"].form
     data = {}
     for name in form.fields:
         value = form[name].value()
         if isinstance(value, list | tuple):
-            data[name] = [str(v) for v in value]
+            value = [str(v) for v in value]
         else:
-            data[name] = "" if value is None else str(value)
+            value = "" if value is None else str(value)
+        data[name] = data[f"initial-{name}"] = value
     return data
 
 
@@ -180,23 +179,52 @@ def test_the_image_admin_moves_an_image_to_another_batch_and_recounts_both_cards
     assert (source.n_images, target.n_images) == (1, 2)
 
 
-def test_the_image_admin_writes_only_what_the_form_changed(client, superuser, make_batch, project):
-    """A labeler's work or a placement made while the form was open survives its save."""
+def test_the_image_admin_writes_only_what_the_person_changed(client, superuser, make_batch, project):
+    """A placement and a labeler's work made while the form was open survive its save."""
     batch = make_batch(0)
     image = ImageFactory(project=project)
     assert image.batch_id is None
     client.force_login(superuser)
     data = _image_form_data(client, image) | {"review_comment": "Looks fine"}
-    original = Image.objects.get(pk=image.pk)
-    Image.objects.filter(pk=image.pk).set_batch(batch)  # meanwhile: the image joins a batch ...
-    Image.objects.filter(pk=image.pk).update(annotation_state=AnnotationState.ANNOTATED)  # ... and is labeled
+    # Meanwhile the image joins a batch, and a labeler labels it.
+    set_images(Image.objects.filter(pk=image.pk), batch=batch, annotation_state=AnnotationState.ANNOTATED)
 
-    # The admin's own read happens inside the request; hand it the row as it was when the form opened.
-    with mock.patch.object(ImageAdmin, "get_object", lambda self, request, object_id, from_field=None: original):
-        response = client.post(reverse("admin:boards_image_change", args=[image.pk]), data | {"batch": ""})
+    response = client.post(reverse("admin:boards_image_change", args=[image.pk]), data)
 
     assert response.status_code == 302, response.content.decode()[:2000]
     image = Image.objects.get(pk=image.pk)
     assert image.review_comment == "Looks fine"
     assert image.annotation_state == AnnotationState.ANNOTATED
     assert image.in_batch and image.batch_id == batch.pk
+
+
+def test_a_state_changed_in_the_image_admin_recounts_the_card(client, superuser, make_batch):
+    batch = make_batch(2)
+    image = batch.images.order_by("pk").first()
+    client.force_login(superuser)
+    data = _image_form_data(client, image) | {"annotation_state": AnnotationState.ANNOTATED}
+
+    response = client.post(reverse("admin:boards_image_change", args=[image.pk]), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    batch = Batch.objects.get(pk=batch.pk)
+    assert batch.counts_stored and (batch.n_images, batch.n_annotated) == (2, 1)
+
+
+def test_images_deleted_in_the_admin_recount_their_cards(client, superuser, make_batch):
+    one, other = make_batch(3), make_batch(2)
+    doomed = [one.images.order_by("pk").first().pk, *other.images.values_list("pk", flat=True)]
+    client.force_login(superuser)
+
+    response = client.post(
+        reverse("admin:boards_image_changelist"),
+        {"action": "delete_selected", "_selected_action": doomed, "post": "yes"},
+    )
+    assert response.status_code == 302
+    last_but_one = one.images.order_by("pk").first().pk
+    single = client.post(reverse("admin:boards_image_delete", args=[last_but_one]), {"post": "yes"})
+    assert single.status_code == 302
+
+    one, other = Batch.objects.get(pk=one.pk), Batch.objects.get(pk=other.pk)
+    assert one.counts_stored and other.counts_stored
+    assert (one.n_images, other.n_images) == (1, 0)
