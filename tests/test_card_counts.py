@@ -145,6 +145,30 @@ def test_a_split_of_a_batch_whose_stored_counts_do_not_hold_counts_both_sides(ma
     )
 
 
+@pytest.mark.parametrize("behind", ["deleted", "reviewed"])
+def test_a_split_whose_stored_counts_do_not_add_up_counts_both_sides(make_batch, manager, labeler, car, behind):
+    """Images changed behind the services' back, the batch row untouched: its stored counts look
+    fresh but are not. The split notices when they do not add up (fewer images than stored, or
+    more reviewed on the side it counts than the batch had) and counts both sides. (A change it
+    cannot notice stays on the card, as it did on the board, until the batch's next change.)"""
+    batch, ids = _mixed_batch(make_batch, car)
+    if behind == "deleted":
+        Image.objects.filter(pk__in=ids[5:]).delete()
+    else:  # reviewed: the first three approved, the two approved ones back to pending
+        Image.objects.filter(pk__in=ids[:3]).update(review_state=ReviewState.APPROVED)
+        Image.objects.filter(pk__in=[ids[3], ids[6]]).update(review_state=ReviewState.PENDING)
+    assert fresh(batch).counts_stored
+
+    result = services.assign(batch=batch, actor=manager, labeler=labeler, first=3)
+
+    both = count_card_images([result.batch.pk, result.remainder.pk])
+    assert (_all_stored(result.batch), _all_stored(result.remainder)) == (
+        both[result.batch.pk],
+        both[result.remainder.pk],
+    )
+    assert fresh(result.remainder).n_images == (2 if behind == "deleted" else 4)
+
+
 def test_labeling_submitting_and_reviewing_keep_the_counts_stored(make_batch, manager, labeler, reviewer, car):
     batch = services.assign(batch=make_batch(4), actor=manager, labeler=labeler).batch
     image = batch.images.first()

@@ -33,14 +33,16 @@ STATUS_LABELS = dict(BatchStatus.choices)
 
 
 def mark_changed(*batches: Batch | int | None, counted: dict[int, tuple[int, ...]] | None = None) -> None:
-    """Mark batches changed and store the image counts their cards show: two queries.
-
-    ``counted``: counts the caller knows without counting, by batch (``split_counts``).
+    """Mark batches changed and store the image counts their cards show: two queries (one when
+    ``counted``, the counts the caller knows without counting by batch, holds every batch's).
 
     Every change to a batch's images (which ones, their annotation or review
     state) ends with this: the board's change check reads ``updated_at``, and
-    the stored counts hold while ``counted_at`` equals it. A change that skips
-    it costs the board a count, never a wrong number. Callers hold the
+    the stored counts hold while ``counted_at`` equals it. A change that moves
+    ``updated_at`` without this costs the board a count; one that changes images
+    and neither would leave a wrong number on the card (and in what
+    ``split_counts`` takes from it), which is why the admin ends its writes of
+    images with this too. Callers hold the
     batches' row locks (``_locked``, ``_lock_batches``), taken before they
     changed any image: the counts then include every committed change.
     """
@@ -159,7 +161,8 @@ class Transition:
 
     The body of ``transition`` calls the FSM method on ``batch`` and fills in
     ``detail``; it may change ``kind`` (a review that rejects) and names in
-    ``also`` the batches split off, whose card counts are stored with the batch's.
+    ``also`` the batches split off, whose card counts are stored with the batch's;
+    ``counted`` has the counts of those it knows without counting (``split_counts``).
     """
 
     batch: Batch
@@ -350,16 +353,23 @@ def stored_counts(batch: Batch) -> tuple[int, ...] | None:
     return tuple(getattr(batch, name) for name in CARD_COUNTS)
 
 
-def split_counts(source: Batch, before: tuple[int, ...] | None, part: Batch, moved: int) -> dict[int, tuple[int, ...]]:
-    """Both batches' card counts after ``moved`` of ``source``'s images went to ``part``, nothing else
-    about them changed: the smaller side counted, the other the difference from ``before`` (the
-    source's stored counts, ``stored_counts``; None: nothing known, both are counted). Counting a
-    batch reads each of its images: a 12,500-image split then reads half of them."""
-    if before is None:
+def split_counts(
+    source: Batch, before: tuple[int, ...] | None, part: Batch, *, total: int, moved: int
+) -> dict[int, tuple[int, ...]]:
+    """Both batches' card counts after ``moved`` of the ``total`` images of ``source`` went to
+    ``part``, nothing else about them changed: the smaller side counted, the other the difference
+    from ``before`` (the source's stored counts, ``stored_counts``). Counting a batch reads each of
+    its images: a 12,500-image split then reads half of them. Nothing (both are counted) when
+    nothing is stored, or when what is stored does not add up: its image count is not ``total``,
+    or a difference would be negative (images changed behind the services' back)."""
+    if before is None or before[0] != total:
         return {}
-    small, other = (part, source) if moved <= before[0] - moved else (source, part)
+    small, other = (part, source) if moved <= total - moved else (source, part)
     counts = count_card_images([small.pk]).get(small.pk, (0,) * len(CARD_COUNTS))
-    return {small.pk: counts, other.pk: tuple(whole - some for whole, some in zip(before, counts, strict=True))}
+    rest = tuple(whole - some for whole, some in zip(before, counts, strict=True))
+    if min(rest) < 0:
+        return {}
+    return {small.pk: counts, other.pk: rest}
 
 
 def _validate_priority(priority) -> None:
