@@ -310,6 +310,9 @@ class ImageAdmin(admin.ModelAdmin):
         state they count changed."""
         with transaction.atomic():
             old = obj.batch_id if change else None
+            # As every move does: the batches' rows locked (id order) before their images change.
+            chosen = form.cleaned_data.get("batch")
+            services.lock_batches([pk for pk in (old, chosen.pk if chosen is not None else None) if pk is not None])
             if change:
                 columns = {f.name for f in Image._meta.concrete_fields}
                 changed = [name for name in form.changed_data if name in columns]

@@ -36,6 +36,7 @@ from boards.services.catalog import (  # noqa: F401
 )
 from boards.services.common import (  # noqa: F401
     STATUS_LABELS,
+    lock_batches,
     mark_changed,
     split_name,
     unique_batch_name,

@@ -35,8 +35,8 @@ from boards.models import (
 from boards.services.common import (
     STATUS_LABELS,
     _event,
-    _lock_batches,
     _validate_priority,
+    lock_batches,
     mark_changed,
     transition,
 )
@@ -223,7 +223,7 @@ def merge_batches(*, project: Project, actor: User, batches: Iterable[Batch | in
     # Not a ``transition``: several batches are locked and checked, and all but one are deleted.
     with transaction.atomic():
         # Locked in id order, as everywhere; then first on the board first.
-        locked = _lock_batches(Batch.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+        locked = lock_batches(Batch.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
         chosen = sorted(locked.values(), key=lambda b: (b.priority, b.uploaded_at, b.pk))
         if len(chosen) != len(ids):
             raise InvalidInput(f"{len(ids) - len(chosen)} of the chosen batches are not in this project.")

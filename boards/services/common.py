@@ -43,7 +43,7 @@ def mark_changed(*batches: Batch | int | None, counted: dict[int, tuple[int, ...
     and neither would leave a wrong number on the card (and in what
     ``split_counts`` takes from it), which is why the admin ends its writes of
     images with this too. Callers hold the
-    batches' row locks (``_locked``, ``_lock_batches``), taken before they
+    batches' row locks (``_locked``, ``lock_batches``), taken before they
     changed any image: the counts then include every committed change.
     """
     ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
@@ -102,7 +102,7 @@ def _locked(batch: Batch, *, same_status: bool = True) -> Batch:
     return fresh
 
 
-def _lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
+def lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
     """Lock these batches' rows, in id order; those that still exist, by id."""
     rows = Batch.objects.select_for_update(of=("self",)).select_related("project").filter(pk__in=set(ids))
     return {batch.pk: batch for batch in rows.order_by("pk")}
@@ -114,7 +114,7 @@ def _locked_image(image: Image) -> Image:
     found = list(Image.objects.filter(pk=image.pk).values_list("placement__batch_id", flat=True))
     if not found:
         raise NotFound("This image no longer exists; someone deleted it.")
-    batch = _lock_batches([found[0]]).get(found[0]) if found[0] is not None else None
+    batch = lock_batches([found[0]]).get(found[0]) if found[0] is not None else None
     fresh = (
         Image.objects.select_for_update(of=("self",)).select_related("project", "placement").filter(pk=image.pk).first()
     )

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef
 from accounts.models import User, Workspace
 from boards import catalog
 from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
-from boards.services.common import STATUS_LABELS, _event, _lock_batches, mark_changed
+from boards.services.common import STATUS_LABELS, _event, lock_batches, mark_changed
 from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
 from core.permissions import require
@@ -46,7 +46,7 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         # Their pictures may leave the catalog: that lock before any row lock, as every holder takes it;
         # then their batches, then the images: the order every service locks in.
         lock_catalog(project.workspace_id, exclusive=True)
-        locked = _lock_batches(
+        locked = lock_batches(
             Image.objects.filter(project=project, pk__in=ids, in_batch=True).values_list(
                 "placement__batch_id", flat=True
             )

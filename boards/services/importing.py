@@ -14,7 +14,7 @@ from boards.formats.base import AnnotationFormatError, Found
 from boards.formats.box import Box
 from boards.models import AnnotationState, BatchStatus, Image, LabelClass, Project
 from boards.services.annotations import _clip, save_annotations
-from boards.services.common import STATUS_LABELS, _lock_batches
+from boards.services.common import STATUS_LABELS, lock_batches
 from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 from core.permissions import require
 
@@ -176,7 +176,7 @@ def import_annotation_files(
         images: dict[int, Image] = {}
         ids = [w.image_id for w in wanted]
         # Every batch involved locked up front, in id order, before the images one by one.
-        _lock_batches(
+        lock_batches(
             batch_id
             for start in range(0, len(ids), 500)
             for batch_id in Image.objects.filter(pk__in=ids[start : start + 500]).values_list(

@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from accounts.models import User
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, Project
 from boards.models.projects import MAX_RESERVATION_CAP, MAX_RESERVATION_MINUTES
-from boards.services.common import _lock_batches, mark_changed
+from boards.services.common import lock_batches, mark_changed
 from boards.services.queue import sync_queue
 from core.errors import ConcurrentChange, InvalidInput, WrongState
 from core.permissions import require
@@ -160,7 +160,7 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
     with transaction.atomic():
         project, label = _locked_label(label, actor)
         image_ids = set(Annotation.objects.filter(label=label).values_list("image_id", flat=True).distinct())
-        _lock_batches(
+        lock_batches(
             Batch.objects.filter(placements__image__annotations__label=label).values_list("pk", flat=True).distinct()
         )
         boxes, _ = Annotation.objects.filter(label=label).delete()
