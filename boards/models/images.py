@@ -436,8 +436,10 @@ def place_free(images: models.QuerySet, batch: Batch, *, setting: Mapping | None
     ``setting``: more of their fields, set by the same ``UPDATE`` (e.g. a restore
     forgets the archived batch they left), so that the rows are written once.
     """
+    # Their ids by ``one_of`` (PostgreSQL: an array, read by primary key; ``IN`` may scan the table to join them).
+    query = Image.objects.filter(pk__one_of=images.filter(in_batch=False).order_by().values("pk")).query
     try:
-        sql, params = images.filter(in_batch=False).order_by().values("pk").query.sql_with_params()
+        where, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
     except EmptyResultSet:  # e.g. ``pk__in=[]``
         return []
     columns, values = ["in_batch = %s"], [True]
@@ -445,11 +447,9 @@ def place_free(images: models.QuerySet, batch: Batch, *, setting: Mapping | None
         field = Image._meta.get_field(name)
         columns.append(f"{connection.ops.quote_name(field.column)} = %s")
         values.append(field.get_db_prep_save(value, connection))
-    # PostgreSQL: the ids as an array, read by primary key (``IN`` may scan the table to join them).
-    ids = f"= ANY(ARRAY({sql}))" if connection.vendor == "postgresql" else f"IN ({sql})"
     mark = (
         f"UPDATE {Image._meta.db_table} SET {', '.join(columns)} "  # noqa: S608 - names from the models
-        f"WHERE id {ids} AND NOT in_batch RETURNING id"
+        f"WHERE {where} AND NOT in_batch RETURNING id"
     )
     return insert_placements(mark, [*values, *params], batch)
 

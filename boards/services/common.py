@@ -345,24 +345,16 @@ def _split_off(
     return new, moved
 
 
-def stored_counts(batch: Batch) -> tuple[int, ...] | None:
-    """The card counts stored on ``batch`` (read under its row lock), when they hold: ``counted_at``
-    equals ``updated_at``; else None."""
-    if not batch.counts_stored:
-        return None
-    return tuple(getattr(batch, name) for name in CARD_COUNTS)
-
-
-def split_counts(
-    source: Batch, before: tuple[int, ...] | None, part: Batch, *, total: int, moved: int
-) -> dict[int, tuple[int, ...]]:
-    """Both batches' card counts after ``moved`` of the ``total`` images of ``source`` went to
-    ``part``, nothing else about them changed: the smaller side counted, the other the difference
-    from ``before`` (the source's stored counts, ``stored_counts``). Counting a batch reads each of
-    its images: a 12,500-image split then reads half of them. Nothing (both are counted) when
-    nothing is stored, or when what is stored does not add up: its image count is not ``total``,
-    or a difference would be negative (images changed behind the services' back)."""
-    if before is None or before[0] != total:
+def split_counts(source: Batch, part: Batch, *, total: int, moved: int) -> dict[int, tuple[int, ...]]:
+    """Both batches' card counts after ``moved`` of the ``total`` images of ``source`` (read under
+    its row lock, its stored counts as they were before the split) went to ``part``, nothing else
+    about them changed: the smaller side counted, the other the difference from the source's stored
+    counts. Counting a batch reads each of its images: a 12,500-image split then reads half of them.
+    Nothing (both are counted) when the stored counts do not hold (``counts_stored``) or do not add
+    up: their image count is not ``total``, or a difference would be negative (images changed behind
+    the services' back)."""
+    before = tuple(getattr(source, name) for name in CARD_COUNTS)
+    if not source.counts_stored or before[0] != total:
         return {}
     small, other = (part, source) if moved <= total - moved else (source, part)
     counts = count_card_images([small.pk]).get(small.pk, (0,) * len(CARD_COUNTS))

@@ -34,7 +34,6 @@ from boards.services.common import (
     _validate_priority,
     mark_changed,
     split_counts,
-    stored_counts,
     transition,
 )
 from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
@@ -86,7 +85,6 @@ def assign(
         if reviewer is not None and not role_at_least(reviewer.role_in(workspace_id), Role.REVIEWER):
             raise InvalidInput(f"{reviewer} cannot review in this workspace (needs the reviewer role or above).")
         total = Placement.objects.filter(batch=batch).count()
-        before = stored_counts(batch)
         if total == 0:
             raise InvalidInput("This batch has no images to assign.")
         remainder = None
@@ -108,7 +106,7 @@ def assign(
                     batch, None, keep=True, status=BatchStatus.UNASSIGNED, actor=actor, after=last
                 )
                 change.also.append(remainder)
-                change.counted = split_counts(batch, before, remainder, total=total, moved=moved)
+                change.counted = split_counts(batch, remainder, total=total, moved=moved)
                 assigned = first
         elif image_ids is not None:
             ids = _parse_image_ids(image_ids, what="assign")
@@ -118,7 +116,7 @@ def assign(
                 # What stayed is what was selected, unless some ids were not this batch's:
                 # one count fewer than checking the selection first (it rolls back).
                 _check_all_in(ids, total - moved)
-                change.counted = split_counts(batch, before, remainder, total=total, moved=moved)
+                change.counted = split_counts(batch, remainder, total=total, moved=moved)
                 assigned = len(ids)
             else:
                 _check_all_in(ids, Placement.objects.filter(batch=batch, image_id__one_of=ids).count())
