@@ -9,6 +9,12 @@ PostgreSQL, so its rows are then found by primary key (``IN (subquery)`` lets
 the planner hash-join the whole table instead: a 25,000-image catalog batch
 read all 275,000 rows to find them). Registered on the integer fields and foreign
 keys (so on every id) by ``boards.apps.BoardsConfig.ready``.
+
+On PostgreSQL the list goes as the text of an array (``{1,2,3}``), written
+here: given a Python list, psycopg writes each number and searches it for
+characters to quote, some 1.5 µs an id (7 ms for a selection of 5,000, 35 ms
+for one of 25,000), against 0.15 µs an id for one ``join``. Only whole numbers
+reach that text (``get_prep_lookup``), so it needs no quoting.
 """
 
 import json
@@ -27,7 +33,10 @@ class OneOf(Lookup):
         None and numbers no id column can hold match nothing, as with ``__in``."""
         if hasattr(self.rhs, "as_sql") or hasattr(self.rhs, "query"):
             return super().get_prep_lookup()
-        return [int(value) for value in self.rhs if value is not None and int(value) in BIGINT]
+        values = [int(value) for value in self.rhs if value is not None]
+        if values and (min(values) < BIGINT.start or max(values) >= BIGINT.stop):  # one pass in the usual case
+            values = [value for value in values if value in BIGINT]
+        return values
 
     def _values(self) -> list[int]:
         return list(self.rhs)
@@ -49,4 +58,4 @@ class OneOf(Lookup):
         if hasattr(self.rhs, "as_sql"):  # a subquery
             sql, params = self._subquery(compiler, connection)
             return f"{lhs} = ANY(ARRAY{sql})", (*lhs_params, *params)
-        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, self._values())
+        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, "{" + ",".join(map(str, self._values())) + "}")

@@ -1,10 +1,12 @@
 """Catalog pages: the grid and its filters, "Add batch", tags, archived batches, merge; tenancy is 404."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from boards import catalog, services
-from boards.models import Batch, BatchStatus, Image, Tag
+from boards.models import Annotation, Batch, BatchStatus, Image, LabelClass, Tag
 from tests.catalog_data import ids, make_images
 from tests.factories import BatchFactory, ProjectFactory
 
@@ -100,6 +102,26 @@ def test_the_grid_needs_a_constant_number_of_queries(client, manager, project, d
     # A tag alone: its id, then its images counted and read as a list (CatalogFilter.listed).
     with django_assert_max_num_queries(13):
         client.get(url("catalog", project), {"before": response.context["page"].older, "tag": "t1"})
+
+
+def test_a_tag_and_a_class_are_looked_up_once_however_many_queries_the_page_builds(
+    client, manager, project, monkeypatch
+):
+    monkeypatch.setattr(catalog.paging, "FEW", 1)  # more than a page's worth: the ids, then upload order
+    car = LabelClass.objects.create(project=project, name="car")
+    both = make_images(project, 3, tags=["night"])
+    make_images(project, 2, tags=["night"])  # the tag without the class
+    for image in both:
+        Annotation.objects.create(image=image, label=car, x=1, y=1, width=5, height=5)
+    client.force_login(manager)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url("catalog", project), {"tag": "night", "class": "car", "min_width": "100"})
+
+    assert [image.pk for image in response.context["page"].images] == [image.pk for image in reversed(both)]
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum(sql.startswith('SELECT "boards_tag"."id"') for sql in statements) == 1
+    assert sum(sql.startswith('SELECT "boards_labelclass"."id"') for sql in statements) == 1
 
 
 def test_many_matches_are_counted_on_their_own(client, manager, project, monkeypatch):

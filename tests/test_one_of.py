@@ -67,6 +67,13 @@ def test_one_of_finds_nothing_for_none_or_numbers_no_id_can_be(project):
     assert not Image.objects.filter(asset_id__one_of=(i for i in [None, 2**64])).exists()
 
 
+def test_one_of_takes_the_largest_and_smallest_ids_a_column_holds(project):
+    image = ImageFactory(project=project)
+    edges = [2**63 - 1, -(2**63), -1, 0, image.pk, str(image.pk)]
+    assert list(Image.objects.filter(pk__one_of=edges).values_list("pk", flat=True)) == [image.pk]
+    assert not Image.objects.exclude(pk__one_of=edges).exists()
+
+
 def test_a_split_of_a_large_selection_sends_the_selection_as_one_parameter(make_batch, manager, labeler):
     batch = make_batch(300)
     ids = sorted(batch.images.values_list("pk", flat=True))

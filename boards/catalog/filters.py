@@ -104,6 +104,8 @@ class CatalogFilter:
     min_height: int | None = None
     max_height: int | None = None
     errors: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # The tag's and class's ids by project, looked up once however many queries a page builds.
+    _named_ids: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def from_query(cls, data: Mapping) -> CatalogFilter:
@@ -225,6 +227,11 @@ class CatalogFilter:
     def _named(self, project: Project) -> tuple[int | None, int | None] | None:
         """The ids of the tag and class the filter names (None for one it does not name); None when the
         project has no tag or class of that name, so that nothing matches."""
+        if project.pk not in self._named_ids:
+            self._named_ids[project.pk] = self._look_up_named(project)
+        return self._named_ids[project.pk]
+
+    def _look_up_named(self, project: Project) -> tuple[int | None, int | None] | None:
         tag_id = label_id = None
         if self.tag:
             tag_id = (
