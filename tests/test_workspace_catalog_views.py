@@ -7,6 +7,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -202,6 +203,27 @@ def test_the_state_filter_reads_the_chosen_project(state, client, manager, proje
     assert shown(in_signs) == (asset_ids(states.values()) if state == "free" else set())
 
 
+@pytest.mark.parametrize("state", ["", "free", "queued", "annotated", "approved", "rejected"])
+def test_a_selection_taken_whole_picks_what_the_page_shows(state, manager, project, signs, states, loose):
+    """Counted or taken whole, "in project X" is read as a list of X's images; a page checks each asset."""
+    use(signs, assets_of(states.values()))
+    make_assets(loose, 2)  # in no project
+    for wanted in (
+        catalog.WorkspaceFilter(project="parcels", state=state),
+        catalog.WorkspaceFilter(project="signs", state=state),
+        catalog.WorkspaceFilter(project="parcels", state=state, file="ed.jpg"),
+    ):
+        paged = catalog.workspace_assets(project.workspace_id, wanted)
+        whole = catalog.selected_assets(project.workspace_id, filters=wanted)
+        assert set(whole.values_list("pk", flat=True)) == set(paged.values_list("pk", flat=True)), wanted
+        assert whole.count() == paged.count()
+    expected = {states[state].asset_id} if state else asset_ids(states.values())
+    whole = catalog.selected_assets(
+        project.workspace_id, filters=catalog.WorkspaceFilter(project="parcels", state=state)
+    )
+    assert set(whole.values_list("pk", flat=True)) == expected
+
+
 def test_a_state_without_a_project_is_explained(client, manager, states):
     client.force_login(manager)
     response = client.get(url("workspace-catalog"), {"state": "annotated"})
@@ -280,6 +302,44 @@ def test_one_page_of_matches_counts_itself_and_more_are_counted_on_their_own(cli
     assert "Counting matches…" in more and "images match" not in more
     counted = client.get(url("workspace-catalog-count"), {"dataset": loose.pk})
     assert counted.status_code == 200 and "<strong>4</strong> images match" in counted.content.decode()
+
+
+def test_a_file_name_with_few_matches_pages_among_them_and_counts_them(client, manager, loose, monkeypatch):
+    monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 2)
+    monkeypatch.setattr(catalog.workspace, "FEW", 3)
+    make_assets(loose, 4, names=[f"other_{n}.jpg" for n in range(4)])
+    hits = make_assets(loose, 3, names=["gate_a.jpg", "x_GATE.png", "gate_c.jpg"])  # oldest first
+    make_assets(loose, 2, names=["late_1.jpg", "late_2.jpg"])  # newer than every match
+    client.force_login(manager)
+
+    first = client.get(url("workspace-catalog"), {"file": "gate"})
+    assert shown(first) == asset_ids(hits[1:])
+    assert "<strong>3</strong> images match" in first.content.decode()  # counted by the page: no count request
+    assert "Counting matches…" not in first.content.decode()
+    second = client.get(url("workspace-catalog"), {"file": "gate", "before": hits[1].pk})
+    assert shown(second) == asset_ids(hits[:1]) and 'rel="next"' not in second.content.decode()
+    back = client.get(url("workspace-catalog"), {"file": "gate", "after": hits[0].pk})
+    assert shown(back) == asset_ids(hits[1:])
+
+    make_assets(
+        loose, 1, names=["gate_d.jpg"], start=timezone.now()
+    )  # more than FEW: newest first in upload order, counted apart
+    more = client.get(url("workspace-catalog"), {"file": "gate"})
+    assert shown(more) == asset_ids([*hits[2:], Asset.objects.get(original_filename="gate_d.jpg")])
+    assert "Counting matches…" in more.content.decode()
+    counted = client.get(url("workspace-catalog-count"), {"file": "gate"})
+    assert "<strong>4</strong> images match" in counted.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own index of the assets' names (0028)")
+def test_sqlite_reads_a_file_name_filter_from_the_names_index(loose):
+    make_assets(loose, 5)
+    assets = catalog.workspace_assets(loose.workspace_id, catalog.WorkspaceFilter(file="cam"))
+    sql, params = assets.order_by().values("pk")[: catalog.paging.FEW + 1].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        shown_plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "COVERING INDEX boards_asset_name_sqlite_idx" in shown_plan
 
 
 def test_the_count_is_for_members_of_the_workspace_only(client, manager, outsider):

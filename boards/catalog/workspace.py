@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from boards.catalog.filters import CatalogState, _start_of, parse_filters, state_q
-from boards.catalog.paging import newest_first_page
+from boards.catalog.paging import FEW, newest_first_page
 from boards.catalog.preview import BatchPreview
 from boards.catalog.sampling import Sample
 from boards.models import Asset, Dataset, Image, Project
@@ -95,9 +95,16 @@ class WorkspaceFilter:
         return bool(self.items())
 
 
-def workspace_assets(workspace_id: int, wanted: WorkspaceFilter) -> QuerySet[Asset]:
+def workspace_assets(workspace_id: int, wanted: WorkspaceFilter, *, newest_first: bool = True) -> QuerySet[Asset]:
     """The workspace's assets that the filter picks, newest first. A project that is not the workspace's
-    matches nothing (as a filter for a batch of another project does in the project catalog)."""
+    matches nothing (as a filter for a batch of another project does in the project catalog).
+
+    ``newest_first=False``, for a selection counted or taken whole: in no order, and "in project X" as
+    the list of the project's matching images' assets, which SQLite reads once and looks each asset
+    up from. Checked asset by asset (``EXISTS``), as a page newest first wants it, SQLite read every
+    older asset's image row to count the 34,077 annotated images of a project of 250,000: 350 ms,
+    against 100 ms from the list (PostgreSQL plans both as the same semi-join).
+    """
     assets = Asset.objects.filter(workspace_id=workspace_id)
     if wanted.file:
         assets = assets.filter(original_filename__icontains=wanted.file)
@@ -118,11 +125,13 @@ def workspace_assets(workspace_id: int, wanted: WorkspaceFilter) -> QuerySet[Ass
         )
         if project_id is None:
             return Asset.objects.none()
-        rows = Image.objects.filter(asset=OuterRef("pk"), project_id=project_id)
+        rows = Image.objects.filter(project_id=project_id)
         if wanted.state:
             rows = rows.filter(state_q(wanted.state))
-        assets = assets.filter(Exists(rows))
-    return assets.order_by("-uploaded_at", "-pk")
+        if not newest_first:
+            return assets.filter(pk__in=rows.values("asset_id")).order_by()
+        assets = assets.filter(Exists(rows.filter(asset=OuterRef("pk"))))
+    return assets.order_by("-uploaded_at", "-pk") if newest_first else assets.order_by()
 
 
 def selected_assets(workspace_id: int, *, filters: WorkspaceFilter | None = None, asset_ids: Iterable | None = None):
@@ -130,7 +139,7 @@ def selected_assets(workspace_id: int, *, filters: WorkspaceFilter | None = None
     if (filters is None) == (asset_ids is None):
         raise InvalidInput("Choose images either by filter or by id.")
     if filters is not None:
-        return workspace_assets(workspace_id, filters)
+        return workspace_assets(workspace_id, filters, newest_first=False)
     ids = asset_id_set(asset_ids)
     return Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids)
 
@@ -190,9 +199,21 @@ def asset_page(
 ) -> dict:
     """One page of the workspace catalog, newest first, by keyset from the image ``before`` (going
     older) or ``after`` (going newer): the assets with the projects each is in, and the ids to page
-    on from (``newer``, ``older``; None when there is nothing that way)."""
+    on from (``newer``, ``older``; None when there is nothing that way), and ``count``: how many
+    match, when a file name filter found at most ``FEW`` (else None).
+
+    A file name filter reads its matching ids first, up to ``FEW + 1``, in whatever order the database
+    finds them fastest; when that is all of them the page is chosen among those ids. In upload order,
+    a rare name was a walk through every asset of the workspace, each looked up in the table (SQLite:
+    230–290 ms for 275,000 assets; its names' own index, migration 0028, reads them in 40).
+    """
+    assets, count = workspace_assets(workspace_id, wanted), None
+    if wanted.file:
+        ids = list(assets.order_by().values_list("pk", flat=True)[: FEW + 1])
+        if len(ids) <= FEW:
+            assets, count = Asset.objects.filter(pk__one_of=ids), len(ids)
     rows, newer, older = newest_first_page(
-        workspace_assets(workspace_id, wanted),
+        assets,
         Asset.objects.filter(workspace_id=workspace_id),
         shown=Asset.objects.select_related("dataset").only(
             "pk", "original_filename", "width", "height", "uploaded_at", "dataset__name"
@@ -210,7 +231,7 @@ def asset_page(
         used.setdefault(asset_id, []).append(name)
     for asset in rows:
         asset.projects = used.get(asset.pk, [])
-    return {"assets": rows, "newer": newer, "older": older}
+    return {"assets": rows, "newer": newer, "older": older, "count": count}
 
 
 def datasets_of(workspace_id: int) -> list[Dataset]:

@@ -73,7 +73,7 @@ def _cursor(data) -> dict:
 def _count(workspace: Workspace, filters: WorkspaceFilter) -> tuple[int, bool]:
     """How many images match (one query), and whether that is exact: past ``COUNT_CAP`` it says "more than"."""
     cap = catalog.COUNT_CAP
-    n = catalog.workspace_assets(workspace.pk, filters).order_by()[: cap + 1].count()
+    n = catalog.workspace_assets(workspace.pk, filters, newest_first=False)[: cap + 1].count()
     return min(n, cap), n <= cap
 
 
@@ -97,9 +97,11 @@ def _page_context(request: HttpRequest, workspace: Workspace, filters: Workspace
     thumb_url = reverse("asset-file", args=[workspace.slug, 0, "thumb"]).replace("/0/", "/{}/")
     for asset in page["assets"]:
         asset.thumb_url = thumb_url.format(asset.pk)
-    # One page holds them all: counted as shown. Otherwise the page asks for the count on its own (htmx),
-    # so that the grid never waits for a count of up to 10,000 matches.
-    count = len(page["assets"]) if page["newer"] is None and page["older"] is None else None
+    # Counted by the page, or one page holds them all: counted as shown. Otherwise the page asks for the
+    # count on its own (htmx), so that the grid never waits for a count of up to 10,000 matches.
+    count = page["count"]
+    if count is None and page["newer"] is None and page["older"] is None:
+        count = len(page["assets"])
     query = filters.querystring
     link = f"?{query}&" if query else "?"
     can_create = user.has_perm("boards.create_batch", workspace)
