@@ -304,7 +304,7 @@ def test_one_page_of_matches_counts_itself_and_more_are_counted_on_their_own(cli
     assert counted.status_code == 200 and "<strong>4</strong> images match" in counted.content.decode()
 
 
-def test_a_file_name_with_few_matches_pages_among_them_and_counts_them(client, manager, loose, monkeypatch):
+def test_a_file_name_filter_pages_and_counts_its_matches(client, manager, loose, monkeypatch):
     monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 2)
     monkeypatch.setattr(catalog.workspace, "FEW", 3)
     make_assets(loose, 4, names=[f"other_{n}.jpg" for n in range(4)])
@@ -314,8 +314,11 @@ def test_a_file_name_with_few_matches_pages_among_them_and_counts_them(client, m
 
     first = client.get(url("workspace-catalog"), {"file": "gate"})
     assert shown(first) == asset_ids(hits[1:])
-    assert "<strong>3</strong> images match" in first.content.decode()  # counted by the page: no count request
-    assert "Counting matches…" not in first.content.decode()
+    if connection.vendor == "sqlite":  # the ids read first (from the names' index) are counted by the page
+        assert "<strong>3</strong> images match" in first.content.decode()
+        assert "Counting matches…" not in first.content.decode()
+    else:  # PostgreSQL pages newest first from its trigram index, and counts apart
+        assert "Counting matches…" in first.content.decode()
     second = client.get(url("workspace-catalog"), {"file": "gate", "before": hits[1].pk})
     assert shown(second) == asset_ids(hits[:1]) and 'rel="next"' not in second.content.decode()
     back = client.get(url("workspace-catalog"), {"file": "gate", "after": hits[0].pk})
