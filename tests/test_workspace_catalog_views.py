@@ -306,7 +306,7 @@ def test_one_page_of_matches_counts_itself_and_more_are_counted_on_their_own(cli
 
 def test_a_file_name_filter_pages_and_counts_its_matches(client, manager, loose, monkeypatch):
     monkeypatch.setattr(catalog.workspace, "PAGE_SIZE", 2)
-    monkeypatch.setattr(catalog.workspace, "FEW", 3)
+    monkeypatch.setattr(catalog.paging, "FEW", 3)
     make_assets(loose, 4, names=[f"other_{n}.jpg" for n in range(4)])
     hits = make_assets(loose, 3, names=["gate_a.jpg", "x_GATE.png", "gate_c.jpg"])  # oldest first
     make_assets(loose, 2, names=["late_1.jpg", "late_2.jpg"])  # newer than every match

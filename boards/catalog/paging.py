@@ -71,10 +71,10 @@ def catalog_page(
     """
     size = size or PAGE_SIZE
     listed = filters.listed(project)
-    ids = list(filters.images(project, listed=listed).order_by().values_list("pk", flat=True)[: FEW + 1])
-    if not ids:
+    ids = few_ids(filters.images(project, listed=listed))
+    if ids == []:
         return CatalogPage(images=[], newer=None, older=None, count=0)
-    if len(ids) <= FEW:
+    if ids is not None:
         images = Image.objects.filter(pk__one_of=ids)  # one parameter, not one per id
     elif listed is not None:  # many matches among a tag's or class's few thousand images: the list drives
         images = filters.images(project, listed=listed)
@@ -87,7 +87,14 @@ def catalog_page(
     for image in rows:
         image.catalog_state = state_of(image)
         image.catalog_state_label = CatalogState(image.catalog_state).label
-    return CatalogPage(images=rows, newer=newer, older=older, count=len(ids) if len(ids) <= FEW else None)
+    return CatalogPage(images=rows, newer=newer, older=older, count=len(ids) if ids is not None else None)
+
+
+def few_ids(rows: QuerySet) -> list[int] | None:
+    """The ids of ``rows`` when at most ``FEW`` match (read in whatever order the database finds
+    them fastest, stopping at ``FEW + 1``); None when more do. A page then chooses among those ids."""
+    ids = list(rows.order_by().values_list("pk", flat=True)[: FEW + 1])
+    return ids if len(ids) <= FEW else None
 
 
 def newest_first_page(
