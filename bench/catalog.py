@@ -300,7 +300,7 @@ def time_sampling(args, project) -> None:
     from boards import catalog
     from boards.models import Image
 
-    free = Image.objects.filter(project=project, in_batch=False)
+    free = Image.objects.filter(free__project=project)
     n = min(25_000, free.count())
 
     def in_sql():

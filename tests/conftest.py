@@ -138,7 +138,7 @@ def api(client, manager, make_key):
 @pytest.fixture(autouse=True)
 def _stored_counts_hold(request):
     """After every database test: each batch's stored card counts, where valid, equal its images' counts,
-    and an image is ``in_batch`` exactly when it has a placement.
+    and every image has either a placement or a free row (a copy of its project, upload time and sizes).
 
     The services store them (``services.mark_changed``, ``place_free``, …); this catches any change to
     images that forgets to, or stores them before the images are final.
@@ -165,12 +165,25 @@ def _stored_counts_hold(request):
     live = count_card_images(list(stored))
     wrong = {pk: (counts, live.get(pk, none)) for pk, counts in stored.items() if counts != live.get(pk, none)}
     assert not wrong, f"stored card counts {tuple(CARD_COUNTS)} differ from the images: {wrong}"
+    from django.db.models import Q
+
     from boards.models import Image
 
-    unplaced = list(Image.objects.filter(in_batch=True, placement__isnull=True).values_list("pk", flat=True)[:10])
-    assert not unplaced, f"images in_batch without a placement: {unplaced}"
-    placed = list(Image.objects.filter(in_batch=False, placement__isnull=False).values_list("pk", flat=True)[:10])
-    assert not placed, f"free images (not in_batch) with a placement: {placed}"
+    neither = list(Image.objects.filter(placement__isnull=True, free__isnull=True).values_list("pk", flat=True)[:10])
+    assert not neither, f"images with neither a placement nor a free row: {neither}"
+    both = list(Image.objects.filter(placement__isnull=False, free__isnull=False).values_list("pk", flat=True)[:10])
+    assert not both, f"images with both a placement and a free row: {both}"
+    stale = list(
+        Image.objects.filter(free__isnull=False)
+        .exclude(
+            Q(free__project=F("project"))
+            & Q(free__uploaded_at=F("uploaded_at"))
+            & Q(free__width=F("width"))
+            & Q(free__height=F("height"))
+        )
+        .values_list("pk", flat=True)[:10]
+    )
+    assert not stale, f"free rows whose project, upload time or sizes differ from their image's: {stale}"
 
 
 @pytest.fixture(scope="session")

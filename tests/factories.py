@@ -83,7 +83,7 @@ def set_images(images, **fields) -> int:
     then store their batches' card counts as the services do after every change."""
     from boards import services
 
-    batches = set(images.filter(in_batch=True).values_list("placement__batch_id", flat=True))
+    batches = set(images.filter(placement__isnull=False).values_list("placement__batch_id", flat=True))
     batch = fields.pop("batch", False)
     if batch is not False:  # the ids first: ``images`` may name the batch, or a field, that changes
         images = images.model.objects.filter(pk__in=list(images.values_list("pk", flat=True)))

@@ -25,7 +25,7 @@ def free(project):
 
 
 def unchanged(free):
-    return Image.objects.filter(pk__in=free, in_batch=False).count() == len(free)
+    return Image.objects.filter(pk__in=free, free__isnull=False).count() == len(free)
 
 
 def test_it_creates_an_unassigned_batch_of_exactly_the_listed_images(api, free, project):
@@ -178,7 +178,7 @@ def test_two_scripts_asking_for_the_same_images_at_once_never_share_one(project,
         made = Batch.objects.get(name__startswith=f"r{round_}-")  # the loser created nothing
         assert made.name == f"r{round_}-{winner}"
         assert sorted(made.images.values_list("pk", flat=True)) == sorted(asks[winner])  # all, not some
-        assert Image.objects.filter(pk__in=free, in_batch=False).count() == 10
+        assert Image.objects.filter(pk__in=free, free__isnull=False).count() == 10
         made.images.set_batch(None)
         made.delete()
 

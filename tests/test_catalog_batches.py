@@ -60,7 +60,7 @@ def test_creating_a_batch_is_for_owners_and_managers(who, personas, project):
         with pytest.raises(NotAllowed):
             create(project, personas[who], filters=CatalogFilter())
         assert not Batch.objects.exists()
-        assert not Image.objects.filter(in_batch=True).exists()
+        assert not Image.objects.filter(placement__isnull=False).exists()
 
 
 def test_a_filter_makes_an_unassigned_catalog_batch_of_its_free_images(manager, project):
@@ -134,7 +134,7 @@ def test_a_taken_name_is_a_clear_error_and_changes_nothing(manager, project):
     make_images(project, 2)
     with pytest.raises(InvalidInput, match="There is already a batch named “Week 12” in this project"):
         create(project, manager, name="  Week 12 ", filters=CatalogFilter())
-    assert Batch.objects.count() == 1 and not Image.objects.filter(in_batch=True).exists()
+    assert Batch.objects.count() == 1 and not Image.objects.filter(placement__isnull=False).exists()
 
 
 def test_the_same_name_in_another_project_is_fine(manager, project, workspace):
@@ -190,7 +190,7 @@ def test_more_than_the_limit_is_an_error_naming_it_never_a_silent_cut(cap, manag
     make_images(project, 6)
     with pytest.raises(InvalidInput, match="That would put 6 images in one batch; a batch holds at most 5"):
         create(project, manager, filters=CatalogFilter())
-    assert not Batch.objects.exists() and not Image.objects.filter(in_batch=True).exists()
+    assert not Batch.objects.exists() and not Image.objects.filter(placement__isnull=False).exists()
     assert catalog.preview_batch(project, filters=CatalogFilter()).over_limit
 
 
@@ -373,7 +373,7 @@ def test_restore_is_refused_once_an_image_joined_another_batch(manager, project,
         services.restore_batch(batch=Batch.objects.get(pk=batch.pk), actor=manager)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ARCHIVED
     assert members(other) == {one.pk}
-    assert Image.objects.filter(archived_from=batch, in_batch=False).count() == 2
+    assert Image.objects.filter(archived_from=batch, free__isnull=False).count() == 2
 
 
 def test_restore_is_refused_when_an_image_went_on_to_another_archived_batch(manager, project, make_batch):

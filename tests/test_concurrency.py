@@ -94,11 +94,13 @@ def _no_server_errors(statuses, *, ok) -> None:
 
 def _assert_board_holds(project, images_before: set[int]) -> None:
     """No image lost or doubled, each in one batch, and every batch's stored counts equal its images."""
-    rows = list(Image.objects.filter(project=project).values_list("pk", "sha256", "placement__batch_id", "in_batch"))
+    rows = list(
+        Image.objects.filter(project=project).values_list("pk", "sha256", "placement__batch_id", "free__project_id")
+    )
     assert {pk for pk, _, _, _ in rows} == images_before
     assert len({sha for _, sha, _, _ in rows}) == len(rows)
-    assert all(in_batch == (batch_id is not None) for _, _, batch_id, in_batch in rows), (
-        "in_batch disagrees with placement"
+    assert all((free is None) == (batch_id is not None) for _, _, batch_id, free in rows), (
+        "an image has both a placement and a free row, or neither"
     )
     batches = {b.pk: b for b in Batch.objects.filter(project=project)}
     assert {batch_id for _, _, batch_id, _ in rows} - {None} <= set(batches)
@@ -187,9 +189,9 @@ def test_it_keeps_every_image_when_moves_of_one_card_race(project, manager, labe
         assert results[:3].count(200) == 1 and results[3:].count(200) == 1, results
         _assert_board_holds(project, before)
         if Batch.objects.get(pk=fresh.pk).status == BatchStatus.ARCHIVED:
-            assert Image.objects.filter(archived_from=fresh, in_batch=False).count() == 6
+            assert Image.objects.filter(archived_from=fresh, free__isnull=False).count() == 6
         else:
-            assert not Image.objects.filter(pk__in=before, in_batch=False).exclude(archived_from__isnull=False)
+            assert not Image.objects.filter(pk__in=before, free__isnull=False).exclude(archived_from__isnull=False)
 
 
 @racing

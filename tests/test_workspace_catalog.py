@@ -87,7 +87,7 @@ def test_add_batch_to_project_from_images_labeled_in_another(project, other, man
     result = services.add_batch_to_project(project=other, actor=manager, name="Signs round 1", asset_ids=ids)
     assert result.taken == 5 and result.batch.project_id == other.pk
     assert Image.objects.filter(project=other, placement__batch=result.batch).count() == 5
-    assert Image.objects.filter(project=project, in_batch=True).count() == 5  # untouched there
+    assert Image.objects.filter(project=project, placement__isnull=False).count() == 5  # untouched there
     assert Asset.objects.count() == 5
 
 

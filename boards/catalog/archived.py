@@ -20,7 +20,7 @@ def archived_batches(project: Project) -> QuerySet:
     return (
         Batch.objects.filter(project=project, status=BatchStatus.ARCHIVED)
         .annotate(
-            still_free=Count("archived_images", filter=Q(archived_images__in_batch=False)),
+            still_free=Count("archived_images", filter=Q(archived_images__free__isnull=False)),
             archived_at=models.Subquery(last_archive.values("at")[:1]),
             archived_images_n=models.Subquery(last_archive.values(released=_RELEASED)[:1]),
         )
@@ -30,7 +30,7 @@ def archived_batches(project: Project) -> QuerySet:
 
 def restorable(batch: Batch) -> tuple[int, int]:
     """(images it had when archived, how many of them are free now) for one archived batch."""
-    free = Image.objects.filter(archived_from=batch, in_batch=False).count()
+    free = Image.objects.filter(archived_from=batch, free__isnull=False).count()
     released = (
         BatchEvent.objects.filter(batch=batch, kind=EventKind.ARCHIVED)
         .order_by("-at", "-pk")

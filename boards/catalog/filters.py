@@ -42,9 +42,11 @@ class CatalogState(models.TextChoices):
 
 
 def state_q(state: str) -> Q:
-    in_batch = Q(in_batch=True)
+    """The images in ``state``. A free image has a ``FreeImage`` row, one in a batch a ``Placement``:
+    the catalog pages free images from their own table (``CatalogFilter.images`` and ``keys``)."""
+    in_batch = Q(placement__isnull=False)
     return {
-        CatalogState.FREE: Q(in_batch=False),
+        CatalogState.FREE: Q(free__isnull=False),
         CatalogState.QUEUED: in_batch
         & Q(annotation_state=AnnotationState.UNANNOTATED, review_state=ReviewState.PENDING),
         # "annotated or marked empty", written as "not unannotated" so that no
@@ -164,6 +166,7 @@ class CatalogFilter:
             tag_id, label_id = named
         by_list = (listed is not None or tag_id is not None or label_id is not None) and not in_upload_order
         steer = (by_list or in_upload_order) and connection.vendor == "sqlite"
+        free = self.state == CatalogState.FREE
         images = Image.objects.alias(
             scan_project=F("project_id") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0
         )
@@ -171,26 +174,32 @@ class CatalogFilter:
             images = images.filter(pk__one_of=listed)
         elif by_list:
             images = images.filter(pk__in=_tagged(tag_id, label_id))
-        images = images.filter(**{"scan_project" if steer and by_list else "project": project.pk})
+        if free:
+            # Free images from their own rows, whose one index holds the project, the upload time and
+            # the sizes: the project, the dates and the sizes are filtered there (and ``keys`` orders there).
+            images = images.filter(free__project=project.pk)
+        else:
+            images = images.filter(**{"scan_project" if steer and by_list else "project": project.pk})
         if in_upload_order:
             if tag_id is not None:
                 images = images.filter(Exists(through.objects.filter(image_id=OuterRef("pk"), tag_id=tag_id)))
             if label_id is not None:
                 images = images.filter(Exists(Annotation.objects.filter(image_id=OuterRef("pk"), label_id=label_id)))
-        width = "scan_width" if steer else "width"
-        height = "scan_height" if steer else "height"
+        width = "free__width" if free else "scan_width" if steer else "width"
+        height = "free__height" if free else "scan_height" if steer else "height"
+        uploaded_at = self.keys[0]
         if self.file:
             images = images.filter(original_filename__icontains=self.file)
-        if self.state:
+        if self.state and not free:
             images = images.filter(state_q(self.state))
         if self.batch is not None:
             # The batch's images by primary key, from the list of its placements (an array on
             # PostgreSQL): joined to the placements, the page read the project newest first to find them.
             images = images.filter(pk__one_of=Placement.objects.filter(batch_id=self.batch).values("image_id"))
         if self.uploaded_from:
-            images = images.filter(uploaded_at__gte=_start_of(self.uploaded_from))
+            images = images.filter(**{f"{uploaded_at}__gte": _start_of(self.uploaded_from)})
         if self.uploaded_to:
-            images = images.filter(uploaded_at__lt=_start_of(self.uploaded_to + timedelta(days=1)))
+            images = images.filter(**{f"{uploaded_at}__lt": _start_of(self.uploaded_to + timedelta(days=1))})
         bounds = {
             f"{width}__gte": self.min_width,
             f"{width}__lte": self.max_width,
@@ -201,6 +210,13 @@ class CatalogFilter:
         if bounds:
             images = images.filter(**bounds)
         return images
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The columns ``images()`` is paged by, newest first (``paging.newest_first_page``): the image's
+        upload time and id, or, for free images, their free rows' copies, so that the free rows' index
+        gives the order."""
+        return ("free__uploaded_at", "free__image_id") if self.state == CatalogState.FREE else ("uploaded_at", "pk")
 
     def listed(self, project: Project) -> list[int] | None:
         """The ids of the images with the filter's tag and class (both, when it names both), when it

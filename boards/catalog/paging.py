@@ -42,7 +42,6 @@ GRID_FIELDS = (
     "annotation_state",
     "review_state",
     "thumbnail",
-    "in_batch",
     "placement__batch__name",
     "placement__batch__status",
     "placement__batch__project_id",
@@ -74,15 +73,16 @@ def catalog_page(
     ids = few_ids(filters.images(project, listed=listed))
     if ids == []:
         return CatalogPage(images=[], newer=None, older=None, count=0)
+    keys = ("uploaded_at", "pk")
     if ids is not None:
         images = Image.objects.filter(pk__one_of=ids)  # one parameter, not one per id
     elif listed is not None:  # many matches among a tag's or class's few thousand images: the list drives
         images = filters.images(project, listed=listed)
     else:
-        images = filters.images(project, in_upload_order=True)
+        images, keys = filters.images(project, in_upload_order=True), filters.keys
     shown = Image.objects.select_related("placement__batch").only(*GRID_FIELDS)
     rows, newer, older = newest_first_page(
-        images, project_images(project), shown=shown, before=before, after=after, size=size
+        images, project_images(project), shown=shown, before=before, after=after, size=size, keys=keys
     )
     for image in rows:
         image.catalog_state = state_of(image)
@@ -98,38 +98,51 @@ def few_ids(rows: QuerySet) -> list[int] | None:
 
 
 def newest_first_page(
-    rows: QuerySet, every: QuerySet, *, shown: QuerySet, before: int | None, after: int | None, size: int
+    rows: QuerySet,
+    every: QuerySet,
+    *,
+    shown: QuerySet,
+    before: int | None,
+    after: int | None,
+    size: int,
+    keys: tuple[str, str] = ("uploaded_at", "pk"),
 ) -> tuple[list, int | None, int | None]:
     """A page of ``rows``, newest upload first, by keyset on (uploaded_at, id): the rows after row
     ``before`` (going older) or before row ``after`` (going newer), so page 4,000 costs what page 1
     costs. The cursor row is looked up in ``every`` (it need not match the filter any more; an id
     that is not there pages from the start). The page's rows are chosen in ``rows`` and read, with
     their columns and joins, from ``shown``. Returns (rows, id to page newer from, id to page older
-    from); an id is None when there is nothing that way."""
+    from); an id is None when there is nothing that way. ``keys``: the names in ``rows`` of the
+    upload time and the id, when another table's copies of them give the order (free images)."""
     anchor_id = after if after is not None else before
     anchor = every.filter(pk=anchor_id).values_list("uploaded_at", "pk").first() if anchor_id is not None else None
+    time, ident = keys
     if anchor is not None and after is not None:
         at, pk = anchor
-        newer = rows.filter(uploaded_at__gte=at).filter(Q(uploaded_at__gt=at) | Q(pk__gt=pk))
-        page = _first(newer, ("uploaded_at", "pk"), size + 1, shown)
+        newer = rows.filter(**{f"{time}__gte": at}).filter(Q(**{f"{time}__gt": at}) | Q(**{f"{ident}__gt": pk}))
+        page = _first(newer, keys, size + 1, shown)
         more_newer, more_older = len(page) > size, True
         page = page[:size][::-1]
     else:
         if anchor is not None:
             at, pk = anchor
-            rows = rows.filter(uploaded_at__lte=at).filter(Q(uploaded_at__lt=at) | Q(pk__lt=pk))
-        page = _first(rows, ("-uploaded_at", "-pk"), size + 1, shown)
+            rows = rows.filter(**{f"{time}__lte": at}).filter(Q(**{f"{time}__lt": at}) | Q(**{f"{ident}__lt": pk}))
+        page = _first(rows, (f"-{time}", f"-{ident}"), size + 1, shown)
         more_newer, more_older = anchor is not None, len(page) > size
         page = page[:size]
     return page, page[0].pk if page and more_newer else None, page[-1].pk if page and more_older else None
 
 
 def _first(rows: QuerySet, order: tuple[str, ...], n: int, shown: QuerySet) -> list:
-    """The first ``n`` of ``rows`` in ``order``, read from ``shown`` once chosen: one statement, the
+    """The first ``n`` of ``rows`` in ``order`` (of ``keys``, newest or oldest first), read from
+    ``shown`` (images, in the same order by their own columns) once chosen: one statement, the
     choice a subquery. Joined before the limit, PostgreSQL may join every match to the shown
     columns' tables (for a batch of 1,000: a hash join over every placement, 28 of 30 ms) to keep 61."""
     chosen = rows.order_by(*order).values("pk")[:n]
-    return list(shown.filter(pk__in=chosen).order_by(*order))
+    descending = order[0].startswith("-")
+    return list(
+        shown.filter(pk__in=chosen).order_by(*(("-uploaded_at", "-pk") if descending else ("uploaded_at", "pk")))
+    )
 
 
 def count_matching(project: Project, filters: CatalogFilter, *, cap: int = COUNT_CAP) -> tuple[int, bool]:

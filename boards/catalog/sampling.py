@@ -63,10 +63,14 @@ class Sample:
             sample = replace(sample, seed=None)
         return sample
 
-    def ordering(self) -> list:
+    def ordering(self, *, free: bool = False) -> list:
+        """The order the sample takes the first ``n`` in. ``free``: of images known to be free, by upload
+        time from their free rows' copies (``FreeImage``), whose index gives that order."""
         if self.mode == RANDOM:
             return [sample_rank(self.seed), "pk"]
-        return ["uploaded_at", "pk"] if self.order == BY_UPLOAD else ["original_filename", "pk"]
+        if self.order == BY_FILENAME:
+            return ["original_filename", "pk"]
+        return ["free__uploaded_at", "free__image_id"] if free else ["uploaded_at", "pk"]
 
     def describe(self) -> str:
         if self.mode == RANDOM:

@@ -183,7 +183,7 @@ def preview_for_project(
     if matching is None:
         matching = assets.count()
     in_batches = dict(
-        Image.objects.filter(project=project, asset__in=assets.values("pk"), in_batch=True)
+        Image.objects.filter(project=project, asset__in=assets.values("pk"), placement__isnull=False)
         .order_by()
         .values("placement__batch__status")
         .annotate(n=Count("pk"))

@@ -41,10 +41,12 @@ from boards.models.counts import CARD_COUNTS, count_card_images  # noqa: F401
 from boards.models.images import (  # noqa: F401
     UNARCHIVE,
     Annotation,
+    FreeImage,
     Image,
     Placement,
     ReviewMark,
     attach_assets,
+    free,
     insert_placements,
     original_upload_to,
     place_free,

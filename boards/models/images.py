@@ -1,16 +1,23 @@
 """Images, the batch each is in (its placement), their boxes (annotations) and the marks reviewers pin to them."""
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from django.conf import settings
-from django.core.exceptions import EmptyResultSet, ObjectDoesNotExist
-from django.db import connection, models
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models, transaction
 from django.utils import timezone
 
 from boards.models.assets import Asset, Dataset
 from boards.models.batches import Batch
 from boards.models.choices import AnnotationState, ReviewState, Split
+from boards.models.placements import (  # noqa: F401 - free_images: migration 0027's on_delete
+    UNARCHIVE,
+    FreeImage,
+    Placement,
+    free,
+    free_images,
+    insert_placements,
+    place_free,
+    refresh_free_rows,
+)
 from boards.models.projects import LabelClass, Project, Tag
 
 
@@ -99,6 +106,7 @@ def _share(image: "Image", asset: Asset) -> list[str]:
 
 
 _NEW_BATCH = "_new_batch"  # where an unsaved change of an image's batch waits for its save
+_FREE_COPIED = frozenset({"project_id", "uploaded_at", "width", "height"})  # the image's columns its free row copies
 
 
 class ImageQuerySet(models.QuerySet):
@@ -108,6 +116,16 @@ class ImageQuerySet(models.QuerySet):
         created = super().bulk_create(objs, *args, **kwargs)
         place_saved(objs, new=True)
         return created
+
+    def update(self, **kwargs):
+        """As ``QuerySet.update``; a change of the columns a free image's row copies is copied there too."""
+        if not {"project", *_FREE_COPIED} & kwargs.keys():
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            ids = list(self.order_by().values_list("pk", flat=True))  # the update may change what matches
+            changed = super().update(**kwargs)
+            refresh_free_rows(Image.objects.using(self.db).filter(pk__one_of=ids))
+        return changed
 
     def set_batch(self, batch: "Batch | None") -> int:
         """Put these images in ``batch`` (None: free them), wherever they are now; how many there were.
@@ -120,7 +138,7 @@ class ImageQuerySet(models.QuerySet):
             return 0
         images = Image.objects.filter(pk__one_of=ids)
         if batch is None:
-            images.filter(in_batch=True).update(in_batch=False)
+            free(images)
             Placement.objects.filter(image_id__one_of=ids).delete()
             return len(ids)
         Placement.objects.filter(image_id__one_of=ids).exclude(batch=batch).update(batch=batch)
@@ -129,20 +147,48 @@ class ImageQuerySet(models.QuerySet):
 
 
 def place_saved(images, *, new: bool) -> None:
-    """Write the placements of saved images whose batch was set on the instance (``Image.batch``);
-    ``new``: they were just created, so they had none."""
-    changed = [image for image in images if _NEW_BATCH in image.__dict__]
+    """Write where saved images stand: a placement for each whose batch was set on the instance
+    (``Image.batch``), a free row for each without one. ``new``: they were just created, so they had
+    neither (and one whose batch was never set is free); otherwise only those whose batch was set change."""
+    changed = [image for image in images if new or _NEW_BATCH in image.__dict__]
     if not changed:
         return
     if not new:
-        Placement.objects.filter(image_id__one_of=[image.pk for image in changed]).delete()
+        ids = [image.pk for image in changed]
+        Placement.objects.filter(image_id__one_of=ids).delete()
+        FreeImage.objects.filter(image_id__one_of=ids).delete()
+    batch_ids = {image.pk: _set_batch_id(image) for image in changed}
     Placement.objects.bulk_create(
-        [Placement(image_id=image.pk, batch_id=image.batch_id) for image in changed if image.batch_id is not None],
+        [Placement(image_id=pk, batch_id=batch_id) for pk, batch_id in batch_ids.items() if batch_id is not None],
+        batch_size=2_000,
+    )
+    FreeImage.objects.bulk_create(
+        [
+            FreeImage(
+                image_id=image.pk,
+                project_id=image.project_id,
+                uploaded_at=image.uploaded_at,
+                width=image.width,
+                height=image.height,
+            )
+            for image in changed
+            if batch_ids[image.pk] is None
+        ],
         batch_size=2_000,
     )
     for image in changed:
-        image.__dict__.pop(_NEW_BATCH)
-        image._state.fields_cache.pop("placement", None)
+        image.__dict__.pop(_NEW_BATCH, None)
+        image._state.fields_cache.pop("free", None)
+        if batch_ids[image.pk] is None:
+            image._state.fields_cache["placement"] = None  # known to have none: no query to find out
+        else:
+            image._state.fields_cache.pop("placement", None)
+
+
+def _set_batch_id(image: "Image") -> int | None:
+    """The batch set on the instance, waiting for its save (None if none was)."""
+    new = image.__dict__.get(_NEW_BATCH)
+    return new.pk if isinstance(new, Batch) else new
 
 
 class Image(models.Model):
@@ -191,11 +237,6 @@ class Image(models.Model):
         help_text="How many finished reviews sent this image back. An approved image with none passed first time.",
     )
     split = models.CharField(max_length=5, choices=Split.choices, blank=True, default=Split.NONE)
-    in_batch = models.BooleanField(
-        default=False,
-        editable=False,
-        help_text="Whether the image is in a batch (its Placement says which); the catalog's free images have False.",
-    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="images")
     archived_from = models.ForeignKey(
         Batch,
@@ -219,14 +260,12 @@ class Image(models.Model):
         # The catalog pages newest first, by (uploaded_at, id): each filter has
         # an index that also yields that order (SQLite appends the id to every
         # index; PostgreSQL gets it spelled out). These three are the same on
-        # both databases. The indexes for the free images, the file name and
-        # the annotation and review states differ by database and are made by
-        # migration 0006_catalog_indexes_by_database (the free images' since
-        # 0027 on ``in_batch``): PostgreSQL writes every index of a row that
-        # changes (SQLite only those holding the changed columns), so there they
-        # are partial, leaving out the images that a new batch takes, and file
-        # names are searched through a trigram index. Moves between batches
-        # write placements, not these rows.
+        # both databases. The indexes for the file name and the annotation and
+        # review states differ by database and are made by migration
+        # 0006_catalog_indexes_by_database: file names are searched through a
+        # trigram index on PostgreSQL. The free images are paged from their own
+        # table (``FreeImage``), and moves write placements: a batch taking
+        # images writes none of these rows.
         indexes = [
             models.Index(fields=["project", "uploaded_at", "id"]),
             models.Index(fields=["project", "width", "height"]),
@@ -248,8 +287,11 @@ class Image(models.Model):
             attach_assets([self])
         new = self._state.adding
         super().save(*args, **kwargs)
-        if _NEW_BATCH in self.__dict__:
+        if new or _NEW_BATCH in self.__dict__:
             place_saved([self], new=new)
+        elif {"project", *_FREE_COPIED}.intersection(kwargs.get("update_fields") or _FREE_COPIED):
+            # A free image's row in ``FreeImage`` holds a copy of these: one UPDATE, of nothing when it is in a batch.
+            FreeImage.objects.filter(image_id=self.pk).update(**{name: getattr(self, name) for name in _FREE_COPIED})
 
     # The batch lives in the image's ``Placement`` (below): read through these,
     # and set through them only on an image about to be saved or bulk-created (``place_saved``
@@ -269,7 +311,6 @@ class Image(models.Model):
     @batch.setter
     def batch(self, batch: "Batch | int | None") -> None:
         self.__dict__[_NEW_BATCH] = batch
-        self.in_batch = batch is not None
 
     @property
     def batch_id(self) -> int | None:
@@ -283,8 +324,13 @@ class Image(models.Model):
     def batch_id(self, batch_id: int | None) -> None:
         self.batch = batch_id
 
+    @property
+    def in_batch(self) -> bool:
+        """Whether the image is in a batch of its project (else it is free: it has a ``FreeImage`` row)."""
+        return self.batch_id is not None
+
     def _placement(self):
-        if self.pk is None or (not self.in_batch and "in_batch" in self.__dict__):
+        if self.pk is None:
             return None
         try:
             return self.placement
@@ -370,109 +416,3 @@ class ReviewMark(models.Model):
 
     def __str__(self) -> str:
         return f"Mark on image {self.image_id}: {self.comment[:40]}"
-
-
-# --- Which batch an image is in -------------------------------------------------------------------
-# Which batch each image of a project is in, in a narrow table of its own.
-#
-# A move between batches (a split, the part of a batch a manager assigns, what a
-# review sends back) changes the batch of thousands of images at once. Stored in
-# the image's own row, each moved image was a new version of a wide row with an
-# entry in every one of its indexes on PostgreSQL (name trigram, upload order,
-# sizes, the picture once per project): a 12,500-image move spent 550–800 ms
-# there, against 80–140 ms for the same ``UPDATE`` of this two-column table
-# (``bench/README.md``). One row per image that is in a batch, none for a free
-# image; the image's ``in_batch`` says the same for the catalog's indexes of free
-# images, and changes only when an image joins a batch from free or leaves for
-# free, never when it moves between batches.
-
-
-def free_images(collector, field, sub_objs, using) -> None:
-    """``on_delete`` of a placement's batch: the placements go and their images are free again (as
-    when an image named its batch itself, ``SET_NULL``). The services free or delete a batch's
-    images before deleting it; this is for the admin and the ORM."""
-    ids = [placement.image_id for placement in sub_objs]
-    models.CASCADE(collector, field, sub_objs, using)
-    if ids:
-        collector.add_field_update(
-            Image._meta.get_field("in_batch"), False, Image.objects.using(using).filter(pk__one_of=ids)
-        )
-
-
-class Placement(models.Model):
-    """An image's batch: the row exists while the image is in one.
-
-    No foreign keys on PostgreSQL: its batch is checked once per statement by a
-    trigger, as the image's project and asset are (``migrations/_placements.py``);
-    a foreign key would look up and lock the batch once for every image moved.
-    """
-
-    image = models.OneToOneField(
-        Image, primary_key=True, on_delete=models.CASCADE, related_name="placement", db_constraint=False
-    )
-    batch = models.ForeignKey(
-        Batch, on_delete=free_images, related_name="placements", db_index=False, db_constraint=False
-    )
-
-    class Meta:
-        # A batch's images in id order (upload order), from this index alone.
-        indexes = [models.Index(fields=["batch", "image"], name="placement_batch_image_idx")]
-
-    def __str__(self) -> str:
-        return f"Image {self.image_id} in batch {self.batch_id}"
-
-
-UNARCHIVE = MappingProxyType({"archived_from": None})
-"""``place_free``'s ``setting`` of a restore, and of an upload that brings an archived image back."""
-
-
-def place_free(images: models.QuerySet, batch: Batch, *, setting: Mapping | None = None) -> list[int]:
-    """Put those of ``images`` that are free in ``batch``; the ids of those it took.
-
-    An ``UPDATE … RETURNING`` marks them ``in_batch`` (an image another batch
-    took meanwhile fails its ``NOT in_batch`` once its row lock is granted, and
-    is left out) and an ``INSERT`` gives them their placements: one statement
-    on PostgreSQL, two on SQLite (which has no writes inside ``WITH``).
-    ``setting``: more of their fields, set by the same ``UPDATE`` (e.g. a restore
-    forgets the archived batch they left), so that the rows are written once.
-    """
-    # Their ids by ``one_of`` (PostgreSQL: an array, read by primary key; ``IN`` may scan the table to join them).
-    query = Image.objects.filter(pk__one_of=images.filter(in_batch=False).order_by().values("pk")).query
-    try:
-        where, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
-    except EmptyResultSet:  # e.g. ``pk__in=[]``
-        return []
-    columns, values = ["in_batch = %s"], [True]
-    for name, value in (setting or {}).items():
-        field = Image._meta.get_field(name)
-        columns.append(f"{connection.ops.quote_name(field.column)} = %s")
-        values.append(field.get_db_prep_save(value, connection))
-    mark = (
-        f"UPDATE {Image._meta.db_table} SET {', '.join(columns)} "  # noqa: S608 - names from the models
-        f"WHERE {where} AND NOT in_batch RETURNING id"
-    )
-    return insert_placements(mark, [*values, *params], batch)
-
-
-def insert_placements(rows_sql: str, params: list, batch: Batch) -> list[int]:
-    """Run ``rows_sql`` (a statement ending in ``RETURNING id``, of images) and place those images
-    in ``batch``; their ids. On PostgreSQL one statement, ids not shipped to and fro."""
-    placements = Placement._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH taken AS ({rows_sql}) INSERT INTO {placements} (image_id, batch_id) "  # noqa: S608
-                "SELECT id, %s FROM taken RETURNING image_id",
-                [*params, batch.pk],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute(rows_sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-        if ids:
-            sql, id_params = Image.objects.filter(pk__one_of=ids).order_by().values("pk").query.sql_with_params()
-            cursor.execute(
-                f"INSERT INTO {placements} (image_id, batch_id) "  # noqa: S608 - names from the models
-                f"SELECT id, %s FROM {Image._meta.db_table} WHERE id IN ({sql})",
-                [batch.pk, *id_params],
-            )
-        return ids

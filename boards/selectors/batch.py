@@ -130,7 +130,7 @@ def api_search(project: Project, query: SearchQuery) -> tuple[int, list[Image]]:
         in_dataset = Q(placement__batch__status=BatchStatus.DATASET)
         images = images.filter(in_dataset) if query.in_dataset else images.exclude(in_dataset)
     if query.batch:
-        images = images.filter(in_batch=True)
+        images = images.filter(placement__isnull=False)
     if query.batch_id is not None:
         images = images.filter(placement__batch_id=query.batch_id)
     open_jobs = Job.objects.exclude(state=JobState.CANCELLED)

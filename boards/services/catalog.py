@@ -29,6 +29,7 @@ from boards.models import (
     Image,
     Placement,
     Project,
+    free,
     insert_placements,
     place_free,
 )
@@ -76,7 +77,7 @@ def _new_batch_name(name: str) -> str:
 
 def _queued_already(images, preview) -> str:
     """Which of the images are already in a batch of the project, by column (ten named at most)."""
-    some = list(images.filter(in_batch=True).order_by("pk").values_list("pk", flat=True)[:10])
+    some = list(images.filter(placement__isnull=False).order_by("pk").values_list("pk", flat=True)[:10])
     more = f" and {preview.left_out - len(some):,} more" if preview.left_out > len(some) else ""
     by_column = sorted(preview.in_batches.items(), key=_in_column_order)
     parts = ", ".join(f"{n:,} in {STATUS_LABELS[status]}" for status, n in by_column)
@@ -153,8 +154,10 @@ def create_batch_from_images(
         seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         # The ids first, then each row by primary key (``one_of``): not a join of the whole table.
-        free = images.filter(in_batch=False).order_by()
-        chosen = free.values("pk") if sample is None else free.order_by(*sample.ordering()).values("pk")[: sample.n]
+        pool = images.filter(free__isnull=False).order_by()
+        chosen = (
+            pool.values("pk") if sample is None else pool.order_by(*sample.ordering(free=True)).values("pk")[: sample.n]
+        )
         taken = len(place_free(Image.objects.filter(pk__one_of=chosen), batch))
         _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
@@ -186,11 +189,11 @@ def restore_batch(*, batch: Batch, actor: User) -> Batch:
     """Archived → Unassigned, with the images it had, while every one of them is still free."""
     with transition(batch, "restore", actor, verb="restore", event=EventKind.RESTORED) as change:
         batch = change.batch
-        had, free = catalog.restorable(batch)
-        if free < had:
-            raise _not_restorable(batch, had - free, had)
+        had, still_free = catalog.restorable(batch)
+        if still_free < had:
+            raise _not_restorable(batch, had - still_free, had)
         restored = len(place_free(Image.objects.filter(archived_from=batch), batch, setting=UNARCHIVE))
-        if restored < had:  # taken by a new batch while this one waited for the images' row locks
+        if restored < had:  # taken by a new batch while this one waited for their free rows' locks
             raise _not_restorable(batch, had - restored, had)
         batch.restore()
         change.detail.update(images_restored=restored)
@@ -328,7 +331,7 @@ def add_batch_to_project(
         if wanted is not None and sample is None and not preview.left_out:
             chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
         else:
-            queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, in_batch=True)
+            queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, placement__isnull=False)
             taking = assets.exclude(Exists(queued_here))
             if sample is not None:
                 taking = taking.order_by(*sample.ordering())[: sample.n]
@@ -362,14 +365,13 @@ def _join_project(project: Project, assets, *, batch: Batch | None = None) -> in
     )
     defaults = Image(project=project)  # the per-project state a new image starts with
     insert = (
-        f"INSERT INTO {Image._meta.db_table} (project_id, in_batch, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
+        f"INSERT INTO {Image._meta.db_table} (project_id, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
         "review_state, review_comment, annotation_version, rejections, split) "
-        f"SELECT %s, %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
+        f"SELECT %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
         f"FROM {Asset._meta.db_table} a WHERE a.id IN ({sql})"
     )
     params = [
         project.pk,
-        batch is not None,
         defaults.annotation_state,
         defaults.review_state,
         defaults.review_comment,
@@ -381,5 +383,6 @@ def _join_project(project: Project, assets, *, batch: Batch | None = None) -> in
     if batch is not None:
         return len(insert_placements(insert + " RETURNING id", params, batch))
     with connection.cursor() as cursor:
-        cursor.execute(insert, params)
-        return cursor.rowcount
+        cursor.execute(insert + " RETURNING id", params)
+        ids = [row[0] for row in cursor.fetchall()]
+    return free(Image.objects.filter(pk__one_of=ids)) if ids else 0

@@ -22,6 +22,7 @@ from boards.models import (
     BatchSource,
     BatchStatus,
     EventKind,
+    FreeImage,
     Image,
     Placement,
     Project,
@@ -115,14 +116,15 @@ def _locked_image(image: Image) -> Image:
     if not found:
         raise NotFound("This image no longer exists; someone deleted it.")
     batch = lock_batches([found[0]]).get(found[0]) if found[0] is not None else None
+    # A free image stays free while its free row is locked (a batch takes an image by deleting that
+    # row): locked before the image's own row, the order ``place_free`` takes them in.
+    still_free = batch is None and FreeImage.objects.select_for_update().filter(image_id=image.pk).exists()
     fresh = (
         Image.objects.select_for_update(of=("self",)).select_related("project", "placement").filter(pk=image.pk).first()
     )
     if fresh is None:
         raise NotFound("This image no longer exists; someone deleted it.")
-    # ``in_batch`` is the locked row's own: it shows an image that joined a batch while this waited
-    # for the lock (a placement written meanwhile is not re-read with the row).
-    if fresh.batch_id != (batch.pk if batch is not None else None) or fresh.in_batch != (batch is not None):
+    if fresh.batch_id != (batch.pk if batch is not None else None) or (batch is None and not still_free):
         raise ConcurrentChange("This image moved to another batch meanwhile; reload and try again.")
     if batch is not None:
         fresh.placement.batch = batch  # the row just locked, read once

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef
 
 from accounts.models import User, Workspace
 from boards import catalog
-from boards.models import Annotation, Batch, BatchStatus, EventKind, Image, Project
+from boards.models import Annotation, Batch, BatchStatus, EventKind, FreeImage, Image, Project
 from boards.services.common import STATUS_LABELS, _event, lock_batches, mark_changed
 from boards.services.files import _delete_unreferenced, _drop_orphan_assets, lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, NotFound, WrongState
@@ -47,9 +47,13 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
         # then their batches, then the images: the order every service locks in.
         lock_catalog(project.workspace_id, exclusive=True)
         locked = lock_batches(
-            Image.objects.filter(project=project, pk__in=ids, in_batch=True).values_list(
+            Image.objects.filter(project=project, pk__in=ids, placement__isnull=False).values_list(
                 "placement__batch_id", flat=True
             )
+        )
+        # The free ones stay free while their free rows are locked (a batch takes an image by deleting its row).
+        still_free = set(
+            FreeImage.objects.select_for_update().filter(project=project, image_id__in=ids).values_list("pk", flat=True)
         )
         rows = list(
             Image.objects.select_for_update(of=("self",))
@@ -62,11 +66,10 @@ def delete_images(*, project: Project, actor: User, image_ids: Iterable) -> int:
                 "file",
                 "thumbnail",
                 "asset_id",
-                "in_batch",
             )
         )
-        # ``in_batch`` is the locked row's own: it also shows an image that joined a batch meanwhile.
-        if any((r[1] is not None and r[1] not in locked) or r[-1] != (r[1] is not None) for r in rows):
+        # A free image taken meanwhile has lost its free row, and its new batch is not locked here.
+        if any((r[1] not in locked) if r[1] is not None else (r[0] not in still_free) for r in rows):
             raise ConcurrentChange("Some of these images moved to another batch meanwhile; try again.")
         missing = sorted(ids - {r[0] for r in rows})
         if missing:

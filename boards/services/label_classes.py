@@ -168,7 +168,7 @@ def delete_label_class(*, label: LabelClass, actor: User) -> LabelDeleted:
         touched.update(annotation_version=F("annotation_version") + 1)
         reopened = (
             touched.filter(annotation_state=AnnotationState.ANNOTATED, annotations__isnull=True)
-            .filter(Q(in_batch=False) | Q(placement__batch__status__in=OPEN_STATUSES))
+            .filter(Q(placement__isnull=True) | Q(placement__batch__status__in=OPEN_STATUSES))
             .update(annotation_state=AnnotationState.UNANNOTATED, annotated_by=None)
         )
         changed = list(Batch.objects.filter(placements__image__in=image_ids).values_list("pk", flat=True).distinct())

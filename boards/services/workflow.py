@@ -22,6 +22,7 @@ from boards.models import (
     Placement,
     QueueEntry,
     ReviewState,
+    free,
 )
 from boards.services.common import (
     STATUS_LABELS,
@@ -253,7 +254,8 @@ def archive(*, batch: Batch, actor: User) -> Batch:
     """Unassigned → Archived: the images leave the batch and are free again."""
     with transition(batch, "archive", actor, verb="archive", event=EventKind.ARCHIVED) as change:
         batch = change.batch
-        released = batch.images.update(in_batch=False, archived_from=batch)
+        released = batch.images.update(archived_from=batch)
+        free(batch.images)
         Placement.objects.filter(batch=batch).delete()
         batch.archive()
         change.detail.update(images_released=released)

@@ -123,7 +123,7 @@ class Command(BaseCommand):
                 names = [t.image.file.name for t in turns]
                 batch_ids = sorted(
                     set(
-                        Image.objects.filter(file__in=names, in_batch=True).values_list(
+                        Image.objects.filter(file__in=names, placement__isnull=False).values_list(
                             "placement__batch_id", flat=True
                         )
                     )

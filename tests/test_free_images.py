@@ -1,0 +1,115 @@
+"""Free images are rows of their own (``FreeImage``, migration 0029): every image has either a
+placement or a free row, the free row copies what the catalog pages free images by, and whatever
+frees or takes images keeps both true (the suite's ``_stored_counts_hold`` checks it after every test)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from boards.models import Batch, FreeImage, Image
+from tests.factories import BatchFactory, ImageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def free_rows(project) -> dict[int, tuple]:
+    return {
+        row[0]: row[1:]
+        for row in FreeImage.objects.filter(project=project).values_list("image_id", "uploaded_at", "width", "height")
+    }
+
+
+def test_a_new_image_is_free_until_a_batch_takes_it_and_free_again_when_released(project):
+    image = ImageFactory(project=project)
+    assert free_rows(project) == {image.pk: (image.uploaded_at, image.width, image.height)}
+    batch = BatchFactory(project=project)
+
+    Image.objects.filter(pk=image.pk).set_batch(batch)
+    assert free_rows(project) == {} and Image.objects.get(pk=image.pk).batch == batch
+
+    Image.objects.filter(pk=image.pk).set_batch(None)
+    assert set(free_rows(project)) == {image.pk} and Image.objects.get(pk=image.pk).batch is None
+
+
+def test_a_batch_deleted_through_the_orm_leaves_its_images_free(project):
+    """The admin deletes batches so; the images stay in the project, free, as before the free rows."""
+    batch = BatchFactory(project=project)
+    images = [ImageFactory(project=project, batch=batch) for _ in range(3)]
+
+    Batch.objects.filter(pk=batch.pk).delete()
+
+    assert set(free_rows(project)) == {image.pk for image in images}
+
+
+def test_the_admin_s_delete_page_does_not_free_anything_by_looking(project, admin_client):
+    """Collecting what a delete would remove (the confirmation page) writes nothing."""
+    batch = BatchFactory(project=project)
+    ImageFactory(project=project, batch=batch)
+
+    response = admin_client.get(f"/admin/boards/batch/{batch.pk}/delete/")
+
+    assert response.status_code == 200
+    assert free_rows(project) == {}
+
+
+def test_a_free_image_s_row_follows_its_upload_time_and_sizes(project):
+    image = ImageFactory(project=project)
+    image.uploaded_at = timezone.now() - timedelta(days=3)
+    image.width, image.height = 640, 480
+    image.save()
+    assert free_rows(project) == {image.pk: (image.uploaded_at, 640, 480)}
+
+    image.width = 800
+    image.save(update_fields=["width"])
+    assert free_rows(project)[image.pk][1] == 800
+
+
+def test_saving_an_image_s_work_writes_no_free_row(project, django_assert_num_queries):
+    """Only a save that may change the copied columns touches the free row."""
+    image = ImageFactory(project=project)
+    with django_assert_num_queries(1):
+        image.save(update_fields=["annotation_state", "annotation_version"])
+
+
+def test_deleting_a_free_image_deletes_its_free_row(project):
+    image = ImageFactory(project=project)
+    image.delete()
+    assert not FreeImage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0029_moves_the_free_images_into_their_table_and_back():
+    """On a database of the schema before it: each free image gets a free row copying its project, upload time
+    and sizes; images in a batch get none; going back marks ``in_batch`` from the placements again."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tests.test_migration_workspace_catalog import migrate
+
+    before, after = ("boards", "0028_asset_names_index_sqlite"), ("boards", "0029_free_images")
+    batch = BatchFactory()
+    project = batch.project
+    free = [ImageFactory(project=project, width=10 + n, height=20 + n) for n in range(3)]
+    placed = [ImageFactory(project=project, batch=batch) for _ in range(2)]
+    wanted = {image.pk: (image.project_id, image.uploaded_at, image.width, image.height) for image in free}
+
+    def in_batch() -> dict[int, bool]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, in_batch FROM boards_image")
+            return {pk: bool(flag) for pk, flag in cursor.fetchall()}
+
+    try:
+        migrate([before])
+        assert "boards_freeimage" not in connection.introspection.table_names()
+        assert in_batch() == {**{i.pk: False for i in free}, **{i.pk: True for i in placed}}
+        migrate([after])
+        rows = FreeImage.objects.values_list("image_id", "project_id", "uploaded_at", "width", "height")
+        assert {pk: tuple(rest) for pk, *rest in rows} == wanted
+        with connection.cursor() as cursor:
+            columns = {c.name for c in connection.introspection.get_table_description(cursor, "boards_image")}
+        assert "in_batch" not in columns
+        assert set(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True)) == {i.pk for i in placed}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
