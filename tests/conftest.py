@@ -180,10 +180,11 @@ def _stored_counts_hold(request):
             & Q(free__uploaded_at=F("uploaded_at"))
             & Q(free__width=F("width"))
             & Q(free__height=F("height"))
+            & Q(free__original_filename=F("original_filename"))
         )
         .values_list("pk", flat=True)[:10]
     )
-    assert not stale, f"free rows whose project, upload time or sizes differ from their image's: {stale}"
+    assert not stale, f"free rows whose project, upload time, sizes or name differ from their image's: {stale}"
 
 
 @pytest.fixture(scope="session")

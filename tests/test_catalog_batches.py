@@ -551,8 +551,8 @@ def test_a_concurrent_taker_leaves_nothing_to_take(manager, project, monkeypatch
     images = make_images(project, 2)
     real_preview = catalog.preview_of
 
-    def preview_then_someone_takes_them(qs, sample):
-        preview = real_preview(qs, sample)
+    def preview_then_someone_takes_them(qs, sample, **kwargs):
+        preview = real_preview(qs, sample, **kwargs)
         set_images(Image.objects.filter(pk__in=ids(images)), batch=BatchFactory(project=project, name="Quick"))
         return preview
 

@@ -59,6 +59,7 @@ def test_each_database_has_its_own_catalog_indexes():
     with connection.cursor() as cursor:
         free = connection.introspection.get_constraints(cursor, FreeImage._meta.db_table)
     assert free["free_image_upload_idx"]["columns"] == ["project_id", "uploaded_at", "image_id", "width", "height"]
+    assert free["free_image_name_idx"]["columns"] == ["project_id", "original_filename", "image_id"]
     if connection.vendor == "postgresql":
         assert indexes >= POSTGRES_ONLY and not indexes & SQLITE_ONLY
     else:

@@ -66,6 +66,36 @@ def test_a_free_image_s_row_follows_its_upload_time_and_sizes(project):
     assert free_rows(project)[image.pk][1] == 800
 
 
+def test_renaming_free_images_in_bulk_renames_their_free_rows(project):
+    """``ImageQuerySet.update`` copies a change of a copied column, even when it changes what the filter matches."""
+    images = [ImageFactory(project=project, original_filename=f"old{n}.jpg") for n in range(3)]
+
+    Image.objects.filter(original_filename__startswith="old").update(original_filename="new.jpg")
+
+    names = dict(FreeImage.objects.values_list("image_id", "original_filename"))
+    assert names == {image.pk: "new.jpg" for image in images}
+
+
+def test_the_first_free_images_by_file_name_come_from_the_free_rows_in_name_order(project, manager):
+    from boards import services
+    from boards.catalog import CatalogFilter
+
+    for name in ("c.jpg", "a.jpg", "é.jpg", "b.jpg"):
+        ImageFactory(project=project, original_filename=name)
+    ImageFactory(project=project, original_filename="0.jpg", batch=BatchFactory(project=project))  # not free
+
+    result = services.create_batch_from_images(
+        project=project,
+        actor=manager,
+        name="By name",
+        priority=1,
+        filters=CatalogFilter(state="free"),
+        sample={"n": 2, "mode": "ordered", "order": "filename"},
+    )
+
+    assert sorted(result.batch.images.values_list("original_filename", flat=True)) == ["a.jpg", "b.jpg"]
+
+
 def test_saving_an_image_s_work_writes_no_free_row(project, django_assert_num_queries):
     """Only a save that may change the copied columns touches the free row."""
     image = ImageFactory(project=project)
@@ -92,7 +122,7 @@ def test_migration_0029_moves_the_free_images_into_their_table_and_back():
     project = batch.project
     free = [ImageFactory(project=project, width=10 + n, height=20 + n) for n in range(3)]
     placed = [ImageFactory(project=project, batch=batch) for _ in range(2)]
-    wanted = {image.pk: (image.project_id, image.uploaded_at, image.width, image.height) for image in free}
+    wanted = {i.pk: (i.project_id, i.uploaded_at, i.width, i.height, i.original_filename) for i in free}
 
     def in_batch() -> dict[int, bool]:
         with connection.cursor() as cursor:
@@ -104,7 +134,9 @@ def test_migration_0029_moves_the_free_images_into_their_table_and_back():
         assert "boards_freeimage" not in connection.introspection.table_names()
         assert in_batch() == {**{i.pk: False for i in free}, **{i.pk: True for i in placed}}
         migrate([after])
-        rows = FreeImage.objects.values_list("image_id", "project_id", "uploaded_at", "width", "height")
+        rows = FreeImage.objects.values_list(
+            "image_id", "project_id", "uploaded_at", "width", "height", "original_filename"
+        )
         assert {pk: tuple(rest) for pk, *rest in rows} == wanted
         with connection.cursor() as cursor:
             columns = {c.name for c in connection.introspection.get_table_description(cursor, "boards_image")}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, QuerySet
 
-from boards.catalog.filters import CatalogFilter, filtered_images, project_images
+from boards.catalog.filters import CatalogFilter, CatalogState, filtered_images, project_images
 from boards.catalog.sampling import Sample
 from boards.models import MAX_BATCH_IMAGES, Batch, BatchStatus, Project
 from core import params
@@ -103,17 +103,27 @@ def preview_batch(
     """Count what a batch from these images would take (nothing is written)."""
     sample = Sample.parse(sample)
     images = selected_images(project, filters=filters, image_ids=image_ids)
-    return preview_of(images, sample)
+    return preview_of(images, sample, free_only=only_free(filters))
 
 
-def preview_of(images: QuerySet, sample: Sample | None) -> BatchPreview:
+def only_free(filters: CatalogFilter | None) -> bool:
+    """Whether ``filters`` select free images only ("not in a batch")."""
+    return filters is not None and filters.state == CatalogState.FREE
+
+
+def preview_of(images: QuerySet, sample: Sample | None, *, free_only: bool = False) -> BatchPreview:
     """The counts for these images (already narrowed to one project): one query grouped by batch,
-    one for the statuses of those batches."""
-    by_batch = dict(
-        images.order_by()
-        .values_list("placement__batch_id")
-        .annotate(n=Count("pk"))
-        .values_list("placement__batch_id", "n")
+    one for the statuses of those batches. ``free_only``: ``images`` are free images, counted from
+    their free rows (their placements, of which there are none, are not looked for)."""
+    by_batch = (
+        {None: images.order_by().count()}
+        if free_only
+        else dict(
+            images.order_by()
+            .values_list("placement__batch_id")
+            .annotate(n=Count("pk"))
+            .values_list("placement__batch_id", "n")
+        )
     )
     free = by_batch.pop(None, 0)
     in_batches: dict[str, int] = {}

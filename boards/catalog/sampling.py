@@ -64,13 +64,12 @@ class Sample:
         return sample
 
     def ordering(self, *, free: bool = False) -> list:
-        """The order the sample takes the first ``n`` in. ``free``: of images known to be free, by upload
-        time from their free rows' copies (``FreeImage``), whose index gives that order."""
+        """The order the sample takes the first ``n`` in. ``free``: of images known to be free, by their
+        free rows' copies of the upload time or name (``FreeImage``), whose indexes give that order."""
         if self.mode == RANDOM:
             return [sample_rank(self.seed), "pk"]
-        if self.order == BY_FILENAME:
-            return ["original_filename", "pk"]
-        return ["free__uploaded_at", "free__image_id"] if free else ["uploaded_at", "pk"]
+        by = "uploaded_at" if self.order == BY_UPLOAD else "original_filename"
+        return [f"free__{by}", "free__image_id"] if free else [by, "pk"]
 
     def describe(self) -> str:
         if self.mode == RANDOM:

@@ -11,8 +11,8 @@ free images on the image table, and ``in_batch``, go (dropped in place: a rebuil
 from django.db import migrations, models
 
 _FILL = (
-    "INSERT INTO boards_freeimage (image_id, project_id, uploaded_at, width, height) "
-    "SELECT id, project_id, uploaded_at, width, height FROM boards_image WHERE NOT in_batch"
+    "INSERT INTO boards_freeimage (image_id, project_id, uploaded_at, width, height, original_filename) "
+    "SELECT id, project_id, uploaded_at, width, height, original_filename FROM boards_image WHERE NOT in_batch"
 )
 
 _FORWARD = {
@@ -80,6 +80,7 @@ class Migration(migrations.Migration):
                 ("uploaded_at", models.DateTimeField()),
                 ("width", models.PositiveIntegerField()),
                 ("height", models.PositiveIntegerField()),
+                ("original_filename", models.CharField(max_length=255)),
                 (
                     "project",
                     models.ForeignKey(
@@ -95,7 +96,8 @@ class Migration(migrations.Migration):
                 "indexes": [
                     models.Index(
                         fields=["project", "uploaded_at", "image", "width", "height"], name="free_image_upload_idx"
-                    )
+                    ),
+                    models.Index(fields=["project", "original_filename", "image"], name="free_image_name_idx"),
                 ],
             },
         ),

@@ -39,19 +39,21 @@ from boards.models.choices import (  # noqa: F401
 )
 from boards.models.counts import CARD_COUNTS, count_card_images  # noqa: F401
 from boards.models.images import (  # noqa: F401
-    UNARCHIVE,
     Annotation,
-    FreeImage,
     Image,
-    Placement,
     ReviewMark,
     attach_assets,
-    free,
-    insert_placements,
     original_upload_to,
-    place_free,
     project_dataset,
     thumbnail_upload_to,
+)
+from boards.models.placements import (  # noqa: F401
+    UNARCHIVE,
+    FreeImage,
+    Placement,
+    free,
+    insert_placements,
+    place_free,
 )
 from boards.models.projects import LabelClass, Project, Tag  # noqa: F401
 from boards.models.queue import QueueEntry  # noqa: F401

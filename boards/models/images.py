@@ -8,16 +8,9 @@ from django.utils import timezone
 from boards.models.assets import Asset, Dataset
 from boards.models.batches import Batch
 from boards.models.choices import AnnotationState, ReviewState, Split
-from boards.models.placements import (  # noqa: F401 - free_images: migration 0027's on_delete
-    UNARCHIVE,
-    FreeImage,
-    Placement,
-    free,
-    free_images,
-    insert_placements,
-    place_free,
-    refresh_free_rows,
-)
+from boards.models.placements import COPIED as FREE_COPIED
+from boards.models.placements import FreeImage, Placement, free, place_free, refresh_free_rows
+from boards.models.placements import free_images as free_images  # migration 0027's on_delete names it here
 from boards.models.projects import LabelClass, Project, Tag
 
 
@@ -106,7 +99,6 @@ def _share(image: "Image", asset: Asset) -> list[str]:
 
 
 _NEW_BATCH = "_new_batch"  # where an unsaved change of an image's batch waits for its save
-_FREE_COPIED = frozenset({"project_id", "uploaded_at", "width", "height"})  # the image's columns its free row copies
 
 
 class ImageQuerySet(models.QuerySet):
@@ -119,7 +111,7 @@ class ImageQuerySet(models.QuerySet):
 
     def update(self, **kwargs):
         """As ``QuerySet.update``; a change of the columns a free image's row copies is copied there too."""
-        if not {"project", *_FREE_COPIED} & kwargs.keys():
+        if not {"project", *FREE_COPIED} & kwargs.keys():
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
             ids = list(self.order_by().values_list("pk", flat=True))  # the update may change what matches
@@ -164,13 +156,7 @@ def place_saved(images, *, new: bool) -> None:
     )
     FreeImage.objects.bulk_create(
         [
-            FreeImage(
-                image_id=image.pk,
-                project_id=image.project_id,
-                uploaded_at=image.uploaded_at,
-                width=image.width,
-                height=image.height,
-            )
+            FreeImage(image_id=image.pk, **{name: getattr(image, name) for name in FREE_COPIED})
             for image in changed
             if batch_ids[image.pk] is None
         ],
@@ -289,9 +275,9 @@ class Image(models.Model):
         super().save(*args, **kwargs)
         if new or _NEW_BATCH in self.__dict__:
             place_saved([self], new=new)
-        elif {"project", *_FREE_COPIED}.intersection(kwargs.get("update_fields") or _FREE_COPIED):
+        elif {"project", *FREE_COPIED}.intersection(kwargs.get("update_fields") or FREE_COPIED):
             # A free image's row in ``FreeImage`` holds a copy of these: one UPDATE, of nothing when it is in a batch.
-            FreeImage.objects.filter(image_id=self.pk).update(**{name: getattr(self, name) for name in _FREE_COPIED})
+            FreeImage.objects.filter(image_id=self.pk).update(**{name: getattr(self, name) for name in FREE_COPIED})
 
     # The batch lives in the image's ``Placement`` (below): read through these,
     # and set through them only on an image about to be saved or bulk-created (``place_saved``

@@ -64,7 +64,7 @@ class Placement(models.Model):
 class FreeImage(models.Model):
     """An image in no batch of its project: the row exists while it is free.
 
-    ``project``, ``uploaded_at``, ``width`` and ``height`` are the image's own,
+    ``project``, ``uploaded_at``, ``width``, ``height`` and ``original_filename`` are the image's own,
     copied when the row is written (``free``) and kept equal by whatever changes
     them on the image (``refresh_free_rows``), so that the catalog reads free
     images newest first, and by size, from this table's one index.
@@ -77,12 +77,15 @@ class FreeImage(models.Model):
     uploaded_at = models.DateTimeField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    original_filename = models.CharField(max_length=255)
 
     class Meta:
         # Newest first, with the sizes in the index: "not in a batch" pages, counts and filters by
         # size without reading a row (SQLite appends the rowid, PostgreSQL gets the image spelled out).
+        # By name: "the first 25,000 free images by file name" reads them in order instead of sorting.
         indexes = [
-            models.Index(fields=["project", "uploaded_at", "image", "width", "height"], name="free_image_upload_idx")
+            models.Index(fields=["project", "uploaded_at", "image", "width", "height"], name="free_image_upload_idx"),
+            models.Index(fields=["project", "original_filename", "image"], name="free_image_name_idx"),
         ]
 
     def __str__(self) -> str:
@@ -94,13 +97,15 @@ def _image_model() -> type[models.Model]:
     return FreeImage._meta.get_field("image").related_model
 
 
-FREE_COLUMNS = ("image_id", "project_id", "uploaded_at", "width", "height")
+FREE_COLUMNS = ("image_id", "project_id", "uploaded_at", "width", "height", "original_filename")
+COPIED = FREE_COLUMNS[1:]
+"""The image's columns its free row copies."""
 
 
 def free(images: models.QuerySet) -> int:
     """Make those of ``images`` that are not free yet free rows (their placements are the caller's to
     delete): one ``INSERT … SELECT``; how many rows it wrote."""
-    rows = images.filter(free__isnull=True).order_by().values("pk", "project_id", "uploaded_at", "width", "height")
+    rows = images.filter(free__isnull=True).order_by().values("pk", *COPIED)
     try:
         sql, params = rows.query.sql_with_params()
     except EmptyResultSet:
@@ -118,7 +123,7 @@ def refresh_free_rows(images: models.QuerySet) -> None:
     Image = _image_model()
     source = Image.objects.filter(pk=models.OuterRef("image_id"))
     FreeImage.objects.filter(image_id__in=images.order_by().values("pk")).update(
-        **{name: models.Subquery(source.values(name)[:1]) for name in ("project_id", "uploaded_at", "width", "height")}
+        **{name: models.Subquery(source.values(name)[:1]) for name in COPIED}
     )
 
 
@@ -135,7 +140,8 @@ UNARCHIVE = MappingProxyType({"archived_from": None})
 
 
 def place_free(images: models.QuerySet, batch: Batch, *, setting: Mapping | None = None) -> list[int]:
-    """Put those of ``images`` that are free in ``batch``; the ids of those it took.
+    """Put those of ``images`` (images, or their ids: ``values("pk")``) that are free in ``batch``; the
+    ids of those it took.
 
     A ``DELETE … RETURNING`` takes their free rows (an image another batch took
     meanwhile has lost its row once the row lock is granted, and is left out),
@@ -146,7 +152,8 @@ def place_free(images: models.QuerySet, batch: Batch, *, setting: Mapping | None
     """
     Image = _image_model()
     # Their ids by ``one_of`` (PostgreSQL: an array, read by primary key; ``IN`` may scan the table to join them).
-    query = FreeImage.objects.filter(pk__one_of=images.order_by().values("pk")).query
+    ids = images if images._fields == ("pk",) else images.order_by().values("pk")
+    query = FreeImage.objects.filter(pk__one_of=ids).query
     try:
         where, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
     except EmptyResultSet:  # e.g. ``pk__in=[]``

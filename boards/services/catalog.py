@@ -142,7 +142,7 @@ def create_batch_from_images(
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
         images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
-        preview = catalog.preview_of(images, sample)
+        preview = catalog.preview_of(images, sample, free_only=catalog.only_free(filters))
         if all_or_nothing and preview.left_out:
             raise WrongState(_queued_already(images, preview))
         if preview.would_take == 0:
@@ -158,7 +158,7 @@ def create_batch_from_images(
         chosen = (
             pool.values("pk") if sample is None else pool.order_by(*sample.ordering(free=True)).values("pk")[: sample.n]
         )
-        taken = len(place_free(Image.objects.filter(pk__one_of=chosen), batch))
+        taken = len(place_free(chosen, batch))
         _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
