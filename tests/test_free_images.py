@@ -96,6 +96,13 @@ def test_the_first_free_images_by_file_name_come_from_the_free_rows_in_name_orde
     assert sorted(result.batch.images.values_list("original_filename", flat=True)) == ["a.jpg", "b.jpg"]
 
 
+def test_a_save_of_no_field_copies_nothing(project):
+    image = ImageFactory(project=project, width=64)
+    image.width = 5
+    image.save(update_fields=[])
+    assert free_rows(project)[image.pk][1] == 64 == Image.objects.get(pk=image.pk).width
+
+
 def test_saving_an_image_s_work_writes_no_free_row(project, django_assert_num_queries):
     """Only a save that may change the copied columns touches the free row."""
     image = ImageFactory(project=project)
@@ -145,3 +152,37 @@ def test_migration_0029_moves_the_free_images_into_their_table_and_back():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrent transactions need PostgreSQL")
+def test_a_restore_racing_renames_of_its_images_neither_deadlocks_nor_leaves_a_stale_copy(project, manager):
+    """A restore takes the free rows, then sets the images (``place_free`` with a setting); a rename sets
+    the images and their free rows. Both lock the free rows first, so neither waits on the other in a cycle."""
+    from boards import services
+    from tests.test_concurrency import ROUNDS, _race
+
+    for round_no in range(ROUNDS):
+        batch = BatchFactory(project=project, name=f"Archived {round_no}")
+        images = [ImageFactory(project=project, batch=batch) for _ in range(4)]
+        services.archive(batch=batch, actor=manager)
+        ids = [image.pk for image in images]
+
+        def rename_all(ids=ids, round_no=round_no):
+            return Image.objects.filter(pk__in=ids).update(original_filename=f"renamed{round_no}.jpg")
+
+        def rename_one(pk=ids[-1]):
+            image = Image.objects.get(pk=pk)
+            image.original_filename = "one.jpg"
+            image.save()
+
+        archived = Batch.objects.get(pk=batch.pk)
+        _race(lambda archived=archived: services.restore_batch(batch=archived, actor=manager), rename_all, rename_one)
+
+        restored = Batch.objects.get(pk=batch.pk).status != "archived"
+        assert set(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True)) == (
+            set(ids) if restored else set()
+        )
+        assert set(free_rows(project)) == (set() if restored else set(ids))
+        copies = dict(FreeImage.objects.values_list("image_id", "original_filename"))
+        assert copies == dict(Image.objects.filter(pk__in=copies).values_list("pk", "original_filename"))

@@ -115,6 +115,9 @@ class ImageQuerySet(models.QuerySet):
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
             ids = list(self.order_by().values_list("pk", flat=True))  # the update may change what matches
+            # Their free rows locked first, the order a batch taking them locks in (``place_free``).
+            free_rows = FreeImage.objects.using(self.db).select_for_update().filter(image_id__one_of=ids)
+            list(free_rows.values_list("pk", flat=True))
             changed = super().update(**kwargs)
             refresh_free_rows(Image.objects.using(self.db).filter(pk__one_of=ids))
         return changed
@@ -272,12 +275,18 @@ class Image(models.Model):
         if self.asset_id is None and self._state.adding:
             attach_assets([self])
         new = self._state.adding
-        super().save(*args, **kwargs)
-        if new or _NEW_BATCH in self.__dict__:
-            place_saved([self], new=new)
-        elif {"project", *FREE_COPIED}.intersection(kwargs.get("update_fields") or FREE_COPIED):
-            # A free image's row in ``FreeImage`` holds a copy of these: one UPDATE, of nothing when it is in a batch.
-            FreeImage.objects.filter(image_id=self.pk).update(**{name: getattr(self, name) for name in FREE_COPIED})
+        fields = kwargs.get("update_fields")
+        copied = (
+            not new and _NEW_BATCH not in self.__dict__ and (fields is None or {"project", *FREE_COPIED} & set(fields))
+        )
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
+            if copied:
+                # A free image's row holds a copy of these: written first (one UPDATE, of nothing when the
+                # image is in a batch), so that its lock comes before the image's, as ``place_free`` takes them.
+                FreeImage.objects.filter(image_id=self.pk).update(**{name: getattr(self, name) for name in FREE_COPIED})
+            super().save(*args, **kwargs)
+            if new or _NEW_BATCH in self.__dict__:
+                place_saved([self], new=new)
 
     # The batch lives in the image's ``Placement`` (below): read through these,
     # and set through them only on an image about to be saved or bulk-created (``place_saved``
