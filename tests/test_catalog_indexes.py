@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from boards import services
-from boards.catalog import CatalogFilter
+from boards.catalog import BY_FILENAME, ORDERED, CatalogFilter, Sample
 from boards.models import Batch, FreeImage, Image
 from tests.catalog_data import make_images
 from tests.test_catalog_batches import create
@@ -85,6 +85,24 @@ def test_sqlite_reads_the_free_images_newest_first_from_their_index(project):
     assert "TEMP B-TREE" not in shown
 
 
+def first_free_by_name(project):
+    """The query choosing "the first 25,000 free images by file name", as a catalog batch chooses them."""
+    sample = Sample(n=25_000, mode=ORDERED, order=BY_FILENAME)
+    pool = CatalogFilter(state="free").images(project).filter(free__isnull=False)
+    return pool.order_by(*sample.ordering(free=True)).values("pk")[: sample.n]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")
+def test_sqlite_reads_the_first_free_images_by_name_from_their_name_index(project):
+    make_images(project, 5)
+    sql, params = first_free_by_name(project).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        shown = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "free_image_name_idx" in shown
+    assert "TEMP B-TREE" not in shown
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the partial and trigram indexes are PostgreSQL's")
 def test_postgres_serves_each_filter_from_its_partial_or_trigram_index(project):
     make_images(project, 30, names=[f"cam{n:02d}_shot.jpg" for n in range(30)])
@@ -126,6 +144,15 @@ def test_postgres_reads_the_free_images_sizes_from_their_index(project):
                 cursor.execute(f"RESET enable_{setting}")
     assert "Index Only Scan Backward using free_image_upload_idx" in shown
     assert "Sort" not in shown
+    with connection.cursor() as cursor:
+        try:
+            for setting in ("seqscan", "bitmapscan", "hashjoin", "mergejoin", "sort"):
+                cursor.execute(f"SET enable_{setting} = off")
+            by_name = plan(first_free_by_name(project))
+        finally:
+            for setting in ("seqscan", "bitmapscan", "hashjoin", "mergejoin", "sort"):
+                cursor.execute(f"RESET enable_{setting}")
+    assert "using free_image_name_idx" in by_name and "Sort" not in by_name
 
 
 def test_only_archived_images_are_in_the_archived_from_index(project, make_batch, manager):

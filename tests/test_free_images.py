@@ -103,6 +103,23 @@ def test_a_save_of_no_field_copies_nothing(project):
     assert free_rows(project)[image.pk][1] == 64 == Image.objects.get(pk=image.pk).width
 
 
+def test_a_preview_of_not_in_a_batch_counts_free_rows_without_looking_for_placements(project):
+    from django.test.utils import CaptureQueriesContext
+
+    from boards import catalog
+    from boards.catalog import CatalogFilter
+
+    for _ in range(3):
+        ImageFactory(project=project)
+    ImageFactory(project=project, batch=BatchFactory(project=project))
+
+    with CaptureQueriesContext(connection) as queries:
+        preview = catalog.preview_batch(project, filters=CatalogFilter(state="free"))
+
+    assert (preview.matching, preview.free, preview.in_batches) == (3, 3, {})
+    assert not [q["sql"] for q in queries.captured_queries if "boards_placement" in q["sql"]]
+
+
 def test_saving_an_image_s_work_writes_no_free_row(project, django_assert_num_queries):
     """Only a save that may change the copied columns touches the free row."""
     image = ImageFactory(project=project)

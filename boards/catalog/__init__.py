@@ -35,7 +35,6 @@ from boards.catalog.preview import (  # noqa: F401
     BatchPreview,
     _column_order,
     _ids,
-    only_free,
     preview_batch,
     preview_of,
     selected_images,

@@ -166,7 +166,7 @@ class CatalogFilter:
             tag_id, label_id = named
         by_list = (listed is not None or tag_id is not None or label_id is not None) and not in_upload_order
         steer = (by_list or in_upload_order) and connection.vendor == "sqlite"
-        free = self.state == CatalogState.FREE
+        free = self.free_only
         images = Image.objects.alias(
             scan_project=F("project_id") + 0, scan_width=F("width") + 0, scan_height=F("height") + 0
         )
@@ -212,11 +212,17 @@ class CatalogFilter:
         return images
 
     @property
+    def free_only(self) -> bool:
+        """Whether the filter selects free images only ("not in a batch"): ``images()`` reads them from
+        their free rows, and a batch preview counts those rows alone."""
+        return self.state == CatalogState.FREE
+
+    @property
     def keys(self) -> tuple[str, str]:
         """The columns ``images()`` is paged by, newest first (``paging.newest_first_page``): the image's
         upload time and id, or, for free images, their free rows' copies, so that the free rows' index
         gives the order."""
-        return ("free__uploaded_at", "free__image_id") if self.state == CatalogState.FREE else ("uploaded_at", "pk")
+        return ("free__uploaded_at", "free__image_id") if self.free_only else ("uploaded_at", "pk")
 
     def listed(self, project: Project) -> list[int] | None:
         """The ids of the images with the filter's tag and class (both, when it names both), when it

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, QuerySet
 
-from boards.catalog.filters import CatalogFilter, CatalogState, filtered_images, project_images
+from boards.catalog.filters import CatalogFilter, filtered_images, project_images
 from boards.catalog.sampling import Sample
 from boards.models import MAX_BATCH_IMAGES, Batch, BatchStatus, Project
 from core import params
@@ -103,12 +103,7 @@ def preview_batch(
     """Count what a batch from these images would take (nothing is written)."""
     sample = Sample.parse(sample)
     images = selected_images(project, filters=filters, image_ids=image_ids)
-    return preview_of(images, sample, free_only=only_free(filters))
-
-
-def only_free(filters: CatalogFilter | None) -> bool:
-    """Whether ``filters`` select free images only ("not in a batch")."""
-    return filters is not None and filters.state == CatalogState.FREE
+    return preview_of(images, sample, free_only=filters is not None and filters.free_only)
 
 
 def preview_of(images: QuerySet, sample: Sample | None, *, free_only: bool = False) -> BatchPreview:

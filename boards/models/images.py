@@ -99,6 +99,7 @@ def _share(image: "Image", asset: Asset) -> list[str]:
 
 
 _NEW_BATCH = "_new_batch"  # where an unsaved change of an image's batch waits for its save
+_COPIED_NAMES = frozenset({"project", *FREE_COPIED})  # what an update or save may name of those columns
 
 
 class ImageQuerySet(models.QuerySet):
@@ -111,7 +112,7 @@ class ImageQuerySet(models.QuerySet):
 
     def update(self, **kwargs):
         """As ``QuerySet.update``; a change of the columns a free image's row copies is copied there too."""
-        if not {"project", *FREE_COPIED} & kwargs.keys():
+        if not _COPIED_NAMES & kwargs.keys():
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
             ids = list(self.order_by().values_list("pk", flat=True))  # the update may change what matches
@@ -276,9 +277,7 @@ class Image(models.Model):
             attach_assets([self])
         new = self._state.adding
         fields = kwargs.get("update_fields")
-        copied = (
-            not new and _NEW_BATCH not in self.__dict__ and (fields is None or {"project", *FREE_COPIED} & set(fields))
-        )
+        copied = not new and _NEW_BATCH not in self.__dict__ and (fields is None or _COPIED_NAMES.intersection(fields))
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             if copied:
                 # A free image's row holds a copy of these: written first (one UPDATE, of nothing when the

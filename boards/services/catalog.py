@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
@@ -29,7 +29,6 @@ from boards.models import (
     Image,
     Placement,
     Project,
-    free,
     insert_placements,
     place_free,
 )
@@ -142,7 +141,7 @@ def create_batch_from_images(
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
         images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
-        preview = catalog.preview_of(images, sample, free_only=catalog.only_free(filters))
+        preview = catalog.preview_of(images, sample, free_only=filters is not None and filters.free_only)
         if all_or_nothing and preview.left_out:
             raise WrongState(_queued_already(images, preview))
         if preview.would_take == 0:
@@ -353,9 +352,9 @@ def add_batch_to_project(
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
 
-def _join_project(project: Project, assets, *, batch: Batch | None = None) -> int:
-    """Give the project an image row for each of these assets it does not use yet (in ``batch``, if
-    given, else free): one INSERT … SELECT."""
+def _join_project(project: Project, assets, *, batch: Batch) -> int:
+    """Give the project an image row, in ``batch``, for each of these assets it does not use yet: one
+    INSERT … SELECT and their placements."""
     fields = ", ".join(Asset.COPIED)
     sql, args = (
         assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"), project=project)))
@@ -380,9 +379,4 @@ def _join_project(project: Project, assets, *, batch: Batch | None = None) -> in
         defaults.split,
         *args,
     ]
-    if batch is not None:
-        return len(insert_placements(insert + " RETURNING id", params, batch))
-    with connection.cursor() as cursor:
-        cursor.execute(insert + " RETURNING id", params)
-        ids = [row[0] for row in cursor.fetchall()]
-    return free(Image.objects.filter(pk__one_of=ids)) if ids else 0
+    return len(insert_placements(insert + " RETURNING id", params, batch))
