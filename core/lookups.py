@@ -50,12 +50,21 @@ class OneOf(Lookup):
         if hasattr(self.rhs, "as_sql"):  # a subquery
             sql, params = self._subquery(compiler, connection)
             return f"{lhs} IN {sql}", (*lhs_params, *params)
-        sql = f"{lhs} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - lhs is the compiled column
-        return sql, (*lhs_params, json.dumps(self._values()))
+        sql, param = one_of_sql(lhs, self._values(), connection.vendor)
+        return sql, (*lhs_params, param)
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if hasattr(self.rhs, "as_sql"):  # a subquery
             sql, params = self._subquery(compiler, connection)
             return f"{lhs} = ANY(ARRAY{sql})", (*lhs_params, *params)
-        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, "{" + ",".join(map(str, self._values())) + "}")
+        sql, param = one_of_sql(lhs, self._values(), connection.vendor)
+        return sql, (*lhs_params, param)
+
+
+def one_of_sql(column: str, ids: list[int], vendor: str) -> tuple[str, str]:
+    """``column`` is one of ``ids`` (whole numbers), for hand-written SQL: the condition and its one
+    parameter, as the ``one_of`` lookup writes them."""
+    if vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", "{" + ",".join(map(str, ids)) + "}"
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(ids)  # noqa: S608 - a column name

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from boards import catalog, services
 from boards.models import (
+    CARD_COUNTS,
     Annotation,
     AnnotationState,
     Asset,
@@ -14,6 +15,7 @@ from boards.models import (
     Dataset,
     Image,
     LabelClass,
+    count_card_images,
 )
 from core.errors import ConcurrentChange, InvalidInput
 from tests.factories import ImageFactory, ProjectFactory, set_images
@@ -360,3 +362,44 @@ def test_add_batch_takes_a_picture_that_became_a_free_copy_of_the_project_after_
     assert result.taken == 3 and result.preview.left_out == 0
     assert set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
     assert Image.objects.filter(project=other).count() == 3
+
+
+def test_a_batch_of_new_pictures_stores_its_counts_without_counting_them(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (30 * i, 5, 5)) for i in range(3)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        result = services.add_batch_to_project(project=other, actor=manager, name="new", asset_ids=ids)
+    batch = Batch.objects.get(pk=result.batch.pk)
+    assert batch.counts_stored
+    assert (
+        tuple(getattr(batch, name) for name in CARD_COUNTS) == count_card_images([batch.pk])[batch.pk] == (3, 0, 0, 0)
+    )
+    assert not [q for q in queries if '"n_annotated"' in q["sql"] and q["sql"].startswith("SELECT")]  # no card count
+
+
+def test_a_batch_of_new_pictures_and_free_copies_with_boxes_counts_what_it_took(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (30 * i, 5, 5)) for i in range(4)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    first = services.add_batch_to_project(project=other, actor=manager, name="two", asset_ids=ids[:2])
+    label = LabelClass.objects.create(project=other, name="sign")
+    boxed = Image.objects.filter(placement__batch=first.batch).first()
+    Annotation.objects.create(image=boxed, label=label, x=1, y=1, width=5, height=5)  # a pre-label
+    services.archive(batch=first.batch, actor=manager)
+    result = services.add_batch_to_project(project=other, actor=manager, name="all four", asset_ids=ids)
+    batch = Batch.objects.get(pk=result.batch.pk)
+    assert batch.counts_stored
+    assert tuple(getattr(batch, name) for name in CARD_COUNTS) == count_card_images([batch.pk])[batch.pk]
+    assert (batch.n_images, batch.n_prelabeled) == (4, Annotation.objects.filter(image=boxed).count())
+
+
+def test_joining_a_project_never_takes_a_picture_of_another_workspace(project, manager, image_file):
+    """The service refuses such ids before (``missing_ids``); the INSERT itself names the workspace too."""
+    from boards.services.catalog import _join_project
+
+    foreign = ImageFactory(project=ProjectFactory(slug="theirs"))
+    upload(project, manager, image_file, ("mine.jpg", (1, 2, 3)))
+    other = ProjectFactory(workspace=project.workspace, slug="signs")
+    batch = Batch.objects.create(project=other, name="b")
+    mine = Asset.objects.get(workspace=project.workspace).pk
+    assert _join_project(other, [foreign.asset_id, mine], batch=batch) == 1
+    assert list(Image.objects.filter(project=other).values_list("asset_id", flat=True)) == [mine]

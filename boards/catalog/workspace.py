@@ -175,15 +175,27 @@ def asset_id_set(asset_ids: Iterable) -> AssetIds:
 
 
 def preview_for_project(
-    assets: QuerySet[Asset], project: Project, sample: Sample | None, *, matching: int | None = None
+    assets: QuerySet[Asset],
+    project: Project,
+    sample: Sample | None,
+    *,
+    matching: int | None = None,
+    asset_ids: AssetIds | None = None,
 ) -> BatchPreview:
     """What "Add batch to project" would take: the selected images, those already in a batch of *that*
     project (left out, by column), and the rest (in the project but free, or not in it yet).
-    ``matching``: how many ``assets`` holds, when the caller counted them already."""
+    ``matching``: how many ``assets`` holds, when the caller counted them already. ``asset_ids``: the
+    ids ``assets`` was selected by, if it was: the project's images are then looked up by them, one
+    probe of the (asset, project) index each, not joined with every image of the project."""
     if matching is None:
         matching = assets.count()
+    mine = (
+        Image.objects.filter(project=project, asset_id__one_of=asset_ids)  # its assets are its workspace's
+        if asset_ids is not None
+        else Image.objects.filter(project=project, asset__in=assets.values("pk"))
+    )
     in_batches = dict(
-        Image.objects.filter(project=project, asset__in=assets.values("pk"), placement__isnull=False)
+        mine.filter(placement__isnull=False)
         .order_by()
         .values("placement__batch__status")
         .annotate(n=Count("pk"))

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
 from boards import catalog
 from boards.models import (
+    CARD_COUNTS,
     MAX_BATCH_IMAGES,
     PRIORITY_DEFAULT,
     UNARCHIVE,
@@ -42,6 +43,7 @@ from boards.services.common import (
 )
 from boards.services.files import lock_catalog
 from core.errors import ConcurrentChange, InvalidInput, WrongState
+from core.lookups import one_of_sql
 from core.permissions import require
 
 
@@ -162,13 +164,14 @@ def create_batch_from_images(
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
 
-def _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, *, all_or_nothing) -> None:
-    """The end of every catalog batch: refuse what changed since the preview, store the counts, write the event."""
+def _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, *, all_or_nothing, counted=None) -> None:
+    """The end of every catalog batch: refuse what changed since the preview, store the counts (``counted``:
+    the batch's, when the caller knows them; see ``mark_changed``), write the event."""
     if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
         raise InvalidInput(replace(preview, would_take=taken).limit_error())
     if taken == 0 or (all_or_nothing and taken < preview.would_take):
         raise ConcurrentChange("The selected images joined another batch meanwhile; nothing was taken.")
-    mark_changed(batch)
+    mark_changed(batch, counted=counted)
     _event(
         batch,
         EventKind.CREATED,
@@ -316,7 +319,9 @@ def add_batch_to_project(
             shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
             raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
         # Selected by ids, every one is there: counted just now.
-        preview = catalog.preview_for_project(assets, project, sample, matching=None if wanted is None else len(wanted))
+        preview = catalog.preview_for_project(
+            assets, project, sample, matching=None if wanted is None else len(wanted), asset_ids=wanted
+        )
         if all_or_nothing and preview.left_out:
             mine = Image.objects.filter(project=project, asset__in=assets.values("pk"))
             raise WrongState(_queued_already(mine, preview))
@@ -342,32 +347,35 @@ def add_batch_to_project(
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         # The pictures new to the project join it; those it has, free, move in: only when some are
         # left, as every one is when the pictures are new to it (an UPDATE probing each id for nothing).
-        taken = _join_project(project, taking, batch=batch)
+        joined = taken = _join_project(project, chosen, batch=batch)
         if taken < len(chosen):
             taken += len(place_free(Image.objects.filter(project=project, asset_id__one_of=chosen), batch))
         # Fewer than chosen: some joined another batch of the project meanwhile, or were deleted.
         if taken < len(chosen) and taking.count() < len(chosen):
             raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
-        _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
+        # Images that just joined the project start unannotated, unreviewed and without boxes: when
+        # they are all the batch holds, its card's counts are known without counting.
+        counted = {batch.pk: (taken,) + (0,) * (len(CARD_COUNTS) - 1)} if joined == taken else None
+        _record_catalog_batch(
+            batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing, counted=counted
+        )
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
 
-def _join_project(project: Project, assets, *, batch: Batch) -> int:
+def _join_project(project: Project, asset_ids: list[int], *, batch: Batch) -> int:
     """Give the project an image row, in ``batch``, for each of these assets it does not use yet: one
-    INSERT … SELECT and their placements."""
-    fields = ", ".join(Asset.COPIED)
-    sql, args = (
-        assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"), project=project)))
-        .order_by()
-        .values("pk")
-        .query.sql_with_params()
-    )
+    INSERT … SELECT and their placements. Each asset is read by its id and each is looked for in the
+    project through the (asset, project) index: an ``IN (subquery)`` here was hash-joined with the
+    whole asset table and every image of the project."""
+    image, fields = Image._meta.db_table, ", ".join(Asset.COPIED)
+    chosen, ids = one_of_sql("a.id", list(asset_ids), connection.vendor)
     defaults = Image(project=project)  # the per-project state a new image starts with
     insert = (
-        f"INSERT INTO {Image._meta.db_table} (project_id, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
+        f"INSERT INTO {image} (project_id, asset_id, {fields}, annotation_state, "  # noqa: S608 - names from the models
         "review_state, review_comment, annotation_version, rejections, split) "
         f"SELECT %s, a.id, {', '.join(f'a.{name}' for name in Asset.COPIED)}, %s, %s, %s, %s, %s, %s "
-        f"FROM {Asset._meta.db_table} a WHERE a.id IN ({sql})"
+        f"FROM {Asset._meta.db_table} a WHERE {chosen} AND a.workspace_id = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {image} i WHERE i.asset_id = a.id AND i.project_id = %s)"
     )
     params = [
         project.pk,
@@ -377,6 +385,8 @@ def _join_project(project: Project, assets, *, batch: Batch) -> int:
         defaults.annotation_version,
         defaults.rejections,
         defaults.split,
-        *args,
+        ids,
+        project.workspace_id,
+        project.pk,
     ]
     return len(insert_placements(insert + " RETURNING id", params, batch))

@@ -245,9 +245,12 @@ def _preview(workspace: Workspace, target: Project, selection: dict, sample) -> 
     """What the batch would take in ``target``, and how many of the images that project does not have yet."""
     _usable(selection)
     sample = catalog.Sample.parse(sample)
-    assets = catalog.selected_assets(workspace.pk, **selection)
-    preview = catalog.preview_for_project(assets, target, sample)
     asked = selection.get("asset_ids")
+    if asked is not None:  # checked once: passed on as they are
+        asked = catalog.asset_id_set(asked)
+        selection = {**selection, "asset_ids": asked}
+    assets = catalog.selected_assets(workspace.pk, **selection)
+    preview = catalog.preview_for_project(assets, target, sample, asset_ids=asked)
     if asked is not None and preview.matching < len(asked):
         missing = len(asked) - preview.matching
         raise InvalidInput(f"{missing:,} of the {len(asked):,} selected images are not in this workspace's catalog.")
