@@ -334,17 +334,6 @@ def test_a_file_name_filter_pages_and_counts_its_matches(client, manager, loose,
     assert "<strong>4</strong> images match" in counted.content.decode()
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own index of the assets' names (0028)")
-def test_sqlite_reads_a_file_name_filter_from_the_names_index(loose):
-    make_assets(loose, 5)
-    assets = catalog.workspace_assets(loose.workspace_id, catalog.WorkspaceFilter(file="cam"))
-    sql, params = assets.order_by().values("pk")[: catalog.paging.FEW + 1].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        shown_plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
-    assert "COVERING INDEX boards_asset_name_sqlite_idx" in shown_plan
-
-
 def test_the_count_is_for_members_of_the_workspace_only(client, manager, outsider):
     client.force_login(outsider)
     assert client.get(url("workspace-catalog-count")).status_code == 404
