@@ -123,15 +123,24 @@ def _plan(queryset) -> str:
 
 
 @sqlite_only
-def test_a_name_of_three_characters_or_more_is_found_from_the_trigrams(loose):
-    """Without statistics, the names found drive: each asset is read by its id, not the workspace's index."""
+def test_a_name_in_few_assets_is_read_by_their_ids_and_one_in_many_as_before(loose, monkeypatch):
+    """Without statistics, the few names found drive, each asset read by its id, not the workspace's
+    index; a name found in more than ``FEW`` assets, or one of one or two characters, reads the names' index."""
+    from boards.catalog import workspace
+
     make_assets(loose, 5)
-    assets = catalog.workspace_assets(loose.workspace_id, catalog.WorkspaceFilter(file="oose0"))
-    few = _plan(assets.order_by().values("pk")[: catalog.paging.FEW + 1])
-    assert "VIRTUAL TABLE" in few and "INTEGER PRIMARY KEY" in few
-    assert "boards_asset_name_sqlite_idx" not in few
-    short = catalog.workspace_assets(loose.workspace_id, catalog.WorkspaceFilter(file="oo"))
-    assert "COVERING INDEX boards_asset_name_sqlite_idx" in _plan(short.order_by().values("pk")[:10])
+
+    def plan(text: str) -> str:
+        assets = catalog.workspace_assets(loose.workspace_id, catalog.WorkspaceFilter(file=text))
+        return _plan(assets.order_by().values("pk")[: catalog.paging.FEW + 1])
+
+    few = plan("oose0")
+    assert "INTEGER PRIMARY KEY" in few and "boards_asset_name_sqlite_idx" not in few
+    assert "COVERING INDEX boards_asset_name_sqlite_idx" in plan("oo")
+    monkeypatch.setattr(workspace, "FEW", 4)
+    assert workspace.trigram_ids("oose0") is None
+    assert "COVERING INDEX boards_asset_name_sqlite_idx" in plan("oose0")
+    assert found(loose, "oose0") == set(Asset.objects.values_list("original_filename", flat=True))
 
 
 @pytest.mark.django_db(transaction=True)
