@@ -4,9 +4,10 @@
 all of it: a rare name or none cost 70–90 ms a page in a workspace of 275,000
 assets, over the 80 ms a page may take. FTS5's ``trigram`` tokenizer (SQLite
 3.34+) indexes every three characters of each name, as PostgreSQL's ``pg_trgm``
-index does (0006, 0018): a name of three characters or more is found from
-there (``boards.catalog.workspace.name_matches``), then checked with the
-``LIKE`` as before, so the answer is the same.
+index does (0006, 0018): a text of three characters or more is looked up
+there first (``boards.catalog.workspace.trigram_ids``); when at most 2,000
+assets have it, those are read by id and checked with the ``LIKE`` as before,
+so the answer is the same.
 
 The table holds no copy of the names (``content='boards_asset'``); three
 triggers keep its index in step with every insert, rename and delete of an
