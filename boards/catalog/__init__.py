@@ -58,6 +58,7 @@ from boards.catalog.workspace import (  # noqa: F401
     asset_id_set,
     asset_page,
     datasets_of,
+    images_in_project,
     missing_ids,
     preview_for_project,
     projects_of,

@@ -323,8 +323,7 @@ def add_batch_to_project(
             assets, project, sample, matching=None if wanted is None else len(wanted), asset_ids=wanted
         )
         if all_or_nothing and preview.left_out:
-            mine = Image.objects.filter(project=project, asset__in=assets.values("pk"))
-            raise WrongState(_queued_already(mine, preview))
+            raise WrongState(_queued_already(catalog.images_in_project(project, assets, asset_ids=wanted), preview))
         if preview.would_take == 0:
             raise InvalidInput(
                 "No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter.")
