@@ -17,7 +17,7 @@ from boards.models import (
     LabelClass,
     count_card_images,
 )
-from core.errors import ConcurrentChange, InvalidInput
+from core.errors import ConcurrentChange, InvalidInput, WrongState
 from tests.factories import ImageFactory, ProjectFactory, set_images
 
 pytestmark = pytest.mark.django_db
@@ -403,3 +403,14 @@ def test_joining_a_project_never_takes_a_picture_of_another_workspace(project, m
     mine = Asset.objects.get(workspace=project.workspace).pk
     assert _join_project(other, [foreign.asset_id, mine], batch=batch) == 1
     assert list(Image.objects.filter(project=other).values_list("asset_id", flat=True)) == [mine]
+
+
+def test_the_apis_refusal_names_the_images_already_queued_in_that_project(project, other, manager, image_file):
+    upload(project, manager, image_file, *[(f"{i}.jpg", (30 * i, 5, 5)) for i in range(3)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    first = services.add_batch_to_project(project=other, actor=manager, name="one", asset_ids=ids[:1])
+    queued = Image.objects.get(placement__batch=first.batch)
+    with pytest.raises(WrongState) as refused:
+        services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=ids, all_or_nothing=True)
+    assert f"1 image is already in a batch of this project (1 in Unassigned): {queued.pk}." in refused.value.message
+    assert Image.objects.filter(project=other).count() == 1
