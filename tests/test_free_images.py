@@ -203,3 +203,36 @@ def test_a_restore_racing_renames_of_its_images_neither_deadlocks_nor_leaves_a_s
         assert set(free_rows(project)) == (set() if restored else set(ids))
         copies = dict(FreeImage.objects.values_list("image_id", "original_filename"))
         assert copies == dict(Image.objects.filter(pk__in=copies).values_list("pk", "original_filename"))
+
+
+def test_the_state_filters_tell_batched_images_from_free_ones_by_the_free_rows(project):
+    """A free image keeps whatever review state it had and is still only "not in a batch". On
+    PostgreSQL "in a batch" is "without a free row": the filters' SQL looks for free rows, not
+    placements (a join it hashed whole)."""
+    from boards import catalog
+    from boards.catalog import CatalogFilter
+
+    batch = BatchFactory(project=project)
+    queued = ImageFactory(project=project, batch=batch)
+    approved = ImageFactory(project=project, batch=batch, review_state="approved", annotation_state="annotated")
+    rejected = ImageFactory(project=project, batch=batch, review_state="rejected", annotation_state="annotated")
+    annotated = ImageFactory(project=project, batch=batch, annotation_state="annotated")
+    freed = ImageFactory(project=project, review_state="approved", annotation_state="annotated")
+    free = ImageFactory(project=project)
+
+    def matching(state):
+        images = catalog.filtered_images(project, CatalogFilter(state=state))
+        return set(images.values_list("pk", flat=True)), str(images.query)
+
+    expected = {
+        "free": {freed.pk, free.pk},
+        "queued": {queued.pk},
+        "annotated": {annotated.pk},
+        "approved": {approved.pk},
+        "rejected": {rejected.pk},
+    }
+    for state, pks in expected.items():
+        found, sql = matching(state)
+        assert found == pks, state
+        if state != "free" and connection.vendor == "postgresql":
+            assert "boards_freeimage" in sql and "boards_placement" not in sql, state

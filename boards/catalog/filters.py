@@ -21,6 +21,7 @@ from boards.models import (
     AnnotationState,
     Batch,
     BatchStatus,
+    FreeImage,
     Image,
     LabelClass,
     Placement,
@@ -43,8 +44,16 @@ class CatalogState(models.TextChoices):
 
 def state_q(state: str) -> Q:
     """The images in ``state``. A free image has a ``FreeImage`` row, one in a batch a ``Placement``:
-    the catalog pages free images from their own table (``CatalogFilter.images`` and ``keys``)."""
-    in_batch = Q(placement__isnull=False)
+    the catalog pages free images from their own table (``CatalogFilter.images`` and ``keys``).
+
+    On PostgreSQL "in a batch" is "without a free row" (every image has one or the other): it then
+    looks each candidate up in the free rows' primary key, where for the join to the placements it
+    hashed all of them (150,000 for a probe of 2,001 matches: 93 of its 157 ms). SQLite probes either
+    table by its key, and the join was the faster there (measured: 31 against 40 ms a page)."""
+    if connection.vendor == "postgresql":
+        in_batch = ~Exists(FreeImage.objects.filter(image_id=OuterRef("pk")))
+    else:
+        in_batch = Q(placement__isnull=False)
     return {
         CatalogState.FREE: Q(free__isnull=False),
         CatalogState.QUEUED: in_batch
