@@ -566,11 +566,13 @@ def time_adding_batches(args, project, manager, fx: CatalogWorkspace) -> None:
             began = time.perf_counter()
             assets = catalog.selected_assets(workspace_id, **selection)
             asked = selection.get("asset_ids")
+            if asked is None:  # as the dialog does: a filter's selection read once, as its ids
+                assets, ids = catalog.selection_ids(workspace_id, assets)
+                matching = None if ids is None else len(ids)
+            else:
+                ids, matching = catalog.asset_id_set(asked), None
             preview = catalog.preview_for_project(
-                assets,
-                second,
-                catalog.Sample.parse(sample),
-                asset_ids=None if asked is None else catalog.asset_id_set(asked),
+                assets, second, catalog.Sample.parse(sample), matching=matching, asset_ids=ids
             )
             previews.append(time.perf_counter() - began)
             began = time.perf_counter()

@@ -414,3 +414,41 @@ def test_the_apis_refusal_names_the_images_already_queued_in_that_project(projec
         services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=ids, all_or_nothing=True)
     assert f"1 image is already in a batch of this project (1 in Unassigned): {queued.pk}." in refused.value.message
     assert Image.objects.filter(project=other).count() == 1
+
+
+def filter_reads(queries) -> int:
+    """How many statements ran a file name filter (the service's own statements have no ``LIKE``)."""
+    return sum(" LIKE " in q["sql"] for q in queries)
+
+
+def test_add_batch_by_filter_reads_the_filter_once_and_takes_what_the_filter_would(
+    project, other, manager, image_file, monkeypatch
+):
+    """Counted, previewed and sampled as a filter, a selection ran it three times; it is read once as
+    its ids. Past ``FIXED_IDS`` it is used as a filter: both ways choose the same sample."""
+    from boards.catalog import workspace
+
+    upload(project, manager, image_file, *[(f"cam{i}.jpg", (30 * i, 90, 9)) for i in range(8)], ("dog.jpg", (1, 1, 1)))
+    third = ProjectFactory(workspace=project.workspace, name="Third", slug="third")
+    wanted = catalog.WorkspaceFilter(file="cam")
+    sample = {"mode": "random", "n": 5, "seed": 11}
+
+    def taken(target, name):
+        with CaptureQueriesContext(connection) as queries:
+            result = services.add_batch_to_project(
+                project=target, actor=manager, name=name, filters=wanted, sample=sample
+            )
+        return result, queries
+
+    as_ids, queries = taken(other, "As ids")
+    assert filter_reads(queries) == 1
+    monkeypatch.setattr(workspace, "FIXED_IDS", 3)  # 8 match: used as a filter
+    as_filter, queries = taken(third, "As a filter")
+    assert filter_reads(queries) >= 2
+
+    def assets(result):
+        return set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True))
+
+    assert (as_ids.preview.matching, as_ids.taken) == (as_filter.preview.matching, as_filter.taken) == (8, 5)
+    assert assets(as_ids) == assets(as_filter)
+    assert not Image.objects.filter(asset__original_filename="dog.jpg", project__in=[other, third]).exists()

@@ -822,3 +822,28 @@ def test_the_home_page_and_the_project_pages_link_to_the_workspace_catalog(clien
     board = client.get(reverse("board", args=["acme", "parcels"])).content.decode()
     assert url("workspace-catalog") in board
     assert reverse("catalog", args=["acme", "parcels"]) in board  # the project's own catalog stays
+
+
+def test_the_preview_of_all_matching_reads_the_filter_once_and_counts_alike_past_the_cap(
+    client, manager, project, signs, states, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from boards.catalog import workspace
+
+    client.force_login(manager)
+
+    def shown():
+        with CaptureQueriesContext(connection) as queries:
+            content = preview(client, scope="filter", file=".jpg", target="signs", name="X").content.decode()
+        return content, sum(" LIKE " in q["sql"] for q in queries)
+
+    read_once, reads = shown()
+    assert reads == 1
+    assert "<dt>Selected</dt><dd>5</dd>" in read_once and "<dt>New batch</dt><dd>5</dd>" in read_once
+    assert "5 selected images are new to Signs" in read_once
+    monkeypatch.setattr(workspace, "FIXED_IDS", 2)
+    as_filter, reads = shown()
+    assert reads >= 2
+    assert as_filter == read_once

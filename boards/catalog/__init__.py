@@ -63,6 +63,7 @@ from boards.catalog.workspace import (  # noqa: F401
     preview_for_project,
     projects_of,
     selected_assets,
+    selection_ids,
     workspace_assets,
 )
 from boards.models import MAX_BATCH_IMAGES  # noqa: F401

@@ -318,6 +318,8 @@ def add_batch_to_project(
         if wanted is not None and (missing := catalog.missing_ids(assets, wanted)):
             shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
             raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
+        if wanted is None:
+            assets, wanted = catalog.selection_ids(project.workspace_id, assets)
         # Selected by ids, every one is there: counted just now.
         preview = catalog.preview_for_project(
             assets, project, sample, matching=None if wanted is None else len(wanted), asset_ids=wanted

@@ -250,7 +250,12 @@ def _preview(workspace: Workspace, target: Project, selection: dict, sample) -> 
         asked = catalog.asset_id_set(asked)
         selection = {**selection, "asset_ids": asked}
     assets = catalog.selected_assets(workspace.pk, **selection)
-    preview = catalog.preview_for_project(assets, target, sample, asset_ids=asked)
+    if asked is None:  # by filter: read once, then counted as its ids
+        assets, ids = catalog.selection_ids(workspace.pk, assets)
+        matching = None if ids is None else len(ids)
+    else:  # by ids: counted, for those not in the catalog
+        ids, matching = asked, None
+    preview = catalog.preview_for_project(assets, target, sample, matching=matching, asset_ids=ids)
     if asked is not None and preview.matching < len(asked):
         missing = len(asked) - preview.matching
         raise InvalidInput(f"{missing:,} of the {len(asked):,} selected images are not in this workspace's catalog.")
