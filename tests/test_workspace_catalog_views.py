@@ -847,3 +847,30 @@ def test_the_preview_of_all_matching_reads_the_filter_once_and_counts_alike_past
     as_filter, reads = shown()
     assert reads >= 2
     assert as_filter == read_once
+
+
+def test_the_count_of_a_project_and_its_states_is_the_projects_images_counted(
+    client, manager, project, signs, states, loose
+):
+    """ "In project X" alone counts X's images in the state, one per asset, without reading assets;
+    with another filter it counts assets. Both agree with the selection the filter makes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from boards.catalog import WorkspaceFilter, workspace_assets
+
+    use(signs, assets_of([states["approved"], states["free"]]))  # in two projects: counted once in each
+    client.force_login(manager)
+    count_url = url("workspace-catalog-count")
+    for state in ["", "free", "queued", "annotated", "approved", "rejected"]:
+        for extra in ({}, {"from": "2000-01-01"}):
+            query = {"project": "parcels", "state": state, **extra}
+            with CaptureQueriesContext(connection) as queries:
+                content = client.get(count_url, query).content.decode()
+            expected = workspace_assets(
+                project.workspace_id, WorkspaceFilter.from_query(query), newest_first=False
+            ).count()
+            assert expected == (5 if not state else 1)
+            assert f"<strong>{expected}</strong> image" in content, (state, extra)
+            reads_assets = any('FROM "boards_asset"' in q["sql"] for q in queries)
+            assert reads_assets == bool(extra), (state, extra)

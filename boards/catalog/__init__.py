@@ -57,6 +57,7 @@ from boards.catalog.workspace import (  # noqa: F401
     WorkspaceFilter,
     asset_id_set,
     asset_page,
+    count_assets,
     datasets_of,
     images_in_project,
     missing_ids,

@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from boards.catalog.filters import CatalogState, _start_of, parse_filters, state_q
-from boards.catalog.paging import FEW, few_ids, newest_first_page
+from boards.catalog.filters import CatalogFilter, CatalogState, _start_of, parse_filters, state_q
+from boards.catalog.paging import COUNT_CAP, FEW, count_matching, few_ids, newest_first_page
 from boards.catalog.preview import BatchPreview
 from boards.catalog.sampling import Sample
 from boards.models import Asset, Dataset, Image, Project
@@ -140,6 +140,23 @@ def workspace_assets(workspace_id: int, wanted: WorkspaceFilter, *, newest_first
         in_project = Exists(rows.filter(asset=OuterRef("pk"))) if newest_first else Q(pk__in=rows.values("asset_id"))
         assets = assets.filter(in_project)
     return assets.order_by("-uploaded_at", "-pk") if newest_first else assets.order_by()
+
+
+def count_assets(workspace_id: int, wanted: WorkspaceFilter, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many assets the filter picks, and whether that is exact (False: more than ``cap``).
+
+    "In project X" alone, in any state or one, is the project's images in it, one per asset, counted
+    as the project catalog counts them (its indexes of states and of free images): as assets, SQLite
+    read the project's matching images for a list of their assets and then each asset (queued in a
+    project of 250,000: 224 ms)."""
+    only_project = wanted.project not in ("", NOWHERE) and not (
+        wanted.file or wanted.dataset or wanted.uploaded_from or wanted.uploaded_to
+    )
+    if only_project:
+        project = Project.objects.filter(workspace_id=workspace_id, slug=wanted.project).first()
+        return count_matching(project, CatalogFilter(state=wanted.state), cap=cap) if project else (0, True)
+    n = workspace_assets(workspace_id, wanted, newest_first=False)[: cap + 1].count()
+    return min(n, cap), n <= cap
 
 
 # SQLite's FTS5 index of the assets' names (migration 0030).

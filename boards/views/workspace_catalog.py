@@ -70,13 +70,6 @@ def _cursor(data) -> dict:
     }
 
 
-def _count(workspace: Workspace, filters: WorkspaceFilter) -> tuple[int, bool]:
-    """How many images match (one query), and whether that is exact: past ``COUNT_CAP`` it says "more than"."""
-    cap = catalog.COUNT_CAP
-    n = catalog.workspace_assets(workspace.pk, filters, newest_first=False)[: cap + 1].count()
-    return min(n, cap), n <= cap
-
-
 def _targets(request: HttpRequest, workspace: Workspace, projects: list[Project] | None = None) -> list[Project]:
     """The projects the user may add batches to (the roles are read once per request: no query each)."""
     projects = catalog.projects_of(workspace.pk) if projects is None else projects
@@ -153,7 +146,7 @@ def workspace_catalog_page(request: HttpRequest, ws: str) -> HttpResponse:
 def workspace_catalog_count(request: HttpRequest, ws: str) -> HttpResponse:
     """How many images match, counted on its own so the grid never waits for it."""
     workspace = _workspace_for(request.user, ws)
-    count, exact = _count(workspace, WorkspaceFilter.from_query(request.GET))
+    count, exact = catalog.count_assets(workspace.pk, WorkspaceFilter.from_query(request.GET))
     return render(request, "boards/workspace_catalog.html#match-count", {"count": count, "count_exact": exact})
 
 
