@@ -564,13 +564,8 @@ def time_adding_batches(args, project, manager, fx: CatalogWorkspace) -> None:
         for run_no in range(args.repeats):
             # What the "Add batch to project" dialog counts before anything is created.
             began = time.perf_counter()
-            assets = catalog.selected_assets(workspace_id, **selection)
-            asked = selection.get("asset_ids")
-            if asked is None:  # as the dialog does: a filter's selection read once, as its ids
-                assets, ids = catalog.selection_ids(workspace_id, assets)
-                matching = None if ids is None else len(ids)
-            else:
-                ids, matching = catalog.asset_id_set(asked), None
+            assets, ids = catalog.selection(workspace_id, **selection)  # as the dialog reads it
+            matching = None if "asset_ids" in selection or ids is None else len(ids)
             preview = catalog.preview_for_project(
                 assets, second, catalog.Sample.parse(sample), matching=matching, asset_ids=ids
             )

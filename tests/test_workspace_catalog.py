@@ -452,3 +452,20 @@ def test_add_batch_by_filter_reads_the_filter_once_and_takes_what_the_filter_wou
     assert (as_ids.preview.matching, as_ids.taken) == (as_filter.preview.matching, as_filter.taken) == (8, 5)
     assert assets(as_ids) == assets(as_filter)
     assert not Image.objects.filter(asset__original_filename="dog.jpg", project__in=[other, third]).exists()
+
+
+def test_a_filter_selecting_exactly_as_many_as_are_read_as_ids_is_read_once(
+    project, other, manager, image_file, monkeypatch
+):
+    from boards.catalog import workspace
+
+    upload(project, manager, image_file, *[(f"cam{i}.jpg", (30 * i, 90, 9)) for i in range(4)])
+    monkeypatch.setattr(workspace, "FIXED_IDS", 4)
+    with CaptureQueriesContext(connection) as queries:
+        result = services.add_batch_to_project(
+            project=other, actor=manager, name="Four", filters=catalog.WorkspaceFilter(file="cam")
+        )
+    assert filter_reads(queries) == 1 and result.taken == 4
+    nothing = catalog.WorkspaceFilter(file="zebra")
+    with pytest.raises(InvalidInput, match="Nothing matches the filter"):
+        services.add_batch_to_project(project=other, actor=manager, name="None", filters=nothing)

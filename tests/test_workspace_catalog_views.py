@@ -19,6 +19,7 @@ from boards.models import (
     BatchStatus,
     Dataset,
     Image,
+    Project,
     ReviewState,
 )
 from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
@@ -849,9 +850,7 @@ def test_the_preview_of_all_matching_reads_the_filter_once_and_counts_alike_past
     assert as_filter == read_once
 
 
-def test_the_count_of_a_project_and_its_states_is_the_projects_images_counted(
-    client, manager, project, signs, states, loose
-):
+def test_the_count_of_a_project_and_its_states_is_the_projects_images_counted(client, manager, project, signs, states):
     """ "In project X" alone counts X's images in the state, one per asset, without reading assets;
     with another filter it counts assets. Both agree with the selection the filter makes."""
     from django.db import connection
@@ -859,6 +858,8 @@ def test_the_count_of_a_project_and_its_states_is_the_projects_images_counted(
 
     from boards.catalog import WorkspaceFilter, workspace_assets
 
+    archived = BatchFactory(project=project, name="Old", status=BatchStatus.ARCHIVED)
+    make_images(project, 1, names=["archived.jpg"], archived_from=archived)  # free, left by an archived batch
     use(signs, assets_of([states["approved"], states["free"]]))  # in two projects: counted once in each
     client.force_login(manager)
     count_url = url("workspace-catalog-count")
@@ -867,10 +868,12 @@ def test_the_count_of_a_project_and_its_states_is_the_projects_images_counted(
             query = {"project": "parcels", "state": state, **extra}
             with CaptureQueriesContext(connection) as queries:
                 content = client.get(count_url, query).content.decode()
-            expected = workspace_assets(
-                project.workspace_id, WorkspaceFilter.from_query(query), newest_first=False
-            ).count()
-            assert expected == (5 if not state else 1)
-            assert f"<strong>{expected}</strong> image" in content, (state, extra)
+            expected = workspace_assets(project.workspace_id, WorkspaceFilter.from_query(query), newest_first=False)
+            assert expected.count() == (6 if not state else 2 if state == "free" else 1)
+            assert f"<strong>{expected.count()}</strong> image" in content, (state, extra)
             reads_assets = any('FROM "boards_asset"' in q["sql"] for q in queries)
             assert reads_assets == bool(extra), (state, extra)
+    # A project of another workspace: nothing, whatever the state.
+    ProjectFactory(workspace=WorkspaceFactory(slug="other-ws"), slug="elsewhere")
+    ImageFactory(project=Project.objects.get(slug="elsewhere"))
+    assert "<strong>0</strong> images" in client.get(count_url, {"project": "elsewhere"}).content.decode()

@@ -64,7 +64,7 @@ from boards.catalog.workspace import (  # noqa: F401
     preview_for_project,
     projects_of,
     selected_assets,
-    selection_ids,
+    selection,
     workspace_assets,
 )
 from boards.models import MAX_BATCH_IMAGES  # noqa: F401

@@ -100,10 +100,10 @@ def workspace_assets(workspace_id: int, wanted: WorkspaceFilter, *, newest_first
     """The workspace's assets that the filter picks, newest first. A project that is not the workspace's
     matches nothing (as a filter for a batch of another project does in the project catalog).
 
-    ``newest_first=False``, for a selection counted or taken whole: in no order, and "in project X" as
+    ``newest_first=False``, for a selection read or counted whole: in no order, and "in project X" as
     the list of the project's matching images' assets, which SQLite reads once and looks each asset
     up from. Checked asset by asset (``EXISTS``), as a page newest first wants it, SQLite read every
-    older asset's image row to count the 34,077 annotated images of a project of 250,000: 350 ms,
+    older asset's image row to find the 34,077 annotated images of a project of 250,000: 350 ms,
     against 100 ms from the list (PostgreSQL plans both as the same semi-join).
     """
     named = trigram_ids(wanted.file) if by_trigrams(wanted.file) else None
@@ -219,20 +219,27 @@ class AssetIds(frozenset):
 
 
 FIXED_IDS = 100_000
-"""A selection by filter of at most this many assets is read as its ids once (``selection_ids``)."""
+"""A selection by filter of at most this many assets is read as its ids, once (``selection``)."""
 
 
-def selection_ids(workspace_id: int, assets: QuerySet[Asset]) -> tuple[QuerySet[Asset], AssetIds | None]:
-    """A selection by filter as its ids, read once, when it holds at most ``FIXED_IDS``: the same
-    assets selected by those ids, and the ids (else ``assets`` as they are, and None).
+def selection(
+    workspace_id: int, *, filters: WorkspaceFilter | None = None, asset_ids: Iterable | None = None
+) -> tuple[QuerySet[Asset], AssetIds | None]:
+    """The assets a request picked (``selected_assets``) and their ids: as asked, checked once; or a
+    filter's, read once, when it picks at most ``FIXED_IDS`` (else None, and the filter as it is).
 
     Counted, previewed and sampled as a filter, a selection ran its filter three times (on SQLite
-    some 150 ms each for "annotated in project X"); as its ids, once, then a probe an id. Read
-    once, it is also fixed: a filter may name the project the images are about to join."""
-    ids = list(assets.order_by().values_list("pk", flat=True)[: FIXED_IDS + 1])
-    if len(ids) > FIXED_IDS:
+    some 150 ms each for "annotated in project X"); as its ids, once, then a probe an id. Read once,
+    it is also fixed: a filter may name the project the images are about to join. Past the cap the
+    read is lost (a scan of 100,001 ids more); such a selection only makes a batch by a sample."""
+    if asset_ids is not None:
+        ids = asset_id_set(asset_ids)
+        return selected_assets(workspace_id, asset_ids=ids), ids
+    assets = selected_assets(workspace_id, filters=filters)
+    found = list(assets.order_by().values_list("pk", flat=True)[: FIXED_IDS + 1])
+    if len(found) > FIXED_IDS:
         return assets, None
-    ids = AssetIds(ids)
+    ids = AssetIds(found)
     return Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids), ids
 
 

@@ -313,14 +313,11 @@ def add_batch_to_project(
     _validate_priority(priority)
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
-        wanted = None if asset_ids is None else catalog.asset_id_set(asset_ids)
-        assets = catalog.selected_assets(project.workspace_id, filters=filters, asset_ids=wanted)
-        if wanted is not None and (missing := catalog.missing_ids(assets, wanted)):
+        assets, wanted = catalog.selection(project.workspace_id, filters=filters, asset_ids=asset_ids)
+        if asset_ids is not None and (missing := catalog.missing_ids(assets, wanted)):
             shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
             raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
-        if wanted is None:
-            assets, wanted = catalog.selection_ids(project.workspace_id, assets)
-        # Selected by ids, every one is there: counted just now.
+        # By ids, as asked (every one there: counted just now) or a filter's read as its ids: as many as they are.
         preview = catalog.preview_for_project(
             assets, project, sample, matching=None if wanted is None else len(wanted), asset_ids=wanted
         )

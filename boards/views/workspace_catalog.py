@@ -238,20 +238,14 @@ def _preview(workspace: Workspace, target: Project, selection: dict, sample) -> 
     """What the batch would take in ``target``, and how many of the images that project does not have yet."""
     _usable(selection)
     sample = catalog.Sample.parse(sample)
-    asked = selection.get("asset_ids")
-    if asked is not None:  # checked once: passed on as they are
-        asked = catalog.asset_id_set(asked)
-        selection = {**selection, "asset_ids": asked}
-    assets = catalog.selected_assets(workspace.pk, **selection)
-    if asked is None:  # by filter: read once, then counted as its ids
-        assets, ids = catalog.selection_ids(workspace.pk, assets)
-        matching = None if ids is None else len(ids)
-    else:  # by ids: counted, for those not in the catalog
-        ids, matching = asked, None
+    asked = selection.get("asset_ids") is not None
+    assets, ids = catalog.selection(workspace.pk, **selection)
+    # Asked ids are counted, for those not in the catalog; a filter's read as its ids are as many as read.
+    matching = None if asked or ids is None else len(ids)
     preview = catalog.preview_for_project(assets, target, sample, matching=matching, asset_ids=ids)
-    if asked is not None and preview.matching < len(asked):
-        missing = len(asked) - preview.matching
-        raise InvalidInput(f"{missing:,} of the {len(asked):,} selected images are not in this workspace's catalog.")
+    if asked and preview.matching < len(ids):
+        missing = len(ids) - preview.matching
+        raise InvalidInput(f"{missing:,} of the {len(ids):,} selected images are not in this workspace's catalog.")
     return preview, assets.exclude(in_project_q(target)).count()
 
 
