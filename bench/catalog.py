@@ -564,8 +564,7 @@ def time_adding_batches(args, project, manager, fx: CatalogWorkspace) -> None:
         for run_no in range(args.repeats):
             # What the "Add batch to project" dialog counts before anything is created.
             began = time.perf_counter()
-            assets, ids = catalog.selection(workspace_id, **selection)  # as the dialog reads it
-            matching = None if "asset_ids" in selection or ids is None else len(ids)
+            assets, ids, matching = catalog.selection(workspace_id, **selection)  # as the dialog reads it
             preview = catalog.preview_for_project(
                 assets, second, catalog.Sample.parse(sample), matching=matching, asset_ids=ids
             )

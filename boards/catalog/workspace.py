@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.db import connection
@@ -222,11 +223,21 @@ FIXED_IDS = 100_000
 """A selection by filter of at most this many assets is read as its ids, once (``selection``)."""
 
 
+class Selection(NamedTuple):
+    """A request's selection (``selection``): its assets, their ids (None: a filter past ``FIXED_IDS``)
+    and how many they are when that is known without counting (a filter read as its ids)."""
+
+    assets: QuerySet[Asset]
+    ids: AssetIds | None
+    matching: int | None
+
+
 def selection(
     workspace_id: int, *, filters: WorkspaceFilter | None = None, asset_ids: Iterable | None = None
-) -> tuple[QuerySet[Asset], AssetIds | None]:
-    """The assets a request picked (``selected_assets``) and their ids: as asked, checked once; or a
-    filter's, read once, when it picks at most ``FIXED_IDS`` (else None, and the filter as it is).
+) -> Selection:
+    """The assets a request picked (``selected_assets``) and their ids: as asked, checked once (and
+    still to be counted, for those not in the catalog); or a filter's, read once, when it picks at
+    most ``FIXED_IDS`` (else the filter as it is).
 
     Counted, previewed and sampled as a filter, a selection ran its filter three times (on SQLite
     some 150 ms each for "annotated in project X"); as its ids, once, then a probe an id. Read once,
@@ -234,13 +245,13 @@ def selection(
     read is lost (a scan of 100,001 ids more); such a selection only makes a batch by a sample."""
     if asset_ids is not None:
         ids = asset_id_set(asset_ids)
-        return selected_assets(workspace_id, asset_ids=ids), ids
+        return Selection(selected_assets(workspace_id, asset_ids=ids), ids, None)
     assets = selected_assets(workspace_id, filters=filters)
     found = list(assets.order_by().values_list("pk", flat=True)[: FIXED_IDS + 1])
     if len(found) > FIXED_IDS:
-        return assets, None
+        return Selection(assets, None, None)
     ids = AssetIds(found)
-    return Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids), ids
+    return Selection(Asset.objects.filter(workspace_id=workspace_id, pk__one_of=ids), ids, len(ids))
 
 
 def asset_id_set(asset_ids: Iterable) -> AssetIds:

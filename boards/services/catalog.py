@@ -313,7 +313,7 @@ def add_batch_to_project(
     _validate_priority(priority)
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
-        assets, wanted = catalog.selection(project.workspace_id, filters=filters, asset_ids=asset_ids)
+        assets, wanted, _ = catalog.selection(project.workspace_id, filters=filters, asset_ids=asset_ids)
         if asset_ids is not None and (missing := catalog.missing_ids(assets, wanted)):
             shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
             raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")

@@ -238,12 +238,9 @@ def _preview(workspace: Workspace, target: Project, selection: dict, sample) -> 
     """What the batch would take in ``target``, and how many of the images that project does not have yet."""
     _usable(selection)
     sample = catalog.Sample.parse(sample)
-    asked = selection.get("asset_ids") is not None
-    assets, ids = catalog.selection(workspace.pk, **selection)
-    # Asked ids are counted, for those not in the catalog; a filter's read as its ids are as many as read.
-    matching = None if asked or ids is None else len(ids)
+    assets, ids, matching = catalog.selection(workspace.pk, **selection)
     preview = catalog.preview_for_project(assets, target, sample, matching=matching, asset_ids=ids)
-    if asked and preview.matching < len(ids):
+    if "asset_ids" in selection and preview.matching < len(ids):
         missing = len(ids) - preview.matching
         raise InvalidInput(f"{missing:,} of the {len(ids):,} selected images are not in this workspace's catalog.")
     return preview, assets.exclude(in_project_q(target)).count()
