@@ -93,29 +93,100 @@ def test_add_batch_to_project_from_images_labeled_in_another(project, other, man
     assert Asset.objects.count() == 5
 
 
+def asset_counts(queries) -> int:
+    """How many statements counted the selection's assets."""
+    return sum(1 for q in queries if "COUNT(" in q["sql"] and q["sql"].split(" WHERE ")[0].endswith('"boards_asset"'))
+
+
 def test_add_batch_by_ids_reads_the_selection_once(project, other, manager, image_file, monkeypatch):
-    """25,000 ids cost a scan of the catalog per read: the check that every id is there is the count;
-    and each id is checked once (25,000 take some 18 ms)."""
+    """25,000 ids cost a scan of the catalog per read, and each id is checked once (25,000 take some 18
+    ms). Pictures all new to the project are neither counted nor previewed: the INSERT that makes a
+    row for each says they are all there; when some are in the project, the selection is counted once."""
     from core import params
 
     upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(5)])
-    ids = list(Asset.objects.values_list("pk", flat=True))
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
     checked = []
     real_check = params.ident_value
     monkeypatch.setattr(params, "ident_value", lambda value, **kw: checked.append(value) or real_check(value, **kw))
     with CaptureQueriesContext(connection) as queries:
-        result = services.add_batch_to_project(project=other, actor=manager, name="Once", asset_ids=ids + ids[:2])
-    counts = [
-        q["sql"] for q in queries if "COUNT(" in q["sql"] and q["sql"].split(" WHERE ")[0].endswith('"boards_asset"')
-    ]
-    assert len(counts) == 1
-    # None of them in a batch of the project: the ids are what it takes, not read again; none in the
-    # project at all: no free copy to move in.
-    assert not [q for q in queries if q["sql"].startswith('SELECT "boards_asset"."id"')]
-    assert not [q for q in queries if q["sql"].startswith('UPDATE "boards_image"')]
-    assert (result.preview.matching, result.preview.would_take, result.taken) == (5, 5, 5)
-    assert len(checked) == 7  # the five ids and the two repeated
-    assert set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
+        result = services.add_batch_to_project(project=other, actor=manager, name="Once", asset_ids=ids[:3] + ids[:2])
+    assert asset_counts(queries) == 0
+    assert not [q for q in queries if '"placement__batch__status"' in q["sql"]]  # no preview by column
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "boards_image"')]  # no free copy to move in
+    assert (result.preview.matching, result.preview.would_take, result.preview.left_out, result.taken) == (3, 3, 0, 3)
+    assert len(checked) == 5  # the three ids and the two repeated
+    assert set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == set(ids[:3])
+
+    with CaptureQueriesContext(connection) as queries:
+        rest = services.add_batch_to_project(project=other, actor=manager, name="Rest", asset_ids=ids)
+    assert asset_counts(queries) == 1
+    assert (rest.preview.matching, rest.preview.left_out, rest.taken) == (5, 3, 2)
+    assert rest.preview.in_batches == {BatchStatus.UNASSIGNED: 3}
+
+
+def test_a_batch_of_pictures_new_to_the_project_is_what_the_usual_way_makes(project, other, manager, image_file):
+    """The same selection, once new to the project and once with a picture in it (then free, so taken
+    as well): the same preview, batch, counts and event."""
+    upload(project, manager, image_file, *[(f"{i}.jpg", (50 * i, 9, 9)) for i in range(4)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    third = ProjectFactory(workspace=project.workspace, slug="third")
+    earlier = services.add_batch_to_project(project=third, actor=manager, name="earlier", asset_ids=ids[:1])
+    services.archive(batch=earlier.batch, actor=manager)  # a free copy in third: the usual way there
+    made = {}
+    for target in (other, third):
+        result = services.add_batch_to_project(project=target, actor=manager, name="all", asset_ids=ids, priority=2)
+        batch = Batch.objects.get(pk=result.batch.pk)
+        event = batch.events.get()
+        made[target.slug] = (
+            result.to_dict() | {"batch": None},
+            sorted(Image.objects.filter(placement__batch=batch).values_list("asset_id", flat=True)),
+            tuple(getattr(batch, name) for name in CARD_COUNTS),
+            batch.counts_stored,
+            (event.kind, event.to_status, event.detail),
+        )
+    assert made["signs"] == made["third"]
+    assert made["signs"][1] == ids and made["signs"][2] == (4, 0, 0, 0)
+
+
+def test_a_selection_with_a_picture_of_another_workspace_leaves_nothing_behind(project, other, manager, image_file):
+    """The INSERT of the new pictures makes fewer rows than asked: undone (no batch, no image), then the
+    selection is checked the usual way and refused, naming the id; a taken name is not what it says."""
+    upload(project, manager, image_file, *[(f"{i}.jpg", (50 * i, 9, 9)) for i in range(3)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    foreign = ImageFactory(project=ProjectFactory(slug="theirs")).asset_id
+    Batch.objects.create(project=other, name="taken")
+    for name in ("new name", "taken"):
+        with pytest.raises(InvalidInput, match=f"1 of the images are not in this workspace's catalog: {foreign}"):
+            services.add_batch_to_project(project=other, actor=manager, name=name, asset_ids=[*ids, foreign])
+    assert list(Batch.objects.filter(project=other).values_list("name", flat=True)) == ["taken"]
+    assert not Image.objects.filter(project=other).exists()
+
+
+def test_a_picture_the_project_took_after_it_was_looked_for_is_handled_the_usual_way(
+    project, other, manager, image_file, monkeypatch
+):
+    """The project took one of the pictures between the look-up and the INSERT (here: the look-up told
+    none): the INSERT breaks the (asset, project) constraint and is undone; the usual way then leaves
+    that picture out, by its column, and takes the others."""
+    upload(project, manager, image_file, *[(f"{i}.jpg", (50 * i, 9, 9)) for i in range(3)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    first = services.add_batch_to_project(project=other, actor=manager, name="first", asset_ids=ids[:1])
+    real = catalog.images_in_project
+    looked_for = []
+
+    def told_none(project, assets, *, asset_ids=None):
+        if not looked_for:  # the first look-up only: the usual way's count is real
+            looked_for.append(asset_ids)
+            return Image.objects.none()
+        return real(project, assets, asset_ids=asset_ids)
+
+    monkeypatch.setattr(catalog, "images_in_project", told_none)
+    result = services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=ids)
+    assert looked_for and (result.taken, result.preview.in_batches) == (2, {BatchStatus.UNASSIGNED: 1})
+    assert list(Batch.objects.filter(project=other).order_by("pk").values_list("name", flat=True)) == ["first", "all"]
+    assert Image.objects.filter(project=other).count() == 3
+    assert Image.objects.get(project=other, asset_id=ids[0]).batch == first.batch
 
 
 def test_add_batch_takes_ids_given_as_an_iterator(project, other, manager, image_file):
@@ -313,7 +384,12 @@ def test_add_batch_takes_nothing_when_a_chosen_picture_was_deleted_just_before_i
         sha256=f"{99:064x}",
         original_filename="loose.jpg",
     )
-    ids = list(Asset.objects.values_list("pk", flat=True))
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    # One picture a free copy in the project: the selection is counted and previewed, then locked.
+    services.archive(
+        batch=services.add_batch_to_project(project=other, actor=manager, name="one", asset_ids=ids[:1]).batch,
+        actor=manager,
+    )
     locked = catalog_services.lock_catalog
 
     def deleted_first(workspace_id, *, exclusive):
@@ -323,8 +399,8 @@ def test_add_batch_takes_nothing_when_a_chosen_picture_was_deleted_just_before_i
     monkeypatch.setattr(catalog_services, "lock_catalog", deleted_first)
     with pytest.raises(ConcurrentChange, match="deleted meanwhile"):
         services.add_batch_to_project(project=other, actor=manager, name="short one", asset_ids=ids)
-    assert not Image.objects.filter(project=other).exists()
-    assert not Batch.objects.filter(project=other).exists()
+    assert Image.objects.filter(project=other).count() == 1
+    assert list(Batch.objects.filter(project=other).values_list("name", flat=True)) == ["one"]
     # Without the delete the same choice goes through whole.
     monkeypatch.setattr(catalog_services, "lock_catalog", locked)
     ids.remove(loose.pk)
@@ -344,11 +420,16 @@ def test_add_batch_takes_a_picture_that_became_a_free_copy_of_the_project_after_
     project, other, manager, image_file, monkeypatch
 ):
     """New to the project when counted; in it and free (added, then its batch archived) by the time
-    the batch is made: it moves in instead of being left out."""
+    the batch is made: it moves in instead of being left out. (Another picture is a free copy there
+    from the start: the selection is counted and previewed before the lock.)"""
     from boards.services import catalog as catalog_services
 
-    upload(project, manager, image_file, *[(f"{i}.jpg", (40 * i, 2, 2)) for i in range(3)])
+    upload(project, manager, image_file, *[(f"{i}.jpg", (40 * i, 2, 2)) for i in range(4)])
     ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    services.archive(
+        batch=services.add_batch_to_project(project=other, actor=manager, name="last", asset_ids=ids[3:]).batch,
+        actor=manager,
+    )
     locked = catalog_services.lock_catalog
 
     def joined_and_archived_first(workspace_id, *, exclusive):
@@ -359,9 +440,9 @@ def test_add_batch_takes_a_picture_that_became_a_free_copy_of_the_project_after_
 
     monkeypatch.setattr(catalog_services, "lock_catalog", joined_and_archived_first)
     result = services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=ids, all_or_nothing=True)
-    assert result.taken == 3 and result.preview.left_out == 0
+    assert result.taken == 4 and result.preview.left_out == 0
     assert set(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == set(ids)
-    assert Image.objects.filter(project=other).count() == 3
+    assert Image.objects.filter(project=other).count() == 4
 
 
 def test_a_batch_of_new_pictures_stores_its_counts_without_counting_them(project, other, manager, image_file):
