@@ -103,11 +103,28 @@ TEMPLATES = [
     }
 ]
 
+# PostgreSQL's planner, for Batchboard's sessions. Its data is read from memory or SSD, where a random
+# read costs about what a sequential one does (random_page_cost 4, the default, is a disk's), and its
+# requests are short and many at once: a parallel plan's workers took longer to start than they
+# saved on every catalog query measured (bench/README.md). Sent as libpq's startup ``options``;
+# PG_OPTIONS="" leaves the server's own, as behind a PgBouncer that refuses that parameter (then
+# set them on the role: ALTER ROLE … SET random_page_cost = 1.1).
+PG_PLANNER_OPTIONS = "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0"
+
+
+def database_settings(url: str, pg_options: str) -> dict:
+    database = dj_database_url.parse(url, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
+    if database["ENGINE"] == "django.db.backends.postgresql" and pg_options.strip():
+        options = database.setdefault("OPTIONS", {})
+        # The URL's own ``options`` come after, so a setting it names wins.
+        options["options"] = " ".join(part for part in (pg_options.strip(), options.get("options", "")) if part)
+    return database
+
+
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_settings(
         os.getenv("DATABASE_URL", f"sqlite:///{VAR_DIR / 'batchboard.sqlite3'}"),
-        conn_max_age=envint("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        os.getenv("PG_OPTIONS", PG_PLANNER_OPTIONS),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
