@@ -367,7 +367,7 @@ def add_batch_to_project(
 
 
 class _NotAllNew(Exception):
-    """Some of a selection are not pictures of the workspace new to the project (``_all_new_to_project``)."""
+    """Some of a selection are not pictures of the workspace new to the project (``_batch_of_new_pictures``)."""
 
 
 def _batch_of_new_pictures(
