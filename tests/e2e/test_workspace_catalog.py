@@ -101,6 +101,35 @@ def test_add_images_labeled_in_one_project_to_another(login, manager, url, shoot
     assert Asset.objects.count() == 6  # no picture was stored twice
 
 
+def test_a_manager_adds_a_whole_dataset_to_a_project_that_has_none_of_it(
+    login, manager, url, shoot, workspace, labeled
+):
+    lanes = ProjectFactory(workspace=workspace, name="Lanes", slug="lanes")
+    page: Page = login(manager)
+    page.goto(url(CATALOG))
+    page.get_by_role("region", name="Datasets").get_by_role("link", name="Parcels").click()
+    page.wait_for_url("**/catalog/?dataset=*")
+    expect(page.locator("#match-count")).to_have_text("6 images match")
+    page.get_by_role("button", name="Select all matching").click()
+    page.get_by_role("button", name="Add batch to project…").click()
+    dialog = page.get_by_role("dialog", name="Add batch to project")
+    dialog.get_by_label("Project", exact=True).select_option("lanes")
+    dialog.get_by_label("Name").fill("Every street")
+    expect(dialog.locator("#batch-preview")).to_contain_text("6 selected images are new to Lanes")
+    dialog.get_by_role("button", name="Create “Every street” in Lanes with 6 images").click()
+
+    page.wait_for_url("**/w/acme/p/lanes/")
+    expect(page.locator(".msg-success")).to_have_text(
+        "Created “Every street” in Lanes with 6 images (priority 3); it waits in Unassigned on the board."
+    )
+    expect(page.locator("#column-unassigned .batch-card", has_text="Every street")).to_contain_text("6 images")
+    shoot("workspace-catalog-whole-dataset")
+    batch = Batch.objects.get(project=lanes)
+    assert sorted(batch.images.values_list("asset_id", flat=True)) == sorted(Asset.objects.values_list("pk", flat=True))
+    assert batch.events.get().detail["left_out"] == 0
+    assert Asset.objects.count() == 6
+
+
 def test_a_manager_renames_a_dataset(login, manager, url, shoot, labeled):
     page: Page = login(manager)
     page.goto(url(CATALOG))
