@@ -228,6 +228,7 @@ def test_add_batch_by_filter_and_sample(project, other, manager, image_file):
         sample={"mode": "random", "n": 3, "seed": 7},
     )
     assert result.taken == 3
+    assert result.batch.sample_seed == 7 and result.batch.events.get().detail["sample_seed"] == 7
     assert Image.objects.filter(project=other).count() == 3  # only the sampled ones joined the project
     assert Image.objects.filter(project=other, placement__batch=result.batch).count() == 3
 

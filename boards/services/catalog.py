@@ -314,54 +314,37 @@ def add_batch_to_project(
     sample = catalog.Sample.parse(sample)
     with transaction.atomic():
         assets, wanted, _ = catalog.selection(project.workspace_id, filters=filters, asset_ids=asset_ids)
+        made = None
         if wanted is not None and sample is None:
-            made = _batch_of_new_pictures(
-                project, actor, assets, wanted, name=name, priority=priority, filters=filters, strict=all_or_nothing
-            )
-            if made is not None:
-                return made
-        if asset_ids is not None and (missing := catalog.missing_ids(assets, wanted)):
-            shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
-            raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
-        # By ids, as asked (every one there: counted just now) or a filter's read as its ids: as many as they are.
-        preview = catalog.preview_for_project(
-            assets, project, sample, matching=None if wanted is None else len(wanted), asset_ids=wanted
-        )
-        if all_or_nothing and preview.left_out:
-            raise WrongState(_queued_already(catalog.images_in_project(project, assets, asset_ids=wanted), preview))
-        if preview.would_take == 0:
-            raise InvalidInput(
-                "No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter.")
-            )
-        if preview.over_limit:
-            raise InvalidInput(preview.limit_error())
-        # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
-        if wanted is not None and sample is None and not preview.left_out:
-            chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
+            made = _batch_of_new_pictures(project, actor, assets, wanted, name=name, priority=priority)
+        if made is not None:
+            batch, preview = made
+            joined = taken = preview.would_take
         else:
-            queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, placement__isnull=False)
-            taking = assets.exclude(Exists(queued_here))
-            if sample is not None:
-                taking = taking.order_by(*sample.ordering())[: sample.n]
-            chosen = list(taking.values_list("pk", flat=True))
-        # No delete drops an unused asset while this joins them; one that did a moment ago shows below.
-        lock_catalog(project.workspace_id, exclusive=False)
-        taking = Asset.objects.filter(pk__one_of=chosen)
-        seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
-        batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
-        # The pictures new to the project join it; those it has, free, move in: only when some are
-        # left, as every one is when the pictures are new to it (an UPDATE probing each id for nothing).
-        joined = taken = _join_project(project, chosen, batch=batch)
-        if taken < len(chosen):
-            taken += len(place_free(Image.objects.filter(project=project, asset_id__one_of=chosen), batch))
-        # Fewer than chosen: some joined another batch of the project meanwhile, or were deleted.
-        if taken < len(chosen) and taking.count() < len(chosen):
-            raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
+            batch, preview, joined, taken = _batch_the_usual_way(
+                project,
+                actor,
+                assets,
+                wanted,
+                asked_ids=asset_ids is not None,
+                name=name,
+                priority=priority,
+                sample=sample,
+                all_or_nothing=all_or_nothing,
+            )
         # Images that just joined the project start unannotated, unreviewed and without boxes: when
         # they are all the batch holds, its card's counts are known without counting.
         counted = {batch.pk: (taken,) + (0,) * (len(CARD_COUNTS) - 1)} if joined == taken else None
         _record_catalog_batch(
-            batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing, counted=counted
+            batch,
+            actor,
+            taken,
+            preview,
+            filters,
+            sample,
+            batch.sample_seed,
+            all_or_nothing=all_or_nothing,
+            counted=counted,
         )
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
@@ -371,14 +354,14 @@ class _NotAllNew(Exception):
 
 
 def _batch_of_new_pictures(
-    project: Project, actor: User, assets, ids, *, name: str, priority: int, filters, strict: bool
-) -> CatalogBatchResult | None:
-    """The new batch when every one of ``ids`` is a picture of the workspace's catalog that the project
-    does not use yet, as when a dataset is added to a project: its image rows made at once, without
-    counting the selection or previewing it first (on PostgreSQL 80–120 ms and 40–70 ms for 25,000),
-    since one INSERT that makes as many rows as there are ids says the same. None, with nothing
-    changed, when that is not so or the name is taken: the caller then counts, previews and refuses
-    as it does for any selection."""
+    project: Project, actor: User, assets, ids, *, name: str, priority: int
+) -> tuple[Batch, catalog.BatchPreview] | None:
+    """The new batch and its preview when every one of ``ids`` is a picture of the workspace's catalog
+    that the project does not use yet, as when a dataset is added to a project: its image rows made
+    at once, without counting the selection or previewing it first (on PostgreSQL 80–120 ms and
+    40–70 ms for 25,000), since one INSERT that makes as many rows as there are ids says the same.
+    None, with nothing changed, when that is not so or the name is taken: the caller then goes the
+    usual way, which counts, previews and refuses as it does for any selection."""
     n = len(ids)
     preview = catalog.BatchPreview(matching=n, in_batches={}, free=n, would_take=n)  # what it is if so
     if not n or preview.over_limit or catalog.images_in_project(project, assets, asset_ids=ids).exists():
@@ -391,9 +374,58 @@ def _batch_of_new_pictures(
                 raise _NotAllNew  # some are not the workspace's: asked so, or deleted meanwhile
     except (_NotAllNew, InvalidInput, IntegrityError):  # IntegrityError: one joined the project meanwhile
         return None
-    counted = {batch.pk: (n,) + (0,) * (len(CARD_COUNTS) - 1)}  # new to the project: nothing done yet
-    _record_catalog_batch(batch, actor, n, preview, filters, None, None, all_or_nothing=strict, counted=counted)
-    return CatalogBatchResult(batch=batch, taken=n, preview=preview)
+    return batch, preview
+
+
+def _batch_the_usual_way(
+    project: Project,
+    actor: User,
+    assets,
+    wanted,
+    *,
+    asked_ids: bool,
+    name: str,
+    priority: int,
+    sample: catalog.Sample | None,
+    all_or_nothing: bool,
+) -> tuple[Batch, catalog.BatchPreview, int, int]:
+    """The new batch of any selection (``wanted``: its ids, when known), checked and previewed first;
+    with its preview, how many images joined the project and how many it took in all."""
+    if asked_ids and (missing := catalog.missing_ids(assets, wanted)):
+        shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
+        raise InvalidInput(f"{len(missing):,} of the images are not in this workspace's catalog: {shown}.")
+    # By ids, as asked (every one there: counted just now) or a filter's read as its ids: as many as they are.
+    preview = catalog.preview_for_project(
+        assets, project, sample, matching=None if wanted is None else len(wanted), asset_ids=wanted
+    )
+    if all_or_nothing and preview.left_out:
+        raise WrongState(_queued_already(catalog.images_in_project(project, assets, asset_ids=wanted), preview))
+    if preview.would_take == 0:
+        raise InvalidInput("No free image is selected. " + (preview.left_out_reason() or "Nothing matches the filter."))
+    if preview.over_limit:
+        raise InvalidInput(preview.limit_error())
+    # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
+    if wanted is not None and sample is None and not preview.left_out:
+        chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
+    else:
+        queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, placement__isnull=False)
+        taking = assets.exclude(Exists(queued_here))
+        if sample is not None:
+            taking = taking.order_by(*sample.ordering())[: sample.n]
+        chosen = list(taking.values_list("pk", flat=True))
+    # No delete drops an unused asset while this joins them; one that did a moment ago shows below.
+    lock_catalog(project.workspace_id, exclusive=False)
+    seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
+    batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
+    # The pictures new to the project join it; those it has, free, move in: only when some are
+    # left, as every one is when the pictures are new to it (an UPDATE probing each id for nothing).
+    joined = taken = _join_project(project, chosen, batch=batch)
+    if taken < len(chosen):
+        taken += len(place_free(Image.objects.filter(project=project, asset_id__one_of=chosen), batch))
+    # Fewer than chosen: some joined another batch of the project meanwhile, or were deleted.
+    if taken < len(chosen) and Asset.objects.filter(pk__one_of=chosen).count() < len(chosen):
+        raise ConcurrentChange("Some of the selected images were deleted meanwhile; nothing was taken.")
+    return batch, preview, joined, taken
 
 
 def _join_project(project: Project, asset_ids: list[int], *, batch: Batch, known_new: bool = False) -> int:
