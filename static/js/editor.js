@@ -770,4 +770,5 @@
   showDone(Number(document.getElementById("done-count").textContent), Number(document.getElementById("done-bar").dataset.total));
   fit();
   viewport.focus({ preventScroll: true });
+  root.dataset.ready = "true"; // every listener is in place: what is done now reaches the editor
 })();

@@ -72,6 +72,12 @@ def assigned(project, manager, labeler, reviewer, classes):
     return Batch.objects.get(pk=batch.pk), first, second
 
 
+def editor_ready(page: Page) -> None:
+    """Wait for editor.js: a click's or a key's navigation is over before the deferred script has run,
+    and a key pressed or a box drawn before its listeners are in place does nothing."""
+    expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
+
+
 def saved_after(page: Page, action) -> dict:
     """Run ``action`` and wait for the editor's save it triggers; returns the JSON answer."""
     with page.expect_response(lambda r: r.url.endswith("/save") and r.request.method == "POST") as info:
@@ -102,6 +108,7 @@ def test_a_labeler_draws_relabels_marks_empty_and_submits(page: Page, url, login
     page.get_by_role("button", name="Start labeling").click()
     expect(page).to_have_url(url(f"{BOARD}batches/{batch.pk}/annotate/{first.pk}/"))
     expect(page.get_by_role("heading", name="street-001.jpg")).to_be_visible()
+    editor_ready(page)
     expect(page.get_by_role("button", name="car 1", exact=True)).to_have_attribute("aria-pressed", "true")
 
     # Draw a box around the car with the mouse: it gets the chosen class, car.
@@ -136,6 +143,7 @@ def test_a_labeler_draws_relabels_marks_empty_and_submits(page: Page, url, login
     expect(page.get_by_role("button", name="Submit batch for review")).to_be_hidden()
     page.keyboard.press("ArrowRight")
     expect(page).to_have_url(url(f"{BOARD}batches/{batch.pk}/annotate/{second.pk}/"))
+    editor_ready(page)
     answer = saved_after(page, lambda: page.keyboard.press("n"))
     assert answer["state"] == "empty" and answer["all_done"] is True
     assert Image.objects.get(pk=second.pk).annotation_state == AnnotationState.EMPTY

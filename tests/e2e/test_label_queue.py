@@ -13,7 +13,7 @@ from accounts.roles import Role
 from boards import services
 from boards.models import Batch, BatchStatus, Image, Project, QueueEntry
 from tests.e2e.conftest import PASSWORD
-from tests.e2e.test_editor import classes, drag, photo, saved_after  # noqa: F401 - fixtures and helpers
+from tests.e2e.test_editor import classes, drag, editor_ready, photo, saved_after  # noqa: F401 - fixtures and helpers
 from tests.factories import BatchFactory, MembershipFactory, UserFactory
 
 BOARD = "/w/acme/p/parcels/"
@@ -88,6 +88,7 @@ def start_labeling(page: Page, url) -> int:
 def editor_image(page: Page) -> int:
     expect(page).to_have_url(EDITOR)
     expect(page.locator("#editor")).to_be_visible()
+    editor_ready(page)
     return int(EDITOR.search(page.url).group(2))
 
 
