@@ -25,7 +25,7 @@ What it does:
    the board bench's reference row, a bare view rendering a 50-row table,
    before the load and again after it; and "Start labeling" for one more
    labeler alone, as a yardstick for the cost of one request without others.
-3. gunicorn (``--workers``, 2) on a free 127.0.0.1 port. Each labeler logs in
+3. gunicorn (``--workers``, 2, ``--threads``, 1) on a free 127.0.0.1 port. Each labeler logs in
    through the login form (a requests.Session each); then one thread per
    labeler POSTs "Start labeling" ``--requests`` times in all (split evenly,
    after ``--warmup`` untimed requests each), with ``current`` the image it
@@ -365,7 +365,7 @@ def load_test(args, env: dict, fx: Fixture, start_path: str) -> Load:
     labs = [Labeler(index=i, user_id=u.pk) for i, u in enumerate(fx.labelers)]
     cap = fx.project.reservation_cap
     # gunicorn's default 30 s worker timeout; its own session, so that it gets a CPU share of its own.
-    with Server(env, workers=args.workers, timeout=30, own_session=True) as server:
+    with Server(env, workers=args.workers, threads=args.threads, timeout=30, own_session=True) as server:
         for n, lab in enumerate(labs, start=1):
             lab.session = login(server.base, labeler_email(n), PASSWORD)
         print(f"  {len(labs)} labelers logged in; pulling ...", flush=True)
@@ -564,6 +564,9 @@ def main() -> int:
     parser.add_argument("--debug", action="store_true", help="DEBUG=1 instead of production-like DEBUG=0")
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE after loading on SQLite too")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gunicorn worker (default 1; the README's deployment has 4)"
+    )
     parser.add_argument("--chunk", type=int, default=10_000, help="images per bulk_create call (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the data (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the temp VAR_DIR")
@@ -602,7 +605,7 @@ def run(args, env: dict) -> int:
     before = reference_row(args, fx, "before the load")
     solo = solo_row(args, fx, start_path)
     connection.close()
-    print(f"Under gunicorn -w {args.workers}:", flush=True)
+    print(f"Under gunicorn -w {args.workers} --threads {args.threads}:", flush=True)
     load = load_test(args, env, fx, start_path)
     print("In-process again:", flush=True)
     after = reference_row(args, fx, "after the load")
