@@ -282,6 +282,7 @@
     if (img.complete) applyView();
     else img.addEventListener("load", applyView, { once: true });
     applyView();
+    p.frame.dataset.ready = "true"; // the keys and the pointer reach this image now
   }
 
   function showError(message) {

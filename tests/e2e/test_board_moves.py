@@ -186,6 +186,8 @@ def test_a_reviewer_rejects_two_of_five_and_sees_the_split(
     expect(caption).to_contain_text("1 of 5")
     expect(page.locator(".review-strip li")).to_have_count(5)
     expect(finish).to_be_disabled()
+    # The link's navigation is over before the deferred review.js has run: wait for its keys.
+    expect(page.locator("#review-frame")).to_have_attribute("data-ready", "true")
 
     page.keyboard.press("r")  # the R key rejects the image in view
     expect(tally).to_have_text("0 approved · 1 rejected · 4 to go")
