@@ -189,6 +189,41 @@ def test_a_picture_the_project_took_after_it_was_looked_for_is_handled_the_usual
     assert Image.objects.get(project=other, asset_id=ids[0]).batch == first.batch
 
 
+def test_pictures_of_the_project_between_those_looked_for_are_handled_the_usual_way(
+    project, other, manager, image_file, monkeypatch
+):
+    """Only some of the ids are looked for in the project before the INSERT (``PROBED``, spread over
+    them). One the project has in a batch and one it has free, both between those looked for: the
+    INSERT stops at the first and is undone, and the usual way leaves the queued one out, by its
+    column, takes the free copy and makes the rest."""
+    upload(project, manager, image_file, *[(f"{i}.jpg", (40 * i, 9, 9)) for i in range(6)])
+    ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+    queued = services.add_batch_to_project(project=other, actor=manager, name="queued", asset_ids=[ids[1]])
+    freed = services.add_batch_to_project(project=other, actor=manager, name="freed", asset_ids=[ids[4]])
+    services.archive(batch=freed.batch, actor=manager)
+    monkeypatch.setattr("boards.services.catalog.PROBED", 2)
+    real = catalog.images_in_project
+    looked_for = []
+
+    def recording(project, assets, *, asset_ids=None):
+        looked_for.append(asset_ids)
+        return real(project, assets, asset_ids=asset_ids)
+
+    monkeypatch.setattr(catalog, "images_in_project", recording)
+    result = services.add_batch_to_project(project=other, actor=manager, name="all", asset_ids=reversed(ids))
+    assert looked_for[0] == [ids[0], ids[3]]  # every third of the six, in id order: neither of the two
+    assert (result.preview.matching, result.preview.left_out, result.taken) == (6, 1, 5)
+    assert result.preview.in_batches == {BatchStatus.UNASSIGNED: 1}
+    assert sorted(Image.objects.filter(placement__batch=result.batch).values_list("asset_id", flat=True)) == [
+        ids[0],
+        *ids[2:],
+    ]
+    assert Image.objects.get(project=other, asset_id=ids[1]).batch == queued.batch
+    assert Image.objects.filter(project=other).count() == 6  # the free copy moved in, not made again
+    batch = Batch.objects.get(pk=result.batch.pk)
+    assert (batch.n_images, batch.events.get().detail["images"]) == (5, 5)
+
+
 def test_add_batch_takes_ids_given_as_an_iterator(project, other, manager, image_file):
     upload(project, manager, image_file, *[(f"{i}.jpg", (i, i, i)) for i in range(3)])
     ids = list(Asset.objects.values_list("pk", flat=True))

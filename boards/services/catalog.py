@@ -349,6 +349,10 @@ def add_batch_to_project(
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
 
+# How many of a selection's ids are looked for in the project before its pictures join at once.
+PROBED = 1_000
+
+
 class _NotAllNew(Exception):
     """Some of a selection are not pictures of the workspace new to the project (``_batch_of_new_pictures``)."""
 
@@ -361,16 +365,26 @@ def _batch_of_new_pictures(
     at once, without counting the selection or previewing it first (on PostgreSQL 80–120 ms and
     40–70 ms for 25,000), since one INSERT that makes as many rows as there are ids says the same.
     None, with nothing changed, when that is not so or the name is taken: the caller then goes the
-    usual way, which counts, previews and refuses as it does for any selection."""
+    usual way, which counts, previews and refuses as it does for any selection.
+
+    Before the INSERT, at most ``PROBED`` of the ids, spread evenly over them, are looked for in the
+    project (all 25,000 took 60–70 ms on PostgreSQL, for nothing when the pictures are new, as they
+    are when this succeeds). A part of the selection the project has already, as a batch of it
+    would be, is found there; a few pictures of it scattered among the rest may not be, and then
+    the INSERT stops at the first (the (asset, project) constraint) and is undone."""
     n = len(ids)
     preview = catalog.BatchPreview(matching=n, in_batches={}, free=n, would_take=n)  # what it is if so
-    if not n or preview.over_limit or catalog.images_in_project(project, assets, asset_ids=ids).exists():
+    if not n or preview.over_limit:
+        return None
+    chosen = sorted(ids)
+    probed = chosen[:: -(-n // PROBED)]
+    if catalog.images_in_project(project, assets, asset_ids=probed).exists():
         return None
     try:
         with transaction.atomic():
             lock_catalog(project.workspace_id, exclusive=False)
             batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=None)
-            if _join_project(project, sorted(ids), batch=batch, known_new=True) != n:
+            if _join_project(project, chosen, batch=batch, known_new=True) != n:
                 raise _NotAllNew  # some are not the workspace's: asked so, or deleted meanwhile
     except (_NotAllNew, InvalidInput, IntegrityError):  # IntegrityError: one joined the project meanwhile
         return None
@@ -458,4 +472,4 @@ def _join_project(project: Project, asset_ids: list[int], *, batch: Batch, known
         project.workspace_id,
         *([] if known_new else [project.pk]),
     ]
-    return len(insert_placements(insert + " RETURNING id", params, batch))
+    return insert_placements(insert + " RETURNING id", params, batch)
