@@ -28,15 +28,8 @@ _FILL = [
     "UPDATE boards_image SET in_batch = TRUE WHERE batch_id IS NOT NULL",
 ]
 
-_PG_FORWARD = [
-    "ALTER TABLE boards_image ADD COLUMN in_batch boolean NOT NULL DEFAULT false",
-    *_FILL,
-    "CREATE INDEX boards_image_free_upload_new ON boards_image (project_id, uploaded_at, id) INCLUDE (width, height) "
-    "WHERE NOT in_batch",
-    "CREATE INDEX boards_image_free_filename_new ON boards_image (project_id, original_filename, id) "
-    "WHERE NOT in_batch",
-    # The image's own checks, without its batch.
-    """CREATE OR REPLACE FUNCTION boards_image_check_references() RETURNS trigger
+# The image's check of its project and asset (the batch is the placement's), as 0027 leaves it.
+CHECK_REFERENCES = """CREATE OR REPLACE FUNCTION boards_image_check_references() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
     DECLARE
         projects bigint[];
@@ -57,7 +50,17 @@ _PG_FORWARD = [
         PERFORM boards_require_rows('boards_asset', 'asset_id', assets);
         RETURN NULL;
     END
-    $fn$""",
+    $fn$"""
+
+_PG_FORWARD = [
+    "ALTER TABLE boards_image ADD COLUMN in_batch boolean NOT NULL DEFAULT false",
+    *_FILL,
+    "CREATE INDEX boards_image_free_upload_new ON boards_image (project_id, uploaded_at, id) INCLUDE (width, height) "
+    "WHERE NOT in_batch",
+    "CREATE INDEX boards_image_free_filename_new ON boards_image (project_id, original_filename, id) "
+    "WHERE NOT in_batch",
+    # The image's own checks, without its batch.
+    CHECK_REFERENCES,
     "DROP TRIGGER IF EXISTS boards_batch_images_delete ON boards_batch",
     """CREATE OR REPLACE FUNCTION boards_placement_check_batches() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$

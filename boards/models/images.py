@@ -221,6 +221,7 @@ class Image(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text="Who saved the image's current boxes (or marked it empty).",
+        db_constraint=False,  # PostgreSQL: checked once per statement (migration 0031); SQLite: a foreign key
     )
     rejections = models.PositiveIntegerField(
         default=0,
@@ -236,6 +237,7 @@ class Image(models.Model):
         related_name="archived_images",
         help_text="The archived batch this image left; a restore brings it back while it is free.",
         db_index=False,  # see the partial index in Meta
+        db_constraint=False,  # as annotated_by
     )
 
     objects = ImageQuerySet.as_manager()
