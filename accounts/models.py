@@ -40,7 +40,12 @@ def initials_of(full_name: str, email: str) -> str:
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person. The email address is the login."""
+    """A person. The email address is the login.
+
+    On PostgreSQL, boards' triggers name this table and its id (an image's ``annotated_by``,
+    ``boards/migrations/_image_people_references.py``): a migration renaming the table or changing the
+    id's type must depend on boards' 0031 and ``remove`` and ``install`` those triggers around it.
+    """
 
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=150, blank=True)

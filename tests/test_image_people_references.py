@@ -132,6 +132,20 @@ def test_a_delete_of_the_user_an_image_is_being_given_waits_and_is_refused():
     assert Image.objects.filter(pk=image.pk, annotated_by=user).exists()
 
 
+@on_postgres
+def test_0025s_functions_can_still_be_dropped_and_made_again():
+    """A later migration that changes the columns 0025 checks drops and makes its functions again (as
+    ``_image_references`` says): none of 0031's triggers depends on them."""
+    from boards.migrations import _image_references
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_image_references._PG_DROP)
+            cursor.execute(_image_references._PG_CHECK)
+        transaction.set_rollback(True)
+    assert _triggers() >= set(TRIGGERS)
+
+
 # --- migration 0031 on a database of the schema before it ----------------------------------------------
 
 

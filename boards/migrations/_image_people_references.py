@@ -14,9 +14,10 @@ ms of its commit on the kept benchmark database.
 - Deleting a user or a batch an image still names there, or changing its id, is refused (Django's
   ``on_delete=SET_NULL`` clears the images first, as before).
 
-The differences from a foreign key that ``_image_references`` lists hold here too. SQLite keeps its
-foreign keys (one index probe a row, no lock). Backwards makes the foreign keys again and puts back
-0027's check.
+The differences from a foreign key that ``_image_references`` lists hold here too, and so does its
+warning: a migration that renames these columns or ``accounts_user``, or changes their types (the
+accounts app's included), must ``remove`` and ``install`` these again. SQLite keeps its foreign keys
+(one index probe a row, no lock). Backwards makes the foreign keys again and puts back 0027's check.
 """
 
 from boards.migrations import _placements
@@ -129,14 +130,30 @@ BEGIN
     END IF;
     RETURN NULL;
 END
+$fn$;
+CREATE OR REPLACE FUNCTION boards_refuse_user_key_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+BEGIN
+    -- This module's own, so that _image_references can drop and make its functions again.
+    RAISE EXCEPTION 'update of "id" on table "accounts_user" would leave rows of "boards_image" naming the old one'
+        USING ERRCODE = 'foreign_key_violation';
+END
 $fn$
 """
+
+
+def _drop_triggers(run) -> None:
+    for _column, table, trigger in REFERENCES:
+        run(f"DROP TRIGGER IF EXISTS {trigger} ON {table}", params=None)
+    run("DROP TRIGGER IF EXISTS accounts_user_id_kept ON accounts_user", params=None)
+    run("DROP TRIGGER IF EXISTS boards_image_people_update ON boards_image", params=None)
 
 
 def install(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     run = schema_editor.execute
+    _drop_triggers(run)  # made again below: install may run twice
     run(_DROP_FOREIGN_KEYS, params=None)
     run(_CHECK_REFERENCES, params=None)
     run(_CHECK_CHANGED, params=None)
@@ -150,7 +167,7 @@ def install(apps, schema_editor) -> None:
     # boards_batch keeps its id already (0025); a user's is kept the same way.
     run(
         "CREATE TRIGGER accounts_user_id_kept BEFORE UPDATE OF id ON accounts_user FOR EACH ROW "
-        "WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION boards_refuse_key_change()",
+        "WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION boards_refuse_user_key_change()",
         params=None,
     )
 
@@ -159,11 +176,9 @@ def remove(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     run = schema_editor.execute
-    for _column, table, trigger in REFERENCES:
-        run(f"DROP TRIGGER IF EXISTS {trigger} ON {table}", params=None)
-    run("DROP TRIGGER IF EXISTS accounts_user_id_kept ON accounts_user", params=None)
-    run("DROP TRIGGER IF EXISTS boards_image_people_update ON boards_image", params=None)
+    _drop_triggers(run)
     run("DROP FUNCTION IF EXISTS boards_refuse_image_named_delete()", params=None)
+    run("DROP FUNCTION IF EXISTS boards_refuse_user_key_change()", params=None)
     run("DROP FUNCTION IF EXISTS boards_image_check_people()", params=None)
     run(_placements.CHECK_REFERENCES, params=None)
     for column, table, _trigger in REFERENCES:
