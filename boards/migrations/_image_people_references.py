@@ -20,7 +20,7 @@ accounts app's included), must ``remove`` and ``install`` these again. SQLite ke
 (one index probe a row, no lock). Backwards makes the foreign keys again and puts back 0027's check.
 """
 
-from boards.migrations import _placements
+from boards.migrations import _image_references, _placements
 
 # (image column, table it names, its delete trigger's name)
 REFERENCES = (
@@ -33,23 +33,6 @@ TRIGGERS = (
     "accounts_user_id_kept",
     "boards_image_people_update",
 )
-
-_DROP_FOREIGN_KEYS = """
-DO $do$
-DECLARE
-    name text;
-BEGIN
-    FOR name IN
-        SELECT c.conname FROM pg_constraint c
-          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-         WHERE c.conrelid = 'boards_image'::regclass AND c.contype = 'f'
-           AND a.attname IN ('annotated_by_id', 'archived_from_id')
-    LOOP
-        EXECUTE format('ALTER TABLE boards_image DROP CONSTRAINT %I', name);
-    END LOOP;
-END
-$do$
-"""
 
 _CHECK_REFERENCES = """
 CREATE OR REPLACE FUNCTION boards_image_check_references() RETURNS trigger
@@ -154,7 +137,7 @@ def install(apps, schema_editor) -> None:
         return
     run = schema_editor.execute
     _drop_triggers(run)  # made again below: install may run twice
-    run(_DROP_FOREIGN_KEYS, params=None)
+    run(_image_references.foreign_keys_dropped(tuple(column for column, _table, _trigger in REFERENCES)), params=None)
     run(_CHECK_REFERENCES, params=None)
     run(_CHECK_CHANGED, params=None)
     run(_REFUSE_DELETE, params=None)

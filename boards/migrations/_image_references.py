@@ -153,7 +153,10 @@ TRIGGERS = (
 )
 
 
-FOREIGN_KEYS_DROPPED = """
+def foreign_keys_dropped(columns: tuple[str, ...]) -> str:
+    """SQL dropping the foreign keys of these ``boards_image`` columns, whatever their names."""
+    named = ", ".join(f"'{column}'" for column in columns)
+    return f"""
 DO $do$
 DECLARE
     name text;
@@ -162,13 +165,16 @@ BEGIN
         SELECT c.conname FROM pg_constraint c
           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
          WHERE c.conrelid = 'boards_image'::regclass AND c.contype = 'f'
-           AND a.attname IN ('project_id', 'batch_id', 'asset_id')
+           AND a.attname IN ({named})
     LOOP
         EXECUTE format('ALTER TABLE boards_image DROP CONSTRAINT %I', name);
     END LOOP;
 END
 $do$;
 """
+
+
+FOREIGN_KEYS_DROPPED = foreign_keys_dropped(("project_id", "batch_id", "asset_id"))
 
 
 def install(apps, schema_editor) -> None:

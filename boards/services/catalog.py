@@ -7,6 +7,7 @@ Nothing here saves one image at a time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -152,7 +153,7 @@ def create_batch_from_images(
             )
         if preview.over_limit:
             raise InvalidInput(preview.limit_error())
-        seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
+        seed = sample.seed if sample is not None else None  # parsed: an ordered sample has none
         batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
         # The ids first, then each row by primary key (``one_of``): not a join of the whole table.
         pool = images.filter(free__isnull=False).order_by()
@@ -160,11 +161,11 @@ def create_batch_from_images(
             pool.values("pk") if sample is None else pool.order_by(*sample.ordering(free=True)).values("pk")[: sample.n]
         )
         taken = len(place_free(chosen, batch))
-        _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, all_or_nothing=all_or_nothing)
+        _record_catalog_batch(batch, actor, taken, preview, filters, sample, all_or_nothing=all_or_nothing)
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
 
-def _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, *, all_or_nothing, counted=None) -> None:
+def _record_catalog_batch(batch, actor, taken, preview, filters, sample, *, all_or_nothing, counted=None) -> None:
     """The end of every catalog batch: refuse what changed since the preview, store the counts (``counted``:
     the batch's, when the caller knows them; see ``mark_changed``), write the event."""
     if taken > MAX_BATCH_IMAGES:  # more images became free since they were counted
@@ -183,7 +184,7 @@ def _record_catalog_batch(batch, actor, taken, preview, filters, sample, seed, *
         left_out_by_status=preview.in_batches,
         filter=dict(filters.items()) if filters is not None else None,
         sample=sample.describe() if sample is not None else None,
-        sample_seed=seed,
+        sample_seed=batch.sample_seed,
     )
 
 
@@ -336,15 +337,7 @@ def add_batch_to_project(
         # they are all the batch holds, its card's counts are known without counting.
         counted = {batch.pk: (taken,) + (0,) * (len(CARD_COUNTS) - 1)} if joined == taken else None
         _record_catalog_batch(
-            batch,
-            actor,
-            taken,
-            preview,
-            filters,
-            sample,
-            batch.sample_seed,
-            all_or_nothing=all_or_nothing,
-            counted=counted,
+            batch, actor, taken, preview, filters, sample, all_or_nothing=all_or_nothing, counted=counted
         )
     return CatalogBatchResult(batch=batch, taken=taken, preview=preview)
 
@@ -377,7 +370,7 @@ def _batch_of_new_pictures(
     if not n or preview.over_limit:
         return None
     chosen = sorted(ids)
-    probed = chosen[:: -(-n // PROBED)]
+    probed = chosen[:: math.ceil(n / PROBED)]
     if catalog.images_in_project(project, assets, asset_ids=probed).exists():
         return None
     try:
@@ -429,7 +422,7 @@ def _batch_the_usual_way(
         chosen = list(taking.values_list("pk", flat=True))
     # No delete drops an unused asset while this joins them; one that did a moment ago shows below.
     lock_catalog(project.workspace_id, exclusive=False)
-    seed = sample.seed if sample is not None and sample.mode == catalog.RANDOM else None
+    seed = sample.seed if sample is not None else None  # parsed: an ordered sample has none
     batch = _create_catalog_batch(project=project, actor=actor, name=name, priority=priority, seed=seed)
     # The pictures new to the project join it; those it has, free, move in: only when some are
     # left, as every one is when the pictures are new to it (an UPDATE probing each id for nothing).
