@@ -79,7 +79,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         """{workspace_id: role} for this user, read once and cached on the object."""
         cache = getattr(self, "_workspace_roles_cache", None)
         if cache is None:
-            cache = dict(Membership.objects.filter(user=self).values_list("workspace_id", "role"))
+            # Unordered: the model's order by workspace name and email would join both tables.
+            cache = dict(Membership.objects.filter(user=self).order_by().values_list("workspace_id", "role"))
             self._workspace_roles_cache = cache
         return cache
 

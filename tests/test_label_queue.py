@@ -673,3 +673,33 @@ def test_the_api_lists_a_queue_job_with_no_labeler_as_its_schema_says(api, make_
     schemas = openapi_schema("http://testserver")["components"]["schemas"]
     labeler = next(s["properties"]["labeler"] for s in schemas.values() if "labeler" in s.get("properties", {}))
     assert labeler.get("nullable") is True
+
+
+def test_start_labeling_needs_the_same_few_queries_whatever_the_queue_holds(
+    client, make_batch, manager, labeler, project, car, django_assert_max_num_queries
+):
+    for _ in range(3):
+        queued(make_batch, manager, n=5)
+    client.force_login(labeler)
+    url = reverse("project-start-labeling", args=["acme", "parcels"])
+    client.post(url)
+    first = QueueEntry.objects.get(reserved_by=labeler).image
+    # Nothing done yet: one read of what they finished, and no transaction (savepoint here) for it.
+    # Besides: the session, user, project, roles and assigned work, and the reservation's nine statements.
+    with django_assert_max_num_queries(15) as nothing_done:
+        client.post(url, {"current": first.pk})
+    assert QueueEntry.objects.filter(reserved_by=labeler).count() == 2
+    label(first, labeler, car)
+    # One image done: its batch locked, its entry gone, the batch's others counted, then the next.
+    with django_assert_max_num_queries(20) as one_done:
+        client.post(url, {"current": first.pk})
+    assert not QueueEntry.objects.filter(image=first).exists()
+    assert QueueEntry.objects.filter(reserved_by=labeler).count() == 2  # the one they skipped, and a new one
+    assert len(one_done.captured_queries) > len(nothing_done.captured_queries)
+
+
+def test_a_users_roles_are_read_without_joining_the_workspaces_or_users(labeler, django_assert_num_queries):
+    with django_assert_num_queries(1) as read:
+        roles = labeler.workspace_roles()
+    assert list(roles.values()) == [Role.LABELER]
+    assert "JOIN" not in read.captured_queries[0]["sql"].upper()

@@ -143,8 +143,7 @@ def finish_queued(*, actor: User, image_id: int | None = None) -> list[int]:
     image may have joined the queue again: then it stays where it is. Returns
     the batches that were finished.
     """
-    with transaction.atomic():
-        emptied = queue.finish(user=actor, image_id=image_id)
+    emptied = queue.finish(user=actor, image_id=image_id)
     for batch in Batch.objects.filter(pk__in=emptied) if emptied else ():
         with contextlib.suppress(ServiceError):
             submit(batch=batch, actor=actor)

@@ -128,15 +128,17 @@ def finish(*, user: User, image_id: int | None = None) -> list[int]:
     finished = mine.exclude(image__annotation_state=AnnotationState.UNANNOTATED).exclude(
         image__review_state=ReviewState.REJECTED
     )
+    # Read outside a transaction: most calls find nothing done, and then open none.
     batches = set(finished.values_list("batch_id", flat=True))
     if not batches:
         return []
-    # Their batches' rows first (the lock order of every service): of two labelers finishing
-    # a batch's last two images at once, the second sees the first one's entry gone.
-    list(Batch.objects.select_for_update(of=("self",)).filter(pk__in=batches).order_by("pk").values_list("pk"))
-    if not finished.delete()[0]:
-        return []
-    still = set(QueueEntry.objects.filter(batch_id__in=batches).values_list("batch_id", flat=True).distinct())
+    with transaction.atomic():
+        # Their batches' rows first (the lock order of every service): of two labelers finishing
+        # a batch's last two images at once, the second sees the first one's entry gone.
+        list(Batch.objects.select_for_update(of=("self",)).filter(pk__in=batches).order_by("pk").values_list("pk"))
+        if not finished.delete()[0]:
+            return []
+        still = set(QueueEntry.objects.filter(batch_id__in=batches).values_list("batch_id", flat=True).distinct())
     return sorted(batches - still)
 
 
