@@ -216,6 +216,21 @@ def choice(
     return value.strip()
 
 
+_SURROGATE = "a lone surrogate (\\ud800–\\udfff), which is half of a character, not text"
+
+
+def holds_surrogate(value: str) -> bool:
+    """Whether ``value`` holds a lone surrogate: JSON's ``"\\ud800"`` reads as one, and no database
+    stores it (UTF-8 cannot encode it)."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def clean_text(value: Any, *, name: str = "value", label: str | None = None, limit: int = TEXT_LIMIT) -> str:
     """A string with no NUL character and at most ``limit`` characters, stripped of surrounding space."""
     what = _label(name, label)
@@ -223,6 +238,8 @@ def clean_text(value: Any, *, name: str = "value", label: str | None = None, lim
         raise BadParameter(name, f"{what} must be text.")
     if "\x00" in value:
         raise BadParameter(name, f"{what} contains a NUL character (\\0), which text cannot hold.")
+    if holds_surrogate(value):
+        raise BadParameter(name, f"{what} contains {_SURROGATE}.")
     value = value.strip()
     if len(value) > limit:
         raise BadParameter(name, f"{what} is too long: {len(value):,} characters, {limit:,} at most.")
@@ -279,7 +296,7 @@ _NUL_IN_JSON = "The JSON body contains a NUL character (\\u0000), which text can
 
 
 def _check_tree(value: Any, depth_limit: int) -> None:
-    """Nesting within ``depth_limit`` and no NUL in any string; iterative, so any depth is safe."""
+    """Nesting within ``depth_limit`` and no NUL or lone surrogate in any string; iterative, so any depth is safe."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -287,19 +304,26 @@ def _check_tree(value: Any, depth_limit: int) -> None:
             if depth > depth_limit:
                 raise BadParameter("body", f"The JSON body nests too deeply ({depth_limit} levels at most).")
             for key, inner in item.items():
-                if "\x00" in key:
-                    raise BadParameter("body", _NUL_IN_JSON)
+                _check_json_text(key)
                 stack.append((inner, depth + 1))
         elif isinstance(item, list):
             if depth > depth_limit:
                 raise BadParameter("body", f"The JSON body nests too deeply ({depth_limit} levels at most).")
             stack.extend((inner, depth + 1) for inner in item)
-        elif isinstance(item, str) and "\x00" in item:
-            raise BadParameter("body", _NUL_IN_JSON)
+        elif isinstance(item, str):
+            _check_json_text(item)
+
+
+def _check_json_text(text: str) -> None:
+    if "\x00" in text:
+        raise BadParameter("body", _NUL_IN_JSON)
+    if holds_surrogate(text):
+        raise BadParameter("body", f"The JSON body contains {_SURROGATE}.")
 
 
 def parse_json(raw: bytes | str, *, depth: int = JSON_DEPTH, what: str = "The request body") -> Any:
-    """JSON text as Python values: finite numbers only, nesting at most ``depth``, no NUL in strings."""
+    """JSON text as Python values: finite numbers only, nesting at most ``depth``, no NUL or lone
+    surrogate in strings."""
     try:
         value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:

@@ -326,6 +326,16 @@ def test_assigning_picked_images_splits_off_the_rest(client, manager, labeler, m
     assert list(Image.objects.filter(placement__batch=batch).values_list("pk", flat=True)) == picked
 
 
+@pytest.mark.parametrize("htmx", [True, False])
+def test_moving_picked_images_with_none_picked_moves_nothing(htmx, client, manager, labeler, make_batch):
+    batch = make_batch(3)
+    client.force_login(manager)
+    response = move(client, batch, htmx=htmx, to="annotating", labeler=labeler.pk, selection="chosen")
+    assert status_of(batch) == BatchStatus.UNASSIGNED and batch.images.count() == 3
+    assert Batch.objects.filter(project=batch.project).count() == 1
+    assert response.status_code == 400 and "Pick at least one image below" in response.content.decode()
+
+
 @pytest.mark.parametrize("first", ["0", "x", ""])
 def test_a_bad_first_n_is_a_400(first, client, manager, labeler, make_batch):
     batch = make_batch(2)

@@ -2,6 +2,7 @@
 restore and merge; bulk tags. Every persona, and the database after."""
 
 import pytest
+from django.urls import reverse
 
 from boards import catalog, services
 from boards.catalog import CatalogFilter, Sample
@@ -533,6 +534,27 @@ def test_bad_tag_requests_are_refused(add, remove, message, manager, project):
     make_images(project, 1)
     with pytest.raises(InvalidInput, match=message):
         services.tag_images(project=project, actor=manager, add=add, remove=remove, filters=CatalogFilter())
+
+
+@pytest.mark.parametrize(
+    "filters", [CatalogFilter(tag="nosuchtag"), CatalogFilter(label="nosuchclass"), CatalogFilter(file="zzz")]
+)
+@pytest.mark.parametrize(("add", "remove"), [(["x"], ()), ((), ["x"])])
+def test_tagging_a_filter_that_matches_nothing_says_so_and_creates_no_tag(filters, add, remove, manager, project):
+    make_images(project, 2, tags=["x"])
+    with pytest.raises(InvalidInput, match="No image matches this selection"):
+        services.tag_images(project=project, actor=manager, add=add, remove=remove, filters=filters)
+    assert list(Tag.objects.values_list("name", flat=True)) == ["x"] and Image.tags.through.objects.count() == 2
+
+
+def test_the_tag_form_on_a_filter_that_matches_nothing_explains_it(client, manager, project):
+    make_images(project, 1)
+    client.force_login(manager)
+    url = reverse("catalog-tags", args=[project.workspace.slug, project.slug])
+    response = client.post(url, {"scope": "filter", "tag": "nosuchtag", "tags": "x"}, follow=True)
+    assert response.status_code == 200
+    assert "No image matches this selection: nothing was tagged." in response.content.decode()
+    assert not Tag.objects.filter(name="x").exists()
 
 
 @pytest.mark.parametrize("who", ALL)

@@ -38,6 +38,16 @@ def states(project):
     }
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14, UTC-11
+def test_dates_at_the_ends_of_the_calendar_are_no_bound(project, settings, zone):
+    settings.TIME_ZONE = zone
+    images = make_images(project, 2)
+    assert matching(project, uploaded_to=date.max) == ids(images)
+    assert matching(project, uploaded_from=date.min, uploaded_to=date.max) == ids(images)
+    assert matching(project, uploaded_from=date.max) == set()
+    assert matching(project, uploaded_to=date.min) == set()
+
+
 def test_no_filter_matches_every_image_of_the_project_only(project):
     mine = make_images(project, 3)
     make_images(ProjectFactory(workspace=project.workspace), 2)

@@ -90,7 +90,7 @@ def test_voc_in_a_multi_byte_encoding_imports_with_its_class_names(client, manag
 
 @pytest.mark.parametrize(
     ("label", "says"),
-    [("car\x00", "NUL"), ("c" * 101, "at most 100 characters")],
+    [("car\x00", "NUL"), ("car\ud800", "lone surrogate"), ("c" * 101, "at most 100 characters")],
 )
 def test_a_class_name_the_database_cannot_store_is_refused(api, image, label, says):  # noqa: F811
     document = {

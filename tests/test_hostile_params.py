@@ -38,9 +38,15 @@ HOSTILE_TEXT = [
     "",
     "a\x00b",  # PostgreSQL cannot store a NUL
     "x" * 5000,
+    "9999-12-31",  # a date whose next day no datetime holds
+    "0001-01-01",
 ]
 DEEP = json.loads("[" * 50 + "]" * 50)
-HOSTILE_JSON = ["²", "9" * 23, 10**30, -1, 1.5, True, None, [1, 2], {"a": 1}, DEEP, "a\x00b", "x" * 5000]
+HOSTILE_JSON = [
+    *("²", "9" * 23, 10**30, -1, 1.5, True, None, [1, 2], {"a": 1}, DEEP, "a\x00b", "x" * 5000),
+    "\ud800",  # JSON's "\ud800": a lone surrogate, which no database stores
+    "9999-12-31",
+]
 RAW_BODIES = [
     "[" * 100_000 + "]" * 100_000,
     '{"version": NaN, "x": 1e400}',
@@ -136,7 +142,9 @@ VIEWS: dict[str, View] = {
         post=(*FILTERS, "scope", "images", "sample", "n", "seed", "order", "name", "priority", "step", "next"),
         base_post={"step": "create", "scope": "filter", "name": "From the catalog"},
     ),
-    "catalog-tags": View(post=(*FILTERS, "tags", "tag_action", "scope", "images", "next"), base_post={"tags": "x"}),
+    "catalog-tags": View(
+        post=(*FILTERS, "tags", "tag_action", "scope", "images", "next"), base_post={"tags": "x", "scope": "filter"}
+    ),
     "archived": View(get=("page",)),
     "restore": View(batch="archived"),
     "merge": View(post=("batches", "name"), base_post={"name": "Merged"}),

@@ -231,6 +231,52 @@ def test_a_retried_reject_with_an_annotate_key_is_a_harmless_no_op(people, proje
     assert response.status_code == 200 and response.json()["status"] == "annotating"
 
 
+@pytest.mark.parametrize("column", [BatchStatus.UNASSIGNED, BatchStatus.ANNOTATING, BatchStatus.REVIEW])
+def test_a_move_to_the_column_a_batch_is_in_is_refused_to_who_may_move_nothing(
+    column, people, project, make_batch, client, make_key
+):
+    batch = batch_in(column, project, people, make_batch)
+    api = Api(client, make_key(people["viewer"]))  # a key of every scope: the role still decides
+    response = api.post(f"/{project.workspace.slug}/{project.slug}/batches/{batch.pk}/move", {"to": column})
+    assert response.status_code == 403, response.content
+    client.force_login(people["viewer"])
+    page = client.post(reverse("move", args=[project.workspace.slug, project.slug, batch.pk]), {"to": column})
+    assert page.status_code == 403 and Batch.objects.get(pk=batch.pk).status == column
+
+
+def test_assigning_an_annotating_batch_again_keeps_its_labeler_or_says_why_not(
+    people, project, make_batch, client, make_key
+):
+    batch = batch_in(BatchStatus.ANNOTATING, project, people, make_batch)
+    api = Api(client, make_key(people["owner"]))
+    path = f"/{project.workspace.slug}/{project.slug}/batches/{batch.pk}/move"
+    again = api.post(path, {"to": "annotating", "labelerEmail": people["labeler"].email})
+    assert again.status_code == 200 and again.json()["status"] == "annotating"  # a retried assign
+    for body in (
+        {"labelerEmail": people["other-labeler"].email},
+        {"reviewerEmail": people["reviewer"].email},
+    ):
+        refused = api.post(path, {"to": "annotating", **body})
+        assert refused.status_code == 409, refused.content
+        assert "move it back to Unassigned" in refused.json()["error"]["message"]
+    job = Batch.objects.get(pk=batch.pk).current_job
+    assert (job.labeler, job.reviewer) == (people["labeler"], None)
+
+
+@pytest.mark.parametrize("value", [0, False, [], {}, ["reviewer@acme.test"]])
+def test_a_reviewer_or_labeler_email_that_is_not_text_is_refused(value, people, project, make_batch, client, make_key):
+    batch = batch_in(BatchStatus.UNASSIGNED, project, people, make_batch)
+    api = Api(client, make_key(people["owner"]))
+    path = f"/{project.workspace.slug}/{project.slug}/batches/{batch.pk}/move"
+    for body in (
+        {"labelerEmail": people["labeler"].email, "reviewerEmail": value},
+        {"labelerEmail": value},
+    ):
+        response = api.post(path, {"to": "annotating", **body})
+        assert response.status_code == 400, (body, response.content)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.UNASSIGNED
+
+
 def test_an_archived_batch_offers_no_moves_on_its_page_the_archived_list_restores_it(
     people, project, make_batch, client
 ):

@@ -248,6 +248,22 @@ def test_the_upload_date_filter(client, manager, loose):
     assert shown(upto) == asset_ids(old)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14, UTC-11
+def test_dates_at_the_ends_of_the_calendar_are_no_bound(client, manager, loose, settings, zone):
+    settings.TIME_ZONE = zone
+    assets = make_assets(loose, 2)
+    client.force_login(manager)
+    for query, expected in [
+        ({"to": "9999-12-31"}, assets),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, assets),
+        ({"from": "9999-12-31"}, []),
+        ({"to": "0001-01-01"}, []),
+    ]:
+        response = client.get(url("workspace-catalog"), query)
+        assert response.status_code == 200 and shown(response) == asset_ids(expected), (query, zone)
+        assert client.get(url("workspace-catalog-count"), query).status_code == 200
+
+
 def test_a_bad_filter_value_is_explained_not_guessed(client, manager, loose):
     make_assets(loose, 2)
     client.force_login(manager)

@@ -135,11 +135,11 @@ def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int
         raise InvalidInput(f"“to” is one of {', '.join(API_TARGETS[:-1])} or {API_TARGETS[-1]}.")
     seen_in = params.text(data, "from", limit=20) or None
     caller.require(services.api_scope(current.status, to))
-    labeler = reviewer = None
-    if data.get("labelerEmail"):
-        labeler = _member(caller, params.text(data, "labelerEmail", limit=254), "labeler")
-    if data.get("reviewerEmail"):
-        reviewer = _member(caller, params.text(data, "reviewerEmail", limit=254), "reviewer")
+    # Text or null (or absent): another type is refused, not taken for "nobody".
+    labeler_email = params.text(data, "labelerEmail", limit=254)
+    reviewer_email = params.text(data, "reviewerEmail", limit=254)
+    labeler = _member(caller, labeler_email, "labeler") if labeler_email else None
+    reviewer = _member(caller, reviewer_email, "reviewer") if reviewer_email else None
     image_ids = None
     if data.get("images") is not None:
         image_ids = params.idents(data, "images", label="An image id")

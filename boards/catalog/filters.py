@@ -208,7 +208,7 @@ class CatalogFilter:
         if self.uploaded_from:
             images = images.filter(**{f"{uploaded_at}__gte": _start_of(self.uploaded_from)})
         if self.uploaded_to:
-            images = images.filter(**{f"{uploaded_at}__lt": _start_of(self.uploaded_to + timedelta(days=1))})
+            images = images.filter(**{f"{uploaded_at}__lt": _end_of(self.uploaded_to)})
         bounds = {
             f"{width}__gte": self.min_width,
             f"{width}__lte": self.max_width,
@@ -331,8 +331,20 @@ def _parse(name: str, param: str, raw):
     return params.integer(one, param, label=f"The size filter “{param}” (in pixels)", low=0, high=SIZE_LIMIT)
 
 
+_FIRST_DAY, _LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
+
+
 def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+    """Midnight at the start of ``day`` in the site's time zone. A day at either end of the calendar
+    counts as the day next to it (no upload is that old or that new), so that the time, in UTC or
+    in any zone, is one a datetime can hold."""
+    return timezone.make_aware(datetime.combine(min(max(day, _FIRST_DAY), _LAST_DAY), time.min))
+
+
+def _end_of(day: date) -> datetime:
+    """Midnight at the end of ``day`` (the start of the next): a filter "to" that day takes the
+    uploads before it. 9999-12-31 and the day before end where 9999-12-30 begins (see ``_start_of``)."""
+    return _start_of(min(day, _LAST_DAY - timedelta(days=1)) + timedelta(days=1))
 
 
 def project_images(project: Project) -> QuerySet:

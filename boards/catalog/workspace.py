@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from boards.catalog.filters import CatalogFilter, CatalogState, _start_of, parse_filters, state_q
+from boards.catalog.filters import CatalogFilter, CatalogState, _end_of, _start_of, parse_filters, state_q
 from boards.catalog.paging import COUNT_CAP, FEW, count_matching, few_ids, newest_first_page
 from boards.catalog.preview import BatchPreview
 from boards.catalog.sampling import Sample
@@ -123,7 +123,7 @@ def workspace_assets(workspace_id: int, wanted: WorkspaceFilter, *, newest_first
     if wanted.uploaded_from:
         assets = assets.filter(uploaded_at__gte=_start_of(wanted.uploaded_from))
     if wanted.uploaded_to:
-        assets = assets.filter(uploaded_at__lt=_start_of(wanted.uploaded_to + timedelta(days=1)))
+        assets = assets.filter(uploaded_at__lt=_end_of(wanted.uploaded_to))
     if wanted.project == NOWHERE:
         assets = assets.exclude(Exists(Image.objects.filter(asset=OuterRef("pk"))))
     elif wanted.project:

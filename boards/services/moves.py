@@ -20,7 +20,7 @@ from boards.services.catalog import restore_batch
 from boards.services.common import STATUS_LABELS, _check_transition
 from boards.services.review import approve, reject
 from boards.services.workflow import archive, assign, delete_batch, move_to_unassigned, submit
-from core.errors import ConcurrentChange, InvalidInput, WrongState
+from core.errors import ConcurrentChange, InvalidInput, NotAllowed, WrongState
 
 DELETE = "delete"  # not a column: the batch and its images go for good
 
@@ -274,6 +274,7 @@ def move_batch(
     if seen_in and seen_in != here:
         raise ConcurrentChange(f"Someone else moved this batch to {STATUS_LABELS.get(here, here)} meanwhile.")
     if to == here:
+        _stay(batch, actor, labeler=labeler, queue=queue, reviewer=reviewer)
         return batch
     label_to = STATUS_LABELS.get(to, "deleted" if to == DELETE else None)
     if label_to is None:
@@ -295,3 +296,20 @@ def move_batch(
         confirm=confirm,
     )
     return move.run(batch, actor, choice)
+
+
+def _stay(batch: Batch, actor: User, *, labeler: User | None, queue: bool, reviewer: User | None) -> None:
+    """A move to the column the batch is in changes nothing, so that a retried move answers as the
+    first one did; but only for someone who may move batches in the project at all, and never
+    silently in place of a change it asks for (another labeler, reviewer or the queue)."""
+    if not MoveRules(actor, batch.project).granted:
+        raise NotAllowed("You do not have permission to move batches in this project.")
+    job = batch.current_job if batch.status == BatchStatus.ANNOTATING else None
+    if job is None or (labeler is None and not queue and reviewer is None):
+        return
+    other_labeler = (labeler is not None and job.labeler_id != labeler.pk) or (queue and job.labeler_id is not None)
+    if other_labeler or (reviewer is not None and job.reviewer_id != reviewer.pk):
+        raise WrongState(
+            "This batch is already in Annotating: to give it to someone else, move it back to Unassigned "
+            "and assign it again."
+        )

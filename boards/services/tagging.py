@@ -120,6 +120,8 @@ def tag_images(
     with transaction.atomic():
         images = catalog.selected_images(project, filters=filters, image_ids=image_ids)
         selected = images.count()
+        if not selected:  # a filter naming a tag or class the project lacks, or matching nothing
+            raise InvalidInput("No image matches this selection: nothing was tagged.")
         added = removed = 0
         if to_remove:
             removed, _ = through.objects.filter(

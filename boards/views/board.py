@@ -152,6 +152,8 @@ def move(request: HttpRequest, ws: str, project: str, batch_id: int) -> HttpResp
                 ids = None
             elif selection == "all":
                 ids = None
+            elif selection == "chosen" and ids is None:
+                raise InvalidInput("Pick at least one image below, or move all of them.")
             moved = services.move_batch(
                 batch=batch,
                 actor=request.user,
