@@ -231,6 +231,23 @@ def holds_surrogate(value: str) -> bool:
     return False
 
 
+def first_surrogate(value: Any) -> str | None:
+    """The first string of parsed JSON or YAML (a value or a key, at any depth) that holds a lone
+    surrogate, shown with it escaped (``\\ud800``) so that a message may quote it; None when none does."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if holds_surrogate(item):
+                return item.encode("utf-8", "backslashreplace").decode("utf-8")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
 def clean_text(value: Any, *, name: str = "value", label: str | None = None, limit: int = TEXT_LIMIT) -> str:
     """A string with no NUL character and at most ``limit`` characters, stripped of surrounding space."""
     what = _label(name, label)

@@ -44,6 +44,23 @@ PAGE_FILES = [
     ("a.json", '{"annotations": [' + "1" * 5000 + "]}", "not valid JSON"),
     ("a.json", "[" * 100_000 + "]" * 100_000, "not valid JSON"),
     ("a.xml", '<?xml version="1.0" encoding="x-no-such-thing"?><annotation/>', "encoding"),
+    # JSON's and YAML's "\ud800" escape reads as a lone surrogate, which no page or database can hold:
+    # in a file name no image has, in a class name, in a data.yaml's names.
+    *(
+        (
+            "a.json",
+            json.dumps(
+                {
+                    "images": [{"id": 1, "file_name": file}],
+                    "categories": [{"id": 1, "name": name}],
+                    "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 3]}],
+                }
+            ),
+            "holds a lone surrogate",
+        )
+        for file, name in [("b\ud800.jpg", "car"), ("a.jpg", "car\ud800")]
+    ),
+    ("data.yaml", 'names: ["car\\ud800"]\n', "holds a lone surrogate"),
 ]
 
 

@@ -703,3 +703,31 @@ def test_a_users_roles_are_read_without_joining_the_workspaces_or_users(labeler,
         roles = labeler.workspace_roles()
     assert list(roles.values()) == [Role.LABELER]
     assert "JOIN" not in read.captured_queries[0]["sql"].upper()
+
+
+def test_an_image_finished_while_a_finish_runs_is_left_for_the_next_one(
+    make_batch, manager, labeler, project, car, monkeypatch
+):
+    """The finish reads what is done, then locks those batches: an image done in between (a save in
+    another tab) is not taken with them, unchecked, but left for the next finish, which sends its
+    batch on."""
+    from boards.services import queue
+
+    first, second = queued(make_batch, manager, n=1), queued(make_batch, manager, n=1)
+    a, b = serve(labeler, project), serve(labeler, project)
+    assert (a.batch.pk, b.batch.pk) == (first.pk, second.pk)
+    label(a, labeler, car)
+    real_atomic = queue.transaction.atomic
+
+    def done_meanwhile(*args, **kwargs):
+        monkeypatch.setattr(queue.transaction, "atomic", real_atomic)
+        label(b, labeler, car)
+        return real_atomic(*args, **kwargs)
+
+    monkeypatch.setattr(queue.transaction, "atomic", done_meanwhile)
+    services.finish_queued(actor=labeler)
+    assert Batch.objects.get(pk=first.pk).status != BatchStatus.ANNOTATING
+    assert QueueEntry.objects.filter(image=b.pk).exists()
+    services.finish_queued(actor=labeler)
+    assert not QueueEntry.objects.exists()
+    assert Batch.objects.get(pk=second.pk).status != BatchStatus.ANNOTATING

@@ -263,6 +263,26 @@ def test_assigning_an_annotating_batch_again_keeps_its_labeler_or_says_why_not(
     assert (job.labeler, job.reviewer) == (people["labeler"], None)
 
 
+def test_assigning_an_annotating_batch_what_it_has_already_changes_nothing(people, project, make_batch):
+    owner, labeler, reviewer = people["owner"], people["labeler"], people["reviewer"]
+    reviewed = make_batch(2, project=project)
+    services.assign(batch=reviewed, actor=owner, labeler=labeler, reviewer=reviewer)
+    in_queue = make_batch(2, project=project)
+    services.assign(batch=in_queue, actor=owner, labeler=None, queue=True)
+    jobs = {batch.pk: Batch.objects.get(pk=batch.pk).current_job.pk for batch in (reviewed, in_queue)}
+    again = {"actor": owner, "to": BatchStatus.ANNOTATING}
+    services.move_batch(batch=Batch.objects.get(pk=reviewed.pk), labeler=labeler, reviewer=reviewer, **again)
+    services.move_batch(batch=Batch.objects.get(pk=reviewed.pk), labeler=labeler, **again)
+    services.move_batch(batch=Batch.objects.get(pk=in_queue.pk), queue=True, **again)
+    with pytest.raises(ServiceError, match="already in Annotating") as refused:
+        services.move_batch(batch=Batch.objects.get(pk=in_queue.pk), labeler=labeler, **again)
+    assert refused.value.status == 409
+    with pytest.raises(ServiceError, match="already in Annotating"):
+        services.move_batch(batch=Batch.objects.get(pk=reviewed.pk), queue=True, **again)
+    assert {pk: Batch.objects.get(pk=pk).current_job.pk for pk in jobs} == jobs
+    assert Batch.objects.get(pk=in_queue.pk).in_queue
+
+
 @pytest.mark.parametrize("value", [0, False, [], {}, ["reviewer@acme.test"]])
 def test_a_reviewer_or_labeler_email_that_is_not_text_is_refused(value, people, project, make_batch, client, make_key):
     batch = batch_in(BatchStatus.UNASSIGNED, project, people, make_batch)

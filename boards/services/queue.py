@@ -136,7 +136,8 @@ def finish(*, user: User, image_id: int | None = None) -> list[int]:
         # Their batches' rows first (the lock order of every service): of two labelers finishing
         # a batch's last two images at once, the second sees the first one's entry gone.
         list(Batch.objects.select_for_update(of=("self",)).filter(pk__in=batches).order_by("pk").values_list("pk"))
-        if not finished.delete()[0]:
+        # Only the batches locked and checked below: an entry finished since the read is left for next time.
+        if not finished.filter(batch_id__in=batches).delete()[0]:
             return []
         still = set(QueueEntry.objects.filter(batch_id__in=batches).values_list("batch_id", flat=True).distinct())
     return sorted(batches - still)
