@@ -169,7 +169,9 @@ PATHS = {
             "the rest split off); annotating → review or dataset submits it; review → dataset approves "
             "every image, review → annotating rejects them; any column → unassigned moves it back "
             "(`keepAnnotations` required: true keeps the boxes as pre-labels, false removes them); "
-            "unassigned → archived archives it. A move to the column the batch is in changes nothing. "
+            "unassigned → archived archives it. A move to the column the batch is in changes nothing (a "
+            "retried move answers as the first did), for someone who may move batches; one that names "
+            "another labeler or reviewer than the batch's is refused with 409. "
             "With `from` (the column you saw the batch in), a batch someone else moved meanwhile is "
             "refused with 409. Moves out of or into Unassigned, and archiving, need the `manage` scope, "
             "the others `annotate`.",
