@@ -216,12 +216,12 @@ def choice(
     return value.strip()
 
 
-_SURROGATE = "a lone surrogate (\\ud800–\\udfff), which is half of a character, not text"
+LONE_SURROGATE = "a lone surrogate (\\ud800–\\udfff), which is half of a character, not text"
 
 
 def holds_surrogate(value: str) -> bool:
-    """Whether ``value`` holds a lone surrogate: JSON's ``"\\ud800"`` reads as one, and no database
-    stores it (UTF-8 cannot encode it)."""
+    """Whether ``value`` holds a lone surrogate: JSON's and YAML's ``"\\ud800"`` escape reads as one,
+    and no database stores it (UTF-8 cannot encode it)."""
     if value.isascii():
         return False
     try:
@@ -231,20 +231,29 @@ def holds_surrogate(value: str) -> bool:
     return False
 
 
+_PARTS = (str, dict, list, tuple)
+
+
+def _walk(value: Any):
+    """The strings (keys included) and containers of parsed JSON or YAML, each with its depth (1 for
+    ``value``); iterative, so any depth is safe. Numbers and the like are passed over."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        yield item, depth
+        if isinstance(item, dict):
+            stack.extend((key, depth + 1) for key in item if isinstance(key, str))
+            stack.extend((inner, depth + 1) for inner in item.values() if isinstance(inner, _PARTS))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, depth + 1) for inner in item if isinstance(inner, _PARTS))
+
+
 def first_surrogate(value: Any) -> str | None:
     """The first string of parsed JSON or YAML (a value or a key, at any depth) that holds a lone
     surrogate, shown with it escaped (``\\ud800``) so that a message may quote it; None when none does."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if holds_surrogate(item):
-                return item.encode("utf-8", "backslashreplace").decode("utf-8")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
+    for item, _depth in _walk(value):
+        if isinstance(item, str) and holds_surrogate(item):
+            return item.encode("utf-8", "backslashreplace").decode("utf-8")
     return None
 
 
@@ -256,7 +265,7 @@ def clean_text(value: Any, *, name: str = "value", label: str | None = None, lim
     if "\x00" in value:
         raise BadParameter(name, f"{what} contains a NUL character (\\0), which text cannot hold.")
     if holds_surrogate(value):
-        raise BadParameter(name, f"{what} contains {_SURROGATE}.")
+        raise BadParameter(name, f"{what} contains {LONE_SURROGATE}.")
     value = value.strip()
     if len(value) > limit:
         raise BadParameter(name, f"{what} is too long: {len(value):,} characters, {limit:,} at most.")
@@ -313,29 +322,15 @@ _NUL_IN_JSON = "The JSON body contains a NUL character (\\u0000), which text can
 
 
 def _check_tree(value: Any, depth_limit: int) -> None:
-    """Nesting within ``depth_limit`` and no NUL or lone surrogate in any string; iterative, so any depth is safe."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            if depth > depth_limit:
-                raise BadParameter("body", f"The JSON body nests too deeply ({depth_limit} levels at most).")
-            for key, inner in item.items():
-                _check_json_text(key)
-                stack.append((inner, depth + 1))
-        elif isinstance(item, list):
-            if depth > depth_limit:
-                raise BadParameter("body", f"The JSON body nests too deeply ({depth_limit} levels at most).")
-            stack.extend((inner, depth + 1) for inner in item)
-        elif isinstance(item, str):
-            _check_json_text(item)
-
-
-def _check_json_text(text: str) -> None:
-    if "\x00" in text:
-        raise BadParameter("body", _NUL_IN_JSON)
-    if holds_surrogate(text):
-        raise BadParameter("body", f"The JSON body contains {_SURROGATE}.")
+    """Nesting within ``depth_limit`` and no NUL or lone surrogate in any string (``_walk``)."""
+    for item, depth in _walk(value):
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise BadParameter("body", _NUL_IN_JSON)
+            if holds_surrogate(item):
+                raise BadParameter("body", f"The JSON body contains {LONE_SURROGATE}.")
+        elif isinstance(item, dict | list) and depth > depth_limit:
+            raise BadParameter("body", f"The JSON body nests too deeply ({depth_limit} levels at most).")
 
 
 def parse_json(raw: bytes | str, *, depth: int = JSON_DEPTH, what: str = "The request body") -> Any:

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import ApiKey, ApiScope, User, Workspace, hash_api_key
 from accounts.throttle import api_key_lockout, client_ip, record_bad_api_key
 from boards.models import Project
-from core import requestlog
+from core import params, requestlog
 from core.errors import InvalidInput, NotAllowed, NotFound, ServiceError
 from core.http import json_error
 
@@ -180,7 +180,12 @@ def _project(caller: Caller, slug: str) -> Project:
     return project
 
 
-def _member(caller: Caller, email: str, what: str) -> User:
+def _member(caller: Caller, data, field: str, what: str, *, required: bool = False) -> User | None:
+    """The active member of the caller's workspace whose email ``data[field]`` names; None when it names
+    nobody (absent, null or blank) and may. Text only: another type is a 400, not "nobody"."""
+    email = params.text(data, field, required=required, limit=254)
+    if not email:
+        return None
     user = User.objects.filter(email__iexact=email, memberships__workspace=caller.workspace, is_active=True).first()
     if user is None:
         raise InvalidInput(f"No member of this workspace has the {what} email “{email}”.")

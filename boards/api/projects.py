@@ -135,11 +135,8 @@ def batch_move(request: HttpRequest, caller: Caller, project: str, batch_id: int
         raise InvalidInput(f"“to” is one of {', '.join(API_TARGETS[:-1])} or {API_TARGETS[-1]}.")
     seen_in = params.text(data, "from", limit=20) or None
     caller.require(services.api_scope(current.status, to))
-    # Text or null (or absent): another type is refused, not taken for "nobody".
-    labeler_email = params.text(data, "labelerEmail", limit=254)
-    reviewer_email = params.text(data, "reviewerEmail", limit=254)
-    labeler = _member(caller, labeler_email, "labeler") if labeler_email else None
-    reviewer = _member(caller, reviewer_email, "reviewer") if reviewer_email else None
+    labeler = _member(caller, data, "labelerEmail", "labeler")
+    reviewer = _member(caller, data, "reviewerEmail", "reviewer")
     image_ids = None
     if data.get("images") is not None:
         image_ids = params.idents(data, "images", label="An image id")
@@ -167,9 +164,8 @@ def jobs(request: HttpRequest, caller: Caller, project: str) -> JsonResponse:
         return JsonResponse({"jobs": [job_dict(row, obj) for row in selectors.api_jobs(obj)]})
     data = params.json_body(request)
     source = selectors.batch_in(obj, params.ident(data, "batch", required=True))
-    labeler = _member(caller, params.text(data, "labelerEmail", required=True, limit=254), "labeler")
-    reviewer_email = params.text(data, "reviewerEmail", limit=254)
-    reviewer = _member(caller, reviewer_email, "reviewer") if reviewer_email else None
+    labeler = _member(caller, data, "labelerEmail", "labeler", required=True)
+    reviewer = _member(caller, data, "reviewerEmail", "reviewer")
     num_images = params.integer(data, "num_images", low=1, high=MAX_BATCH_IMAGES, number_only=True)
     result = services.create_job(
         batch=source,

@@ -343,8 +343,8 @@ def _start_of(day: date) -> datetime:
 
 def _end_of(day: date) -> datetime:
     """Midnight at the end of ``day`` (the start of the next): a filter "to" that day takes the
-    uploads before it. 9999-12-31 and the day before end where 9999-12-30 begins (see ``_start_of``)."""
-    return _start_of(min(day, _LAST_DAY - timedelta(days=1)) + timedelta(days=1))
+    uploads before it. The calendar's last days end where ``_start_of`` puts its last one."""
+    return _start_of(min(day, _LAST_DAY) + timedelta(days=1))
 
 
 def project_images(project: Project) -> QuerySet:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from boards.formats.box import Box
+from core import params
 
 
 class AnnotationFormatError(ValueError):
@@ -42,6 +43,14 @@ def number(value, what: str) -> float:
     if not math.isfinite(result):
         raise AnnotationFormatError(f"{what} is not a finite number ({str(value)[:40]!r}).")
     return result
+
+
+def refuse_lone_surrogates(document, where: str = "") -> None:
+    """A parsed JSON or YAML document whose escapes made a lone surrogate (``"\\ud800"``) is refused:
+    no page, report or database can hold it. ``where`` begins the message (the file's name)."""
+    bad = params.first_surrogate(document)
+    if bad is not None:
+        raise AnnotationFormatError(f"{where}“{bad[:100]}” holds {params.LONE_SURROGATE}.")
 
 
 def normalize_labelmap(labelmap) -> dict[str, str]:

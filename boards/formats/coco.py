@@ -12,9 +12,17 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from boards.formats.base import AnnotationFormatError, Dataset, Found, ImageLike, Member, normalize_labelmap, number
+from boards.formats.base import (
+    AnnotationFormatError,
+    Dataset,
+    Found,
+    ImageLike,
+    Member,
+    normalize_labelmap,
+    number,
+    refuse_lone_surrogates,
+)
 from boards.formats.box import Box
-from core import params
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -44,8 +52,8 @@ def _read(text: str, labelmap) -> tuple[dict, list[dict], dict[str, str]]:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer of thousands of digits
         raise AnnotationFormatError(f"This is not valid JSON ({str(exc)[:200]}).") from None
     # A lone surrogate can only come from an escape: walk the document only when it has one.
-    if _SURROGATE_ESCAPE.search(text) and (bad := params.first_surrogate(data)) is not None:
-        raise AnnotationFormatError(f"“{bad[:100]}” holds a lone surrogate (\\ud800–\\udfff), which is not text.")
+    if _SURROGATE_ESCAPE.search(text):
+        refuse_lone_surrogates(data)
     if not isinstance(data, dict) or not isinstance(data.get("annotations", []), list):
         raise AnnotationFormatError("A COCO file is an object with an “annotations” list.")
     images = data.get("images") or []

@@ -19,10 +19,10 @@ from boards.formats.base import (
     Member,
     normalize_labelmap,
     number,
+    refuse_lone_surrogates,
     stem,
 )
 from boards.formats.box import Box
-from core import params
 
 # A class number as YOLO files write it: ASCII digits ("²".isdigit() is true too), at most nine.
 _CLASS_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
@@ -196,10 +196,7 @@ def read_names(text: str, filename: str) -> list[str]:
             raise AnnotationFormatError("The class names file is empty.")
         return names
     data = _load_yaml(text, shown)
-    if (bad := params.first_surrogate(data)) is not None:  # YAML's "\ud800" escape reads as one
-        raise AnnotationFormatError(
-            f"{shown}: “{bad[:100]}” holds a lone surrogate (\\ud800–\\udfff), which is not text."
-        )
+    refuse_lone_surrogates(data, f"{shown}: ")  # YAML's "\ud800" escape reads as one
     if not isinstance(data, dict):
         raise AnnotationFormatError(f"{shown} must be a YAML mapping with a “names” entry.")
     if data.get("names") in (None, ""):

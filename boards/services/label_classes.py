@@ -14,7 +14,6 @@ from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image
 from boards.models.projects import MAX_RESERVATION_CAP, MAX_RESERVATION_MINUTES
 from boards.services.common import lock_batches, mark_changed
 from boards.services.queue import sync_queue
-from core import params
 from core.errors import ConcurrentChange, InvalidInput, WrongState
 from core.permissions import require
 
@@ -50,8 +49,6 @@ def _new_label_from_import(project: Project, name: str, n: int) -> LabelClass:
         raise InvalidInput(f"Box {n}: a class name has at most {limit} characters.")
     if "\x00" in name:
         raise InvalidInput(f"Box {n}: a class name cannot hold a NUL character.")
-    if params.holds_surrogate(name):
-        raise InvalidInput(f"Box {n}: a class name cannot hold a lone surrogate (\\ud800–\\udfff).")
     return LabelClass.objects.create(project=project, name=name)
 
 
