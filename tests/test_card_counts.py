@@ -187,6 +187,65 @@ def test_labeling_submitting_and_reviewing_keep_the_counts_stored(make_batch, ma
     assert stored(result.approved) == (3, 3, 3) and stored(result.rejected) == (1, 1, 1)
 
 
+def _counted(queries) -> int:
+    """The statements that counted a batch's images (``count_card_images``)."""
+    return sum(1 for q in queries if '"batch_ref"' in q["sql"])
+
+
+def _all_counts(batch) -> tuple[int, ...]:
+    batch = fresh(batch)
+    assert batch.counts_stored
+    return tuple(getattr(batch, name) for name in CARD_COUNTS)
+
+
+def test_one_images_save_or_decision_moves_the_stored_counts_without_counting(
+    make_batch, manager, labeler, reviewer, car
+):
+    """Each save and decision of one image changes the counts by that image alone, read from the
+    locked batch's row: the same numbers a count gives, at every step, and no count."""
+    batch = make_batch(3)
+    first, second, third = batch.images.order_by("pk")
+    services.import_annotation(image=third, actor=manager, boxes=[Box("car", 2, 2, 6, 6)])  # a pre-label
+    batch = services.assign(batch=fresh(batch), actor=manager, labeler=labeler).batch
+    box = [Box("car", 1, 1, 5, 5)]
+    steps = [
+        lambda: services.save_annotations(image=first, actor=labeler, boxes=box),  # to annotated
+        lambda: services.save_annotations(image=first, actor=labeler, boxes=[Box("car", 3, 3, 5, 5)]),  # moved
+        lambda: services.save_annotations(image=second, actor=labeler, boxes=[], empty=True),  # to empty
+        lambda: services.save_annotations(image=second, actor=labeler, boxes=[]),  # back to unannotated
+        lambda: services.save_annotations(image=third, actor=labeler, boxes=box),  # a pre-label confirmed
+        lambda: services.save_annotations(image=second, actor=labeler, boxes=box),
+    ]
+    for step in steps:
+        with CaptureQueriesContext(connection) as queries:
+            step()
+        assert _counted(queries.captured_queries) == 0
+        assert _all_counts(batch) == count_card_images([batch.pk])[batch.pk]
+    assert _all_counts(batch) == (3, 3, 0, 0)
+    services.submit(batch=fresh(batch), actor=labeler)
+    for image, decision in ((first, "reject"), (second, "approve"), (first, "approve"), (third, "reject")):
+        with CaptureQueriesContext(connection) as queries:
+            services.record_decision(image=image, actor=reviewer, decision=decision)
+        assert _counted(queries.captured_queries) == 0
+        assert _all_counts(batch) == count_card_images([batch.pk])[batch.pk]
+    back = services.review(batch=fresh(batch), actor=reviewer).rejected
+    with CaptureQueriesContext(connection) as queries:
+        services.confirm_rework(image=third, actor=labeler)
+    assert _counted(queries.captured_queries) == 0
+    assert _all_counts(back) == count_card_images([back.pk])[back.pk] == (1, 1, 0, 0)
+
+
+def test_one_images_save_counts_afresh_when_the_stored_counts_do_not_hold(make_batch, manager, labeler, car):
+    batch = services.assign(batch=make_batch(2), actor=manager, labeler=labeler).batch
+    first = batch.images.order_by("pk").first()
+    ImageFactory(project=batch.project, batch=batch)  # behind the services' back,
+    Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())  # and the batch says it changed
+    with CaptureQueriesContext(connection) as queries:
+        services.save_annotations(image=first, actor=labeler, boxes=[Box("car", 1, 1, 5, 5)])
+    assert _counted(queries.captured_queries) == 1
+    assert _all_counts(batch) == (3, 1, 0, 0)
+
+
 def test_moving_back_archiving_restoring_and_priority_keep_the_counts_stored(make_batch, manager, labeler):
     batch = services.assign(batch=make_batch(3), actor=manager, labeler=labeler).batch
     annotate_all(batch, labeler)

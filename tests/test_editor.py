@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.roles import Role
-from boards import services
+from boards import selectors, services
 from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, ReviewState
 from tests.factories import BatchFactory, ImageFactory, MembershipFactory, ProjectFactory, UserFactory
@@ -129,6 +129,7 @@ def test_the_editor_needs_a_constant_number_of_queries(
         assert client.get(editor_url(assigned, image)).status_code == 200
     for _ in range(30):
         ImageFactory(project=project, batch=assigned)
+    services.mark_changed(assigned)  # as a service adding images would
     services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 1, 1, 5, 5)] * 40)
     LabelClass.objects.bulk_create(LabelClass(project=project, name=f"class {n}") for n in range(10))
     with django_assert_max_num_queries(len(small.captured_queries)):
@@ -179,6 +180,42 @@ def test_a_save_replaces_the_boxes_and_returns_the_new_version(client, labeler, 
         ("person", 50, 30, 14, 18),
     ]
     assert Image.objects.get(pk=image.pk).annotated_by == labeler
+
+
+def _reads_of(queries, table: str) -> int:
+    """The statements that read ``table`` itself (not in a subquery of another's)."""
+    return sum(1 for q in queries if q["sql"].startswith(f'SELECT "{table}".'))
+
+
+def test_an_autosave_reads_the_boxes_once_and_the_classes_only_when_it_has_boxes(client, labeler, assigned, car):
+    """The editor autosaves at every change: its answer's boxes are the ones just written, an image
+    marked empty needs no class, and boxes are deleted only when the image had some."""
+    image = first_image(assigned)
+    client.force_login(labeler)
+    url = save_url(assigned, image)
+    with CaptureQueriesContext(connection) as empty:
+        data = post_json(client, url, {"version": 0, "boxes": [], "empty": True}).json()
+    assert data["state"] == "empty" and data["boxes"] == []
+    assert _reads_of(empty.captured_queries, "boards_annotation") == 1  # the boxes before, to compare
+    assert _reads_of(empty.captured_queries, "boards_labelclass") == 0
+    assert not [q for q in empty.captured_queries if q["sql"].startswith("DELETE")]
+
+    boxes = [{"label": car.pk, "x": n, "y": n, "width": 5, "height": 5} for n in (30, 10, 20)]
+    with CaptureQueriesContext(connection) as drawn:
+        data = post_json(client, url, {"version": 1, "boxes": boxes}).json()
+    assert data["boxes"] == [{**box, "x": float(box["x"]), "y": float(box["y"])} for box in boxes]
+    assert _reads_of(drawn.captured_queries, "boards_annotation") == 1
+    assert _reads_of(drawn.captured_queries, "boards_labelclass") == 1
+
+    moved = [{**boxes[0], "x": 40}]
+    with CaptureQueriesContext(connection) as replaced:
+        data = post_json(client, url, {"version": 2, "boxes": moved}).json()
+    assert data["boxes"] == [{"label": car.pk, "x": 40.0, "y": 30.0, "width": 5.0, "height": 5.0}]
+    assert list(Annotation.objects.filter(image=image).values_list("x", flat=True)) == [40.0]
+    # Compared, then read again to be deleted (a review mark loses the box it named): not a third time.
+    assert _reads_of(replaced.captured_queries, "boards_annotation") == 2
+    assert post_json(client, url, {"version": 3, "boxes": []}).json()["boxes"] == []
+    assert not Annotation.objects.filter(image=image).exists()
 
 
 def test_a_save_from_an_older_version_is_409_and_changes_nothing(client, labeler, assigned, car):
@@ -330,6 +367,36 @@ def sent_back(assigned, labeler, reviewer, car):
         services.record_decision(image=image, actor=reviewer, decision="approve")
     back = services.review(batch=Batch.objects.get(pk=assigned.pk), actor=reviewer).rejected
     return back, images[0]
+
+
+def _counted_progress(batch) -> dict:
+    """The progress with the batch's stored counts made stale: counted from its images."""
+    Batch.objects.filter(pk=batch.pk).update(counted_at=None)
+    return selectors.batch_progress(batch)
+
+
+def test_the_progress_is_read_from_the_stored_counts_and_agrees_with_counting(
+    labeler, assigned, car, django_assert_num_queries
+):
+    images = list(Image.objects.filter(placement__batch=assigned).order_by("pk"))
+    services.save_annotations(image=images[0], actor=labeler, boxes=[Box("car", 1, 1, 5, 5)])
+    services.save_annotations(image=images[1], actor=labeler, boxes=[], empty=True)
+    with django_assert_num_queries(1):  # the batch's row; nothing reviewed, nothing to rework
+        stored = selectors.batch_progress(assigned)
+    assert stored == {"done": 2, "total": 3, "rework": 0} == _counted_progress(assigned)
+    with django_assert_num_queries(2):  # stale: the batch's row, then its images counted in one query
+        assert selectors.batch_progress(assigned) == stored
+
+
+def test_the_progress_counts_the_rework_once_some_images_were_reviewed(
+    labeler, sent_back, car, django_assert_num_queries
+):
+    batch, image = sent_back
+    with django_assert_num_queries(2):
+        stored = selectors.batch_progress(batch)
+    assert stored == {"done": 1, "total": 1, "rework": 1} == _counted_progress(batch)
+    services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 2, 2, 9, 9)])
+    assert selectors.batch_progress(batch) == {"done": 1, "total": 1, "rework": 0} == _counted_progress(batch)
 
 
 def test_a_rejected_image_shows_the_comment_and_its_boxes(client, labeler, sent_back, car):

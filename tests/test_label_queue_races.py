@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from boards import services
-from boards.models import Batch, BatchEvent, BatchStatus, EventKind, QueueEntry
+from boards.models import CARD_COUNTS, Batch, BatchEvent, BatchStatus, EventKind, QueueEntry, count_card_images
 from tests.factories import MembershipFactory, UserFactory
 from tests.test_concurrency import ROUNDS, _batch, _logged_in, _no_server_errors, _race, racing
 
@@ -118,5 +118,39 @@ def test_it_keeps_one_labeler_within_the_cap_across_tabs(project, manager, label
         held = QueueEntry.objects.filter(reserved_by=labeler).count()
         assert held == 1, f"round {round_}: one labeler holds {held} images with a cap of 1"
         assert len({_served(r) for r in responses}) == 1
+        QueueEntry.objects.filter(batch=batch).delete()
+        Batch.objects.filter(pk=batch.pk).delete()
+
+
+@racing
+def test_saves_of_one_batchs_images_at_once_leave_its_counts_true(project, manager):
+    """Each save moves the batch's stored counts by its own image, from the batch's row it locked:
+    saves at once of different images, some changing the image's state and some not, add up."""
+    people = _labelers(project.workspace, 6)
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        batch = _queue(project, 12, manager=manager)
+        clients = [_logged_in(user) for user in people]
+        served = [_served(c.post(url)) for c in clients]
+        save = [
+            reverse("annotate-save", args=[project.workspace.slug, project.slug, batch.pk, image_id])
+            for image_id in served
+        ]
+        body = json.dumps({"version": 0, "boxes": [], "empty": True})
+        for client, target in list(zip(clients, save, strict=True))[:3]:  # half saved once already
+            assert client.post(target, body, content_type="application/json").status_code == 200
+        versions = [1, 1, 1, 0, 0, 0]
+        jobs = [
+            lambda c=c, t=t, v=v: c.post(
+                t, json.dumps({"version": v, "boxes": [], "empty": v == 0}), "application/json"
+            )
+            for c, t, v in zip(clients, save, versions, strict=True)
+        ]
+        responses = _race(*jobs)
+        _no_server_errors([r.status_code for r in responses], ok={200})
+        batch.refresh_from_db()
+        assert batch.counts_stored, f"round {round_}"
+        stored = tuple(getattr(batch, name) for name in CARD_COUNTS)
+        assert stored == count_card_images([batch.pk])[batch.pk] == (12, 3, 0, 0), f"round {round_}"
         QueueEntry.objects.filter(batch=batch).delete()
         Batch.objects.filter(pk=batch.pk).delete()

@@ -37,7 +37,7 @@ from boards.models.choices import (  # noqa: F401
     ReviewState,
     Split,
 )
-from boards.models.counts import CARD_COUNTS, count_card_images  # noqa: F401
+from boards.models.counts import CARD_COUNTS, COUNTS_FRESH, count_card_images  # noqa: F401
 from boards.models.images import (  # noqa: F401
     Annotation,
     Image,

@@ -22,6 +22,9 @@ CARD_COUNTS = {
     ),
 }
 
+# ``Batch.counts_stored``, compared in the database (``.annotate(counts_fresh=COUNTS_FRESH)``).
+COUNTS_FRESH = models.ExpressionWrapper(models.Q(counted_at=models.F("updated_at")), output_field=models.BooleanField())
+
 
 def count_card_images(batch_ids) -> dict[int, tuple[int, ...]]:
     """Each batch's ``CARD_COUNTS`` from its images, in one query; batches without images are left out.

@@ -14,10 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import NotSupportedError
-from django.db.models import BooleanField, ExpressionWrapper, F, Field, OuterRef, Q, Subquery
+from django.db.models import Field, OuterRef, Subquery
 
 from accounts.models import initials_of
-from boards.models import IDLE_STATUSES, Batch, BatchStatus, Job, JobState, Placement, count_card_images
+from boards.models import (
+    COUNTS_FRESH,
+    IDLE_STATUSES,
+    Batch,
+    BatchStatus,
+    Job,
+    JobState,
+    Placement,
+    count_card_images,
+)
 from boards.selectors.queue import queue_workers
 
 THUMBS_PER_CARD = 4
@@ -79,8 +88,6 @@ class Card:
 
 _FIELDS = ("pk", "name", "priority", "status", "uploaded_at")
 _COUNTS = ("n_images", "n_annotated", "n_reviewed", "n_prelabeled", "counts_fresh")
-# ``Batch.counts_stored``, compared in the database: two dates fewer to convert per card.
-_FRESH = ExpressionWrapper(Q(counted_at=F("updated_at")), output_field=BooleanField())
 _PEOPLE = tuple(f"{who}__{f}" for who in ("labeler", "reviewer") for f in ("id", "email", "full_name"))
 
 
@@ -117,7 +124,7 @@ def build_cards(batches) -> dict[int, Card]:
     cards: dict[int, Card] = {}
     stale: list[int] = []
     n = len(_FIELDS)
-    rows = batches.order_by().annotate(counts_fresh=_FRESH, thumbs=FirstImages(THUMBS_PER_CARD))
+    rows = batches.order_by().annotate(counts_fresh=COUNTS_FRESH, thumbs=FirstImages(THUMBS_PER_CARD))
     rows = rows.values_list(*_FIELDS, *_COUNTS, "thumbs")
     for row in rows:
         card = cards[row[0]] = Card(*row[:n])

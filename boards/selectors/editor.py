@@ -6,6 +6,7 @@ from django.db.models import Count, F, Q
 
 from accounts.models import User
 from boards.models import (
+    COUNTS_FRESH,
     AnnotationState,
     Batch,
     BatchStatus,
@@ -62,9 +63,9 @@ def first_to_label(batch: Batch) -> Image | None:
 
 
 def box_dicts(image: Image) -> list[dict]:
+    """The image's boxes in the order they were drawn (``Annotation``'s ordering: by id), for the editor."""
     return [
-        {"label": a.label_id, "x": a.x, "y": a.y, "width": a.width, "height": a.height}
-        for a in image.annotations.order_by("pk")
+        {"label": a.label_id, "x": a.x, "y": a.y, "width": a.width, "height": a.height} for a in image.annotations.all()
     ]
 
 
@@ -76,7 +77,23 @@ def label_dicts(project: Project) -> list[dict]:
 
 
 def batch_progress(batch: Batch) -> dict:
-    """Images done (annotated or marked empty), in all, and sent back by a review still awaiting rework."""
+    """Images done (annotated or marked empty), in all, and sent back by a review still awaiting rework.
+
+    Read from the counts stored on the batch while they hold (every change of its images stores
+    them: ``services.mark_changed``), so that the editor's autosave, which answers with this at
+    every change, reads one row and not the batch's images; the images awaiting rework are
+    counted only when some were reviewed. Otherwise, all three are counted.
+    """
+    stored = (
+        Batch.objects.filter(pk=batch.pk)
+        .annotate(fresh=COUNTS_FRESH)
+        .values("n_images", "n_annotated", "n_reviewed", "fresh")
+        .first()
+    )
+    if stored is not None and stored["fresh"]:
+        reviewed = stored["n_reviewed"]
+        rework = batch.images.filter(review_state=ReviewState.REJECTED).count() if reviewed else 0
+        return {"done": stored["n_annotated"], "total": stored["n_images"], "rework": rework}
     row = Image.objects.filter(placement__batch=batch).aggregate(
         total=Count("pk"),
         done=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),

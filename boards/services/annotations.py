@@ -13,7 +13,14 @@ from boards import selectors
 from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, EventKind, Image, LabelClass, ReviewState
 from boards.services import queue
-from boards.services.common import STATUS_LABELS, _event, _locked_image, mark_changed
+from boards.services.common import (
+    STATUS_LABELS,
+    _event,
+    _locked_image,
+    card_terms,
+    counts_after_one,
+    mark_changed,
+)
 from boards.services.label_classes import _new_label_from_import
 from boards.services.workflow import submit
 from core.errors import ConcurrentChange, InvalidInput, NotAllowed, ServiceError, WrongState
@@ -78,7 +85,7 @@ def save_annotations(
             )
         if boxes and empty:
             raise InvalidInput("An image with boxes cannot also be marked empty.")
-        labels = {c.name: c for c in LabelClass.objects.filter(project=image.project)}
+        labels = {c.name: c for c in LabelClass.objects.filter(project=image.project)} if boxes else {}
         by_id = {c.pk: c for c in labels.values()}
         rows = []
         for n, box in enumerate(boxes, start=1):
@@ -101,9 +108,12 @@ def save_annotations(
             x, y, w, h = clipped
             rows.append(Annotation(image=image, label=label, x=x, y=y, width=w, height=h))
         before = _box_set(image.annotations.values_list("label_id", "x", "y", "width", "height"))
-        before_state = image.annotation_state
-        image.annotations.all().delete()
+        before_state, counted_before = image.annotation_state, card_terms(image, boxes=bool(before))
+        if before:  # read once more to be deleted: a review mark loses the box it named
+            image.annotations.all().delete()
         Annotation.objects.bulk_create(rows)
+        # The boxes as saved (``selectors.box_dicts`` answers the editor with them), not read again.
+        image._prefetched_objects_cache = {**getattr(image, "_prefetched_objects_cache", {}), "annotations": rows}
         if rows:
             image.annotation_state = AnnotationState.ANNOTATED
         else:
@@ -124,7 +134,9 @@ def save_annotations(
             image.review_state = ReviewState.PENDING
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
         _in_queue(image, actor)
-        mark_changed(image.batch_id)
+        mark_changed(
+            image.batch_id, counted=counts_after_one(image.batch, counted_before, card_terms(image, boxes=bool(rows)))
+        )
     return image
 
 
@@ -171,6 +183,7 @@ def confirm_rework(*, image: Image, actor: User) -> Image:
         _may_edit_annotations(actor, image)
         if image.review_state != ReviewState.REJECTED:
             raise WrongState("This image does not await rework: it was not sent back, or it was changed since.")
+        counted_before = card_terms(image, boxes=False)  # the boxes stay: their term is the same either way
         image.review_state = ReviewState.PENDING
         image.save(update_fields=["review_state"])
         _in_queue(image, actor)
@@ -183,7 +196,7 @@ def confirm_rework(*, image: Image, actor: User) -> Image:
             image=image.pk,
             image_name=image.original_filename,
         )
-        mark_changed(batch)
+        mark_changed(batch, counted=counts_after_one(batch, counted_before, card_terms(image, boxes=False)))
     return image
 
 

@@ -17,6 +17,7 @@ from boards.models import (
     CARD_COUNTS,
     PRIORITY_HIGHEST,
     PRIORITY_LOWEST,
+    AnnotationState,
     Batch,
     BatchEvent,
     BatchSource,
@@ -26,6 +27,7 @@ from boards.models import (
     Image,
     Placement,
     Project,
+    ReviewState,
     count_card_images,
 )
 from core.errors import ConcurrentChange, InvalidInput, NotAllowed, NotFound, WrongState
@@ -60,6 +62,28 @@ def mark_changed(*batches: Batch | int | None, counted: dict[int, tuple[int, ...
         row.n_images, row.n_annotated, row.n_reviewed, row.n_prelabeled = counted.get(pk, (0, 0, 0, 0))
         rows.append(row)
     Batch.objects.bulk_update(rows, ["updated_at", "counted_at", *CARD_COUNTS], batch_size=500)
+
+
+def card_terms(image: Image, *, boxes: bool) -> tuple[int, ...]:
+    """What one image adds to its batch's ``CARD_COUNTS`` (in their order): to all, annotated (boxes
+    or marked empty), reviewed, and pre-labeled (unannotated, with ``boxes``)."""
+    unannotated = image.annotation_state == AnnotationState.UNANNOTATED
+    return (1, int(not unannotated), int(image.review_state != ReviewState.PENDING), int(unannotated and boxes))
+
+
+def counts_after_one(batch: Batch | None, before: tuple[int, ...], after: tuple[int, ...]) -> dict:
+    """The card counts of a batch one of whose images changed from ``before`` to ``after``
+    (``card_terms``), for ``mark_changed(counted=...)``: the counts stored on the batch's row, which
+    the caller locked before changing the image, moved by the difference. Nothing (so counted
+    afresh) when the stored counts do not hold.
+
+    The editor's autosave and a reviewer's decision change one image each time: so they store
+    their batch's counts without reading its images (a count grows with the batch).
+    """
+    if batch is None or not batch.counts_stored:
+        return {}
+    stored = tuple(getattr(batch, name) for name in CARD_COUNTS)
+    return {batch.pk: tuple(n - old + new for n, old, new in zip(stored, before, after, strict=True))}
 
 
 def _event(

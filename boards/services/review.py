@@ -19,6 +19,8 @@ from boards.services.common import (
     _image_ids_in,
     _locked_image,
     _split_off,
+    card_terms,
+    counts_after_one,
     mark_changed,
     transition,
 )
@@ -49,10 +51,11 @@ def record_decision(*, image: Image, actor: User, decision: str, comment: str = 
         require(actor, "boards.review_batch", batch, verb="review this batch")
         if batch.status != BatchStatus.REVIEW:
             raise WrongState(f"A batch in {STATUS_LABELS[batch.status]} cannot be reviewed.")
+        counted_before = card_terms(image, boxes=False)  # the boxes stay: their term is the same either way
         image.review_state = ReviewState.APPROVED if decision == APPROVE else ReviewState.REJECTED
         image.review_comment = comment.strip() if decision == REJECT else ""
         image.save(update_fields=["review_state", "review_comment"])
-        mark_changed(batch)
+        mark_changed(batch, counted=counts_after_one(batch, counted_before, card_terms(image, boxes=False)))
     return image
 
 
