@@ -37,7 +37,8 @@ STATUS_LABELS = dict(BatchStatus.choices)
 
 def mark_changed(*batches: Batch | int | None, counted: dict[int, tuple[int, ...]] | None = None) -> None:
     """Mark batches changed and store the image counts their cards show: two queries (one when
-    ``counted``, the counts the caller knows without counting by batch, holds every batch's).
+    ``counted``, the counts the caller knows without counting by batch, holds every batch's: a
+    change of one image knows them from ``counts_after_one``).
 
     Every change to a batch's images (which ones, their annotation or review
     state) ends with this: the board's change check reads ``updated_at``, and
