@@ -685,13 +685,15 @@ def test_start_labeling_needs_the_same_few_queries_whatever_the_queue_holds(
     client.post(url)
     first = QueueEntry.objects.get(reserved_by=labeler).image
     # Nothing done yet: one read of what they finished, and no transaction (savepoint here) for it.
-    # Besides: the session, user, project, roles and assigned work, and the reservation's nine statements.
-    with django_assert_max_num_queries(15) as nothing_done:
+    # Besides: the session, user, project, roles and assigned work, and the reservation's seven
+    # statements, in one transaction (savepoint here): the queue's front taken without one of its own.
+    with django_assert_max_num_queries(13) as nothing_done:
         client.post(url, {"current": first.pk})
     assert QueueEntry.objects.filter(reserved_by=labeler).count() == 2
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in nothing_done.captured_queries) == 1
     label(first, labeler, car)
     # One image done: its batch locked, its entry gone, the batch's others counted, then the next.
-    with django_assert_max_num_queries(20) as one_done:
+    with django_assert_max_num_queries(19) as one_done:
         client.post(url, {"current": first.pk})
     assert not QueueEntry.objects.filter(image=first).exists()
     assert QueueEntry.objects.filter(reserved_by=labeler).count() == 2  # the one they skipped, and a new one
