@@ -47,6 +47,7 @@ class ProjectAdmin(admin.ModelAdmin):
         doomed = [f.instance.pk for f in getattr(formset, "deleted_forms", []) if f.instance.pk]
         with transaction.atomic():
             batches = _batches_with_boxes_of(label__in=doomed) if doomed else set()
+            services.lock_batches(batches)  # as the services do, before their images change
             super().save_formset(request, form, formset, change)
             services.mark_changed(*batches)
 
@@ -64,7 +65,10 @@ class RecountsCards:
     """Deleting boxes here (directly, or with their class) recounts the cards of their batches.
 
     The services store each card's counts (``services.mark_changed``); the
-    admin writes rows without them, so it recounts what it touched.
+    admin writes rows without them, so it recounts what it touched. Like the
+    services, it locks the batches' rows before it changes their images: a
+    labeler's save at the same moment (which moves the stored counts by its
+    one image) then waits for the recount, or the recount for it.
     """
 
     boxes_of = "pk"  # how an Annotation names the objects deleted here
@@ -72,12 +76,14 @@ class RecountsCards:
     def delete_model(self, request, obj):
         with transaction.atomic():
             batches = _batches_with_boxes_of(**{f"{self.boxes_of}__in": [obj.pk]})
+            services.lock_batches(batches)
             super().delete_model(request, obj)
             services.mark_changed(*batches)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             batches = _batches_with_boxes_of(**{f"{self.boxes_of}__in": list(queryset.values_list("pk", flat=True))})
+            services.lock_batches(batches)
             super().delete_queryset(request, queryset)
             services.mark_changed(*batches)
 
@@ -338,6 +344,7 @@ class ImageAdmin(admin.ModelAdmin):
         with transaction.atomic():
             ids = list(queryset.values_list("pk", flat=True))
             batches = set(Placement.objects.filter(image_id__in=ids).values_list("batch_id", flat=True))
+            services.lock_batches(batches)
             super().delete_queryset(request, Image.objects.filter(pk__in=ids))
             services.mark_changed(*batches)
 
@@ -363,10 +370,10 @@ class AnnotationAdmin(RecountsCards, admin.ModelAdmin):
             old_image = (
                 Annotation.objects.filter(pk=obj.pk).values_list("image__placement__batch_id", flat=True).first()
             )
+            new_image = Placement.objects.filter(image_id=obj.image_id).values_list("batch_id", flat=True).first()
+            services.lock_batches(pk for pk in (old_image, new_image) if pk is not None)
             super().save_model(request, obj, form, change)
-            services.mark_changed(
-                old_image, Placement.objects.filter(image_id=obj.image_id).values_list("batch_id", flat=True).first()
-            )
+            services.mark_changed(old_image, new_image)
 
 
 @admin.register(Job)

@@ -146,3 +146,45 @@ def test_deleting_a_class_in_the_admin_recounts_the_cards_of_its_boxes(client, s
     response = client.post(reverse("admin:boards_labelclass_delete", args=[car.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert stored_prelabeled(prelabeled) in (0, None)
+
+
+@pytest.fixture
+def locks(monkeypatch):
+    """Each ``services.lock_batches`` call the admin makes: the batches, and their boxes and images
+    at that moment (before the admin changed them)."""
+    from boards.models import Annotation, Image
+
+    seen = []
+    real = services.lock_batches
+
+    def lock(ids):
+        ids = set(ids)
+        boxes = Annotation.objects.filter(image__placement__batch__in=ids).count()
+        seen.append((ids, boxes, Image.objects.filter(placement__batch__in=ids).count()))
+        return real(ids)
+
+    monkeypatch.setattr(services, "lock_batches", lock)
+    return seen
+
+
+def test_the_admin_locks_the_batches_before_it_changes_their_boxes_or_images(client, superuser, prelabeled, locks):
+    """As the services do: an autosave of the same batch at that moment (which moves the stored
+    counts by its one image) waits for the admin's recount, or the recount for it."""
+    from boards.models import Annotation, Image, LabelClass
+
+    client.force_login(superuser)
+    box = Annotation.objects.filter(image__placement__batch=prelabeled).order_by("pk").first()
+    url = reverse("admin:boards_annotation_change", args=[box.pk])
+    data = {"image": box.image_id, "label": box.label_id, "x": 2, "y": 2, "width": 5, "height": 5}
+    data["created_at_0"], data["created_at_1"] = "2026-01-02", "10:00:00"
+    assert client.post(url, data).status_code == 302
+    assert locks.pop() == ({prelabeled.pk}, 2, 2)
+    assert client.post(reverse("admin:boards_annotation_delete", args=[box.pk]), {"post": "yes"}).status_code == 302
+    assert locks.pop() == ({prelabeled.pk}, 2, 2)  # the box still there when its batch was locked
+    car = LabelClass.objects.get(name="car")
+    assert client.post(reverse("admin:boards_labelclass_delete", args=[car.pk]), {"post": "yes"}).status_code == 302
+    assert locks.pop() == ({prelabeled.pk}, 1, 2)
+    image = Image.objects.filter(placement__batch=prelabeled).first()
+    assert client.post(reverse("admin:boards_image_delete", args=[image.pk]), {"post": "yes"}).status_code == 302
+    assert locks.pop() == ({prelabeled.pk}, 0, 2)
+    assert stored_prelabeled(prelabeled) == 0

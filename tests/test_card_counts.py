@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from boards import services
+from boards import selectors, services
 from boards.catalog import CatalogFilter
 from boards.formats.box import Box
 from boards.models import (
@@ -198,41 +198,78 @@ def _all_counts(batch) -> tuple[int, ...]:
     return tuple(getattr(batch, name) for name in CARD_COUNTS)
 
 
+def _step_without_counting(batch, step) -> tuple[int, ...]:
+    """Run one image's change; it counts nothing, and leaves what a count gives. Returns the counts."""
+    with CaptureQueriesContext(connection) as queries:
+        step()
+    assert _counted(queries.captured_queries) == 0
+    counts = _all_counts(batch)
+    assert counts == count_card_images([batch.pk]).get(batch.pk, (0,) * len(CARD_COUNTS))
+    return counts
+
+
 def test_one_images_save_or_decision_moves_the_stored_counts_without_counting(
     make_batch, manager, labeler, reviewer, car
 ):
     """Each save and decision of one image changes the counts by that image alone, read from the
     locked batch's row: the same numbers a count gives, at every step, and no count."""
-    batch = make_batch(3)
-    first, second, third = batch.images.order_by("pk")
-    services.import_annotation(image=third, actor=manager, boxes=[Box("car", 2, 2, 6, 6)])  # a pre-label
+    batch = services.assign(batch=make_batch(4), actor=manager, labeler=labeler).batch
+    first, second, third, fourth = batch.images.order_by("pk")
+    for image in (first, second):
+        services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 2, 2, 6, 6)])
+    services.move_to_unassigned(batch=fresh(batch), actor=manager, keep_annotations=True)  # two pre-labels
     batch = services.assign(batch=fresh(batch), actor=manager, labeler=labeler).batch
+    assert _all_counts(batch) == (4, 0, 0, 2)
     box = [Box("car", 1, 1, 5, 5)]
+
+    def save(image, boxes=(), **kwargs):
+        return lambda: services.save_annotations(image=image, actor=labeler, boxes=list(boxes), **kwargs)
+
     steps = [
-        lambda: services.save_annotations(image=first, actor=labeler, boxes=box),  # to annotated
-        lambda: services.save_annotations(image=first, actor=labeler, boxes=[Box("car", 3, 3, 5, 5)]),  # moved
-        lambda: services.save_annotations(image=second, actor=labeler, boxes=[], empty=True),  # to empty
-        lambda: services.save_annotations(image=second, actor=labeler, boxes=[]),  # back to unannotated
-        lambda: services.save_annotations(image=third, actor=labeler, boxes=box),  # a pre-label confirmed
-        lambda: services.save_annotations(image=second, actor=labeler, boxes=box),
+        (save(third, box), (4, 1, 0, 2)),  # to annotated
+        (save(third, [Box("car", 3, 3, 5, 5)]), (4, 1, 0, 2)),  # a box moved: nothing to count
+        (save(fourth, empty=True), (4, 2, 0, 2)),  # to empty
+        (save(fourth), (4, 1, 0, 2)),  # back to unannotated
+        (save(first, box), (4, 2, 0, 1)),  # a pre-label confirmed with boxes
+        (save(second, empty=True), (4, 3, 0, 0)),  # a pre-label's boxes dropped, marked empty
+        (save(fourth, box), (4, 4, 0, 0)),
     ]
-    for step in steps:
-        with CaptureQueriesContext(connection) as queries:
-            step()
-        assert _counted(queries.captured_queries) == 0
-        assert _all_counts(batch) == count_card_images([batch.pk])[batch.pk]
-    assert _all_counts(batch) == (3, 3, 0, 0)
+    for step, expected in steps:
+        assert _step_without_counting(batch, step) == expected
     services.submit(batch=fresh(batch), actor=labeler)
-    for image, decision in ((first, "reject"), (second, "approve"), (first, "approve"), (third, "reject")):
-        with CaptureQueriesContext(connection) as queries:
-            services.record_decision(image=image, actor=reviewer, decision=decision)
-        assert _counted(queries.captured_queries) == 0
-        assert _all_counts(batch) == count_card_images([batch.pk])[batch.pk]
+    decisions = [
+        (first, "reject", (4, 4, 1, 0)),
+        (second, "approve", (4, 4, 2, 0)),
+        (first, "approve", (4, 4, 2, 0)),  # a decision changed: still reviewed
+        (first, "reject", (4, 4, 2, 0)),
+        (third, "reject", (4, 4, 3, 0)),
+        (fourth, "approve", (4, 4, 4, 0)),
+    ]
+    for image, decision, expected in decisions:
+        step = lambda image=image, decision=decision: services.record_decision(  # noqa: E731
+            image=image, actor=reviewer, decision=decision
+        )
+        assert _step_without_counting(batch, step) == expected
     back = services.review(batch=fresh(batch), actor=reviewer).rejected
+    assert _all_counts(back) == (2, 2, 2, 0)
+    assert selectors.batch_progress(back) == {"done": 2, "total": 2, "rework": 2}
+    # The labeler fixes one (a save changing its boxes) and confirms the other as it is.
+    assert _step_without_counting(back, save(first, [Box("car", 4, 4, 5, 5)])) == (2, 2, 1, 0)
+    assert selectors.batch_progress(back) == {"done": 2, "total": 2, "rework": 1}
+    step = lambda: services.confirm_rework(image=third, actor=labeler)  # noqa: E731
+    assert _step_without_counting(back, step) == (2, 2, 0, 0)
+    assert selectors.batch_progress(back) == {"done": 2, "total": 2, "rework": 0}
+
+
+def test_stored_counts_that_would_go_below_zero_are_counted_afresh(make_batch, manager, labeler, car):
+    batch = services.assign(batch=make_batch(2), actor=manager, labeler=labeler).batch
+    first = batch.images.order_by("pk").first()
+    services.save_annotations(image=first, actor=labeler, boxes=[], empty=True)
+    Batch.objects.filter(pk=batch.pk).update(n_annotated=0)  # wrong, yet "stored" (counted_at untouched)
     with CaptureQueriesContext(connection) as queries:
-        services.confirm_rework(image=third, actor=labeler)
-    assert _counted(queries.captured_queries) == 0
-    assert _all_counts(back) == count_card_images([back.pk])[back.pk] == (1, 1, 0, 0)
+        services.save_annotations(image=first, actor=labeler, boxes=[])  # would take it to -1
+    assert _counted(queries.captured_queries) == 1
+    assert _all_counts(batch) == (2, 0, 0, 0)
 
 
 def test_one_images_save_counts_afresh_when_the_stored_counts_do_not_hold(make_batch, manager, labeler, car):

@@ -112,8 +112,7 @@ def save_annotations(
         if before:  # read once more to be deleted: a review mark loses the box it named
             image.annotations.all().delete()
         Annotation.objects.bulk_create(rows)
-        # The boxes as saved (``selectors.box_dicts`` answers the editor with them), not read again.
-        image._prefetched_objects_cache = {**getattr(image, "_prefetched_objects_cache", {}), "annotations": rows}
+        _known_boxes(image, rows)
         if rows:
             image.annotation_state = AnnotationState.ANNOTATED
         else:
@@ -138,6 +137,15 @@ def save_annotations(
             image.batch_id, counted=counts_after_one(image.batch, counted_before, card_terms(image, boxes=bool(rows)))
         )
     return image
+
+
+def _known_boxes(image: Image, rows: list[Annotation]) -> None:
+    """Let ``image.annotations.all()`` answer the boxes just written (``selectors.box_dicts`` answers
+    the editor with them) without reading them again: stored as ``prefetch_related`` stores them,
+    a queryset already evaluated, so that any other use of the manager still queries."""
+    boxes = image.annotations.all()
+    boxes._result_cache, boxes._prefetch_done = rows, True
+    image._prefetched_objects_cache = {**getattr(image, "_prefetched_objects_cache", {}), "annotations": boxes}
 
 
 def _in_queue(image: Image, actor: User) -> None:

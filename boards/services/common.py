@@ -84,7 +84,10 @@ def counts_after_one(batch: Batch | None, before: tuple[int, ...], after: tuple[
     if batch is None or not batch.counts_stored:
         return {}
     stored = tuple(getattr(batch, name) for name in CARD_COUNTS)
-    return {batch.pk: tuple(n - old + new for n, old, new in zip(stored, before, after, strict=True))}
+    counts = tuple(n - old + new for n, old, new in zip(stored, before, after, strict=True))
+    if not all(0 <= n <= counts[0] for n in counts):  # stored counts gone wrong: count them afresh
+        return {}
+    return {batch.pk: counts}
 
 
 def _event(
