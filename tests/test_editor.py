@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -12,6 +13,7 @@ from accounts.roles import Role
 from boards import selectors, services
 from boards.formats.box import Box
 from boards.models import Annotation, AnnotationState, Batch, BatchStatus, Image, LabelClass, ReviewState
+from core.errors import ConcurrentChange
 from tests.factories import BatchFactory, ImageFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -218,6 +220,84 @@ def test_an_autosave_reads_the_boxes_once_and_the_classes_only_when_it_has_boxes
     assert not Annotation.objects.filter(image=image).exists()
 
 
+def test_an_autosave_reads_its_batch_once_and_answers_the_counts_it_stored(client, labeler, assigned, car):
+    """The image comes with its batch in one read; the batch's row is then read once more, locked, and
+    the progress in the answer is the counts stored on it then, not read a third time."""
+    client.force_login(labeler)
+    images = list(Image.objects.filter(placement__batch=assigned).order_by("pk"))
+    box = {"label": car.pk, "x": 1, "y": 1, "width": 5, "height": 5}
+    for n, (image, payload) in enumerate(
+        [
+            (images[0], {"version": 0, "boxes": [box]}),
+            (images[1], {"version": 0, "boxes": [], "empty": True}),
+            (images[0], {"version": 1, "boxes": []}),  # back to unannotated
+        ]
+    ):
+        with CaptureQueriesContext(connection) as save:
+            data = post_json(client, save_url(assigned, image), payload).json()
+        assert data["progress"] == _progress_of_images(assigned), n
+        assert _reads_of(save.captured_queries, "boards_batch") == 1  # the lock
+        locks = [q["sql"] for q in save.captured_queries if q["sql"].startswith('SELECT "boards_batch".')]
+        assert connection.vendor != "postgresql" or locks[0].endswith('FOR UPDATE OF "boards_batch"')
+        updates = [q["sql"] for q in save.captured_queries if q["sql"].startswith('UPDATE "boards_batch"')]
+        assert len(updates) == 1 and "CASE" not in updates[0]  # one batch: a plain UPDATE
+        assert not [q for q in save.captured_queries if "COUNT(" in q["sql"].upper()]  # nothing reviewed to count
+    assert data["progress"] == {"done": 1, "total": 3, "rework": 0}
+
+
+def test_an_autosave_of_a_sent_back_image_answers_the_rework_left(client, labeler, sent_back, car):
+    batch, image = sent_back
+    client.force_login(labeler)
+    box = {"label": car.pk, "x": 2, "y": 2, "width": 9, "height": 9}
+    data = post_json(client, save_url(batch, image), {"version": 1, "boxes": [box]}).json()
+    assert data["progress"] == {"done": 1, "total": 1, "rework": 0} == _progress_of_images(batch)
+    assert data["all_done"] is True
+
+
+def test_a_save_of_an_image_read_before_it_moved_to_another_batch_is_refused(make_batch, manager, labeler, car):
+    """The image, read with its batch (as the autosave reads it), moves to another batch before the
+    save: the save locks the batch it was read in, finds the image gone from it, changes nothing."""
+    batch = make_batch(3, name="Street")
+    staying, moving = Image.objects.filter(placement__batch=batch).order_by("pk")[:2]
+    read = selectors.batch_image(batch.project, batch.pk, moving.pk)
+    services.assign(batch=batch, actor=manager, labeler=labeler, image_ids=[staying.pk])
+    assert Image.objects.get(pk=moving.pk).batch_id != batch.pk  # split off into a new Unassigned batch
+    with pytest.raises(ConcurrentChange, match="moved to another batch"):
+        services.save_annotations(image=read, actor=manager, boxes=[Box("car", 1, 1, 5, 5)])
+    assert not Annotation.objects.filter(image=moving).exists()
+    assert Image.objects.get(pk=moving.pk).annotation_version == 0
+
+
+def test_the_image_of_a_batch_is_read_only_through_its_own_project_and_batch(
+    make_batch, project, django_assert_num_queries
+):
+    batch, other = make_batch(2, name="Street"), make_batch(1, name="Other")
+    image = first_image(batch)
+    with django_assert_num_queries(1):
+        found = selectors.batch_image(project, batch.pk, image.pk)
+        assert found.batch == batch and found.batch.project == project == found.project
+    elsewhere = ProjectFactory(workspace=project.workspace)
+    for args in [(project, other.pk, image.pk), (elsewhere, batch.pk, image.pk), (project, batch.pk, 0)]:
+        with pytest.raises(Http404):
+            selectors.batch_image(*args)
+
+
+def test_mark_changed_keeps_the_batches_it_is_given_in_step_with_their_rows(assigned, make_batch, labeler):
+    other = make_batch(2, name="Other")
+    services.save_annotations(image=first_image(assigned), actor=labeler, boxes=[], empty=True)
+    for given in ([assigned], [assigned, other]):  # one batch (a plain UPDATE), and several
+        services.mark_changed(*given)
+        for batch in given:
+            row = Batch.objects.get(pk=batch.pk)
+            assert batch.counts_stored and row.counts_stored
+            assert (batch.updated_at, batch.n_images, batch.n_annotated) == (
+                row.updated_at,
+                row.n_images,
+                row.n_annotated,
+            )
+    assert (assigned.n_images, assigned.n_annotated, other.n_images) == (3, 1, 2)
+
+
 def test_a_save_from_an_older_version_is_409_and_changes_nothing(client, labeler, assigned, car):
     image = first_image(assigned)
     client.force_login(labeler)
@@ -373,6 +453,16 @@ def _counted_progress(batch) -> dict:
     """The progress with the batch's stored counts made stale: counted from its images."""
     Batch.objects.filter(pk=batch.pk).update(counted_at=None)
     return selectors.batch_progress(batch)
+
+
+def _progress_of_images(batch) -> dict:
+    """The progress as the batch's images are (nothing stored changed)."""
+    images = Image.objects.filter(placement__batch=batch)
+    return {
+        "done": images.exclude(annotation_state=AnnotationState.UNANNOTATED).count(),
+        "total": images.count(),
+        "rework": images.filter(review_state=ReviewState.REJECTED).count(),
+    }
 
 
 def test_the_progress_is_read_from_the_stored_counts_and_agrees_with_counting(

@@ -325,6 +325,13 @@ class Image(models.Model):
         """Whether the image is in a batch of its project (else it is free: it has a ``FreeImage`` row)."""
         return self.batch_id is not None
 
+    @property
+    def batch_as_read(self) -> bool:
+        """Whether ``batch_id`` is where the image was when it was read: its placement was loaded with
+        it (``select_related("placement")``) and no change of its batch waits for a save. Then
+        ``batch_id`` costs no query."""
+        return _NEW_BATCH not in self.__dict__ and self.pk is not None and Image.placement.is_cached(self)
+
     def _placement(self):
         if self.pk is None:
             return None

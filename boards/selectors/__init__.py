@@ -5,6 +5,7 @@ Callers use ``selectors.<name>``; every name the modules define is re-exported h
 from boards.selectors.access import (
     assignable_labelers,
     assignable_reviewers,
+    batch_image,
     batch_in,
     image_for,
     image_in,
@@ -97,6 +98,7 @@ __all__ = [
     "image_for",
     "assignable_labelers",
     "assignable_reviewers",
+    "batch_image",
     "image_in",
     "image_of",
     "BOARD_COLUMNS",

@@ -77,6 +77,19 @@ def image_of(project: Project, image_id: int, *, missing: str = "No such image i
     return image
 
 
+def batch_image(project: Project, batch_id: int, image_id: int) -> Image:
+    """``image_in(batch_in(project, batch_id), image_id)`` in one query: the image of this batch of the
+    project, its placement and batch loaded with it (``image.batch`` costs no query); 404 otherwise."""
+    try:
+        image = Image.objects.select_related("placement__batch").get(
+            placement__batch_id=batch_id, placement__batch__project=project, pk=image_id
+        )
+    except Image.DoesNotExist:
+        raise Http404("No such image in this batch.") from None
+    image.project = image.placement.batch.project = project
+    return image
+
+
 def image_in(batch: Batch, image_id: int) -> Image:
     """An image of this batch (its placement loaded with it: ``batch_id`` costs no query); 404 otherwise."""
     try:

@@ -76,24 +76,32 @@ def label_dicts(project: Project) -> list[dict]:
     ]
 
 
-def batch_progress(batch: Batch) -> dict:
+def batch_progress(batch: Batch, *, stored: bool = False) -> dict:
     """Images done (annotated or marked empty), in all, and sent back by a review still awaiting rework.
 
     Read from the counts stored on the batch while they hold (every change of its images stores
     them: ``services.mark_changed``), so that the editor's autosave, which answers with this at
     every change, reads one row and not the batch's images; the images awaiting rework are
-    counted only when some were reviewed. Otherwise, all three are counted.
+    counted only when some were reviewed. Otherwise, all three are counted. ``stored``: ``batch``
+    is the row the caller just stored (``mark_changed`` keeps it in step), which is not read again.
     """
-    stored = (
-        Batch.objects.filter(pk=batch.pk)
-        .annotate(fresh=COUNTS_FRESH)
-        .values("n_images", "n_annotated", "n_reviewed", "fresh")
-        .first()
-    )
-    if stored is not None and stored["fresh"]:
-        reviewed = stored["n_reviewed"]
-        rework = batch.images.filter(review_state=ReviewState.REJECTED).count() if reviewed else 0
-        return {"done": stored["n_annotated"], "total": stored["n_images"], "rework": rework}
+    if stored:
+        row = {
+            "n_images": batch.n_images,
+            "n_annotated": batch.n_annotated,
+            "n_reviewed": batch.n_reviewed,
+            "fresh": batch.counts_stored,
+        }
+    else:
+        row = (
+            Batch.objects.filter(pk=batch.pk)
+            .annotate(fresh=COUNTS_FRESH)
+            .values("n_images", "n_annotated", "n_reviewed", "fresh")
+            .first()
+        )
+    if row is not None and row["fresh"]:
+        rework = batch.images.filter(review_state=ReviewState.REJECTED).count() if row["n_reviewed"] else 0
+        return {"done": row["n_annotated"], "total": row["n_images"], "rework": rework}
     row = Image.objects.filter(placement__batch=batch).aggregate(
         total=Count("pk"),
         done=Count("pk", filter=~Q(annotation_state=AnnotationState.UNANNOTATED)),

@@ -134,7 +134,7 @@ def save_annotations(
         image.save(update_fields=["annotation_state", "annotation_version", "annotated_by", "review_state"])
         _in_queue(image, actor)
         mark_changed(
-            image.batch_id, counted=counts_after_one(image.batch, counted_before, card_terms(image, boxes=bool(rows)))
+            image.batch, counted=counts_after_one(image.batch, counted_before, card_terms(image, boxes=bool(rows)))
         )
     return image
 

@@ -48,21 +48,30 @@ def mark_changed(*batches: Batch | int | None, counted: dict[int, tuple[int, ...
     ``split_counts`` takes from it), which is why the admin ends its writes of
     images with this too. Callers hold the
     batches' row locks (``_locked``, ``lock_batches``), taken before they
-    changed any image: the counts then include every committed change.
+    changed any image: the counts then include every committed change. The ``Batch`` instances
+    given are kept in step with their rows (``selectors.batch_progress(..., stored=True)`` reads them).
     """
     ids = {b.pk if isinstance(b, Batch) else b for b in batches if b is not None}
     if not ids:
         return
+    instances = [b for b in batches if isinstance(b, Batch)]
     known = {pk: counts for pk, counts in (counted or {}).items() if pk in ids}
     counted = count_card_images(ids - known.keys()) if ids - known.keys() else {}
     counted.update(known)
     now = timezone.now()
-    rows = []
-    for pk in ids:
-        row = Batch(pk=pk, updated_at=now, counted_at=now)
-        row.n_images, row.n_annotated, row.n_reviewed, row.n_prelabeled = counted.get(pk, (0, 0, 0, 0))
-        rows.append(row)
-    Batch.objects.bulk_update(rows, ["updated_at", "counted_at", *CARD_COUNTS], batch_size=500)
+    stored = {
+        pk: {"updated_at": now, "counted_at": now, **dict(zip(CARD_COUNTS, counted.get(pk, (0, 0, 0, 0)), strict=True))}
+        for pk in ids
+    }
+    if len(ids) == 1:  # one batch (a save, a decision): a plain UPDATE, not bulk_update's CASE per column
+        ((pk, values),) = stored.items()
+        Batch.objects.filter(pk=pk).update(**values)
+    else:
+        rows = [Batch(pk=pk, **values) for pk, values in stored.items()]
+        Batch.objects.bulk_update(rows, ["updated_at", "counted_at", *CARD_COUNTS], batch_size=500)
+    for batch in instances:  # the callers' rows, in step with what was stored
+        for name, value in stored[batch.pk].items():
+            setattr(batch, name, value)
 
 
 def card_terms(image: Image, *, boxes: bool) -> tuple[int, ...]:
@@ -140,7 +149,12 @@ def lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
 def _locked_image(image: Image) -> Image:
     """Re-read the image under a row lock, its batch (``image.batch``) locked first: the images of a
     locked batch stay in it (every move locks the batches it moves images between)."""
-    found = list(Image.objects.filter(pk=image.pk).values_list("placement__batch_id", flat=True))
+    if image.batch_as_read:
+        # Read with its placement (``selectors.batch_image``, ``image_in``): that batch is locked, and
+        # the image checked to be still in it below.
+        found = [image.batch_id]
+    else:
+        found = list(Image.objects.filter(pk=image.pk).values_list("placement__batch_id", flat=True))
     if not found:
         raise NotFound("This image no longer exists; someone deleted it.")
     batch = lock_batches([found[0]]).get(found[0]) if found[0] is not None else None

@@ -197,9 +197,7 @@ def _parse_save(body: bytes) -> tuple[list[services.Box], int, bool]:
 def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id: int, image_id: int) -> JsonResponse:
     """The editor's autosave: replace one image's boxes, guarded by its edit version (409 when stale)."""
     try:
-        project_obj = selectors.project_for(request.user, ws, project)
-        batch = selectors.batch_in(project_obj, batch_id)
-        image = selectors.image_in(batch, image_id)
+        image = selectors.batch_image(selectors.project_for(request.user, ws, project), batch_id, image_id)
     except Http404:
         return json_error("There is no such image in this project.", 404, "not_found")
     try:
@@ -211,7 +209,8 @@ def save_image_annotations(request: HttpRequest, ws: str, project: str, batch_id
         return json_error(exc.message, exc.status, "stale")
     except ServiceError as exc:
         return json_error(exc.message, exc.status, exc.code)
-    progress = selectors.batch_progress(batch)
+    # The save locked its batch's row (the image is still in it) and stored its counts there: not read again.
+    progress = selectors.batch_progress(saved.batch, stored=True)
     return JsonResponse(
         {
             "version": saved.annotation_version,
