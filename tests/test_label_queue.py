@@ -707,6 +707,27 @@ def test_a_users_roles_are_read_without_joining_the_workspaces_or_users(labeler,
     assert "JOIN" not in read.captured_queries[0]["sql"].upper()
 
 
+def test_the_times_the_queue_writes_by_hand_are_stored_as_the_orm_stores_them(make_batch, manager, labeler, project):
+    """Queueing, a reservation and its renewal are hand-written statements: the times they write are
+    found again by an exact lookup (SQLite keeps them as text: the ORM's naive UTC, no offset) and
+    sort with times the ORM wrote."""
+    batch = queued(make_batch, manager, n=3)
+    first = serve(labeler, project)
+    second = serve(labeler, project, current=first.pk)
+    services.hold(second, labeler)
+    entries = list(QueueEntry.objects.filter(batch=batch))
+    assert sum(e.reserved_at is not None for e in entries) == 2
+    for e in entries:
+        assert QueueEntry.objects.filter(pk=e.pk, queued_at=e.queued_at).exists()
+        assert e.reserved_at is None or QueueEntry.objects.filter(pk=e.pk, reserved_at=e.reserved_at).exists()
+    later = timezone.now()
+    QueueEntry.objects.filter(image_id=first.pk).update(reserved_at=later)  # by the ORM
+    assert list(
+        QueueEntry.objects.filter(reserved_at__isnull=False).order_by("reserved_at").values_list("image_id", flat=True)
+    ) == [second.pk, first.pk]
+    assert not QueueEntry.objects.filter(reserved_at__gt=later).exists()
+
+
 def test_an_image_finished_while_a_finish_runs_is_left_for_the_next_one(
     make_batch, manager, labeler, project, car, monkeypatch
 ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Count, F, Q
 
 from accounts.models import User
@@ -42,10 +43,16 @@ def next_to_label(user: User, *, project: Project | None = None) -> Image | None
         return None
     # The user's batches first (a few rows, by the job's labeler index), then their images: never a
     # walk through every image of every batch in Annotating for someone with nothing assigned.
-    jobs = Job.objects.filter(labeler=user, state=JobState.ANNOTATING, batch__status=BatchStatus.ANNOTATING)
-    if project is not None:
-        jobs = jobs.filter(batch__project=project)
-    batch_ids = list(jobs.values_list("batch_id", flat=True))
+    # By hand: every "Start labeling" asks this first, and the ORM took longer to build it than the
+    # database to answer it (as ``services.queue``'s statements of Start labeling).
+    in_project = " AND b.project_id = %s" if project is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT j.batch_id FROM {Job._meta.db_table} j JOIN {Batch._meta.db_table} b ON b.id = j.batch_id "  # noqa: S608
+            f"WHERE j.labeler_id = %s AND j.state = %s AND b.status = %s{in_project}",
+            [user.pk, JobState.ANNOTATING, BatchStatus.ANNOTATING, *([project.pk] if project is not None else [])],
+        )
+        batch_ids = [batch_id for (batch_id,) in cursor.fetchall()]
     if not batch_ids:
         return None
     return (
