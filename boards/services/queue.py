@@ -173,7 +173,7 @@ def after_save(image: Image, actor: User) -> None:
     """An image of a queue batch was saved (the caller checked the batch is one): the holder's
     reservation is renewed (its idle time starts again), and an image that needs a labeler again
     (cleared, sent back) and had left the queue goes back in it, free."""
-    if QueueEntry.objects.filter(image_id=image.pk, reserved_by=actor).update(reserved_at=timezone.now()):
+    if hold(image, actor):
         return
     needs_labeler = image.annotation_state == AnnotationState.UNANNOTATED or image.review_state == ReviewState.REJECTED
     if needs_labeler and not QueueEntry.objects.filter(image_id=image.pk).exists():
