@@ -245,12 +245,22 @@ def test_an_autosave_reads_its_batch_once_and_answers_the_counts_it_stored(clien
     assert data["progress"] == {"done": 1, "total": 3, "rework": 0}
 
 
-def test_an_autosave_of_a_sent_back_image_answers_the_rework_left(client, labeler, sent_back, car):
-    batch, image = sent_back
+def test_an_autosave_of_a_sent_back_image_answers_the_rework_left(client, assigned, labeler, reviewer, car):
+    """Two images rejected, one fixed: the answer's progress counts the one still awaiting rework."""
+    images = list(Image.objects.filter(placement__batch=assigned).order_by("pk"))
+    for image in images:
+        services.save_annotations(image=image, actor=labeler, boxes=[Box("car", 1, 1, 9, 9)])
+    services.submit(batch=Batch.objects.get(pk=assigned.pk), actor=labeler)
+    for image, decision in zip(images, ["reject", "reject", "approve"], strict=True):
+        services.record_decision(image=image, actor=reviewer, decision=decision, comment="Box the whole car.")
+    back = services.review(batch=Batch.objects.get(pk=assigned.pk), actor=reviewer).rejected
     client.force_login(labeler)
     box = {"label": car.pk, "x": 2, "y": 2, "width": 9, "height": 9}
-    data = post_json(client, save_url(batch, image), {"version": 1, "boxes": [box]}).json()
-    assert data["progress"] == {"done": 1, "total": 1, "rework": 0} == _progress_of_images(batch)
+    data = post_json(client, save_url(back, images[0]), {"version": 1, "boxes": [box]}).json()
+    assert data["progress"] == {"done": 2, "total": 2, "rework": 1} == _progress_of_images(back)
+    assert data["all_done"] is False
+    data = post_json(client, save_url(back, images[1]), {"version": 1, "boxes": [box]}).json()
+    assert data["progress"] == {"done": 2, "total": 2, "rework": 0} == _progress_of_images(back)
     assert data["all_done"] is True
 
 
@@ -266,6 +276,32 @@ def test_a_save_of_an_image_read_before_it_moved_to_another_batch_is_refused(mak
         services.save_annotations(image=read, actor=manager, boxes=[Box("car", 1, 1, 5, 5)])
     assert not Annotation.objects.filter(image=moving).exists()
     assert Image.objects.get(pk=moving.pk).annotation_version == 0
+
+
+def test_a_save_of_an_image_whose_batch_was_deleted_since_it_was_read_is_refused(make_batch, manager, car):
+    """Deleting a batch (the admin can, in any column) frees its images: a save of one read in that
+    batch is refused, not made on the free image."""
+    batch = make_batch(2, name="Street")
+    image = first_image(batch)
+    read = selectors.batch_image(batch.project, batch.pk, image.pk)
+    Batch.objects.filter(pk=batch.pk).delete()
+    assert Image.objects.get(pk=image.pk).batch_id is None  # free now
+    with pytest.raises(ConcurrentChange):
+        services.save_annotations(image=read, actor=manager, boxes=[Box("car", 1, 1, 5, 5)])
+    assert not Annotation.objects.filter(image=image).exists()
+
+
+def test_an_image_read_free_that_joined_a_batch_since_is_saved_in_that_batch(manager, project, car):
+    """An image read free (an import reads its images once) may have joined a batch since: the save
+    finds it there, locks that batch and saves, as before."""
+    free = ImageFactory(project=project)
+    read = Image.objects.select_related("placement__batch").get(pk=free.pk)
+    assert read.batch_as_read and read.batch_id is None
+    made = services.create_batch_from_images(project=project, actor=manager, name="Later", image_ids=[free.pk])
+    joined = Image.objects.get(pk=free.pk).batch_id
+    assert joined == made.batch.pk
+    saved = services.save_annotations(image=read, actor=manager, boxes=[Box("car", 1, 1, 5, 5)])
+    assert saved.batch_id == joined and Annotation.objects.filter(image=free).count() == 1
 
 
 def test_the_image_of_a_batch_is_read_only_through_its_own_project_and_batch(

@@ -1,9 +1,12 @@
 """The label queue: batches assigned to no one labeler, served image by image by "Start labeling"."""
 
+import importlib
 import json
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -726,6 +729,30 @@ def test_the_times_the_queue_writes_by_hand_are_stored_as_the_orm_stores_them(ma
         QueueEntry.objects.filter(reserved_at__isnull=False).order_by("reserved_at").values_list("image_id", flat=True)
     ) == [second.pk, first.pk]
     assert not QueueEntry.objects.filter(reserved_at__gt=later).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL stores timestamps as such, not as text")
+def test_migration_0032_drops_the_offset_sqlite_kept_on_queue_times(make_batch, manager, labeler, project):
+    """Rows queued before the queue's times were adapted kept "+00:00" in their text on SQLite."""
+    batch = queued(make_batch, manager, n=2)
+    entry = QueueEntry.objects.filter(batch=batch).order_by("pk").first()
+    text = str(entry.queued_at.replace(tzinfo=None))
+    with connection.cursor() as cursor:  # as the old enqueue wrote it
+        cursor.execute("UPDATE boards_queueentry SET queued_at = %s WHERE id = %s", [f"{text}+00:00", entry.pk])
+    assert not QueueEntry.objects.filter(pk=entry.pk, queued_at=entry.queued_at).exists()
+
+    class Editor:  # what RunPython hands the function: its connection, and execute()
+        def __init__(self):
+            self.connection = connection
+
+        def execute(self, sql, params=()):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+
+    migration = importlib.import_module("boards.migrations.0032_queue_times_without_offset_sqlite")
+    migration.drop_offsets(django_apps, Editor())
+    assert QueueEntry.objects.filter(pk=entry.pk, queued_at=entry.queued_at).exists()
+    assert QueueEntry.objects.get(pk=entry.pk).queued_at == entry.queued_at
 
 
 def test_an_image_finished_while_a_finish_runs_is_left_for_the_next_one(

@@ -327,9 +327,9 @@ class Image(models.Model):
 
     @property
     def batch_as_read(self) -> bool:
-        """Whether ``batch_id`` is where the image was when it was read: its placement was loaded with
-        it (``select_related("placement")``) and no change of its batch waits for a save. Then
-        ``batch_id`` costs no query."""
+        """Whether ``batch_id`` answers without a query, from the placement cached on this instance
+        (read with it by ``select_related("placement")``, or at a first use of ``batch``) with no change
+        of its batch waiting for a save: where the image was at that read, which may be old."""
         return _NEW_BATCH not in self.__dict__ and self.pk is not None and Image.placement.is_cached(self)
 
     def _placement(self):

@@ -149,9 +149,9 @@ def lock_batches(ids: Iterable[int]) -> dict[int, Batch]:
 def _locked_image(image: Image) -> Image:
     """Re-read the image under a row lock, its batch (``image.batch``) locked first: the images of a
     locked batch stay in it (every move locks the batches it moves images between)."""
-    if image.batch_as_read:
-        # Read with its placement (``selectors.batch_image``, ``image_in``): that batch is locked, and
-        # the image checked to be still in it below.
+    if image.batch_as_read and image.batch_id is not None:
+        # Read in a batch (``selectors.batch_image``, ``image_in``): that batch is locked, and the image
+        # checked to be still in it below. (One read free may have joined a batch since: read again.)
         found = [image.batch_id]
     else:
         found = list(Image.objects.filter(pk=image.pk).values_list("placement__batch_id", flat=True))
@@ -166,7 +166,8 @@ def _locked_image(image: Image) -> Image:
     )
     if fresh is None:
         raise NotFound("This image no longer exists; someone deleted it.")
-    if fresh.batch_id != (batch.pk if batch is not None else None) or (batch is None and not still_free):
+    # Still where it was found: in that batch (which still exists), or free.
+    if fresh.batch_id != found[0] or (found[0] is None and not still_free):
         raise ConcurrentChange("This image moved to another batch meanwhile; reload and try again.")
     if batch is not None:
         fresh.placement.batch = batch  # the row just locked, read once
