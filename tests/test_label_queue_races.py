@@ -1,8 +1,10 @@
 """Labelers pulling from one label queue at the same moment, with real transactions on PostgreSQL."""
 
 import json
+from datetime import timedelta
 
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from boards import services
@@ -103,6 +105,27 @@ def test_it_leaves_no_reservation_behind_when_the_batch_moves_back_while_labeler
         assert batch.status == BatchStatus.UNASSIGNED, f"round {round_}"
         assert not QueueEntry.objects.filter(batch=batch).exists(), f"round {round_}: entries outlived the move"
         Batch.objects.filter(pk=batch.pk).delete()
+
+
+@racing
+def test_expired_reservations_go_to_one_labeler_each_when_many_take_them_at_once(project, manager):
+    """Every image is held by someone whose reservations expired: the others, pulling at once, each
+    take a different one of them (the reservation's candidate that is up for grabs, then its taking)."""
+    people = _labelers(project.workspace, LABELERS + 1)
+    away, pullers = people[0], people[1:]
+    url = reverse("project-start-labeling", args=[project.workspace.slug, project.slug])
+    for round_ in range(ROUNDS):
+        QueueEntry.objects.all().delete()
+        Batch.objects.filter(project=project).delete()
+        _queue(project, LABELERS, manager=manager)
+        long_ago = timezone.now() - timedelta(minutes=project.reservation_minutes + 5)
+        QueueEntry.objects.update(reserved_by=away, reserved_at=long_ago)
+        responses = _race(*[lambda u=u: _logged_in(u).post(url) for u in pullers])
+        _no_server_errors([r.status_code for r in responses], ok={302})
+        served = [_served(r) for r in responses]
+        assert None not in served and len(set(served)) == LABELERS, f"round {round_}: {sorted(map(str, served))}"
+        holders = dict(QueueEntry.objects.values_list("image_id", "reserved_by_id"))
+        assert holders == {image: user.pk for image, user in zip(served, pullers, strict=True)}
 
 
 @racing

@@ -66,7 +66,7 @@ from boards.selectors.editor import (
     next_to_label,
     rework_images,
 )
-from boards.selectors.queue import held, queue_refusal, queue_waiting, queue_workers, reservation_cutoff
+from boards.selectors.queue import queue_refusal, queue_waiting, queue_workers, reservation_cutoff
 from boards.selectors.review import (
     box_groups,
     ink_on,
@@ -137,7 +137,6 @@ __all__ = [
     "_review_states",
     "decorate_jobs",
     "api_jobs",
-    "held",
     "queue_refusal",
     "queue_waiting",
     "queue_workers",

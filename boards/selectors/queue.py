@@ -18,13 +18,6 @@ def reservation_cutoff(project: Project, now=None):
     return (now or timezone.now()) - timedelta(minutes=project.reservation_minutes)
 
 
-def held(project: Project, user: User, now=None):
-    """The entries this labeler holds in the project: pinned ones and unexpired reservations."""
-    return QueueEntry.objects.filter(project=project, reserved_by=user).filter(
-        Q(pinned=True) | Q(reserved_at__gte=reservation_cutoff(project, now))
-    )
-
-
 def queue_refusal(image: Image, user: User) -> str | None:
     """Why this labeler may not edit this image of a queue batch; None when they may.
 

@@ -139,23 +139,14 @@ def finish(*, user: User, image_id: int | None = None) -> list[int]:
     Only the holder's own entries go: a reservation someone else took over
     after it expired stays theirs.
     """
-    mine = QueueEntry.objects.filter(reserved_by=user)
+    # By hand (the statements of Start labeling, above), one condition for the read and the delete.
+    done = "e.reserved_by_id = %s AND i.annotation_state <> %s AND i.review_state <> %s"
+    args = [user.pk, AnnotationState.UNANNOTATED, ReviewState.REJECTED]
     if image_id is not None:
-        mine = mine.filter(image_id=image_id)
-    finished = mine.exclude(image__annotation_state=AnnotationState.UNANNOTATED).exclude(
-        image__review_state=ReviewState.REJECTED
-    )
-    # Read outside a transaction: most calls find nothing done, and then open none. By hand (the
-    # statements of Start labeling, above): ``finished``'s batches.
-    one = " AND e.image_id = %s" if image_id is not None else ""
-    batches = {
-        batch_id
-        for (batch_id,) in _rows(
-            f"SELECT DISTINCT e.batch_id FROM {_ENTRIES} e JOIN {_IMAGES} i ON i.id = e.image_id "  # noqa: S608
-            f"WHERE e.reserved_by_id = %s{one} AND i.annotation_state <> %s AND i.review_state <> %s",
-            [user.pk, *([image_id] if image_id is not None else []), AnnotationState.UNANNOTATED, ReviewState.REJECTED],
-        )
-    }
+        done, args = f"{done} AND e.image_id = %s", [*args, image_id]
+    finished = f"FROM {_ENTRIES} e JOIN {_IMAGES} i ON i.id = e.image_id WHERE {done}"  # noqa: S608
+    # Read outside a transaction: most calls find nothing done, and then open none.
+    batches = {batch_id for (batch_id,) in _rows(f"SELECT DISTINCT e.batch_id {finished}", args)}
     if not batches:
         return []
     with transaction.atomic():
@@ -163,8 +154,14 @@ def finish(*, user: User, image_id: int | None = None) -> list[int]:
         # a batch's last two images at once, the second sees the first one's entry gone.
         list(Batch.objects.select_for_update(of=("self",)).filter(pk__in=batches).order_by("pk").values_list("pk"))
         # Only the batches locked and checked below: an entry finished since the read is left for next time.
-        if not finished.filter(batch_id__in=batches).delete()[0]:
-            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {_ENTRIES} WHERE id IN (SELECT e.id {finished} "  # noqa: S608
+                f"AND e.batch_id IN ({', '.join(['%s'] * len(batches))}))",
+                [*args, *sorted(batches)],
+            )
+            if not cursor.rowcount:
+                return []
         still = set(QueueEntry.objects.filter(batch_id__in=batches).values_list("batch_id", flat=True).distinct())
     return sorted(batches - still)
 
@@ -239,8 +236,9 @@ def next_image(*, project: Project, user: User, current: int | None = None, belo
         if connection.features.has_select_for_update:
             _rows(f"SELECT 1 FROM {User._meta.db_table} WHERE id = %s FOR UPDATE", [user.pk])  # noqa: S608
         now = timezone.now()
-        # What they hold (``selectors.held``), in one read: images sent back to them first, then by
-        # priority and age; enough rows to tell whether they are at the cap (``current`` may be among them).
+        # What they hold (pinned, or reserved since the cutoff), in one read: images sent back to them
+        # first, then by priority and age; enough rows to tell whether they are at the cap (``current``
+        # may be among them).
         cap = project.reservation_cap
         rows = _rows(
             f"SELECT image_id, pinned, priority, batch_id FROM {_ENTRIES} "  # noqa: S608
