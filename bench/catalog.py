@@ -330,18 +330,27 @@ def time_sampling(args, project) -> None:
 def _undo(batch) -> None:
     """Free the batch's images again and drop it (its history rows stay, as after a delete).
 
-    On PostgreSQL each run and its undo leave 50,000 dead image rows behind;
-    autovacuum would clear them within a minute or so, long before the next
-    25,000-image batch in real use, so the undo vacuums (untimed) rather than
-    let every run pay for the ones before it.
+    On PostgreSQL each run and its undo leave 25,000 dead rows behind in each
+    of the tables an image's place is written to (its placement, its free row,
+    the image itself); autovacuum would clear them within a minute or so, long
+    before the next 25,000-image batch in real use, so the undo vacuums
+    (untimed) rather than let every run, and the catalog pages timed after
+    them, pay for the ones before it: left there, six runs' 150,000 dead free
+    rows made "state: queued", which looks each image up in them, 200 ms a page.
     """
-    from django.db import connection
-
     batch.images.set_batch(None)
     batch.delete()
+    _vacuum()
+
+
+def _vacuum() -> None:
+    """On PostgreSQL, ``VACUUM ANALYZE`` the tables a batch's runs churn (see ``_undo``)."""
+    from django.db import connection
+
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE boards_image")
+            for table in ("boards_image", "boards_placement", "boards_freeimage"):
+                cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def time_batches(args, project, manager, start, free_days) -> None:
@@ -503,15 +512,11 @@ def _time_count(client, count_url: str, params: dict, times: int) -> tuple[str, 
 def _undo_join(batch, project, last_pk: int) -> None:
     """Take back an ``add_batch_to_project``: the project's new image rows, then the batch (its history
     rows stay). On PostgreSQL vacuumed, untimed, for the reason ``_undo`` gives."""
-    from django.db import connection
-
     from boards.models import Image
 
     Image.objects.filter(project=project, pk__gt=last_pk).delete()
     batch.delete()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE boards_image")
+    _vacuum()
 
 
 def time_adding_batches(args, project, manager, fx: CatalogWorkspace) -> None:
