@@ -126,6 +126,7 @@ def test_a_tag_and_a_class_are_looked_up_once_however_many_queries_the_page_buil
 
 def test_many_matches_are_counted_on_their_own(client, manager, project, monkeypatch):
     monkeypatch.setattr(catalog.paging, "FEW", 3)
+    monkeypatch.setattr(catalog.paging, "PAGE_SIZE", 3)
     make_images(project, 5)
     client.force_login(manager)
     page = client.get(url("catalog", project))

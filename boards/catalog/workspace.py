@@ -324,7 +324,11 @@ def asset_page(
     56–78 ms), so it pages as before.
     """
     assets, count = workspace_assets(workspace_id, wanted), None
-    if wanted.file and connection.vendor == "sqlite" and (ids := few_ids(assets)) is not None:
+    if (
+        wanted.file
+        and connection.vendor == "sqlite"
+        and (ids := few_ids(assets.values_list("pk", flat=True))) is not None
+    ):
         assets, count = Asset.objects.filter(pk__one_of=ids), len(ids)
     rows, newer, older = newest_first_page(
         assets,
