@@ -236,7 +236,7 @@ class CatalogFilter:
         then reads the image rows: the two indexes are walked side by side in image order and the
         reading stops at the first ids wanted. As ``images`` writes it, the tag's and the class's
         images were intersected whole (every box of the class made unique) before the first image
-        was read: every filter at once read its first 501 ids in 17.8 ms that way, 6.8 ms this way.
+        was read: every filter at once read its first 1,001 ids in 17.4 ms that way, 9.5 ms this way.
         """
         named = self._named(project) if listed is None and connection.vendor == "postgresql" else None
         if named is not None and None not in named:
