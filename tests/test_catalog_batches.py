@@ -261,6 +261,20 @@ def test_the_sample_rank_orders_every_image_differently(project):
     assert all(0 <= r < 2**31 for r in ranks)
 
 
+@pytest.mark.parametrize("seed", [0, 7, 99, 123_456_789])
+def test_a_random_sample_drawn_from_ids_is_the_one_the_database_ranks(project, seed):
+    images = make_images(project, 300)
+    every = Image.objects.filter(pk__in=ids(images))
+    sample = catalog.Sample(n=40, seed=seed)
+    by_database = list(every.order_by(*sample.ordering()).values_list("pk", flat=True)[:40])
+    assert sample.take_from(reversed(list(ids(images)))) == by_database
+    assert catalog.Sample(n=1_000, seed=seed).take_from(ids(images)) == list(
+        every.order_by(*sample.ordering()).values_list("pk", flat=True)
+    )
+    with pytest.raises(ValueError, match="random sample"):
+        catalog.Sample(n=3, mode=catalog.ORDERED).take_from(ids(images))
+
+
 def test_ordered_by_upload_takes_the_first_n(manager, project):
     images = make_images(project, 8)
     result = create(project, manager, filters=CatalogFilter(), sample={"n": 3, "mode": "ordered"})

@@ -265,6 +265,12 @@ def test_add_batch_by_filter_and_sample(project, other, manager, image_file):
     assert result.taken == 3
     assert result.batch.sample_seed == 7 and result.batch.events.get().detail["sample_seed"] == 7
     assert Image.objects.filter(project=other).count() == 3  # only the sampled ones joined the project
+    # The sample drawn from the filter's ids is the one the database ranks.
+    ranked = catalog.selected_assets(project.workspace_id, filters=wanted).order_by(
+        *catalog.Sample(n=3, seed=7).ordering()
+    )
+    taken = set(Image.objects.filter(project=other).values_list("asset_id", flat=True))
+    assert taken == set(ranked.values_list("pk", flat=True)[:3])
     assert Image.objects.filter(project=other, placement__batch=result.batch).count() == 3
 
 

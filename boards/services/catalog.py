@@ -414,6 +414,8 @@ def _batch_the_usual_way(
     # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
     if wanted is not None and sample is None and not preview.left_out:
         chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
+    elif wanted is not None and sample is not None and sample.mode == catalog.RANDOM and not preview.left_out:
+        chosen = sorted(sample.take_from(wanted))  # ranked as the database would, without reading the rows
     else:
         queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, placement__isnull=False)
         taking = assets.exclude(Exists(queued_here))
