@@ -275,6 +275,16 @@ def test_a_random_sample_drawn_from_ids_is_the_one_the_database_ranks(project, s
         catalog.Sample(n=3, mode=catalog.ORDERED).take_from(ids(images))
 
 
+def test_a_seed_ranks_ids_as_it_always_has():
+    """A batch stores its seed so that the sample can be drawn again: the ranks of a few ids for seed 7,
+    as the formula first gave them, in Python and (through the test above) in SQL."""
+    from boards.catalog.sampling import _ranking
+
+    ranks = [_ranking(7)(pk) for pk in (1, 2, 3, 1000, 250_000)]
+    assert ranks == [1_289_996_125, 309_860_503, 1_763_661_110, 1_780_231_529, 1_613_667_945]
+    assert catalog.Sample(n=5, seed=7).take_from([1, 2, 3, 1000, 250_000]) == [2, 1, 250_000, 3, 1000]
+
+
 def test_ordered_by_upload_takes_the_first_n(manager, project):
     images = make_images(project, 8)
     result = create(project, manager, filters=CatalogFilter(), sample={"n": 3, "mode": "ordered"})

@@ -412,10 +412,10 @@ def _batch_the_usual_way(
     if preview.over_limit:
         raise InvalidInput(preview.limit_error())
     # Fixed before anything changes: a filter may name this project ("in project X", "in no project").
-    if wanted is not None and sample is None and not preview.left_out:
-        chosen = sorted(wanted)  # none of them queued here: the ids are the choice, not read again
-    elif wanted is not None and sample is not None and sample.mode == catalog.RANDOM and not preview.left_out:
-        chosen = sorted(sample.take_from(wanted))  # ranked as the database would, without reading the rows
+    if wanted is not None and not preview.left_out and (sample is None or sample.mode == catalog.RANDOM):
+        # None of them queued here: the ids are the choice (a random sample ranked from them as the
+        # database would rank them), not read again.
+        chosen = sorted(wanted if sample is None else sample.take_from(wanted))
     else:
         queued_here = Image.objects.filter(asset=OuterRef("pk"), project=project, placement__isnull=False)
         taking = assets.exclude(Exists(queued_here))
